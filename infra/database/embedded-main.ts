@@ -1,0 +1,20 @@
+import { startEmbeddedDb } from './embedded';
+
+/** Entry point of the embedded database process that `voltstream stack up` runs in the background. */
+const main = async () => {
+  const port = Number(process.env.EMBEDDED_DB_PORT ?? 5433);
+  const dataDir = process.env.EMBEDDED_DB_DIR;
+  const db = await startEmbeddedDb({ port, ...(dataDir ? { dataDir } : {}) });
+  console.log(`embedded TimescaleDB listening at ${db.url}${dataDir ? ` (data in ${dataDir})` : ''}`);
+  const stop = async () => {
+    await db.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+};
+
+main().catch((e) => {
+  console.error(`embedded database failed: ${(e as Error).message}`);
+  process.exit(1);
+});

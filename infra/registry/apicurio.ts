@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { apicurioDir, fetchApicurio } from '../fetch';
+import { findJava } from '../java';
+import { Daemon, isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from '../process';
+
+/** Apicurio Registry 3 with its Confluent-compatible API under /apis/ccompat/v7. Storage `kafkasql`: every schema
+ *  lives in a Kafka topic (kafkasql-journal), like Confluent's own registry, so ids survive restarts and a replayed
+ *  log always finds its schemas. The management interface (health, metrics) moves off port 9000, the OCPP port. */
+export interface RegistryOptions {
+  readonly dir: string;
+  readonly port: number;
+  readonly managementPort: number;
+  readonly kafkaBrokers: readonly string[];
+  readonly heapMb?: number;
+}
+
+export const defaultRegistryOptions = (home: string, kafkaBrokers: readonly string[]): RegistryOptions => ({
+  dir: path.join(home, 'registry'),
+  port: 8081,
+  managementPort: Number(process.env.REGISTRY_MANAGEMENT_PORT ?? 8091),
+  kafkaBrokers,
+});
+
+export const ccompatUrl = (port: number): string => `http://127.0.0.1:${port}/apis/ccompat/v7`;
+
+export const registryReady = async (port: number): Promise<boolean> => {
+  try {
+    const res = await fetch(`${ccompatUrl(port)}/subjects`, { signal: AbortSignal.timeout(1500) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+};
+
+export const startRegistry = async (o: RegistryOptions, log: (s: string) => void = console.log): Promise<Daemon> => {
+  fetchApicurio(log);
+  const pidFile = path.join(o.dir, 'registry.pid');
+  const logFile = path.join(o.dir, 'registry.log');
+  const existing = readPid(pidFile);
+  if (existing && isAlive(existing) && (await registryReady(o.port))) return { name: 'registry', pid: existing, logFile };
+  fs.mkdirSync(o.dir, { recursive: true });
+  const java = findJava(21);
+  const props: Record<string, string> = {
+    'quarkus.http.host': '127.0.0.1',
+    'quarkus.http.port': String(o.port),
+    'quarkus.management.host': '127.0.0.1',
+    'quarkus.management.port': String(o.managementPort),
+    'apicurio.storage.kind': 'kafkasql',
+    'apicurio.kafkasql.bootstrap.servers': o.kafkaBrokers.join(','),
+    'apicurio.storage.snapshot.location': o.dir,
+    'quarkus.log.level': 'WARN',
+    'quarkus.log.category."io.apicurio".level': 'WARN',
+    'quarkus.http.access-log.enabled': 'false',
+    'apicurio.ccompat.legacy-id-mode.enabled': 'false',
+  };
+  const heap = o.heapMb ?? 512;
+  const daemon = spawnDaemon(
+    'registry',
+    java.bin,
+    [`-Xmx${heap}m`, '-XX:+UseSerialGC', ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`), '-jar', path.join(apicurioDir, 'quarkus-run.jar')],
+    { pidFile, logFile, cwd: o.dir },
+  );
+  try {
+    await waitUntil(`Schema registry on 127.0.0.1:${o.port}`, async () => {
+      if (!isAlive(daemon.pid)) throw new StopWaiting('schema registry exited');
+      return registryReady(o.port);
+    }, 120000, `see ${logFile}`);
+  } catch (e) {
+    await stopPid(daemon.pid, 5000);
+    throw new Error(`${(e as Error).message}\n${tailFile(logFile)}`);
+  }
+  return daemon;
+};
+
+export const stopRegistry = async (o: Pick<RegistryOptions, 'dir'>): Promise<string> => {
+  const pidFile = path.join(o.dir, 'registry.pid');
+  const pid = readPid(pidFile);
+  if (!pid) return 'not running';
+  const r = await stopPid(pid, 20000);
+  fs.rmSync(pidFile, { force: true });
+  return r;
+};

@@ -1,0 +1,174 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { Config } from '../services/common/config';
+import { createKafka, ensureTopics } from '../services/common/kafka';
+import { createTopicSerde, registerAll } from '../schemas/registry';
+import { brokerReady, defaultBrokerOptions, startBroker, stopBroker } from './kafka/broker';
+import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopRegistry } from './registry/apicurio';
+import { isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
+
+/** The local stack: Kafka broker, schema registry and (unless DATABASE_URL is set) the embedded TimescaleDB.
+ *  Each part is started only when nothing answers on its port yet, so a second `up` finds everything running. */
+export interface StackStatus {
+  readonly kafka: boolean;
+  readonly registry: boolean;
+  readonly database: boolean;
+}
+
+export interface Stack {
+  readonly databaseUrl: string;
+  readonly embeddedDb: boolean;
+  /** Parts this call started (and `stop` will stop). */
+  readonly started: readonly string[];
+  stop(): Promise<void>;
+}
+
+const isLocal = (hostPort: string) => /^(127\.\d+\.\d+\.\d+|localhost):\d+$/.test(hostPort);
+const localPort = (hostPort: string) => Number(hostPort.split(':').pop());
+
+export const embeddedDbUrl = (c: Config) => `postgres://postgres@127.0.0.1:${c.embeddedDbPort}/postgres`;
+const dbDir = (c: Config) => path.join(c.home, 'pgdata');
+const dbPidFile = (c: Config) => path.join(c.home, 'db', 'db.pid');
+const dbLogFile = (c: Config) => path.join(c.home, 'db', 'db.log');
+
+export const databaseReady = async (url: string): Promise<boolean> => {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
+
+/** Whether the registry URL points at the Apicurio instance this stack runs. */
+const registryPort = (c: Config): number | undefined => {
+  const m = /^http:\/\/(127\.0\.0\.1|localhost):(\d+)\/apis\/ccompat\/v7\/?$/.exec(c.schemaRegistryUrl);
+  return m ? Number(m[2]) : undefined;
+};
+
+export const status = async (c: Config): Promise<StackStatus> => {
+  const broker = c.kafkaBrokers[0] ?? '127.0.0.1:9092';
+  const regPort = registryPort(c);
+  return {
+    kafka: await brokerReady({ port: localPort(broker) }),
+    registry: regPort !== undefined ? await registryReady(regPort) : (await fetch(`${c.schemaRegistryUrl}/subjects`).then((r) => r.ok).catch(() => false)),
+    database: await databaseReady(c.databaseUrl ?? embeddedDbUrl(c)),
+  };
+};
+
+const startEmbeddedDbDaemon = async (c: Config) => {
+  const existing = readPid(dbPidFile(c));
+  if (existing && isAlive(existing)) await stopPid(existing, 5000);
+  const root = path.join(__dirname, '..');
+  const daemon = spawnDaemon(
+    'database',
+    process.execPath,
+    ['-r', require.resolve('tsx/cjs'), path.join(root, 'infra', 'database', 'embedded-main.ts')],
+    {
+      pidFile: dbPidFile(c),
+      logFile: dbLogFile(c),
+      env: { ...process.env, EMBEDDED_DB_PORT: String(c.embeddedDbPort), EMBEDDED_DB_DIR: dbDir(c) },
+      cwd: root,
+    },
+  );
+  await waitUntil(`embedded TimescaleDB on 127.0.0.1:${c.embeddedDbPort}`, async () => {
+    if (!isAlive(daemon.pid)) throw new StopWaiting('embedded database exited');
+    return databaseReady(embeddedDbUrl(c));
+  }, 60000, `see ${dbLogFile(c)}`).catch((e: Error) => {
+    throw new Error(`${e.message}\n${tailFile(dbLogFile(c))}`);
+  });
+};
+
+export const stopEmbeddedDb = async (c: Config): Promise<string> => {
+  const pid = readPid(dbPidFile(c));
+  if (!pid) return 'not running';
+  const r = await stopPid(pid, 10000);
+  fs.rmSync(dbPidFile(c), { force: true });
+  return r;
+};
+
+/** Topics and schemas: created and registered idempotently on every start. */
+export const prepareKafka = async (c: Config): Promise<{ createdTopics: string[]; schemas: number }> => {
+  const kafka = createKafka(c, 'voltstream-stack');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const createdTopics = await ensureTopics(admin, { partitions: c.partitions, replicationFactor: c.replicationFactor });
+    const serde = createTopicSerde(c.schemaRegistryUrl);
+    const ids = await registerAll(serde)();
+    if (ids._tag === 'Left') throw new Error(ids.left);
+    return { createdTopics, schemas: ids.right.size };
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+export const up = async (
+  c: Config,
+  opts: { database?: boolean; log?: (s: string) => void } = {},
+): Promise<Stack> => {
+  const log = opts.log ?? console.log;
+  const started: string[] = [];
+  const broker = c.kafkaBrokers[0] ?? '127.0.0.1:9092';
+  const stopStarted = async () => {
+    for (const part of [...started].reverse()) {
+      if (part === 'registry') await stopRegistry(defaultRegistryOptions(c.home, c.kafkaBrokers));
+      if (part === 'kafka') await stopBroker(defaultBrokerOptions(c.home));
+      if (part === 'database') await stopEmbeddedDb(c);
+    }
+  };
+  try {
+    if (!(await brokerReady({ port: localPort(broker) }))) {
+      if (c.kafkaBrokers.length !== 1 || !isLocal(broker)) throw new Error(`Kafka at ${c.kafkaBrokers.join(',')} does not answer, and it is not a local broker this command can start`);
+      const t0 = Date.now();
+      await startBroker({ ...defaultBrokerOptions(c.home), port: localPort(broker), partnerPort: c.partnerKafkaPort }, log);
+      started.push('kafka');
+      log(`  kafka     started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    const regPort = registryPort(c);
+    if (regPort !== undefined && !(await registryReady(regPort))) {
+      const t0 = Date.now();
+      await startRegistry({ ...defaultRegistryOptions(c.home, c.kafkaBrokers), port: regPort }, log);
+      started.push('registry');
+      log(`  registry  started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    const embedded = c.databaseUrl === undefined;
+    if (opts.database !== false && embedded && !(await databaseReady(embeddedDbUrl(c)))) {
+      const t0 = Date.now();
+      await startEmbeddedDbDaemon(c);
+      started.push('database');
+      log(`  database  started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    const prepared = await prepareKafka(c);
+    if (prepared.createdTopics.length) log(`  created topics: ${prepared.createdTopics.join(', ')}`);
+    return {
+      databaseUrl: c.databaseUrl ?? embeddedDbUrl(c),
+      embeddedDb: embedded,
+      started,
+      stop: stopStarted,
+    };
+  } catch (e) {
+    await stopStarted();
+    throw e;
+  }
+};
+
+/** Stops every part this machine's stack runs, whoever started it (pid files under VOLTSTREAM_HOME). */
+export const down = async (c: Config, log: (s: string) => void = console.log): Promise<void> => {
+  log(`  database  ${await stopEmbeddedDb(c)}`);
+  log(`  registry  ${await stopRegistry(defaultRegistryOptions(c.home, c.kafkaBrokers))}`);
+  log(`  kafka     ${await stopBroker(defaultBrokerOptions(c.home))}`);
+};
+
+export const describe = (c: Config, databaseUrl: string): string[] => [
+  `  Kafka broker      ${c.kafkaBrokers.join(',')}  (partners: SASL/SCRAM on 127.0.0.1:${c.partnerKafkaPort})`,
+  `  Schema registry   ${c.schemaRegistryUrl}`,
+  `  Database          ${databaseUrl}${c.databaseUrl ? '' : '  (embedded TimescaleDB)'}`,
+];
+
+export { ccompatUrl };

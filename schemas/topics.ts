@@ -1,0 +1,57 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Every Kafka topic of the system: who writes it, what its key is, how long it keeps data.
+ *  Partition count and replication factor come from the environment (KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR). */
+export interface TopicSpec {
+  readonly name: string;
+  /** Avro schema file under schemas/avro, registered as `<topic>-value`. */
+  readonly schemaFile: string;
+  readonly key: string;
+  readonly producer: string;
+  readonly configs: Readonly<Record<string, string>>;
+  /** Fixed partition count, for topics that need one total order (configuration). */
+  readonly partitions?: number;
+}
+
+const forever = { 'retention.ms': '-1', 'retention.bytes': '-1' };
+const durable = { 'min.insync.replicas': '1' };
+
+export const Topics = {
+  ocppFrames: 'ocpp.frames',
+  ocppRejected: 'ocpp.rejected',
+  ocppCommands: 'ocpp.commands',
+  ocppCommandResults: 'ocpp.command-results',
+  telematicsReadings: 'telematics.readings',
+  telematicsRejected: 'telematics.rejected',
+  chargingEvents: 'charging.events',
+  optimizerPlans: 'optimizer.plans',
+  fleetConfig: 'fleet.config',
+} as const;
+
+export const partnerTopic = (partnerId: string): string => `partner.${partnerId}.events`;
+export const partnerIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const topicSpecs: readonly TopicSpec[] = [
+  { name: Topics.ocppFrames, schemaFile: 'ocpp.frames.avsc', key: 'chargePointId', producer: 'services/ocpp-gateway', configs: { ...forever, ...durable } },
+  { name: Topics.ocppRejected, schemaFile: 'ocpp.rejected.avsc', key: 'chargePointId', producer: 'services/ocpp-gateway', configs: { ...forever, ...durable } },
+  { name: Topics.ocppCommands, schemaFile: 'ocpp.commands.avsc', key: 'chargePointId', producer: 'services/optimizer, services/api', configs: { 'retention.ms': String(30 * 24 * 3600 * 1000), ...durable } },
+  { name: Topics.ocppCommandResults, schemaFile: 'ocpp.command-results.avsc', key: 'chargePointId', producer: 'services/ocpp-gateway', configs: { ...forever, ...durable } },
+  { name: Topics.telematicsReadings, schemaFile: 'telematics.readings.avsc', key: 'vehicleId', producer: 'services/telematics-ingest', configs: { ...forever, ...durable } },
+  { name: Topics.telematicsRejected, schemaFile: 'telematics.rejected.avsc', key: 'provider', producer: 'services/telematics-ingest', configs: { ...forever, ...durable } },
+  { name: Topics.chargingEvents, schemaFile: 'charging.events.avsc', key: 'chargePointId', producer: 'streams/normalizer, streams/vehicle-state', configs: { ...forever, ...durable } },
+  { name: Topics.optimizerPlans, schemaFile: 'optimizer.plans.avsc', key: 'siteId', producer: 'services/optimizer', configs: { ...forever, ...durable } },
+  { name: Topics.fleetConfig, schemaFile: 'fleet.config.avsc', key: '<kind>:<id>', producer: 'services/api', configs: { ...forever, ...durable }, partitions: 1 },
+];
+
+export const partnerTopicSpec = (partnerId: string): TopicSpec => ({
+  name: partnerTopic(partnerId),
+  schemaFile: 'charging.events.avsc',
+  key: 'chargePointId',
+  producer: 'streams/partner-router',
+  configs: { ...forever, ...durable },
+});
+
+export const schemaDir = path.join(__dirname, 'avro');
+
+export const readSchema = (file: string): string => fs.readFileSync(path.join(schemaDir, file), 'utf8');

@@ -1,0 +1,71 @@
+import { CliCommand, parseArgs } from '../command';
+import { loadConfig } from '../../common/config';
+import * as stack from '../../../infra/stack';
+import { fetchAll } from '../../../infra/fetch';
+
+const usage = `Usage: voltstream stack <up|down|status|fetch> [--detach]
+
+  up       Start what is not running yet: Kafka broker (KRaft), schema registry (Apicurio, Confluent API),
+           embedded TimescaleDB (unless DATABASE_URL is set); create topics, register schemas.
+           Stays in the foreground; Ctrl-C stops what it started. --detach returns once all is healthy.
+  down     Stop every part of the local stack (also ones started with --detach).
+  status   Say which parts answer.
+  fetch    Download the Kafka and registry jars from Maven Central into infra/.cache (done by 'up' when missing).
+
+Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, VOLTSTREAM_HOME (state, default ./.voltstream).`;
+
+const waitForSignal = () =>
+  new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+
+export const command: CliCommand = {
+  name: 'stack',
+  summary: 'Start, stop or inspect the local Kafka, schema registry and database',
+  usage,
+  run: async (args) => {
+    const { flags, positionals } = parseArgs(args);
+    const config = loadConfig();
+    switch (positionals[0]) {
+      case 'fetch':
+        fetchAll();
+        return 0;
+      case 'status': {
+        const s = await stack.status(config);
+        for (const [part, ok] of Object.entries(s)) console.log(`  ${part.padEnd(9)} ${ok ? 'running' : 'not running'}`);
+        return Object.values(s).every(Boolean) ? 0 : 3;
+      }
+      case 'down':
+        console.log('Stopping the local stack...');
+        await stack.down(config);
+        return 0;
+      case 'up': {
+        const before = await stack.status(config);
+        if (before.kafka && before.registry && before.database) {
+          console.log('The local stack is already running:');
+          stack.describe(config, config.databaseUrl ?? stack.embeddedDbUrl(config)).forEach((l) => console.log(l));
+          return 0;
+        }
+        const t0 = Date.now();
+        console.log('Starting the local stack...');
+        const s = await stack.up(config);
+        console.log(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
+        stack.describe(config, s.databaseUrl).forEach((l) => console.log(l));
+        if (flags.detach) {
+          console.log('Detached. Stop it with: npx voltstream stack down');
+          return 0;
+        }
+        console.log('Press Ctrl-C to stop.');
+        const signal = await waitForSignal();
+        console.log(`\n${signal}: stopping ${s.started.join(', ') || 'nothing (all was running before)'}...`);
+        await s.stop();
+        console.log('Stopped.');
+        return 0;
+      }
+      default:
+        console.error(usage);
+        return 2;
+    }
+  },
+};

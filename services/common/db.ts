@@ -1,0 +1,46 @@
+import { Pool, PoolClient } from 'pg';
+
+/** The projection database: one pool per process. The embedded TimescaleDB (PGlite behind a socket) is
+ *  fast with one connection and slow with several, so its pool holds one. */
+export interface DbOptions {
+  readonly url: string;
+  readonly embedded: boolean;
+  /** search_path for every connection: projections live in a schema so a replay can build a fresh one beside them. */
+  readonly schema?: string;
+  readonly max?: number;
+}
+
+export const createPool = (opts: DbOptions): Pool => {
+  const pool = new Pool({
+    connectionString: opts.url,
+    max: opts.embedded ? 1 : (opts.max ?? 10),
+    idleTimeoutMillis: 30000,
+  });
+  if (opts.schema) {
+    const schema = quoteIdent(opts.schema);
+    pool.on('connect', (client) => {
+      client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}, public`).catch(() => undefined);
+    });
+  }
+  return pool;
+};
+
+export const quoteIdent = (name: string): string => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`not a safe SQL identifier: ${name}`);
+  return `"${name}"`;
+};
+
+export const withTransaction = async <T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> => {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+};

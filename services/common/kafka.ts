@@ -1,0 +1,59 @@
+import { Admin, Kafka, logLevel, LogEntry, Producer, ITopicConfig } from 'kafkajs';
+import { Config } from './config';
+import { createLogger } from './log';
+import { TopicSpec, topicSpecs } from '../../schemas/topics';
+
+const kafkaLog = createLogger('kafkajs');
+
+const toLevel = (l: logLevel) => (l <= logLevel.ERROR ? 'error' : l === logLevel.WARN ? 'warn' : l === logLevel.INFO ? 'info' : 'debug');
+
+export const createKafka = (config: Pick<Config, 'kafkaBrokers'>, clientId: string): Kafka =>
+  new Kafka({
+    clientId,
+    brokers: [...config.kafkaBrokers],
+    connectionTimeout: 3000,
+    requestTimeout: 10000,
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...rest } = log;
+        kafkaLog[toLevel(level)](message, rest);
+      },
+  });
+
+/** Idempotent producer, one request in flight (kafkajs needs that for idempotence), acks from all in-sync replicas. */
+export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: string } = {}): Producer =>
+  kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+
+export const DURABLE_ACKS = -1 as const;
+
+const toTopicConfig = (spec: TopicSpec, partitions: number, replicationFactor: number): ITopicConfig => ({
+  topic: spec.name,
+  numPartitions: spec.partitions ?? partitions,
+  replicationFactor,
+  configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
+});
+
+/** Creates the topics that don't exist yet; existing ones are left as they are. */
+export const ensureTopics = async (
+  admin: Admin,
+  opts: { partitions: number; replicationFactor: number },
+  specs: readonly TopicSpec[] = topicSpecs,
+): Promise<string[]> => {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.name));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((s) => toTopicConfig(s, opts.partitions, opts.replicationFactor)),
+  });
+  return missing.map((s) => s.name);
+};
