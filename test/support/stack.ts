@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Pool } from 'pg';
+import { Config, loadConfig } from '../../services/common/config';
+import { createKafka } from '../../services/common/kafka';
+import { createPool, quoteIdent } from '../../services/common/db';
+
+/** Shared helpers for integration tests against the real stack. Tests share one broker and one PostgreSQL with each
+ *  other (and with developers' runs), so everything a test creates carries a unique suffix. */
+export const testConfig = (overrides: Partial<Config> = {}): Config => ({
+  ...loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' }),
+  ...overrides,
+});
+
+export const uniq = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export const testKafka = (name = 'test'): Kafka => createKafka(testConfig(), uniq(name));
+
+/** A registry client that knows nothing but the URL, as a partner's or data engineer's would. */
+export const plainRegistryClient = (): SchemaRegistry => new SchemaRegistry({ host: testConfig().schemaRegistryUrl });
+
+export interface ReadRecord<T> {
+  readonly key: string | null;
+  readonly value: T;
+  readonly partition: number;
+  readonly offset: string;
+  readonly headers: KafkaMessage['headers'];
+}
+
+/** Reads `topic` from the beginning with a throw-away group until `until(records)` holds or the timeout passes,
+ *  decoding each value with a plain registry client. */
+export const readTopicUntil = async <T = Record<string, unknown>>(
+  topic: string,
+  until: (records: ReadRecord<T>[]) => boolean,
+  opts: { timeoutMs?: number; filter?: (r: ReadRecord<T>) => boolean } = {},
+): Promise<ReadRecord<T>[]> => {
+  const registry = plainRegistryClient();
+  const kafka = testKafka('reader');
+  const consumer: Consumer = kafka.consumer({ groupId: uniq('test-reader'), maxWaitTimeInMs: 200 });
+  const out: ReadRecord<T>[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(), opts.timeoutMs ?? 20000);
+      consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            const value = (await registry.decode(message.value!)) as T;
+            const rec: ReadRecord<T> = { key: message.key?.toString() ?? null, value, partition, offset: message.offset, headers: message.headers };
+            if (!opts.filter || opts.filter(rec)) out.push(rec);
+            if (until(out)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+};
+
+/** A fresh PostgreSQL schema on the machine's PostgreSQL, dropped by `drop()`. */
+export const freshPgSchema = async (prefix = 'test'): Promise<{ pool: Pool; schema: string; drop(): Promise<void> }> => {
+  const schema = uniq(prefix).replace(/-/g, '_');
+  const config = testConfig();
+  const pool = createPool({ url: config.databaseUrl!, embedded: false, schema, max: 4 });
+  return {
+    pool,
+    schema,
+    drop: async () => {
+      await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+      await pool.end();
+    },
+  };
+};
