@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+
+/** Tamper evidence for ocpp.frames: every record carries the hash of the previous record of the same charger
+ *  (`prevHash`) and its own `hash` over prevHash and its content. Editing, dropping or reordering a record breaks
+ *  the chain at that record, which `voltstream verify` reports. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface ChainedContent {
+  readonly chargePointId: string;
+  readonly seq: number;
+  readonly direction: string;
+  readonly kind: string;
+  readonly uniqueId: string | null;
+  readonly action: string | null;
+  readonly payloadJson: string | null;
+  readonly errorCode: string | null;
+  readonly raw: string;
+  readonly receivedAt: number;
+}
+
+export const frameHash = (prevHash: string, c: ChainedContent): string =>
+  createHash('sha256')
+    .update(prevHash)
+    .update('\n')
+    .update(JSON.stringify([c.chargePointId, c.seq, c.direction, c.kind, c.uniqueId, c.action, c.payloadJson, c.errorCode, c.raw, c.receivedAt]))
+    .digest('hex');
