@@ -7,6 +7,7 @@ module.exports = {
   testTimeout: 120000,
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/setup-env.ts'],
   testMatch: ['<rootDir>/{services,schemas,streams,infra,test}/**/*.test.ts'],
   modulePathIgnorePatterns: ['<rootDir>/.voltstream', '<rootDir>/infra/.cache', '<rootDir>/dist'],
 };

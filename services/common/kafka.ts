@@ -4,6 +4,23 @@ import { createLogger } from './log';
 import { TopicSpec, topicSpecs } from '../../schemas/topics';
 
 const kafkaLog = createLogger('kafkajs');
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+/** kafkajs's own log level: KAFKAJS_LOG_LEVEL = nothing | error | warn | info | debug (default warn). */
+const clientLogLevel = (): logLevel => {
+  switch ((process.env.KAFKAJS_LOG_LEVEL ?? 'warn').toLowerCase()) {
+    case 'nothing':
+      return logLevel.NOTHING;
+    case 'error':
+      return logLevel.ERROR;
+    case 'info':
+      return logLevel.INFO;
+    case 'debug':
+      return logLevel.DEBUG;
+    default:
+      return logLevel.WARN;
+  }
+};
 
 const toLevel = (l: logLevel) => (l <= logLevel.ERROR ? 'error' : l === logLevel.WARN ? 'warn' : l === logLevel.INFO ? 'info' : 'debug');
 
@@ -14,7 +31,7 @@ export const createKafka = (config: Pick<Config, 'kafkaBrokers'>, clientId: stri
     connectionTimeout: 3000,
     requestTimeout: 10000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
-    logLevel: logLevel.WARN,
+    logLevel: clientLogLevel(),
     logCreator:
       () =>
       ({ level, log }: LogEntry) => {

@@ -1,0 +1,3 @@
+// Integration tests talk to a shared broker; kafkajs's own retry chatter would drown the test output.
+process.env.KAFKAJS_LOG_LEVEL ??= 'nothing';
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/test';
