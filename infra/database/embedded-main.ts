@@ -1,10 +1,10 @@
-import { startEmbeddedDb } from './embedded';
+import { serveEmbeddedDb } from './embedded';
 
 /** Entry point of the embedded database process that `voltstream stack up` runs in the background. */
 const main = async () => {
   const port = Number(process.env.EMBEDDED_DB_PORT ?? 5433);
   const dataDir = process.env.EMBEDDED_DB_DIR;
-  const db = await startEmbeddedDb({ port, ...(dataDir ? { dataDir } : {}) });
+  const db = await serveEmbeddedDb({ port, ...(dataDir ? { dataDir } : {}) });
   console.log(`embedded TimescaleDB listening at ${db.url}${dataDir ? ` (data in ${dataDir})` : ''}`);
   const stop = async () => {
     await db.stop();
