@@ -1,0 +1,105 @@
+import { Migration } from '../../infra/database/migrate';
+import { commentSql, createTableSql } from '../sink/table';
+import { projectionTables } from './tables';
+
+/** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
+ *
+ *  Tables (columns and their meaning: ./tables.ts, also as SQL COMMENTs):
+ *   charger_status          current connection state per charger (online, boot info, last heartbeat)
+ *   connector_status        current status per connector / EVSE
+ *   charger_status_history  every status change, charger Online/Offline/Booted as connector 0   (time series)
+ *   sessions                one row per session: start, stop, energy, id tag, charger SoC, matched vehicle
+ *   meter_values            every sampled value, all measurands and phases                      (time series)
+ *   telematics_readings     every vehicle reading                                                (time series)
+ *   vehicle_state           latest telematics SoC / position / plug state and latest estimate per vehicle
+ *   soc_history             every SoC value from telematics, charger and estimates               (time series)
+ *   soc_estimate_checks     estimate error when telematics came back                             (time series)
+ *   vehicle_matches         every vehicle ↔ session match and correction                         (time series)
+ *   command_outcomes        outcome of each command (profile accepted / rejected ...)            (time series)
+ *   fleet_sites, fleet_chargers, fleet_vehicles, fleet_departures   configuration as last set (fleet.config)
+ *   stream_offsets          consumer offsets stored in the same transaction as the rows (exactly once)
+ *
+ *  Views:
+ *   charger_load_15m   continuous aggregate (TimescaleDB) / materialized view (PostgreSQL): power per charger and
+ *                      connector in 15-minute buckets from Power.Active.Import totals; refreshed by the projections service
+ *   site_load_15m      site load per 15-minute bucket (sum over the site's chargers), with the grid limit
+ *   vehicle_soc        the SoC to trust per vehicle: source telematics | charger | estimate, its time and age
+ *   vehicle_soc_history soc_history with the vehicle filled in for charger rows (via sessions)
+ *   charger_online     charger_status plus online_now: connected and heard from within 2.5 heartbeat intervals
+ */
+export const offsetsTable = `CREATE TABLE IF NOT EXISTS stream_offsets (
+  consumer text NOT NULL,
+  topic text NOT NULL,
+  partition integer NOT NULL,
+  next_offset bigint NOT NULL,
+  PRIMARY KEY (consumer, topic, partition)
+)`;
+
+export const projectionMigrations: readonly Migration[] = [
+  {
+    id: 'streams-001-tables',
+    up: (d) => [
+      offsetsTable,
+      ...projectionTables.flatMap((t) => [
+        createTableSql(t),
+        ...commentSql(t),
+        ...(t.time ? d.timeSeries(t.name, t.time, { ...(t.segmentBy ? { segmentBy: t.segmentBy } : {}), chunk: '7 days' }) : []),
+      ]),
+      `CREATE INDEX IF NOT EXISTS sessions_charger_started_idx ON sessions (charge_point_id, started_at)`,
+      `CREATE INDEX IF NOT EXISTS sessions_vehicle_started_idx ON sessions (vehicle_id, started_at)`,
+      `CREATE INDEX IF NOT EXISTS sessions_started_idx ON sessions (started_at)`,
+    ],
+  },
+  {
+    id: 'streams-002-views',
+    up: (d) => [
+      ...d.aggregateView(
+        'charger_load_15m',
+        `SELECT ${d.timeBucket('15 minutes', 'at')} AS bucket, charge_point_id, connector_id,
+           avg(value) AS avg_power_w, max(value) AS max_power_w, count(*) AS samples
+         FROM meter_values
+         WHERE measurand = 'Power.Active.Import' AND phase IS NULL
+         GROUP BY 1, charge_point_id, connector_id`,
+      ),
+      d.refreshAggregate('charger_load_15m'),
+      `CREATE OR REPLACE VIEW site_load_15m AS
+       SELECT l.bucket, c.site_id,
+         sum(l.avg_power_w) / 1000.0 AS avg_power_kw,
+         sum(l.max_power_w) / 1000.0 AS peak_power_kw_upper_bound,
+         sum(l.avg_power_w) / 1000.0 * 0.25 AS energy_kwh,
+         count(DISTINCT l.charge_point_id) AS chargers,
+         max(s.grid_limit_kw) AS grid_limit_kw
+       FROM charger_load_15m l
+       JOIN fleet_chargers c ON c.charge_point_id = l.charge_point_id
+       LEFT JOIN fleet_sites s ON s.site_id = c.site_id
+       GROUP BY l.bucket, c.site_id`,
+      `CREATE OR REPLACE VIEW vehicle_soc AS
+       WITH ids AS (SELECT vehicle_id FROM fleet_vehicles UNION SELECT vehicle_id FROM vehicle_state)
+       SELECT ids.vehicle_id, best.soc_pct, best.source, best.at AS soc_at,
+         EXTRACT(EPOCH FROM (now() - best.at)) AS age_s, best.uncertainty_pct,
+         v.plugged_in, v.charging_state, v.latitude, v.longitude, cs.session_id AS charger_session_id
+       FROM ids
+       LEFT JOIN vehicle_state v ON v.vehicle_id = ids.vehicle_id
+       LEFT JOIN LATERAL (
+         SELECT s.session_id, s.charger_soc_pct, s.charger_soc_at FROM sessions s
+         WHERE s.vehicle_id = ids.vehicle_id AND s.charger_soc_at IS NOT NULL
+         ORDER BY s.charger_soc_at DESC LIMIT 1) cs ON true
+       LEFT JOIN LATERAL (
+         SELECT c.* FROM (VALUES
+           ('telematics', v.telematics_soc_pct, v.telematics_at, 0.0::double precision, 1),
+           ('charger', cs.charger_soc_pct, cs.charger_soc_at, 0.0::double precision, 2),
+           ('estimate', v.estimate_soc_pct, v.estimate_at, v.estimate_uncertainty_pct, 3)
+         ) AS c(source, soc_pct, at, uncertainty_pct, prio)
+         WHERE c.soc_pct IS NOT NULL
+           AND NOT (c.source = 'estimate' AND cs.session_id IS NOT NULL AND cs.session_id = v.estimate_session_id)
+         ORDER BY c.at DESC, c.prio LIMIT 1) best ON true`,
+      `CREATE OR REPLACE VIEW vehicle_soc_history AS
+       SELECT h.at, COALESCE(h.vehicle_id, s.vehicle_id) AS vehicle_id, h.session_id, h.charge_point_id, h.source,
+         h.soc_pct, h.uncertainty_pct, h.event_id
+       FROM soc_history h LEFT JOIN sessions s ON s.session_id = h.session_id`,
+      `CREATE OR REPLACE VIEW charger_online AS
+       SELECT c.*, (c.online AND c.last_seen_at > now() - make_interval(secs => 2.5 * COALESCE(c.heartbeat_interval_s, 300))) AS online_now
+       FROM charger_status c`,
+    ],
+  },
+];
