@@ -1,0 +1,129 @@
+import * as t from 'io-ts';
+import { described } from './json-schema';
+import { partnerIdPattern } from '../../schemas/topics';
+
+/** io-ts codecs of every HTTP body the API accepts. Each failure carries a message a person can act on;
+ *  services/common/decode.ts turns them into `path: message` lines for the problem+json body. */
+
+const numberWhere = (name: string, check: (n: number) => boolean, expectation: string, schema: Record<string, unknown>) =>
+  described(
+    new t.Type<number, number, unknown>(
+      name,
+      (u): u is number => typeof u === 'number' && Number.isFinite(u) && check(u),
+      (u, c) => (typeof u === 'number' && Number.isFinite(u) && check(u) ? t.success(u) : t.failure(u, c, `expected ${expectation}, got ${JSON.stringify(u) ?? 'nothing'}`)),
+      t.identity,
+    ),
+    { type: name.startsWith('Int') ? 'integer' : 'number', ...schema },
+  );
+
+const stringWhere = (name: string, check: (s: string) => boolean, expectation: string, schema: Record<string, unknown>) =>
+  described(
+    new t.Type<string, string, unknown>(
+      name,
+      (u): u is string => typeof u === 'string' && check(u),
+      (u, c) => (typeof u === 'string' && check(u) ? t.success(u) : t.failure(u, c, `expected ${expectation}, got ${JSON.stringify(u) ?? 'nothing'}`)),
+      t.identity,
+    ),
+    { type: 'string', ...schema },
+  );
+
+export const PositiveNumber = numberWhere('PositiveNumber', (n) => n > 0, 'a number > 0', { exclusiveMinimum: 0 });
+export const NonNegativeNumber = numberWhere('NonNegativeNumber', (n) => n >= 0, 'a number >= 0', { minimum: 0 });
+export const Percent = numberWhere('Percent', (n) => n >= 0 && n <= 100, 'a percentage between 0 and 100', { minimum: 0, maximum: 100 });
+export const Latitude = numberWhere('Latitude', (n) => n >= -90 && n <= 90, 'a latitude between -90 and 90', { minimum: -90, maximum: 90 });
+export const Longitude = numberWhere('Longitude', (n) => n >= -180 && n <= 180, 'a longitude between -180 and 180', { minimum: -180, maximum: 180 });
+export const SecurityProfile = numberWhere('IntSecurityProfile', (n) => Number.isInteger(n) && n >= 0 && n <= 3, 'an OCPP security profile 0, 1, 2 or 3', { minimum: 0, maximum: 3 });
+const Phases = numberWhere('IntPhases', (n) => n === 1 || n === 3, 'phases 1 or 3', { enum: [1, 3] });
+const PositiveInt = numberWhere('IntPositive', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1', { minimum: 1 });
+
+export const NonEmptyString = stringWhere('NonEmptyString', (s) => s.trim().length > 0 && s.length <= 200, 'a non-empty string of at most 200 characters', { minLength: 1, maxLength: 200 });
+
+const isTimeZone = (s: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: s });
+    return s.length > 0;
+  } catch {
+    return false;
+  }
+};
+export const TimeZone = stringWhere('TimeZone', isTimeZone, 'an IANA time zone such as Europe/Berlin', { examples: ['Europe/Berlin'] });
+
+const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+export const isIsoInstant = (s: string): boolean => isoInstant.test(s) && !Number.isNaN(Date.parse(s));
+export const IsoInstant = stringWhere('IsoInstant', isIsoInstant, 'an ISO 8601 instant with offset, e.g. 2026-01-31T06:00:00Z', { format: 'date-time' });
+const isLocalTime = (s: string) => /^([01]\d|2[0-3]):[0-5]\d$/.test(s) || s === '24:00';
+export const TariffBoundary = stringWhere('TariffBoundary', (s) => isIsoInstant(s) || isLocalTime(s), 'an ISO 8601 instant or a local time HH:MM', {
+  description: 'ISO 8601 instant, or HH:MM local time (site time zone) for a daily pattern',
+});
+export const CurrencyCode = stringWhere('CurrencyCode', (s) => /^[A-Z]{3}$/.test(s), 'an ISO 4217 currency code such as EUR', { pattern: '^[A-Z]{3}$' });
+export const PartnerId = stringWhere('PartnerId', (s) => partnerIdPattern.test(s), 'a partner id of 1-64 letters, digits, _ or -', { pattern: partnerIdPattern.source });
+export const Secret = stringWhere('Secret', (s) => s.length >= 8 && s.length <= 128, 'a secret of 8 to 128 characters', { minLength: 8, maxLength: 128, writeOnly: true });
+export const IdTag = stringWhere('IdTag', (s) => s.length >= 1 && s.length <= 36, 'an idTag of 1 to 36 characters', { minLength: 1, maxLength: 36 });
+
+/** Ids in paths: a charge point id, vehicle id, site id. No slashes, spaces or control characters. */
+export const isSafeId = (s: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(s);
+
+export const SiteBody = t.type({
+  name: NonEmptyString,
+  gridLimitKw: PositiveNumber,
+  location: t.type({ lat: Latitude, lon: Longitude }),
+  timezone: TimeZone,
+});
+export type SiteBody = t.TypeOf<typeof SiteBody>;
+
+export const TariffBody = t.type({
+  currency: CurrencyCode,
+  periods: t.array(t.type({ from: TariffBoundary, to: TariffBoundary, pricePerKwh: NonNegativeNumber })),
+  demandChargePerKwMonth: NonNegativeNumber,
+});
+export type TariffBody = t.TypeOf<typeof TariffBody>;
+
+export const ChargerBody = t.intersection([
+  t.type({ siteId: NonEmptyString, maxPowerKw: PositiveNumber, securityProfile: SecurityProfile }),
+  t.partial({
+    password: t.union([Secret, t.null]),
+    ownerPartnerId: t.union([PartnerId, t.null]),
+    phases: Phases,
+    currentType: t.keyof({ AC: null, DC: null }),
+    rateUnit: t.keyof({ A: null, W: null }),
+    maxSchedulePeriods: PositiveInt,
+  }),
+]);
+export type ChargerBody = t.TypeOf<typeof ChargerBody>;
+
+export const VehicleBody = t.intersection([
+  t.type({
+    batteryCapacityKwh: PositiveNumber,
+    maxAcPowerKw: NonNegativeNumber,
+    maxDcPowerKw: NonNegativeNumber,
+    consumptionKwhPerKm: PositiveNumber,
+    idTags: t.array(IdTag),
+  }),
+  t.partial({
+    telematics: t.union([t.type({ provider: NonEmptyString, providerVehicleId: NonEmptyString }), t.null]),
+    siteId: t.union([NonEmptyString, t.null]),
+  }),
+]);
+export type VehicleBody = t.TypeOf<typeof VehicleBody>;
+
+/** Exactly one of requiredSocPct, requiredEnergyKwh, routeKm: checked after decoding the shape (problems listed together). */
+export const DepartureBody = t.intersection([
+  t.type({ departAt: IsoInstant }),
+  t.partial({ requiredSocPct: Percent, requiredEnergyKwh: PositiveNumber, routeKm: PositiveNumber, priority: PositiveInt }),
+]);
+export type DepartureBody = t.TypeOf<typeof DepartureBody>;
+
+export const departureTargetProblems = (b: Record<string, unknown>): string[] => {
+  const given = ['requiredSocPct', 'requiredEnergyKwh', 'routeKm'].filter((k) => b[k] !== undefined && b[k] !== null);
+  if (given.length === 1) return [];
+  if (given.length === 0) return ['exactly one of requiredSocPct, requiredEnergyKwh, routeKm is required, none given'];
+  return [`exactly one of requiredSocPct, requiredEnergyKwh, routeKm is allowed, got ${given.join(', ')}`];
+};
+
+export const scopePattern = /^(history:read|config:write|admin|partner:[A-Za-z0-9_-]{1,64})$/;
+export const Scope = stringWhere('Scope', (s) => scopePattern.test(s), 'a scope: history:read, config:write, admin or partner:<partnerId>', { pattern: scopePattern.source });
+export const ApiKeyBody = t.intersection([t.type({ scopes: t.array(Scope) }), t.partial({ label: NonEmptyString })]);
+export type ApiKeyBody = t.TypeOf<typeof ApiKeyBody>;
+
+export const PartnerBody = t.intersection([t.type({ password: Secret }), t.partial({ name: NonEmptyString })]);
+export type PartnerBody = t.TypeOf<typeof PartnerBody>;

@@ -1,0 +1,89 @@
+import { HttpRoute } from '../common/http';
+import { createDurableProducer } from '../common/kafka';
+import { RunningService, ServiceContext, ServiceDefinition } from '../common/service';
+import { migrate } from '../../infra/database/migrate';
+import { createKeyStore, keyMigrations } from './auth';
+import { createConfigLog } from './config-log';
+import { buildOpenApi } from './openapi';
+import { configRoutes } from './routes/config';
+import { keyRoutes, systemRoutes } from './routes/system';
+import { startApiServer, UpgradeHandler } from './server';
+import { discoverExternalRoutes } from './external-routes';
+
+/** services/api: the HTTP API on API_PORT (8080). See services/api/README.md. */
+export interface ApiOptions {
+  /** Port to listen on; 0 picks a free one (tests). Default: ctx.config.apiPort. */
+  readonly port?: number;
+  /** Schema of the API's own table (api_keys). Default `api`. */
+  readonly apiSchema?: string;
+  /** Schema the projections live in (read by history and state). Default `projections`. */
+  readonly projectionSchema?: string;
+  /** Routes to mount besides the API's own (other folders' routes are also discovered, see external-routes.ts). */
+  readonly extraRoutes?: readonly HttpRoute[];
+  /** Skip discovery of services/telematics-ingest/http.ts and services/dashboard/http.ts. */
+  readonly discover?: boolean;
+}
+
+export interface RunningApi extends RunningService {
+  readonly url: string;
+  readonly port: number;
+}
+
+export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Promise<RunningApi> => {
+  const apiSchema = opts.apiSchema ?? 'api';
+  await migrate(ctx.pool, apiSchema, keyMigrations);
+  const keys = createKeyStore({ pool: ctx.pool, schema: apiSchema, adminKey: ctx.config.adminKey });
+  const producer = createDurableProducer(ctx.kafka);
+  await producer.connect();
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  const external = opts.discover === false ? { routes: [], closers: [], notes: [] } : await discoverExternalRoutes(ctx);
+  for (const n of external.notes) ctx.log.info('external routes', { note: n });
+
+  const upgrades = new Map<string, UpgradeHandler>();
+  let openapi: unknown = {};
+  const routes: HttpRoute[] = [
+    ...systemRoutes({
+      metrics: ctx.metrics,
+      openapi: () => openapi,
+      health: async () => ({
+        kafka: await admin.describeCluster().then(() => true, () => false),
+        database: await ctx.pool.query('SELECT 1').then(() => true, () => false),
+      }),
+    }),
+    ...keyRoutes(keys),
+    ...configRoutes(createConfigLog(producer, ctx.serde)),
+    ...external.routes,
+    ...(opts.extraRoutes ?? []),
+  ];
+  const server = await startApiServer({
+    port: opts.port ?? ctx.config.apiPort,
+    routes,
+    upgrades,
+    authenticate: keys.authenticate,
+    metrics: ctx.metrics,
+    log: ctx.log.child({ component: 'api' }),
+  });
+  openapi = buildOpenApi(routes, { serverUrl: server.url });
+  return {
+    name: 'api',
+    url: server.url,
+    port: server.port,
+    endpoints: [`${server.url}/openapi.json`, `${server.url}/health`],
+    stop: async () => {
+      await server.close();
+      for (const c of external.closers) await c().catch(() => undefined);
+      await producer.disconnect();
+      await admin.disconnect();
+    },
+  };
+};
+
+export const createApiService = (opts: ApiOptions = {}): ServiceDefinition => ({
+  name: 'api',
+  summary: 'HTTP API: configuration as events, history, site state, partner feeds (port 8080)',
+  order: 50,
+  start: (ctx) => startApi(ctx, opts),
+});
+
+export const service: ServiceDefinition = createApiService();
