@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { Admin, Consumer } from 'kafkajs';
+import { ServiceContext } from '../common/service';
+import { Topics } from '../../schemas/topics';
+import { configFromAvro, ConfigEvent } from '../../schemas/fleet-config';
+
+/** (provider, providerVehicleId) → vehicleId, folded from VehicleConfigured events on fleet.config.
+ *  A vehicle configured again with another provider or provider id loses its old mapping. The fold mutates its maps
+ *  (O(1) per event; fleet.config is read from the beginning at every start). */
+export interface VehicleMapping {
+  readonly vehicleId: string;
+}
+
+export interface RegistryState {
+  readonly byProviderId: Map<string, VehicleMapping>;
+  readonly keyOfVehicle: Map<string, string>;
+}
+
+const keyOf = (provider: string, providerVehicleId: string) => `${provider}\0${providerVehicleId}`;
+
+export const initialRegistry = (): RegistryState => ({ byProviderId: new Map(), keyOfVehicle: new Map() });
+
+export const evolveRegistry = (s: RegistryState, e: ConfigEvent): RegistryState => {
+  if (e.body.type !== 'VehicleConfigured') return s;
+  const { vehicleId, telematicsProvider, providerVehicleId } = e.body;
+  const old = s.keyOfVehicle.get(vehicleId);
+  if (old !== undefined) {
+    s.byProviderId.delete(old);
+    s.keyOfVehicle.delete(vehicleId);
+  }
+  if (telematicsProvider && providerVehicleId) {
+    const key = keyOf(telematicsProvider, providerVehicleId);
+    const previousOwner = s.byProviderId.get(key);
+    if (previousOwner) s.keyOfVehicle.delete(previousOwner.vehicleId);
+    s.byProviderId.set(key, { vehicleId });
+    s.keyOfVehicle.set(vehicleId, key);
+  }
+  return s;
+};
+
+export const lookup = (s: RegistryState, provider: string, providerVehicleId: string): VehicleMapping | undefined =>
+  s.byProviderId.get(keyOf(provider, providerVehicleId));
+
+export interface VehicleRegistry {
+  lookup(provider: string, providerVehicleId: string): VehicleMapping | undefined;
+  /** Waits until every fleet.config record written before this call is folded in (false on timeout). Lets a
+   *  reading for a vehicle configured a moment ago find it: asked before a reading is refused as unknown. */
+  catchUp(timeoutMs: number): Promise<boolean>;
+  readonly size: number;
+  stop(): Promise<void>;
+}
+
+/** Follows fleet.config from the beginning with a throw-away consumer group (no offsets committed: every instance
+ *  folds the whole topic). */
+export const followVehicleRegistry = async (ctx: ServiceContext, opts: { readyTimeoutMs?: number } = {}): Promise<VehicleRegistry> => {
+  const state = initialRegistry();
+  const position = new Map<number, number>();
+  const admin: Admin = ctx.kafka.admin();
+  const consumer: Consumer = ctx.kafka.consumer({ groupId: `telematics-ingest-registry-${randomUUID()}`, maxWaitTimeInMs: 100, sessionTimeout: 30000 });
+  const log = ctx.log.child({ component: 'telematics-registry' });
+  await admin.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: Topics.fleetConfig, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ message, partition }) => {
+      try {
+        if (message.value) evolveRegistry(state, configFromAvro(await ctx.serde.decode<Record<string, unknown>>(message.value)));
+      } catch (e) {
+        log.warn('skipping undecodable fleet.config record', { partition, offset: message.offset, err: e as Error });
+      }
+      position.set(partition, Number(message.offset) + 1);
+    },
+  });
+
+  const caughtUpTo = (high: { partition: number; high: string }[]) => high.every((h) => (position.get(h.partition) ?? 0) >= Number(h.high));
+  const catchUp = async (timeoutMs: number): Promise<boolean> => {
+    const deadline = Date.now() + timeoutMs;
+    let high: { partition: number; high: string }[];
+    try {
+      high = (await admin.fetchTopicOffsets(Topics.fleetConfig)).map((o) => ({ partition: o.partition, high: o.high }));
+    } catch (e) {
+      log.warn('cannot read fleet.config offsets', { err: e as Error });
+      return false;
+    }
+    while (!caughtUpTo(high)) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  };
+
+  const ready = await catchUp(opts.readyTimeoutMs ?? 60000);
+  if (!ready) log.warn('fleet.config not fully read at start; unknown vehicles will wait for it');
+  log.info('vehicle registry ready', { vehicles: state.byProviderId.size });
+  return {
+    lookup: (p, id) => lookup(state, p, id),
+    catchUp,
+    get size() {
+      return state.byProviderId.size;
+    },
+    stop: async () => {
+      await consumer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    },
+  };
+};
