@@ -1,117 +1,33 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
-import * as E from 'fp-ts/Either';
-import { Registry } from 'prom-client';
-import { BodyTooLarge, HttpRoute, matchRoute, readBody, sendJson, sendProblem } from '../common/http';
-import { verifyPush } from './auth';
-import { Ingest, IngestOutcome } from './ingest';
+import { HttpRoute, sendProblem } from '../common/http';
+import { ServiceContext } from '../common/service';
+import { activeTelematics, startFromEnv } from './service';
+import { TelematicsPath } from './routes';
 
-/** `POST /api/v1/telematics/{provider}`: one reading or a batch in the provider's shape.
- *  Answers:
- *  - 200 every item accepted, duplicate or ignored; 207 some items rejected, the others written; body
- *    `{ accepted, duplicates, rejected, ignored, results: [{ item, status, readingId?, problems? }] }`;
- *  - 422 problem+json: every item (or the payload as a whole) rejected, `problems` lists each one as `<item>: <problem>`;
- *  - 400 body not JSON; 401 authentication (API key or webhook signature); 404 unknown or pull-only provider;
- *    413 body over 1 MiB; 503 + Retry-After when Kafka did not acknowledge in time (nothing was acknowledged: retry).
- *  The route is scope 'self': each provider authenticates as configured (auth.ts), not with a Voltstream API key. */
-export const TelematicsPath = '/api/v1/telematics/{provider}';
-export const RetryAfterSeconds = 5;
-const maxBodyBytes = 1024 * 1024;
-
-const respond = (res: ServerResponse, outcome: IngestOutcome): void => {
-  switch (outcome.kind) {
-    case 'unavailable':
-      return sendProblem(res, 503, 'Kafka unavailable: nothing was taken, retry later', [outcome.message], { 'Retry-After': String(RetryAfterSeconds) });
-    case 'refused':
-      return sendProblem(res, outcome.status, outcome.status === 400 ? 'body is not JSON' : 'payload refused', outcome.problems);
-    case 'processed': {
-      const count = (s: string) => outcome.items.filter((i) => i.status === s).length;
-      const rejected = outcome.items.filter((i) => i.status === 'rejected');
-      if (rejected.length > 0 && rejected.length === outcome.items.length)
-        return sendProblem(res, 422, outcome.items.length === 1 ? 'reading refused' : 'every reading refused', rejected.flatMap((i) => (i.problems ?? []).map((p) => `${i.item}: ${p}`)));
-      return sendJson(res, rejected.length ? 207 : 200, {
-        accepted: count('accepted'),
-        duplicates: count('duplicate'),
-        rejected: rejected.length,
-        ignored: count('ignored'),
-        results: outcome.items,
-      });
-    }
-  }
-};
-
-export const createTelematicsRoutes = (ingest: Ingest, clock: () => number = Date.now): HttpRoute[] => [
+/** What services/api mounts (services/api/external-routes.ts calls `telematicsRoutes(ctx)`):
+ *  - in `voltstream start` this service (order 30) is already running in the process: the routes delegate to it, and
+ *    answer 503 + Retry-After once it stopped;
+ *  - with the API alone (`voltstream service api`), the ingest is started here on the API's context (providers and
+ *    options from the environment, no standalone server) and stopped with the API.
+ *  Only this factory is exported here: the API calls every exported function whose name contains "routes". */
+const delegating: HttpRoute[] = [
   {
     method: 'POST',
     path: TelematicsPath,
     scope: 'self',
     summary: 'Telematics readings of one provider (single or batch), authenticated per provider (API key or HMAC signature)',
-    handle: async (req, res, params) => {
-      const provider = ingest.providers.get(params.provider ?? '');
-      if (!provider?.push) {
+    handle: async (req, res, params, url) => {
+      const route = activeTelematics()?.routes[0];
+      if (!route) {
         req.resume();
-        return sendProblem(res, 404, 'unknown telematics provider', [`no push provider '${params.provider ?? ''}' is configured`]);
+        return sendProblem(res, 503, 'telematics ingest not running', [], { 'Retry-After': '5' });
       }
-      let body: Buffer;
-      try {
-        body = await readBody(req, maxBodyBytes);
-      } catch (e) {
-        if (e instanceof BodyTooLarge) return sendProblem(res, 413, 'body too large', [e.message]);
-        throw e;
-      }
-      const receivedAt = clock();
-      const auth = verifyPush(provider.push, req.headers, body, receivedAt);
-      if (E.isLeft(auth)) {
-        ingest.metrics.authFailures.inc({ provider: provider.name, reason: auth.left.reason });
-        return sendProblem(res, 401, 'authentication failed', [auth.left.message]);
-      }
-      respond(res, await ingest.ingest(provider, body, receivedAt));
+      return route.handle(req, res, params, url);
     },
   },
 ];
 
-/** A small node:http server for the routes, for running the ingest without services/api (tests, TELEMATICS_PORT).
- *  Also `GET /health` and `GET /metrics`. */
-export interface StandaloneServer {
-  readonly server: Server;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-export const serveRoutes = async (routes: readonly HttpRoute[], port: number, metrics?: Registry, host = '127.0.0.1'): Promise<StandaloneServer> => {
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
-    if (req.method === 'GET' && url.pathname === '/metrics' && metrics) {
-      const text = await metrics.metrics();
-      res.writeHead(200, { 'Content-Type': metrics.contentType });
-      return void res.end(text);
-    }
-    for (const route of routes) {
-      const params = matchRoute(route, req.method ?? '', url.pathname);
-      if (params) return route.handle(req, res, params, url);
-    }
-    req.resume();
-    sendProblem(res, 404, 'not found', [`${req.method} ${url.pathname}`]);
-  };
-  const server = createServer((req, res) => {
-    handler(req, res).catch((e: Error) => {
-      if (!res.headersSent) sendProblem(res, 500, 'internal error', [e.message]);
-      else res.destroy();
-    });
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+export const telematicsRoutes = async (ctx: ServiceContext): Promise<{ routes: HttpRoute[]; stop?: () => Promise<void> }> => {
+  if (activeTelematics()) return { routes: delegating };
+  const running = await startFromEnv(ctx, { standalone: false });
+  return { routes: running.routes, stop: () => running.stop() };
 };
