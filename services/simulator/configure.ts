@@ -1,0 +1,86 @@
+import { Scenario, VehicleSpec, Visit } from './model/fleet';
+import { DEPOT_LOCATION } from './telematics';
+
+/** Configures the simulated depot through the public HTTP API (as an operator would): the site and its grid limit,
+ *  the tariff, every charger with its Basic-auth password, every vehicle with its telematics id, and departures. */
+export interface ApiTarget {
+  readonly url: string;
+  readonly adminKey: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export const apiCall = async (api: ApiTarget, method: 'PUT' | 'POST' | 'GET', path: string, body?: unknown): Promise<unknown> => {
+  const res = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${api.adminKey}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new ApiError(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`, res.status);
+  return text ? (JSON.parse(text) as unknown) : undefined;
+};
+
+/** Waits until the API answers /health (it may still be starting). */
+export const waitForApi = async (api: ApiTarget, timeoutMs = 60000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(`${api.url}/health`).then((r) => r.status < 500, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the API at ${api.url} did not answer /health within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+};
+
+const inBatches = async <T>(items: readonly T[], size: number, fn: (x: T) => Promise<unknown>): Promise<void> => {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+};
+
+export const configureDepot = async (api: ApiTarget, s: Scenario, telematicsProvider: string | undefined): Promise<void> => {
+  await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}`, {
+    name: `Simulated depot (seed ${s.seed})`,
+    gridLimitKw: s.gridLimitKw,
+    location: DEPOT_LOCATION,
+    timezone: 'UTC',
+  });
+  await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}/tariff`, s.tariff);
+  await inBatches(s.chargers, 8, (c) =>
+    apiCall(api, 'PUT', `/api/v1/chargers/${encodeURIComponent(c.id)}`, {
+      siteId: s.siteId,
+      maxPowerKw: c.maxPowerKw,
+      securityProfile: 1,
+      password: c.password,
+      phases: c.phases,
+      currentType: c.currentType,
+      rateUnit: c.rateUnit,
+      maxSchedulePeriods: c.maxSchedulePeriods,
+    }),
+  );
+  await inBatches(s.vehicles, 8, (v) => configureVehicle(api, s, v, telematicsProvider));
+};
+
+export const configureVehicle = (api: ApiTarget, s: Scenario, v: VehicleSpec, telematicsProvider: string | undefined): Promise<unknown> =>
+  apiCall(api, 'PUT', `/api/v1/vehicles/${encodeURIComponent(v.id)}`, {
+    batteryCapacityKwh: v.battery.capacityKwh,
+    maxAcPowerKw: v.battery.maxAcKw,
+    maxDcPowerKw: v.battery.maxDcKw,
+    consumptionKwhPerKm: v.battery.consumptionKwhPerKm,
+    idTags: [v.idTag],
+    siteId: s.siteId,
+    ...(telematicsProvider ? { telematics: { provider: telematicsProvider, providerVehicleId: v.telematicsId } } : {}),
+  });
+
+/** The fleet manager tells the system when a vehicle leaves next and how much charge it needs. */
+export const scheduleDeparture = (api: ApiTarget, vehicleId: string, visit: Visit): Promise<unknown> =>
+  apiCall(api, 'POST', `/api/v1/vehicles/${encodeURIComponent(vehicleId)}/departures`, {
+    departAt: new Date(visit.plannedDepartAt).toISOString(),
+    requiredSocPct: visit.requiredSocPct,
+    priority: 1,
+  });
