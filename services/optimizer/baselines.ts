@@ -1,0 +1,59 @@
+import { Layout, Plan, buildModel, planFromPowers } from './formulation';
+import { SiteSnapshot } from './snapshot';
+
+/** Heuristic planners over the same snapshot as the LP, slot by slot with the battery state carried forward:
+ *  - uncontrolled: every vehicle at full (tapered) power until full, ignoring the site limit, as without smart charging;
+ *  - edf: earliest departure first, within the site and sub-panel limits;
+ *  - llf: least laxity first (time left minus time still needed at full power), within the limits.
+ *  edf is also the service's fallback when the solver fails. Pure. */
+export type Heuristic = 'uncontrolled' | 'edf' | 'llf';
+
+export const heuristicPowers = (s: SiteSnapshot, layout: Layout, kind: Heuristic): number[][] => {
+  const T = layout.slots;
+  const dt = layout.slotHours;
+  const eta = s.efficiency;
+  const chargers = new Map(s.chargers.map((c) => [c.chargePointId, c]));
+  const ws = layout.windows;
+  const powers = ws.map(() => new Array<number>(T).fill(0));
+  const delivered = ws.map(() => 0);
+  for (let t = 0; t < T; t++) {
+    const slotStart = s.now + t * s.slotMinutes * 60000;
+    const candidates: { i: number; max: number; key: number }[] = [];
+    ws.forEach((w, i) => {
+      if (!w.planned && w.fixedKw > 0) {
+        powers[i]![t] = w.fixedKw * w.avail[t]!;
+        return;
+      }
+      if (!w.planned || w.avail[t]! <= 0) return;
+      const remaining = w.needKwh - delivered[i]!;
+      if (remaining <= 1e-9) return;
+      const v = w.vehicle;
+      const cap = v.batteryCapacityKwh;
+      const soc = (w.e0Kwh + delivered[i]!) / cap;
+      const k = v.taper.kneeSocPct / 100;
+      const taper = soc <= k || k >= 1 ? 1 : 1 - ((1 - v.taper.endPowerFraction) * (soc - k)) / (1 - k);
+      const max = Math.min(w.pmaxKw * taper * w.avail[t]!, remaining / (eta * dt));
+      const hoursLeft = (v.departAt - slotStart) / 3600000;
+      const key = kind === 'llf' ? hoursLeft - remaining / (eta * w.pmaxKw) : v.departAt;
+      candidates.push({ i, max, key });
+    });
+    candidates.sort((a, b) => a.key - b.key || a.i - b.i);
+    let siteLeft = kind === 'uncontrolled' ? Infinity : layout.capKw[t]!;
+    const panelLeft = new Map(s.panels.map((p) => [p.panelId, kind === 'uncontrolled' ? Infinity : p.limitKw]));
+    for (const c of candidates) {
+      const panelId = ws[c.i]!.vehicle.chargePointId ? (chargers.get(ws[c.i]!.vehicle.chargePointId!)?.panelId ?? null) : null;
+      const panel = panelId !== null ? (panelLeft.get(panelId) ?? Infinity) : Infinity;
+      const p = Math.max(0, Math.min(c.max, siteLeft, panel));
+      powers[c.i]![t] = p;
+      delivered[c.i]! += eta * dt * p;
+      siteLeft -= p;
+      if (panelId !== null && panelLeft.has(panelId)) panelLeft.set(panelId, panel - p);
+    }
+  }
+  return powers;
+};
+
+export const heuristicPlan = (s: SiteSnapshot, kind: Heuristic, status: string = kind): Plan => {
+  const { layout } = buildModel(s);
+  return planFromPowers(s, layout, heuristicPowers(s, layout, kind), status, NaN, 0);
+};

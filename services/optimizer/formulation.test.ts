@@ -1,0 +1,227 @@
+import { buildModel, Plan } from './formulation';
+import { planSite } from './planner';
+import { createInProcessSolver, createWorkerSolver, Solver } from './solver';
+import { heuristicPlan } from './baselines';
+import { charger, site, vehicle, SLOT_MS, T0 } from './fixtures';
+import { defaultWeights } from './snapshot';
+
+let solver: Solver;
+beforeAll(async () => {
+  solver = await createInProcessSolver();
+});
+
+const solve = async (s: Parameters<typeof planSite>[0]): Promise<Plan> => {
+  const { plan, fallbackReason } = await planSite(s, solver);
+  expect(fallbackReason).toBeNull();
+  expect(plan.status).toBe('Optimal');
+  return plan;
+};
+const byId = (p: Plan, id: string) => p.vehicles.find((v) => v.vehicleId === id)!;
+const close = (a: number, b: number, eps = 1e-6) => expect(Math.abs(a - b)).toBeLessThan(eps);
+const sum = (xs: readonly number[]) => xs.reduce((m, x) => m + x, 0);
+
+describe('the charging LP', () => {
+  test('charges in the cheapest slots: 11 kWh at 11 kW in the 4 cheap slots of 8', async () => {
+    const plan = await solve(
+      site({
+        pricePerKwh: [0.3, 0.3, 0.3, 0.3, 0.1, 0.1, 0.1, 0.1],
+        chargers: [charger('cp1')],
+        vehicles: [vehicle('v1', { chargePointId: 'cp1', socPct: 50, targetKwh: 61 })],
+      }),
+    );
+    expect(byId(plan, 'v1').powerKw.map((p) => Math.round(p * 1000) / 1000)).toEqual([0, 0, 0, 0, 11, 11, 11, 11]);
+    close(plan.energyCost, 1.1);
+    close(byId(plan, 'v1').shortfallKwh, 0);
+  });
+
+  test('never exceeds the site limit; an infeasible need falls on the lowest priority', async () => {
+    const plan = await solve(
+      site({
+        gridLimitKw: 11,
+        chargers: [charger('a'), charger('b'), charger('c')],
+        // 1 h window, 11 kW site: 11 kWh for three vehicles wanting 6 kWh each.
+        vehicles: [
+          vehicle('low', { chargePointId: 'a', targetKwh: 56, departAt: T0 + 4 * SLOT_MS, priority: 1 }),
+          vehicle('mid', { chargePointId: 'b', targetKwh: 56, departAt: T0 + 4 * SLOT_MS, priority: 2 }),
+          vehicle('high', { chargePointId: 'c', targetKwh: 56, departAt: T0 + 4 * SLOT_MS, priority: 3 }),
+        ],
+      }),
+    );
+    for (const kw of plan.siteKw) expect(kw).toBeLessThanOrEqual(11 + 1e-6);
+    close(byId(plan, 'high').shortfallKwh, 0);
+    close(byId(plan, 'mid').shortfallKwh, 1);
+    close(byId(plan, 'low').shortfallKwh, 6);
+  });
+
+  test('demand charge: spreads the charge to the lowest peak above the billed peak', async () => {
+    const s = site({
+      demandChargePerKwMonth: 10,
+      chargers: [charger('cp1')],
+      vehicles: [vehicle('v1', { chargePointId: 'cp1', targetKwh: 61 })],
+    });
+    const plan = await solve(s);
+    close(plan.peakKw, 5.5);
+    // With 11 kW already billed this month there is nothing to save by spreading: the late bias charges at the end.
+    const billed = await solve({ ...s, billedPeakKw: 11 });
+    expect(byId(billed, 'v1').powerKw.map((p) => Math.round(p * 1000) / 1000)).toEqual([0, 0, 0, 0, 11, 11, 11, 11]);
+  });
+
+  test('taper: power follows a − b·energy above the knee SoC', async () => {
+    const v = vehicle('v1', { chargePointId: 'cp1', batteryCapacityKwh: 40, socPct: 75, targetKwh: 40, departAt: T0 + 16 * SLOT_MS });
+    const plan = await solve(site({ chargers: [charger('cp1')], vehicles: [v] }));
+    const p = byId(plan, 'v1');
+    close(p.shortfallKwh, 0);
+    let e = 30;
+    for (const kw of p.powerKw) {
+      const soc = e / 40;
+      const limit = soc <= 0.8 ? 11 : 11 * (1 - (0.8 * (soc - 0.8)) / 0.2);
+      expect(kw).toBeLessThanOrEqual(limit + 1e-6);
+      e += kw * 0.25;
+    }
+    close(e, 40);
+    // Without the taper 10 kWh would take under 4 slots; with it the last kWh come slowly.
+    expect(p.powerKw.filter((kw) => kw > 1e-6).length).toBeGreaterThan(4);
+  });
+
+  test('readiness: reaches the safe SoC within two hours even when later energy is cheaper', async () => {
+    const prices = [...new Array(16).fill(0.4), ...new Array(16).fill(0.1)];
+    const plan = await solve(
+      site({
+        pricePerKwh: prices,
+        chargers: [charger('cp1')],
+        vehicles: [vehicle('v1', { chargePointId: 'cp1', batteryCapacityKwh: 60, socPct: 10, targetKwh: 48, departAt: T0 + 32 * SLOT_MS })],
+      }),
+    );
+    const p = byId(plan, 'v1').powerKw;
+    close(sum(p.slice(0, 8)) * 0.25, 12); // 30 % of 60 kWh minus the 6 kWh in the battery
+    close(sum(p.slice(8, 16)), 0);
+    close(sum(p) * 0.25, 42);
+  });
+
+  test('an expected arrival (telematics ETA) is planned before it plugs in and keeps capacity free', async () => {
+    const plan = await solve(
+      site({
+        gridLimitKw: 11,
+        pricePerKwh: [0.1, 0.1, 0.1, 0.1, 0.3, 0.3, 0.3, 0.3],
+        chargers: [charger('a'), charger('b')],
+        vehicles: [
+          vehicle('here', { chargePointId: 'a', targetKwh: 61, departAt: T0 + 8 * SLOT_MS }),
+          vehicle('coming', { chargePointId: null, connectorId: null, transactionId: null, arrivalAt: T0 + 4 * SLOT_MS, targetKwh: 61, departAt: T0 + 8 * SLOT_MS }),
+        ],
+      }),
+    );
+    close(byId(plan, 'coming').shortfallKwh, 0);
+    close(byId(plan, 'here').shortfallKwh, 0);
+    close(sum(byId(plan, 'coming').powerKw.slice(0, 4)), 0);
+    close(sum(byId(plan, 'here').powerKw.slice(0, 4)) * 0.25, 11);
+  });
+
+  test('a late arrival and a mid-slot departure only get the part of the slot they are there', async () => {
+    const plan = await solve(
+      site({
+        chargers: [charger('a')],
+        vehicles: [vehicle('v', { chargePointId: null, arrivalAt: T0 + SLOT_MS / 2, departAt: T0 + 2.5 * SLOT_MS, targetKwh: 100 })],
+      }),
+    );
+    expect(byId(plan, 'v').powerKw.map((p) => Math.round(p * 100) / 100)).toEqual([5.5, 11, 5.5]);
+  });
+
+  test('telematics outage: the target widens by the SoC estimate uncertainty', async () => {
+    const s = (u: number) => site({ chargers: [charger('a')], vehicles: [vehicle('v', { chargePointId: 'a', socSource: 'estimated', socUncertaintyPct: u, targetKwh: 55 })] });
+    close(byId(await solve(s(0)), 'v').plannedKwh, 5);
+    close(byId(await solve(s(4)), 'v').plannedKwh, 9);
+  });
+
+  test("an uncontrollable charger's measured load is fixed and the rest stays under the limit", async () => {
+    const plan = await solve(
+      site({
+        gridLimitKw: 11,
+        chargers: [charger('stubborn', { controllable: false, measuredKw: 7 }), charger('ok')],
+        vehicles: [
+          vehicle('x', { chargePointId: 'stubborn', targetKwh: 100 }),
+          vehicle('y', { chargePointId: 'ok', targetKwh: 100 }),
+        ],
+      }),
+    );
+    for (const kw of byId(plan, 'y').powerKw) close(kw, 4);
+    for (const kw of byId(plan, 'x').powerKw) close(kw, 7);
+    for (const kw of plan.siteKw) close(kw, 11);
+  });
+
+  test('sub-panels limit their chargers', async () => {
+    const plan = await solve(
+      site({
+        gridLimitKw: 100,
+        panels: [{ panelId: 'p1', limitKw: 12 }],
+        chargers: [charger('a', { panelId: 'p1' }), charger('b', { panelId: 'p1' }), charger('c')],
+        vehicles: ['a', 'b', 'c'].map((id) => vehicle(id, { chargePointId: id, targetKwh: 100 })),
+      }),
+    );
+    for (let t = 0; t < 8; t++) {
+      expect(byId(plan, 'a').powerKw[t]! + byId(plan, 'b').powerKw[t]!).toBeLessThanOrEqual(12 + 1e-6);
+      close(byId(plan, 'c').powerKw[t]!, 11);
+    }
+  });
+
+  test('DC charger uses the vehicle DC limit; weights dwarf prices and demand charges', async () => {
+    const plan = await solve(
+      site({
+        chargers: [charger('dc', { currentType: 'DC', rateUnit: 'W', maxPowerKw: 150 })],
+        vehicles: [vehicle('v', { chargePointId: 'dc', targetKwh: 100, socPct: 0, taper: { kneeSocPct: 100, endPowerFraction: 1 } })],
+      }),
+    );
+    for (const kw of byId(plan, 'v').powerKw) close(kw, 50);
+    const w = defaultWeights(0.5, 15, 15);
+    expect(w.shortfallPerKwh).toBeGreaterThan(10 * (0.5 + 15 * 4));
+    expect(w.readinessPerKwh).toBeGreaterThan(0.5 + 15 * 4);
+  });
+
+  test('the heuristics respect the limit (edf, llf) or not (uncontrolled)', () => {
+    const s = site({
+      gridLimitKw: 11,
+      chargers: [charger('a'), charger('b')],
+      vehicles: [vehicle('early', { chargePointId: 'a', departAt: T0 + 4 * SLOT_MS, targetKwh: 55 }), vehicle('late', { chargePointId: 'b', targetKwh: 61 })],
+    });
+    const edf = heuristicPlan(s, 'edf');
+    expect(Math.max(...edf.siteKw)).toBeLessThanOrEqual(11 + 1e-9);
+    expect(byId(edf, 'early').powerKw.slice(0, 3)).toEqual([11, 9, 0]); // 5 kWh, first
+    expect(byId(edf, 'late').powerKw.slice(0, 3)).toEqual([0, 2, 11]);
+    expect(Math.max(...heuristicPlan(s, 'llf').siteKw)).toBeLessThanOrEqual(11 + 1e-9);
+    expect(Math.max(...heuristicPlan(s, 'uncontrolled').siteKw)).toBe(22);
+  });
+
+  test('the model only has taper rows where the knee can be reached', () => {
+    const below = buildModel(site({ chargers: [charger('a')], vehicles: [vehicle('v', { chargePointId: 'a', targetKwh: 70 })] }));
+    const above = buildModel(site({ chargers: [charger('a')], vehicles: [vehicle('v', { chargePointId: 'a', targetKwh: 95, socPct: 75 })] }));
+    expect(above.model.numRows).toBeGreaterThan(below.model.numRows);
+  });
+});
+
+describe('solver failures', () => {
+  const s = site({ gridLimitKw: 11, chargers: [charger('a'), charger('b')], vehicles: [vehicle('v1', { chargePointId: 'a' }), vehicle('v2', { chargePointId: 'b' })] });
+
+  test('a failing solver yields the EDF fallback within the limit, with the reason', async () => {
+    const broken: Solver = { solve: async () => Promise.reject(new Error('boom')), close: async () => undefined };
+    const { plan, fallbackReason } = await planSite(s, broken);
+    expect(plan.status).toBe('Fallback');
+    expect(fallbackReason).toBe('boom');
+    expect(Math.max(...plan.siteKw)).toBeLessThanOrEqual(11 + 1e-9);
+    close(sum(plan.vehicles.map((v) => v.plannedKwh)), 22);
+  });
+
+  test('the worker thread solves like the in-process solver and is recreated after a WebAssembly abort', async () => {
+    const worker = createWorkerSolver({ timeoutMs: 20000 });
+    try {
+      const direct = await solve(s);
+      const viaWorker = await planSite(s, worker);
+      expect(viaWorker.plan.status).toBe('Optimal');
+      close(viaWorker.plan.objective, direct.objective);
+      await worker.simulateAbort();
+      const again = await planSite(s, worker);
+      expect(again.plan.status).toBe('Optimal');
+      close(again.plan.objective, direct.objective);
+    } finally {
+      await worker.close();
+    }
+  });
+});

@@ -1,0 +1,374 @@
+import { CurrentType, SiteSnapshot, VehicleSnapshot } from './snapshot';
+
+/** The charging LP, pure: `buildModel(snapshot)` gives HiGHS' sparse model data, `interpret(...)` turns the solver's
+ *  column values back into a Plan. No I/O here; solver.ts runs HiGHS (in a worker thread in the service).
+ *
+ *  Slots t = 0..T-1 of Δ = slotMinutes/60 h from `now`; T reaches the last departure, at most `maxSlots`.
+ *
+ *  Variables (all ≥ 0, continuous)
+ *    p[v,t]  grid-side charging power of vehicle v in slot t (kW), for the slots v is (or is expected to be) plugged in;
+ *            upper bound pmax_v · avail[v,t] (avail = fraction of the slot the vehicle is there: late arrival, early
+ *            departure mid-slot). pmax_v = min(charger max, vehicle max AC or DC for the charger's current type); an
+ *            expected arrival (telematics ETA, no charger yet) gets the best charger of the site.
+ *    s_v     departure shortfall (kWh in the battery)            cost W_s · (1 + priority_v)
+ *    r_v     readiness shortfall (kWh missing from the safe SoC)  cost W_r · (1 + priority_v)
+ *    L_t     controllable site load (kW) ∈ [0, gridLimit − baseLoad_t − fixedLoad_t]
+ *    peak    site peak above the peak already billed this month (kW), cost demandChargePerKwMonth
+ *    e[v,t]  energy delivered into v's battery before slot t (only for vehicles whose taper can bind)
+ *
+ *  Constraints
+ *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
+ *    panel      Σ_{v on panel} p[v,t] ≤ panelLimit                     (sub-panels, where configured)
+ *    peak       L_t − peak ≤ billedPeak − baseLoad_t − fixedLoad_t      (only with a demand charge)
+ *    energy     Σ_t η·Δ·p[v,t] + s_v = need_v                          (never charges beyond the target)
+ *               need_v = min(capacity, target + capacity·uncertainty%) − energy now
+ *    readiness  Σ_{t < R_v} η·Δ·p[v,t] + r_v ≥ safe_v − energy now       R_v = readinessMinutes after plug-in
+ *    taper      e[v,t+1] − e[v,t] − η·Δ·p[v,t] = 0,
+ *               p[v,t] + b_v·e[v,t] ≤ a_v − b_v·E0_v                    (power ≤ a − b·energy in battery: linear,
+ *               full power up to the knee SoC, falling linearly to endPowerFraction·pmax at 100 %)
+ *
+ *  Objective (minimise)
+ *    Σ Δ·p[v,t]·(price_t + lateBias·(T−1−t)/(T−1))  +  demandCharge·peak  +  Σ W_s(1+prio_v)·s_v  +  Σ W_r(1+prio_v)·r_v
+ *
+ *  Weights (snapshot.ts defaultWeights): with C = max price + demandCharge·60/slotMinutes + 1 (an upper bound of what
+ *  one kWh can cost, energy plus the peak it can add), W_s = 100·C and W_r = 10·C, so no saving ever buys a shortfall,
+ *  readiness comes before cost, and one priority step (W_s) outweighs any cost: the shortfall falls on the lowest
+ *  priority. lateBias = 1e-4 per kWh at most, below any real tariff step: among equal prices, charge later
+ *  (lower average SoC, battery care) while readiness still gets every vehicle to the safe SoC early. */
+
+export interface LpModel {
+  readonly numCols: number;
+  readonly numRows: number;
+  readonly colCost: Float64Array;
+  readonly colLower: Float64Array;
+  readonly colUpper: Float64Array;
+  readonly rowLower: Float64Array;
+  readonly rowUpper: Float64Array;
+  readonly matrix: {
+    readonly format: 'csr';
+    readonly numRows: number;
+    readonly numCols: number;
+    readonly starts: Int32Array;
+    readonly indices: Int32Array;
+    readonly values: Float64Array;
+  };
+}
+
+export interface VehicleWindow {
+  readonly vehicle: VehicleSnapshot;
+  /** Planned by the LP (false: not connected to a controllable charger and not expected, or nothing to charge). */
+  readonly planned: boolean;
+  readonly pmaxKw: number;
+  readonly avail: Float64Array;
+  readonly e0Kwh: number;
+  readonly needKwh: number;
+  readonly effectiveTargetKwh: number;
+  /** Column of p[v,t] for each slot, -1 where the vehicle is not there. */
+  readonly pCol: Int32Array;
+  readonly sCol: number;
+  /** Fixed load (kW per slot) of a vehicle on an uncontrollable charger. */
+  readonly fixedKw: number;
+}
+
+export interface Layout {
+  readonly slots: number;
+  readonly slotHours: number;
+  readonly windows: readonly VehicleWindow[];
+  readonly lCol: number;
+  readonly peakCol: number;
+  readonly baseKw: Float64Array;
+  readonly fixedKw: Float64Array;
+  readonly capKw: Float64Array;
+  readonly prices: Float64Array;
+}
+
+const INF = Infinity;
+
+const at = (xs: readonly number[], t: number, fallback: number): number =>
+  xs.length === 0 ? fallback : (xs[Math.min(t, xs.length - 1)] ?? fallback);
+
+export const vehicleMaxKw = (v: VehicleSnapshot, type: CurrentType): number => (type === 'DC' ? v.maxDcKw : v.maxAcKw);
+
+export const horizonSlots = (s: SiteSnapshot): number => {
+  const slotMs = s.slotMinutes * 60000;
+  const last = s.vehicles.reduce((m, v) => Math.max(m, v.departAt), s.now);
+  return Math.max(1, Math.min(s.maxSlots, Math.ceil((last - s.now) / slotMs)));
+};
+
+/** Growing triplet store for the constraint matrix, compressed to CSR at the end. */
+class Rows {
+  lower: number[] = [];
+  upper: number[] = [];
+  rowOf: number[] = [];
+  colOf: number[] = [];
+  val: number[] = [];
+  add(entries: readonly (readonly [number, number])[], lo: number, hi: number): number {
+    const r = this.lower.length;
+    this.lower.push(lo);
+    this.upper.push(hi);
+    for (const [c, v] of entries) {
+      if (v === 0) continue;
+      this.rowOf.push(r);
+      this.colOf.push(c);
+      this.val.push(v);
+    }
+    return r;
+  }
+  csr(numCols: number): LpModel['matrix'] {
+    const n = this.lower.length;
+    const starts = new Int32Array(n + 1);
+    for (const r of this.rowOf) starts[r + 1]!++;
+    for (let i = 0; i < n; i++) starts[i + 1]! += starts[i]!;
+    const fill = starts.slice(0, n);
+    const indices = new Int32Array(this.val.length);
+    const values = new Float64Array(this.val.length);
+    for (let k = 0; k < this.val.length; k++) {
+      const pos = fill[this.rowOf[k]!]!++;
+      indices[pos] = this.colOf[k]!;
+      values[pos] = this.val[k]!;
+    }
+    return { format: 'csr', numRows: n, numCols, starts, indices, values };
+  }
+}
+
+class Cols {
+  cost: number[] = [];
+  lower: number[] = [];
+  upper: number[] = [];
+  add(cost: number, lo: number, hi: number): number {
+    this.cost.push(cost);
+    this.lower.push(lo);
+    this.upper.push(hi);
+    return this.cost.length - 1;
+  }
+}
+
+export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } => {
+  const T = horizonSlots(s);
+  const dt = s.slotMinutes / 60;
+  const slotMs = s.slotMinutes * 60000;
+  const eta = s.efficiency;
+  const w = s.weights;
+  const chargers = new Map(s.chargers.map((c) => [c.chargePointId, c]));
+  const controllable = s.chargers.filter((c) => c.controllable);
+
+  const prices = new Float64Array(T);
+  const baseKw = new Float64Array(T);
+  const fixedKw = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    prices[t] = at(s.pricePerKwh, t, 0);
+    baseKw[t] = at(s.baseLoadKw, t, 0);
+  }
+
+  const cols = new Cols();
+  const rows = new Rows();
+  const windows: VehicleWindow[] = [];
+  const busyChargers = new Set<string>();
+
+  for (const v of s.vehicles) {
+    const charger = v.chargePointId ? chargers.get(v.chargePointId) : undefined;
+    if (charger) busyChargers.add(charger.chargePointId);
+    const start = v.chargePointId ? s.now : (v.arrivalAt ?? Infinity);
+    const avail = new Float64Array(T);
+    for (let t = 0; t < T; t++) {
+      const a = s.now + t * slotMs;
+      const b = a + slotMs;
+      avail[t] = Math.max(0, Math.min(b, v.departAt) - Math.max(a, start)) / slotMs;
+    }
+    const pmaxKw = charger
+      ? Math.min(charger.maxPowerKw, vehicleMaxKw(v, charger.currentType))
+      : controllable.reduce((m, c) => Math.max(m, Math.min(c.maxPowerKw, vehicleMaxKw(v, c.currentType))), 0) || v.maxAcKw;
+    const cap = v.batteryCapacityKwh;
+    const e0 = (cap * Math.min(100, Math.max(0, v.socPct))) / 100;
+    const effectiveTarget = Math.min(cap, v.targetKwh + (cap * Math.max(0, v.socUncertaintyPct)) / 100);
+    const need = Math.max(0, effectiveTarget - e0);
+    const pCol = new Int32Array(T).fill(-1);
+
+    // A vehicle on a charger that ignores its profiles: its measured load is fixed, not planned.
+    if (charger && !charger.controllable) {
+      for (let t = 0; t < T; t++) if (avail[t]! > 0) fixedKw[t]! += charger.measuredKw * avail[t]!;
+      windows.push({ vehicle: v, planned: false, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol: -1, fixedKw: charger.measuredKw });
+      continue;
+    }
+    const expected = !v.chargePointId && v.arrivalAt !== null;
+    const planned = (charger !== undefined || expected) && need > 1e-9 && pmaxKw > 0 && avail.some((x) => x > 0);
+    if (!planned) {
+      windows.push({ vehicle: v, planned: false, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol: -1, fixedKw: 0 });
+      continue;
+    }
+    const denom = Math.max(1, T - 1);
+    for (let t = 0; t < T; t++) {
+      if (avail[t]! <= 0) continue;
+      pCol[t] = cols.add(dt * (prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom), 0, pmaxKw * avail[t]!);
+    }
+    const prio = 1 + Math.max(0, v.priority);
+    const sCol = cols.add(w.shortfallPerKwh * prio, 0, need);
+    const energy: [number, number][] = [];
+    for (let t = 0; t < T; t++) if (pCol[t]! >= 0) energy.push([pCol[t]!, eta * dt]);
+    rows.add([...energy, [sCol, 1]], need, need);
+
+    // Readiness: the safe SoC within readinessMinutes of plug-in (or of now).
+    const safe = Math.min(effectiveTarget, (cap * w.readinessSocPct) / 100);
+    if (safe - e0 > 1e-9) {
+      const readyBy = Math.max(start, s.now) + w.readinessMinutes * 60000;
+      const entries: [number, number][] = [];
+      for (let t = 0; t < T && s.now + t * slotMs < readyBy; t++) if (pCol[t]! >= 0) entries.push([pCol[t]!, eta * dt]);
+      if (entries.length > 0) {
+        const rCol = cols.add(w.readinessPerKwh * prio, 0, safe - e0);
+        rows.add([...entries, [rCol, 1]], safe - e0, INF);
+      }
+    }
+
+    // Taper: p ≤ a − b·(E0 + e_t), only from the first slot where the knee can be reached.
+    const knee = (cap * v.taper.kneeSocPct) / 100;
+    if (v.taper.kneeSocPct < 100 && e0 + need > knee) {
+      const f = v.taper.endPowerFraction;
+      const k = v.taper.kneeSocPct / 100;
+      const a = pmaxKw * (1 + ((1 - f) * k) / (1 - k));
+      const b = (pmaxKw * (1 - f)) / ((1 - k) * cap);
+      let eCol = -1; // e of the current slot; -1 = zero (nothing delivered yet)
+      let reach = e0;
+      for (let t = 0; t < T; t++) {
+        const pc = pCol[t]!;
+        if (pc < 0) continue;
+        if (reach > knee) rows.add(eCol >= 0 ? [[pc, 1], [eCol, b]] : [[pc, 1]], -INF, a - b * e0);
+        reach += eta * dt * pmaxKw * avail[t]!;
+        const next = cols.add(0, 0, INF);
+        rows.add(eCol >= 0 ? [[next, 1], [eCol, -1], [pc, -eta * dt]] : [[next, 1], [pc, -eta * dt]], 0, 0);
+        eCol = next;
+      }
+    }
+    windows.push({ vehicle: v, planned: true, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol, fixedKw: 0 });
+  }
+
+  // Chargers without a vehicle of ours that ignore profiles still draw what they draw.
+  for (const c of s.chargers) if (!c.controllable && !busyChargers.has(c.chargePointId)) for (let t = 0; t < T; t++) fixedKw[t]! += c.measuredKw;
+
+  const capKw = new Float64Array(T);
+  const lCol = cols.cost.length;
+  for (let t = 0; t < T; t++) {
+    capKw[t] = Math.max(0, s.gridLimitKw - baseKw[t]! - fixedKw[t]!);
+    cols.add(0, 0, capKw[t]!);
+  }
+  const withDemand = s.demandChargePerKwMonth > 0;
+  const peakCol = withDemand ? cols.add(s.demandChargePerKwMonth, 0, INF) : -1;
+
+  for (let t = 0; t < T; t++) {
+    const entries: [number, number][] = [];
+    for (const wdw of windows) if (wdw.pCol[t]! >= 0) entries.push([wdw.pCol[t]!, 1]);
+    entries.push([lCol + t, -1]);
+    rows.add(entries, 0, 0);
+    if (withDemand) rows.add([[lCol + t, 1], [peakCol, -1]], -INF, s.billedPeakKw - baseKw[t]! - fixedKw[t]!);
+  }
+  for (const panel of s.panels) {
+    const onPanel = windows.filter((wdw) => wdw.vehicle.chargePointId && chargers.get(wdw.vehicle.chargePointId)?.panelId === panel.panelId);
+    const fixedOnPanel = s.chargers.filter((c) => c.panelId === panel.panelId && !c.controllable).reduce((m, c) => m + c.measuredKw, 0);
+    for (let t = 0; t < T; t++) {
+      const entries: [number, number][] = [];
+      for (const wdw of onPanel) if (wdw.pCol[t]! >= 0) entries.push([wdw.pCol[t]!, 1]);
+      if (entries.length) rows.add(entries, -INF, Math.max(0, panel.limitKw - fixedOnPanel));
+    }
+  }
+
+  const numCols = cols.cost.length;
+  const model: LpModel = {
+    numCols,
+    numRows: rows.lower.length,
+    colCost: Float64Array.from(cols.cost),
+    colLower: Float64Array.from(cols.lower),
+    colUpper: Float64Array.from(cols.upper),
+    rowLower: Float64Array.from(rows.lower),
+    rowUpper: Float64Array.from(rows.upper),
+    matrix: rows.csr(numCols),
+  };
+  return { model, layout: { slots: T, slotHours: dt, windows, lCol, peakCol, baseKw, fixedKw, capKw, prices } };
+};
+
+export interface VehiclePlan {
+  readonly vehicleId: string;
+  readonly known: boolean;
+  readonly chargePointId: string | null;
+  readonly connectorId: number | null;
+  readonly transactionId: string | null;
+  /** Grid-side power per slot (kW). */
+  readonly powerKw: readonly number[];
+  /** Energy to add to the battery by departure (after the uncertainty margin), planned, and missing (kWh). */
+  readonly targetKwh: number;
+  readonly plannedKwh: number;
+  readonly shortfallKwh: number;
+  readonly departAt: number;
+  readonly priority: number;
+}
+
+export interface Plan {
+  readonly siteId: string;
+  readonly horizonStart: number;
+  readonly slotMinutes: number;
+  readonly status: string;
+  readonly objective: number;
+  readonly solveMs: number;
+  readonly gridLimitKw: number;
+  /** Planned site load per slot, including base and fixed load (kW). */
+  readonly siteKw: readonly number[];
+  readonly vehicles: readonly VehiclePlan[];
+  readonly energyCost: number;
+  readonly peakKw: number;
+}
+
+export interface SolveOutput {
+  readonly status: string;
+  readonly colValue: Float64Array | null;
+  readonly objective: number;
+  readonly solveMs: number;
+}
+
+const clean = (x: number): number => (Math.abs(x) < 1e-7 ? 0 : x);
+
+/** Solver columns → Plan. Without a solution (solver failure) the caller falls back to a heuristic plan (baselines.ts). */
+export const interpret = (s: SiteSnapshot, layout: Layout, out: SolveOutput & { colValue: Float64Array }): Plan => {
+  const T = layout.slots;
+  const powers = layout.windows.map((wdw) => {
+    const p = new Array<number>(T).fill(0);
+    for (let t = 0; t < T; t++) {
+      if (wdw.planned && wdw.pCol[t]! >= 0) p[t] = clean(Math.max(0, out.colValue[wdw.pCol[t]!]!));
+      else if (!wdw.planned && wdw.fixedKw > 0) p[t] = wdw.fixedKw * wdw.avail[t]!;
+    }
+    return p;
+  });
+  return planFromPowers(s, layout, powers, out.status, out.objective, out.solveMs);
+};
+
+/** A Plan from per-vehicle power series (aligned with layout.windows): shared by the LP and the heuristics. */
+export const planFromPowers = (s: SiteSnapshot, layout: Layout, powers: readonly number[][], status: string, objective: number, solveMs: number): Plan => {
+  const T = layout.slots;
+  const dt = layout.slotHours;
+  const siteKw = Array.from({ length: T }, (_, t) => layout.baseKw[t]! + (layout.fixedKw[t] ?? 0));
+  let controllableKw = new Array<number>(T).fill(0);
+  const vehicles = layout.windows.map((wdw, i) => {
+    const p = powers[i]!;
+    let delivered = 0;
+    for (let t = 0; t < T; t++) {
+      if (wdw.planned) controllableKw[t]! += p[t]!;
+      delivered += s.efficiency * dt * p[t]!;
+    }
+    const plannedKwh = Math.min(delivered, wdw.needKwh);
+    return {
+      vehicleId: wdw.vehicle.vehicleId,
+      known: wdw.vehicle.known,
+      chargePointId: wdw.vehicle.chargePointId,
+      connectorId: wdw.vehicle.connectorId,
+      transactionId: wdw.vehicle.transactionId,
+      powerKw: p,
+      targetKwh: wdw.needKwh,
+      plannedKwh,
+      shortfallKwh: clean(Math.max(0, wdw.needKwh - delivered)),
+      departAt: wdw.vehicle.departAt,
+      priority: wdw.vehicle.priority,
+    };
+  });
+  controllableKw = controllableKw.map(clean);
+  for (let t = 0; t < T; t++) siteKw[t]! += controllableKw[t]!;
+  const energyCost = siteKw.reduce((m, kw, t) => m + (kw - layout.baseKw[t]!) * dt * layout.prices[t]!, 0);
+  const peakKw = siteKw.reduce((m, kw) => Math.max(m, kw), 0);
+  return { siteId: s.siteId, horizonStart: s.now, slotMinutes: s.slotMinutes, status, objective, solveMs, gridLimitKw: s.gridLimitKw, siteKw, vehicles, energyCost, peakKw };
+};

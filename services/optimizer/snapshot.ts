@@ -1,0 +1,121 @@
+/** The optimizer's pure input: everything a plan for one site is decided from. `plan = f(SiteSnapshot)`.
+ *  Built from the log by state.ts (snapshotOf), by hand in unit tests, and synthetically by the benchmark.
+ *  Units: kW, kWh, epoch milliseconds, percent 0..100, prices per kWh in the site's currency. */
+
+export type SocSource = 'telematics' | 'charger' | 'estimated' | 'default';
+export type RateUnit = 'A' | 'W';
+export type CurrentType = 'AC' | 'DC';
+export type Protocol = 'ocpp1.6' | 'ocpp2.0.1';
+
+export interface ChargerSnapshot {
+  readonly chargePointId: string;
+  readonly siteId: string;
+  readonly maxPowerKw: number;
+  readonly phases: number;
+  readonly currentType: CurrentType;
+  readonly rateUnit: RateUnit;
+  /** Smallest non-zero current an AC charger (and the vehicle) accepts; the 6 A rule. */
+  readonly minCurrentA: number;
+  readonly maxSchedulePeriods: number;
+  /** false: the charger ignored its profiles; its measured load is treated as fixed. */
+  readonly controllable: boolean;
+  /** Latest measured power (kW), used as fixed load while uncontrollable. */
+  readonly measuredKw: number;
+  readonly panelId: string | null;
+  readonly protocol: Protocol | null;
+}
+
+export interface TaperCurve {
+  /** SoC above which acceptance power falls linearly... */
+  readonly kneeSocPct: number;
+  /** ...to this fraction of max power at 100 %. */
+  readonly endPowerFraction: number;
+}
+
+export interface VehicleSnapshot {
+  readonly vehicleId: string;
+  /** false: a plugged session without a matched vehicle, planned with the configured defaults. */
+  readonly known: boolean;
+  /** Connected now: the charger, connector and transaction. null while only expected (ETA). */
+  readonly chargePointId: string | null;
+  readonly connectorId: number | null;
+  readonly transactionId: string | null;
+  /** Expected plug-in time when not connected; ignored when connected. */
+  readonly arrivalAt: number | null;
+  readonly socPct: number;
+  readonly socSource: SocSource;
+  /** 1-sigma-ish uncertainty of socPct in percent points; widens the target (telematics outage). */
+  readonly socUncertaintyPct: number;
+  readonly batteryCapacityKwh: number;
+  readonly maxAcKw: number;
+  readonly maxDcKw: number;
+  readonly taper: TaperCurve;
+  readonly departAt: number;
+  /** Energy wanted in the battery at departure (kWh), before the uncertainty margin. */
+  readonly targetKwh: number;
+  /** Higher is more important; shortfall falls on the lowest priority first. */
+  readonly priority: number;
+}
+
+export interface SubPanel {
+  readonly panelId: string;
+  readonly limitKw: number;
+}
+
+export interface Weights {
+  /** Penalty per kWh of departure shortfall, per (1 + priority); must dwarf every energy and demand cost. */
+  readonly shortfallPerKwh: number;
+  /** Penalty per kWh missing from the readiness level at the readiness deadline, per (1 + priority). */
+  readonly readinessPerKwh: number;
+  /** Largest per-kWh bias towards later slots (battery care); below any real price difference. */
+  readonly lateBiasPerKwh: number;
+  /** Minimum safe SoC every vehicle should reach early... */
+  readonly readinessSocPct: number;
+  /** ...within this many minutes of plug-in (or of now). */
+  readonly readinessMinutes: number;
+}
+
+export interface SiteSnapshot {
+  readonly siteId: string;
+  /** Horizon start (the plan is decided now). */
+  readonly now: number;
+  readonly slotMinutes: number;
+  /** Longest horizon considered (slots); the horizon ends at the last departure. */
+  readonly maxSlots: number;
+  readonly gridLimitKw: number;
+  readonly panels: readonly SubPanel[];
+  /** Other site load per slot (kW) that is not ours to control; missing slots repeat the last value, empty means 0. */
+  readonly baseLoadKw: readonly number[];
+  /** Energy price per slot from `now`; missing slots repeat the last value. */
+  readonly pricePerKwh: readonly number[];
+  readonly currency: string;
+  readonly demandChargePerKwMonth: number;
+  /** Highest 15-minute site peak already billed this month (kW). */
+  readonly billedPeakKw: number;
+  /** Battery energy per grid kWh (charger and on-board losses). */
+  readonly efficiency: number;
+  readonly chargers: readonly ChargerSnapshot[];
+  readonly vehicles: readonly VehicleSnapshot[];
+  readonly weights: Weights;
+}
+
+export const VOLTS_PER_PHASE = 230;
+
+/** kW a charger delivers at `amps` per phase. */
+export const ampsToKw = (amps: number, phases: number): number => (amps * phases * VOLTS_PER_PHASE) / 1000;
+export const kwToAmps = (kw: number, phases: number): number => (kw * 1000) / (phases * VOLTS_PER_PHASE);
+
+/** The weights documented in services/optimizer/formulation.ts, scaled to the snapshot's prices. */
+export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, slotMinutes = 15): Weights => {
+  // One kWh moved into one slot can raise the peak by 60/slotMinutes kW: bound the cost of a kWh from above.
+  const worstKwhCost = Math.max(0, maxPricePerKwh) + (Math.max(0, demandChargePerKwMonth) * 60) / slotMinutes + 1;
+  return {
+    shortfallPerKwh: 100 * worstKwhCost,
+    readinessPerKwh: 10 * worstKwhCost,
+    lateBiasPerKwh: 1e-4,
+    readinessSocPct: 30,
+    readinessMinutes: 120,
+  };
+};
+
+export const defaultTaper: TaperCurve = { kneeSocPct: 80, endPowerFraction: 0.2 };

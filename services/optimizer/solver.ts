@@ -1,0 +1,178 @@
+import { Worker } from 'node:worker_threads';
+import { LpModel, SolveOutput } from './formulation';
+
+/** HiGHS (npm `highs`, WebAssembly) behind one small interface. In the service it runs in a worker thread: a solve
+ *  never blocks the Kafka consumer, and a WebAssembly abort (the module is unusable afterwards) or a solve past its
+ *  deadline only costs that worker, which is replaced for the next solve. */
+export interface Solver {
+  solve(model: LpModel, opts?: { timeLimitS?: number }): Promise<SolveOutput>;
+  close(): Promise<void>;
+}
+
+/** The worker solver can also be told to abort as the WebAssembly module would (tests of the recovery path). */
+export interface WorkerSolver extends Solver {
+  simulateAbort(): Promise<void>;
+}
+
+export class SolverFailed extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+  ) {
+    super(message);
+    this.name = 'SolverFailed';
+  }
+}
+
+const statusNames: Record<number, string> = {
+  0: 'NotSet', 1: 'LoadError', 2: 'ModelError', 3: 'PresolveError', 4: 'SolveError', 5: 'PostsolveError', 6: 'Empty',
+  7: 'Optimal', 8: 'Infeasible', 9: 'UnboundedOrInfeasible', 10: 'Unbounded', 11: 'ObjectiveBound', 12: 'ObjectiveTarget',
+  13: 'TimeLimit', 14: 'IterationLimit', 15: 'Unknown', 16: 'SolutionLimit', 17: 'Interrupted',
+};
+
+interface HighsLike {
+  createModel(m: unknown): {
+    options: { set(o: Record<string, unknown>): void };
+    run(): { modelStatus: number };
+    getSolution(): { colValue: Float64Array };
+    getObjectiveValue(): number;
+    dispose(): void;
+  };
+}
+
+/** Self-contained (it is also shipped to the worker as source text): no imports, no closures. */
+function solveCore(highs: HighsLike, model: unknown, timeLimitS: number): { code: number; colValue: Float64Array | null; objective: number; solveMs: number } {
+  const t0 = performance.now();
+  const m = highs.createModel(model);
+  try {
+    m.options.set({ output_flag: false, time_limit: timeLimitS, presolve: 'on' });
+    const r = m.run();
+    const ok = r.modelStatus === 7 || r.modelStatus === 13 || r.modelStatus === 14;
+    const colValue = ok ? Float64Array.from(m.getSolution().colValue) : null;
+    return { code: r.modelStatus, colValue, objective: ok ? m.getObjectiveValue() : NaN, solveMs: performance.now() - t0 };
+  } finally {
+    m.dispose();
+  }
+}
+
+const toOutput = (r: ReturnType<typeof solveCore>): SolveOutput => ({
+  status: statusNames[r.code] ?? `Status${r.code}`,
+  colValue: r.code === 7 ? r.colValue : null,
+  objective: r.objective,
+  solveMs: r.solveMs,
+});
+
+const emptyModel = (m: LpModel): SolveOutput | null =>
+  m.numCols === 0 ? { status: 'Optimal', colValue: new Float64Array(0), objective: 0, solveMs: 0 } : null;
+
+/** Solves on the calling thread: unit tests and the benchmark's inner loop. */
+export const createInProcessSolver = async (): Promise<Solver> => {
+  const highs = (await (require('highs') as () => Promise<HighsLike>)()) as HighsLike;
+  return {
+    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30)),
+    close: async () => undefined,
+  };
+};
+
+const workerSource = (highsPath: string): string => `
+const { parentPort } = require('node:worker_threads');
+const solveCore = ${solveCore.toString()};
+const ready = require(${JSON.stringify(highsPath)})();
+parentPort.on('message', async (msg) => {
+  try {
+    const highs = await ready;
+    if (msg.abortForTest) throw new WebAssembly.RuntimeError('abort(simulated)');
+    const r = solveCore(highs, msg.model, msg.timeLimitS);
+    parentPort.postMessage({ id: msg.id, result: r }, r.colValue ? [r.colValue.buffer] : []);
+  } catch (e) {
+    const text = String((e && e.message) || e);
+    // After an abort the WebAssembly instance is unusable: end this worker, the parent starts a fresh one.
+    const fatal = e instanceof WebAssembly.RuntimeError || /abort/i.test(text);
+    parentPort.postMessage({ id: msg.id, error: text, fatal });
+    if (fatal) process.exit(1);
+  }
+});
+`;
+
+interface Pending {
+  worker: Worker;
+  resolve(o: SolveOutput): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** One worker thread (the machine is shared; solves are serialised per process), recreated after a crash or a timeout. */
+export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSolver => {
+  const timeoutMs = opts.timeoutMs ?? 20000;
+  const source = workerSource(require.resolve('highs'));
+  let worker: Worker | null = null;
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const failAll = (err: Error, of?: Worker) => {
+    for (const [id, p] of pending) {
+      if (of && p.worker !== of) continue;
+      clearTimeout(p.timer);
+      p.reject(err);
+      pending.delete(id);
+    }
+  };
+
+  const spawn = (): Worker => {
+    const w = new Worker(source, { eval: true });
+    w.unref();
+    w.on('message', (msg: { id: number; result?: ReturnType<typeof solveCore>; error?: string; fatal?: boolean }) => {
+      if (msg.fatal && worker === w) worker = null;
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      clearTimeout(p.timer);
+      if (msg.error !== undefined) p.reject(new SolverFailed(msg.error, true));
+      else p.resolve(toOutput(msg.result!));
+    });
+    w.on('error', (e) => failAll(new SolverFailed(`solver worker error: ${e.message}`, true), w));
+    w.on('exit', (code) => {
+      if (worker === w) worker = null;
+      failAll(new SolverFailed(`solver worker exited (${code})`, true), w);
+    });
+    return w;
+  };
+
+  const run = (model: LpModel | null, timeLimitS: number): Promise<SolveOutput> =>
+    new Promise<SolveOutput>((resolve, reject) => {
+      worker ??= spawn();
+      const w = worker;
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new SolverFailed(`solve exceeded ${timeoutMs} ms`, true));
+        if (worker === w) worker = null;
+        void w.terminate();
+      }, timeoutMs);
+      pending.set(id, { worker: w, resolve, reject, timer });
+      w.postMessage(model ? { id, model, timeLimitS } : { id, abortForTest: true });
+    });
+
+  return {
+    solve: (model, o = {}) => {
+      const empty = emptyModel(model);
+      if (empty) return Promise.resolve(empty);
+      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1)));
+      chain = result.catch(() => undefined);
+      return result;
+    },
+    simulateAbort: async () => {
+      const result = chain.then(() => run(null, 1));
+      chain = result.catch(() => undefined);
+      await result.catch(() => undefined);
+    },
+    close: async () => {
+      const w = worker;
+      worker = null;
+      failAll(new SolverFailed('solver closed', false));
+      if (w) await w.terminate();
+    },
+  };
+};
+
