@@ -1,0 +1,193 @@
+/** Commands from ocpp.commands to the one connection that holds the charger.
+ *
+ *  Routing: every gateway instance consumes ocpp.commands in ONE consumer group (so each command is read by one
+ *  instance, not broadcast). The reader looks the charger up in the `connections` table (store.ts): if it holds the
+ *  connection it delivers the command itself; if another instance holds it, it forwards the command to that instance's
+ *  internal HTTP endpoint (POST <gateway_url>/internal/commands), which answers 202 only when it holds a live
+ *  connection, and from then on owns the command (delivers it and records the outcome). A 409 or an unreachable
+ *  instance means the table was stale: the reader looks again every 250 ms until the deadline.
+ *
+ *  Deadlines: a command whose expiresAt has passed is EXPIRED. A charger not connected anywhere gets OFFLINE at once
+ *  when the command has no expiresAt, and is waited for until expiresAt otherwise. A connection that drops while a
+ *  command is queued or outstanding hands it back to routing, which delivers it to wherever the charger reconnects
+ *  (within max(expiresAt, 10 s)): delivery is at least once, which the commands of ocpp.commands tolerate
+ *  (SetChargingProfile replaces the profile with the same id, Clear/Get are idempotent). Offsets are committed when a
+ *  command has been handed to a connection or forwarded, so a gateway that dies after that loses the command (logged). */
+import * as E from 'fp-ts/Either';
+import { Consumer, Kafka } from 'kafkajs';
+import { Topics } from '../../schemas/topics';
+import { TopicSerde } from '../../schemas/registry';
+import { Logger } from '../common/log';
+import { checkCommand } from './command-check';
+import { ChargerConnection, Command, Delivery, Outcome, Rejection } from './connection';
+import { FleetView } from './fleet';
+import { FrameLog } from './frame-log';
+import { GatewayMetrics } from './metrics';
+import { GatewayStore } from './store';
+
+export const RECONNECT_GRACE_MS = 10000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface RouterDeps {
+  readonly kafka: Kafka;
+  readonly serde: TopicSerde;
+  readonly log: Logger;
+  readonly gatewayId: string;
+  readonly store: GatewayStore;
+  readonly frameLog: FrameLog;
+  readonly fleet: FleetView;
+  readonly metrics: GatewayMetrics;
+  readonly groupId: string;
+  /** Which chargers this deployment handles commands for (tests share a broker; production: all). */
+  readonly accepts: (chargePointId: string) => boolean;
+  local(chargePointId: string): ChargerConnection | undefined;
+  reject(r: Rejection): void;
+}
+
+export interface CommandRouter {
+  start(): Promise<void>;
+  /** A command forwarded by another instance: accepted only with a live local connection. */
+  acceptForwarded(command: Command, deadline: number): boolean;
+  stop(): Promise<void>;
+}
+
+export const decodeCommand = (r: Record<string, unknown>): Command => ({
+  commandId: String(r.commandId),
+  chargePointId: String(r.chargePointId),
+  action: String(r.action),
+  payloadJson: String(r.payloadJson),
+  issuedBy: String(r.issuedBy),
+  issuedAt: Number(r.issuedAt),
+  expiresAt: r.expiresAt === null || r.expiresAt === undefined ? null : Number(r.expiresAt),
+  planId: (r.planId as string | null) ?? null,
+});
+
+export const createCommandRouter = (d: RouterDeps): CommandRouter => {
+  let consumer: Consumer | undefined;
+  let stopped = false;
+  const inFlight = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+
+  const record = async (c: Command, outcome: Outcome, status: string | null, responseJson: string | null, detail: string | null) => {
+    d.metrics.commands.inc({ action: c.action, outcome });
+    try {
+      await d.frameLog.produce(Topics.ocppCommandResults, c.chargePointId, {
+        commandId: c.commandId,
+        chargePointId: c.chargePointId,
+        action: c.action,
+        outcome,
+        status,
+        responseJson,
+        detail,
+        gatewayId: d.gatewayId,
+        completedAt: Date.now(),
+      });
+    } catch (e) {
+      d.log.error('command outcome not recorded', { err: e as Error, commandId: c.commandId, outcome });
+    }
+  };
+
+  /** Validates and delivers on a local connection; 'disconnected' goes back to routing. */
+  const deliverLocal = async (c: Command, conn: ChargerConnection): Promise<Delivery> => {
+    const invalid = async (reason: string): Promise<Delivery> => {
+      d.reject({ chargePointId: c.chargePointId, protocol: conn.protocol, stage: 'COMMAND', raw: Buffer.from(c.payloadJson), uniqueId: null, action: c.action, errorCode: 'INVALID', reason, receivedAt: Date.now() });
+      return { kind: 'done', outcome: 'INVALID', status: null, responseJson: null, detail: reason };
+    };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(c.payloadJson);
+    } catch (e) {
+      return invalid(`payloadJson is not JSON: ${(e as Error).message}`);
+    }
+    const charger = d.fleet.chargers.get(c.chargePointId);
+    if (!charger) return invalid('charger is not configured');
+    const checked = checkCommand(conn.protocol, c.action, payload, charger);
+    if (E.isLeft(checked)) return invalid(checked.left);
+    return conn.deliver(c, payload as Record<string, unknown>);
+  };
+
+  const forward = async (url: string, c: Command, deadline: number): Promise<boolean> => {
+    try {
+      const res = await fetch(`${url}/internal/commands`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ command: c, deadline }),
+        signal: AbortSignal.timeout(3000),
+      });
+      return res.status === 202;
+    } catch {
+      return false;
+    }
+  };
+
+  const route = async (c: Command, deadline: number): Promise<void> => {
+    for (;;) {
+      if (stopped) return;
+      const now = Date.now();
+      if (c.expiresAt !== null && now > c.expiresAt) return record(c, 'EXPIRED', null, null, `expired at ${new Date(c.expiresAt).toISOString()}`);
+      const owner = await d.store.owner(c.chargePointId).catch(() => undefined);
+      if (owner?.connected) {
+        if (owner.gatewayId === d.gatewayId) {
+          const conn = d.local(c.chargePointId);
+          if (conn && !conn.closed) {
+            const r = await deliverLocal(c, conn);
+            if (r.kind === 'done') return record(c, r.outcome, r.status, r.responseJson, r.detail);
+            deadline = Math.max(deadline, Date.now() + RECONNECT_GRACE_MS);
+            d.log.info('charger disconnected with a command in flight; routing it again', { commandId: c.commandId, sent: r.sent });
+          }
+        } else if (await forward(owner.url, c, deadline)) {
+          return;
+        }
+      }
+      if (Date.now() >= deadline) {
+        if (c.expiresAt !== null && Date.now() >= c.expiresAt) return record(c, 'EXPIRED', null, null, 'charger did not connect before expiresAt');
+        return record(c, 'OFFLINE', null, null, 'charger is not connected to any gateway instance');
+      }
+      await sleep(250);
+    }
+  };
+
+  return {
+    start: async () => {
+      consumer = d.kafka.consumer({ groupId: d.groupId, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topic: Topics.ocppCommands, fromBeginning: false });
+      const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (!message.value) return;
+          let c: Command;
+          try {
+            c = decodeCommand(await d.serde.decode<Record<string, unknown>>(message.value));
+          } catch (e) {
+            d.log.warn('unreadable ocpp.commands record skipped', { err: e as Error, offset: message.offset });
+            return;
+          }
+          if (!d.accepts(c.chargePointId)) return;
+          track(route(c, c.expiresAt ?? Date.now()));
+        },
+      });
+      await joined;
+    },
+    acceptForwarded: (c, deadline) => {
+      const conn = d.local(c.chargePointId);
+      if (!conn || conn.closed) return false;
+      track(
+        (async () => {
+          const r = await deliverLocal(c, conn);
+          if (r.kind === 'done') return record(c, r.outcome, r.status, r.responseJson, r.detail);
+          return route(c, Math.max(deadline, Date.now() + RECONNECT_GRACE_MS));
+        })(),
+      );
+      return true;
+    },
+    stop: async () => {
+      await consumer?.disconnect().catch(() => undefined);
+      stopped = true;
+      await Promise.race([Promise.allSettled([...inFlight]), sleep(2000)]);
+    },
+  };
+};

@@ -1,0 +1,398 @@
+/** The gateway's only Kafka producer: every record (ocpp.frames, ocpp.rejected, ocpp.command-results) goes through
+ *  one queue that is flushed every few milliseconds as ONE produce request with the records of all chargers
+ *  (idempotent producer, acks from all in-sync replicas). One request in flight at a time, so per-charger order on the
+ *  partition is the order of append() calls.
+ *
+ *  ocpp.frames records are chained here, at flush time (seq and hash from the charger's head), so a failed request
+ *  never leaves a gap that later records would build on. After a failure the gateway is "unhealthy": every append is
+ *  refused at once (chargers get InternalError and retry), the producer is rebuilt, and a probe loop reads the
+ *  partitions to find the real head of every charger whose records were in the failed request (the request may or may
+ *  not have been written). When that works, appends are accepted again: recovery needs no restart. */
+import { randomUUID } from 'node:crypto';
+import { Admin, Kafka, Partitioners, Producer } from 'kafkajs';
+import { Histogram, Counter, Registry } from 'prom-client';
+import { Topics } from '../../schemas/topics';
+import { TopicSerde } from '../../schemas/registry';
+import { DURABLE_ACKS, createDurableProducer } from '../common/kafka';
+import { Logger } from '../common/log';
+import { ChainHead, FrameDraft, FrameRecord, chainFrame, genesis } from './frames';
+import { StoredHead } from './store';
+import { metric } from './metrics';
+
+export class KafkaUnavailable extends Error {
+  readonly retriable = true;
+}
+
+interface FramesEntry {
+  readonly type: 'frames';
+  readonly chargePointId: string;
+  readonly drafts: readonly FrameDraft[];
+  resolve(records: FrameRecord[]): void;
+  reject(e: Error): void;
+}
+interface OtherEntry {
+  readonly type: 'other';
+  readonly topic: string;
+  readonly key: string;
+  readonly value: unknown;
+  resolve(records: FrameRecord[]): void;
+  reject(e: Error): void;
+}
+type Entry = FramesEntry | OtherEntry;
+
+/** What the log knows of a charger's chain. */
+type HeadState =
+  | { readonly known: true; readonly head: ChainHead; readonly offset: number | null; readonly floor: number }
+  | { readonly known: false; readonly from: number; readonly floor: number; readonly base: ChainHead; readonly baseOffset: number | null };
+
+export interface FrameLogOptions {
+  readonly kafka: Kafka;
+  readonly serde: TopicSerde;
+  readonly log: Logger;
+  readonly metrics: Registry;
+  readonly gatewayId: string;
+  readonly batchMs: number;
+  readonly batchMax: number;
+  /** Called after every acknowledged request with the new heads of the chargers in it. */
+  readonly onHeads: (heads: ReadonlyMap<string, StoredHead>) => void;
+}
+
+export interface FrameLog {
+  start(): Promise<void>;
+  /** Appends the frames of one charger, atomically in one request; resolves once Kafka acknowledged them. */
+  append(chargePointId: string, drafts: readonly FrameDraft[]): Promise<FrameRecord[]>;
+  /** Any other record (ocpp.rejected, ocpp.command-results). */
+  produce(topic: string, key: string, value: unknown): Promise<void>;
+  /** Makes the chain of a charger known before its first append: from a stored head or by scanning the topic. */
+  adopt(chargePointId: string, stored: StoredHead | undefined, scanFrom: number | undefined): Promise<void>;
+  /** Forgets a charger (after it disconnected and its last record was acknowledged). */
+  forget(chargePointId: string): void;
+  partitionOf(chargePointId: string): number;
+  /** The last acknowledged record of a charger, with its offset. */
+  headOf(chargePointId: string): StoredHead | undefined;
+  /** Lower bound of the end offset of a partition of ocpp.frames, for Claim.scanFrom. */
+  endLowerBound(partition: number): number;
+  healthy(): boolean;
+  stop(): Promise<void>;
+}
+
+export const createFrameLog = (o: FrameLogOptions): FrameLog => {
+  const produceLatency = metric(o.metrics, 'ocpp_gateway_kafka_produce_seconds', () => new Histogram({
+    name: 'ocpp_gateway_kafka_produce_seconds',
+    help: 'Time from flush to Kafka acknowledgement of one produce request',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [o.metrics],
+  }));
+  const batchSize = metric(o.metrics, 'ocpp_gateway_produce_batch_records', () => new Histogram({ name: 'ocpp_gateway_produce_batch_records', help: 'Records per produce request', buckets: [1, 5, 20, 100, 500, 2000], registers: [o.metrics] }));
+  const refused = metric(o.metrics, 'ocpp_gateway_records_refused_total', () => new Counter({ name: 'ocpp_gateway_records_refused_total', help: 'Records not written because Kafka was unavailable', labelNames: ['topic'], registers: [o.metrics] }));
+
+  const heads = new Map<string, HeadState>();
+  const partitionEnds = new Map<number, number>();
+  const partitioner = Partitioners.DefaultPartitioner();
+  let partitionMetadata: { partitionId: number; leader: number }[] = [{ partitionId: 0, leader: 0 }];
+
+  let producer: Producer = createDurableProducer(o.kafka);
+  let admin: Admin = o.kafka.admin();
+  let queue: Entry[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let flushing = false;
+  let isHealthy = true;
+  let stopped = false;
+  let probe: Promise<void> | undefined;
+  let idle: (() => void)[] = [];
+
+  const partitionOf = (cp: string): number =>
+    partitioner({ topic: Topics.ocppFrames, partitionMetadata: partitionMetadata as never, message: { key: cp, value: null } });
+
+  const refreshEnds = async () => {
+    const offsets = await admin.fetchTopicOffsets(Topics.ocppFrames);
+    partitionMetadata = offsets.map((p) => ({ partitionId: p.partition, leader: 0 })).sort((a, b) => a.partitionId - b.partitionId);
+    for (const p of offsets) partitionEnds.set(p.partition, Math.max(partitionEnds.get(p.partition) ?? 0, Number(p.high)));
+    return offsets;
+  };
+
+  const schedule = () => {
+    if (timer || flushing || queue.length === 0) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flush();
+    }, o.batchMs);
+  };
+
+  const failAll = (entries: readonly Entry[], e: Error) => {
+    for (const en of entries) {
+      refused.inc({ topic: en.type === 'frames' ? Topics.ocppFrames : en.topic });
+      en.reject(e);
+    }
+  };
+
+  const flush = async () => {
+    if (flushing) return;
+    flushing = true;
+    const taken: Entry[] = [];
+    let count = 0;
+    while (queue.length > 0 && count < o.batchMax) {
+      const en = queue.shift()!;
+      taken.push(en);
+      count += en.type === 'frames' ? en.drafts.length : 1;
+    }
+    const t0 = process.hrtime.bigint();
+    // Chain tentatively; heads advance only after the acknowledgement.
+    const tentative = new Map<string, ChainHead>();
+    const perEntry: FrameRecord[][] = [];
+    const messages: { topic: string; key: string; partition: number; value: Buffer }[] = [];
+    const ready: Entry[] = [];
+    const framesOrder: { cp: string; record: FrameRecord; partition: number }[] = [];
+    try {
+      for (const en of taken) {
+        if (en.type === 'other') {
+          messages.push({ topic: en.topic, key: en.key, partition: -1, value: await o.serde.encode(en.topic, en.value) });
+          perEntry.push([]);
+          ready.push(en);
+          continue;
+        }
+        const st = heads.get(en.chargePointId);
+        if (!st || !st.known) {
+          en.reject(new KafkaUnavailable(`chain head of ${en.chargePointId} is not known yet`));
+          continue;
+        }
+        let head = tentative.get(en.chargePointId) ?? st.head;
+        const records: FrameRecord[] = [];
+        const partition = partitionOf(en.chargePointId);
+        for (const d of en.drafts) {
+          const c = chainFrame(head, d);
+          head = c.head;
+          records.push(c.record);
+          framesOrder.push({ cp: en.chargePointId, record: c.record, partition });
+          messages.push({ topic: Topics.ocppFrames, key: en.chargePointId, partition, value: await o.serde.encode(Topics.ocppFrames, c.record) });
+        }
+        tentative.set(en.chargePointId, head);
+        perEntry.push(records);
+        ready.push(en);
+      }
+    } catch (e) {
+      // Encoding failed (registry unreachable): nothing was sent.
+      failAll(ready, new KafkaUnavailable(`encoding failed: ${(e as Error).message}`));
+      flushing = false;
+      schedule();
+      return;
+    }
+    if (messages.length === 0) {
+      flushing = false;
+      schedule();
+      return;
+    }
+    try {
+      const byTopic = new Map<string, { key: string; value: Buffer; partition?: number }[]>();
+      for (const m of messages) {
+        const list = byTopic.get(m.topic) ?? [];
+        list.push(m.partition >= 0 ? { key: m.key, value: m.value, partition: m.partition } : { key: m.key, value: m.value });
+        byTopic.set(m.topic, list);
+      }
+      const meta = await producer.sendBatch({ acks: DURABLE_ACKS, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      produceLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+      batchSize.observe(messages.length);
+      // Offsets: per partition, records are numbered from baseOffset in the order they were given.
+      const base = new Map<number, number>();
+      for (const m of meta) if (m.topicName === Topics.ocppFrames) base.set(m.partition, Number(m.baseOffset));
+      const seen = new Map<number, number>();
+      const acked = new Map<string, StoredHead>();
+      for (const f of framesOrder) {
+        const i = seen.get(f.partition) ?? 0;
+        seen.set(f.partition, i + 1);
+        const offset = (base.get(f.partition) ?? 0) + i;
+        partitionEnds.set(f.partition, Math.max(partitionEnds.get(f.partition) ?? 0, offset + 1));
+        const prev = heads.get(f.cp);
+        if (prev && prev.known) heads.set(f.cp, { known: true, head: { seq: f.record.seq, hash: f.record.hash }, offset, floor: prev.floor });
+        acked.set(f.cp, { seq: f.record.seq, hash: f.record.hash, partition: f.partition, offset });
+      }
+      ready.forEach((en, i) => en.resolve(perEntry[i]!));
+      if (acked.size) o.onHeads(acked);
+    } catch (e) {
+      o.log.warn('produce failed; refusing frames until Kafka is back', { err: e as Error, records: messages.length });
+      for (const cp of tentative.keys()) {
+        const st = heads.get(cp);
+        if (st && st.known) heads.set(cp, { known: false, from: st.offset !== null ? st.offset + 1 : st.floor, floor: st.floor, base: st.head, baseOffset: st.offset });
+      }
+      const pending = queue;
+      queue = [];
+      failAll([...ready, ...pending], new KafkaUnavailable(`Kafka did not acknowledge: ${(e as Error).message}`));
+      becomeUnhealthy();
+    }
+    flushing = false;
+    if (queue.length === 0) {
+      const waiters = idle;
+      idle = [];
+      waiters.forEach((w) => w());
+    }
+    schedule();
+  };
+
+  /** Reads partitions from given offsets to their end; returns the last record of each wanted charger. */
+  const scan = async (wanted: ReadonlyMap<string, number>): Promise<Map<string, StoredHead>> => {
+    const found = new Map<string, StoredHead>();
+    if (wanted.size === 0) return found;
+    const offsets = await refreshEnds();
+    const end = new Map(offsets.map((p) => [p.partition, Number(p.high)]));
+    const from = new Map<number, number>();
+    for (const [cp, off] of wanted) {
+      const p = partitionOf(cp);
+      from.set(p, Math.min(from.get(p) ?? Number.MAX_SAFE_INTEGER, off));
+    }
+    const todo = new Map([...from].filter(([p, f]) => f < (end.get(p) ?? 0)));
+    if (todo.size === 0) return found;
+    const groupId = `${o.gatewayId}-head-scan-${randomUUID().slice(0, 8)}`;
+    const consumer = o.kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10000 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: Topics.ocppFrames, fromBeginning: false });
+      await new Promise<void>((resolve, reject) => {
+        const timeout = setTimeout(() => reject(new Error('head scan timed out')), 30000);
+        consumer
+          .run({
+            eachBatch: async ({ batch }) => {
+              const p = batch.partition;
+              if (!todo.has(p)) return;
+              for (const m of batch.messages) {
+                const off = Number(m.offset);
+                if (off < todo.get(p)!) continue;
+                if (off >= end.get(p)!) break;
+                const key = m.key?.toString() ?? '';
+                if (wanted.has(key) && m.value) {
+                  const v = await o.serde.decode<FrameRecord>(m.value);
+                  found.set(key, { seq: Number(v.seq), hash: v.hash, partition: p, offset: off });
+                }
+              }
+              if (Number(batch.lastOffset()) >= end.get(p)! - 1) {
+                todo.delete(p);
+                if (todo.size === 0) {
+                  clearTimeout(timeout);
+                  resolve();
+                }
+              }
+            },
+          })
+          .then(() => {
+            for (const [p, f] of todo) consumer.seek({ topic: Topics.ocppFrames, partition: p, offset: String(f) });
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return found;
+  };
+
+  /** Resolves unknown heads (all at once, one scan): the last record found on the topic, else the base head. */
+  const recoverUnknown = async () => {
+    const wanted = new Map<string, number>();
+    for (const [cp, st] of heads) if (!st.known) wanted.set(cp, st.from);
+    if (wanted.size === 0) return;
+    const found = await scan(wanted);
+    for (const cp of wanted.keys()) {
+      const st = heads.get(cp);
+      if (!st || st.known) continue;
+      const f = found.get(cp);
+      heads.set(cp, f ? { known: true, head: { seq: f.seq, hash: f.hash }, offset: f.offset, floor: st.floor } : { known: true, head: st.base, offset: st.baseOffset, floor: st.floor });
+    }
+    if (found.size) o.onHeads(found);
+  };
+
+  const becomeUnhealthy = () => {
+    isHealthy = false;
+    if (probe) return;
+    probe = (async () => {
+      await producer.disconnect().catch(() => undefined);
+      while (!stopped) {
+        await new Promise((r) => setTimeout(r, 1000));
+        try {
+          await admin.disconnect().catch(() => undefined);
+          admin = o.kafka.admin();
+          await admin.connect();
+          producer = createDurableProducer(o.kafka);
+          await producer.connect();
+          await recoverUnknown();
+          isHealthy = true;
+          o.log.info('Kafka is back; accepting frames again');
+          break;
+        } catch (e) {
+          await producer.disconnect().catch(() => undefined);
+          o.log.debug('Kafka still unavailable', { err: e as Error });
+        }
+      }
+      probe = undefined;
+    })();
+  };
+
+  return {
+    start: async () => {
+      await admin.connect();
+      await producer.connect();
+      await refreshEnds();
+    },
+    append: (cp, drafts) =>
+      new Promise<FrameRecord[]>((resolve, reject) => {
+        if (!isHealthy || stopped) {
+          refused.inc({ topic: Topics.ocppFrames }, drafts.length);
+          reject(new KafkaUnavailable('Kafka is unavailable'));
+          return;
+        }
+        queue.push({ type: 'frames', chargePointId: cp, drafts, resolve, reject });
+        if (queue.length >= o.batchMax && !flushing) {
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+          void flush();
+        } else schedule();
+      }),
+    produce: (topic, key, value) =>
+      new Promise<void>((resolve, reject) => {
+        if (!isHealthy || stopped) {
+          refused.inc({ topic });
+          reject(new KafkaUnavailable('Kafka is unavailable'));
+          return;
+        }
+        queue.push({ type: 'other', topic, key, value, resolve: () => resolve(), reject });
+        schedule();
+      }),
+    adopt: async (cp, stored, scanFrom) => {
+      const floor = endLowerBoundOf(partitionOf(cp));
+      const base = stored ? { seq: stored.seq, hash: stored.hash } : genesis;
+      const baseOffset = stored ? stored.offset : null;
+      if (scanFrom === undefined) {
+        heads.set(cp, { known: true, head: base, offset: baseOffset, floor });
+        return;
+      }
+      heads.set(cp, { known: false, from: scanFrom, floor, base, baseOffset });
+      if (!isHealthy) throw new KafkaUnavailable('Kafka is unavailable');
+      const found = await scan(new Map([[cp, scanFrom]]));
+      const st = heads.get(cp);
+      if (!st || st.known) return;
+      const f = found.get(cp);
+      heads.set(cp, f ? { known: true, head: { seq: f.seq, hash: f.hash }, offset: f.offset, floor } : { known: true, head: base, offset: baseOffset, floor });
+      if (f) o.onHeads(found);
+    },
+    forget: (cp) => {
+      heads.delete(cp);
+    },
+    partitionOf,
+    headOf: (cp) => {
+      const st = heads.get(cp);
+      return st && st.known && st.offset !== null ? { seq: st.head.seq, hash: st.head.hash, partition: partitionOf(cp), offset: st.offset } : undefined;
+    },
+    endLowerBound: (p) => endLowerBoundOf(p),
+    healthy: () => isHealthy,
+    stop: async () => {
+      if (queue.length > 0 || flushing) await new Promise<void>((r) => idle.push(r));
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await probe?.catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    },
+  };
+
+  function endLowerBoundOf(p: number): number {
+    return partitionEnds.get(p) ?? 0;
+  }
+};

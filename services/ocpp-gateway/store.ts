@@ -1,0 +1,176 @@
+/** The gateway's PostgreSQL state (schema OCPP_DB_SCHEMA, default `gateway`):
+ *
+ *  - `connections`: which instance holds which charger (gatewayId, its internal URL, a fencing `epoch` bumped on every
+ *    claim, whether it is connected and whether the last holder released it cleanly). Commands are routed with it.
+ *  - `chain_heads`: the last acknowledged ocpp.frames record of each charger (seq, hash, partition, offset), written
+ *    after Kafka acknowledged the record, never before.
+ *  - `transaction_ids`: the sequence behind OCPP 1.6 transactionIds, unique across restarts and instances.
+ *
+ *  Chain continuity (seq and prevHash across reconnects, restarts and moves between instances):
+ *  a charger's head is authoritative in `chain_heads` when the previous holder released it cleanly (it flushed the
+ *  DISCONNECTED record, stored the head, then set clean = true under its epoch). Otherwise (the holder died, or still
+ *  believes it holds a half-open connection) the new holder scans the charger's ocpp.frames partition from
+ *  max(head offset + 1, the previous holder's `scan_from`) to the end for later records of that charger and continues
+ *  after the last one. `scan_from` is a lower bound of the partition's end offset when the holder claimed the charger,
+ *  so the scan covers everything the previous holder could have written. */
+import { Pool } from 'pg';
+import { migrate, Migration } from '../../infra/database/migrate';
+import { quoteIdent } from '../common/db';
+import { ChainHead } from './frames';
+
+export interface StoredHead extends ChainHead {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export interface Claim {
+  readonly epoch: number;
+  /** The head to continue from, when it is authoritative; undefined with `scanFrom` set: scan the topic first. */
+  readonly head: StoredHead | undefined;
+  /** Offset to scan from (on the charger's partition) when the previous holder did not release cleanly. */
+  readonly scanFrom: number | undefined;
+}
+
+export interface Owner {
+  readonly gatewayId: string;
+  readonly url: string;
+  readonly epoch: number;
+  readonly connected: boolean;
+}
+
+export interface GatewayStore {
+  claim(chargePointId: string, gatewayId: string, url: string, scanFrom: number): Promise<Claim>;
+  /** Releases a charger the holder still owns (same epoch), under a row lock that a new claim waits for: `writeLast`
+   *  writes the DISCONNECTED record and returns the resulting head, stored in the same transaction and marked clean.
+   *  If writeLast fails the release is unclean, and the next holder scans the topic. False: someone else holds it. */
+  release(chargePointId: string, epoch: number, writeLast: () => Promise<StoredHead | undefined>): Promise<boolean>;
+  owner(chargePointId: string): Promise<Owner | undefined>;
+  saveHeads(heads: ReadonlyMap<string, StoredHead>): Promise<void>;
+  nextTransactionId(): Promise<number>;
+}
+
+const migrations: Migration[] = [
+  {
+    id: 'gateway-001-connections-heads-txids',
+    up: () => [
+      `CREATE TABLE IF NOT EXISTS connections (
+         charge_point_id text PRIMARY KEY,
+         gateway_id text NOT NULL,
+         gateway_url text NOT NULL,
+         epoch bigint NOT NULL,
+         connected boolean NOT NULL,
+         clean boolean NOT NULL,
+         scan_from bigint NOT NULL,
+         updated_at timestamptz NOT NULL DEFAULT now())`,
+      `CREATE TABLE IF NOT EXISTS chain_heads (
+         charge_point_id text PRIMARY KEY,
+         seq bigint NOT NULL,
+         hash text NOT NULL,
+         kafka_partition int NOT NULL,
+         kafka_offset bigint NOT NULL,
+         updated_at timestamptz NOT NULL DEFAULT now())`,
+      `CREATE SEQUENCE IF NOT EXISTS transaction_ids START WITH 1 MAXVALUE 2147483647`,
+    ],
+  },
+];
+
+export const createGatewayStore = async (pool: Pool, schema: string): Promise<GatewayStore> => {
+  await migrate(pool, schema, migrations);
+  const s = quoteIdent(schema);
+  return {
+    claim: async (cp, gatewayId, url, scanFrom) => {
+      // One statement: the previous row (if any) is read and replaced atomically.
+      const r = await pool.query<{ epoch: string; prev_connected: boolean | null; prev_clean: boolean | null; prev_scan_from: string | null; seq: string | null; hash: string | null; kafka_partition: number | null; kafka_offset: string | null }>(
+        `WITH prev AS (SELECT connected, clean, scan_from FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE),
+              up AS (
+                INSERT INTO ${s}.connections AS c (charge_point_id, gateway_id, gateway_url, epoch, connected, clean, scan_from)
+                VALUES ($1, $2, $3, 1, true, false, $4)
+                ON CONFLICT (charge_point_id) DO UPDATE SET gateway_id = $2, gateway_url = $3, epoch = c.epoch + 1,
+                  connected = true, clean = false, scan_from = $4, updated_at = now()
+                RETURNING epoch)
+         SELECT up.epoch, prev.connected AS prev_connected, prev.clean AS prev_clean, prev.scan_from AS prev_scan_from,
+                h.seq, h.hash, h.kafka_partition, h.kafka_offset
+           FROM up LEFT JOIN prev ON true LEFT JOIN ${s}.chain_heads h ON h.charge_point_id = $1`,
+        [cp, gatewayId, url, scanFrom],
+      );
+      const row = r.rows[0]!;
+      const head: StoredHead | undefined =
+        row.seq === null ? undefined : { seq: Number(row.seq), hash: row.hash!, partition: row.kafka_partition!, offset: Number(row.kafka_offset) };
+      const cleanBefore = row.prev_clean === null || row.prev_clean === true;
+      if (cleanBefore) return { epoch: Number(row.epoch), head, scanFrom: undefined };
+      const from = Math.max(head ? head.offset + 1 : 0, Number(row.prev_scan_from ?? 0));
+      return { epoch: Number(row.epoch), head, scanFrom: from };
+    },
+    release: async (cp, epoch, writeLast) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const r = await client.query<{ epoch: string }>(`SELECT epoch FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE`, [cp]);
+        if (r.rows.length === 0 || Number(r.rows[0]!.epoch) !== epoch) {
+          await client.query('ROLLBACK');
+          return false;
+        }
+        let head: StoredHead | undefined;
+        let clean = true;
+        try {
+          head = await writeLast();
+          clean = head !== undefined;
+        } catch {
+          clean = false;
+        }
+        if (head) {
+          await client.query(
+            `INSERT INTO ${s}.chain_heads AS h (charge_point_id, seq, hash, kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (charge_point_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, kafka_partition = excluded.kafka_partition,
+               kafka_offset = excluded.kafka_offset, updated_at = now() WHERE h.seq < excluded.seq`,
+            [cp, head.seq, head.hash, head.partition, head.offset],
+          );
+        }
+        await client.query(`UPDATE ${s}.connections SET connected = false, clean = $2, updated_at = now() WHERE charge_point_id = $1`, [cp, clean]);
+        await client.query('COMMIT');
+        return true;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    owner: async (cp) => {
+      const r = await pool.query<{ gateway_id: string; gateway_url: string; epoch: string; connected: boolean }>(
+        `SELECT gateway_id, gateway_url, epoch, connected FROM ${s}.connections WHERE charge_point_id = $1`,
+        [cp],
+      );
+      const row = r.rows[0];
+      return row ? { gatewayId: row.gateway_id, url: row.gateway_url, epoch: Number(row.epoch), connected: row.connected } : undefined;
+    },
+    saveHeads: async (heads) => {
+      if (heads.size === 0) return;
+      const ids: string[] = [];
+      const seqs: number[] = [];
+      const hashes: string[] = [];
+      const parts: number[] = [];
+      const offsets: number[] = [];
+      for (const [cp, h] of heads) {
+        ids.push(cp);
+        seqs.push(h.seq);
+        hashes.push(h.hash);
+        parts.push(h.partition);
+        offsets.push(h.offset);
+      }
+      // Monotonic: a late write of an older head never overwrites a newer one.
+      await pool.query(
+        `INSERT INTO ${s}.chain_heads AS h (charge_point_id, seq, hash, kafka_partition, kafka_offset)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::bigint[])
+         ON CONFLICT (charge_point_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+           kafka_partition = excluded.kafka_partition, kafka_offset = excluded.kafka_offset, updated_at = now()
+         WHERE h.seq < excluded.seq`,
+        [ids, seqs, hashes, parts, offsets],
+      );
+    },
+    nextTransactionId: async () => {
+      const r = await pool.query<{ id: string }>(`SELECT nextval('${s}.transaction_ids') AS id`);
+      return Number(r.rows[0]!.id);
+    },
+  };
+};
