@@ -1,0 +1,348 @@
+import { ChargingEvent, EventBody, MeterSample, SourceRef } from '../../schemas/events';
+import { CommandResult, OcppFrame } from './frame';
+import { energyRegister, isTransactionBoundaryRegister, sample16, sample201, SampledValue16, SampledValue201 } from './units';
+
+/** The normalizer as a fold over one charger's frames: `decide(state, frame, source) => { state, events }`.
+ *  Pure: no I/O, no clock; event ids come from the source record (`<topic>:<partition>:<offset>:<n>`), so running it
+ *  twice over the same log yields the same events. OCPP 1.6J and 2.0.1 map to one vocabulary, and a 1.6
+ *  StartTransaction/StopTransaction session and the equivalent 2.0.1 TransactionEvent sequence yield the same events
+ *  (apart from ids and the protocol field). */
+
+export interface OpenSession {
+  readonly sessionId: string;
+  readonly transactionId: string;
+  readonly connectorId: number;
+  readonly meterStartWh: number;
+  readonly lastRegisterWh: number | null;
+}
+
+export interface ChargerState {
+  /** Charger-initiated CALLs waiting for the central system's CALLRESULT (1.6 StartTransaction needs the
+   *  transactionId of the answer; BootNotification the status and interval). */
+  readonly pending: Readonly<Record<string, { readonly action: string; readonly payload: unknown; readonly at: number }>>;
+  /** Open sessions by transaction id. */
+  readonly sessions: Readonly<Record<string, OpenSession>>;
+  /** Last status emitted per connector (statuses are emitted on change only). */
+  readonly status: Readonly<Record<number, string>>;
+  /** Transaction id open on each connector. */
+  readonly onConnector: Readonly<Record<number, string>>;
+}
+
+export const initialCharger: ChargerState = { pending: {}, sessions: {}, status: {}, onConnector: {} };
+
+export interface Decision {
+  readonly state: ChargerState;
+  readonly events: ChargingEvent[];
+}
+
+export const sessionIdOf = (chargePointId: string, transactionId: string): string => `${chargePointId}:${transactionId}`;
+
+const parse = (json: string | null): unknown => {
+  if (json === null) return undefined;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+};
+
+const time = (iso: unknown, fallback: number): number => {
+  if (typeof iso !== 'string') return fallback;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? fallback : t;
+};
+
+/** Collects the events decided from one source record, numbering them. */
+class Out {
+  readonly events: ChargingEvent[] = [];
+  constructor(
+    private readonly chargePointId: string,
+    private readonly source: SourceRef,
+  ) {}
+  push(occurredAt: number, body: EventBody): void {
+    const s = this.source;
+    this.events.push({ eventId: `${s.topic}:${s.partition}:${s.offset}:${this.events.length}`, chargePointId: this.chargePointId, occurredAt, source: s, body });
+  }
+}
+
+const omit = <T>(r: Readonly<Record<string, T>>, key: string | number): Record<string, T> => {
+  const { [String(key)]: _gone, ...rest } = r;
+  return rest;
+};
+
+const setStatus = (s: ChargerState, out: Out, at: number, connectorId: number, status: string, errorCode: string | null = null, info: string | null = null): ChargerState => {
+  if (s.status[connectorId] === status && errorCode === null) return s;
+  out.push(at, { type: 'ConnectorStatusChanged', connectorId, status, errorCode, info });
+  return { ...s, status: { ...s.status, [connectorId]: status } };
+};
+
+const openSession = (s: ChargerState, out: Out, cp: string, at: number, transactionId: string, connectorId: number, idTag: string | null, meterStartWh: number): ChargerState => {
+  const sessionId = sessionIdOf(cp, transactionId);
+  out.push(at, { type: 'SessionStarted', sessionId, transactionId, connectorId, idTag, meterStartWh });
+  return {
+    ...s,
+    sessions: { ...s.sessions, [transactionId]: { sessionId, transactionId, connectorId, meterStartWh, lastRegisterWh: null } },
+    onConnector: { ...s.onConnector, [connectorId]: transactionId },
+  };
+};
+
+const closeSession = (s: ChargerState, out: Out, cp: string, at: number, transactionId: string, meterStopWh: number | undefined, reason: string | null, connectorHint: number): ChargerState => {
+  const open = s.sessions[transactionId];
+  const connectorId = open?.connectorId ?? connectorHint;
+  const start = open?.meterStartWh ?? meterStopWh ?? 0;
+  const stop = meterStopWh ?? open?.lastRegisterWh ?? start;
+  out.push(at, { type: 'SessionEnded', sessionId: sessionIdOf(cp, transactionId), transactionId, connectorId, meterStopWh: stop, energyWh: Math.max(0, stop - start), reason });
+  const onConnector = s.onConnector[connectorId] === transactionId ? omit(s.onConnector, connectorId) : s.onConnector;
+  return { ...s, sessions: omit(s.sessions, transactionId), onConnector };
+};
+
+/** One MeterSampled per sampled instant, plus ChargerReportedSoc when the charger sent a SoC. Remembers the last
+ *  energy register of the session, for a stop without a meter reading. */
+const meterSamples = (s: ChargerState, out: Out, at: number, connectorId: number, transactionId: string | undefined, samples: MeterSample[], cp: string): ChargerState => {
+  const sessionId = transactionId !== undefined ? sessionIdOf(cp, transactionId) : null;
+  const kept = samples.filter((x) => !isTransactionBoundaryRegister(x));
+  if (kept.length > 0) out.push(at, { type: 'MeterSampled', sessionId, connectorId, samples: kept });
+  const soc = [...samples].reverse().find((x) => x.measurand === 'SoC');
+  if (soc) out.push(at, { type: 'ChargerReportedSoc', sessionId, connectorId, socPct: soc.value });
+  const reg = energyRegister(samples);
+  const open = transactionId !== undefined ? s.sessions[transactionId] : undefined;
+  if (open && reg !== undefined) return { ...s, sessions: { ...s.sessions, [open.transactionId]: { ...open, lastRegisterWh: reg } } };
+  return s;
+};
+
+// ---- OCPP 1.6J -------------------------------------------------------------------------------------------------
+
+interface MeterValue16 {
+  timestamp: string;
+  sampledValue: SampledValue16[];
+}
+
+const call16 = (s: ChargerState, f: OcppFrame, p: Record<string, unknown>, out: Out): ChargerState => {
+  const cp = f.chargePointId;
+  switch (f.action) {
+    case 'Heartbeat':
+      out.push(f.receivedAt, { type: 'HeartbeatReceived' });
+      return s;
+    case 'StatusNotification': {
+      const errorCode = p.errorCode === 'NoError' || typeof p.errorCode !== 'string' ? null : p.errorCode;
+      const info = typeof p.info === 'string' ? p.info : typeof p.vendorErrorCode === 'string' ? p.vendorErrorCode : null;
+      return setStatus(s, out, time(p.timestamp, f.receivedAt), Number(p.connectorId), String(p.status), errorCode, info);
+    }
+    case 'MeterValues': {
+      const connectorId = Number(p.connectorId);
+      const tx = p.transactionId !== undefined && p.transactionId !== null ? String(p.transactionId) : s.onConnector[connectorId];
+      let st = s;
+      for (const mv of (p.meterValue as MeterValue16[] | undefined) ?? []) {
+        const samples = (mv.sampledValue ?? []).map(sample16).filter((x): x is MeterSample => x !== undefined);
+        st = meterSamples(st, out, time(mv.timestamp, f.receivedAt), connectorId, tx, samples, cp);
+      }
+      return st;
+    }
+    case 'StopTransaction': {
+      const tx = String(p.transactionId);
+      const connectorHint = s.sessions[tx]?.connectorId ?? 0;
+      let st = s;
+      for (const mv of (p.transactionData as MeterValue16[] | undefined) ?? []) {
+        const samples = (mv.sampledValue ?? []).map(sample16).filter((x): x is MeterSample => x !== undefined);
+        st = meterSamples(st, out, time(mv.timestamp, f.receivedAt), connectorHint, tx, samples, cp);
+      }
+      return closeSession(st, out, cp, time(p.timestamp, f.receivedAt), tx, Number(p.meterStop), typeof p.reason === 'string' ? p.reason : 'Local', connectorHint);
+    }
+    case 'BootNotification':
+    case 'StartTransaction':
+      return { ...s, pending: { ...s.pending, [f.uniqueId ?? '']: { action: f.action, payload: p, at: f.receivedAt } } };
+    default:
+      return s;
+  }
+};
+
+const result16 = (s: ChargerState, f: OcppFrame, r: Record<string, unknown>, out: Out): ChargerState => {
+  const call = s.pending[f.uniqueId ?? ''];
+  if (!call) return s;
+  const st = { ...s, pending: omit(s.pending, f.uniqueId ?? '') };
+  const p = call.payload as Record<string, unknown>;
+  switch (call.action) {
+    case 'BootNotification':
+      out.push(f.receivedAt, {
+        type: 'ChargerBooted',
+        protocol: f.protocol,
+        vendor: String(p.chargePointVendor ?? ''),
+        model: String(p.chargePointModel ?? ''),
+        serialNumber: typeof p.chargePointSerialNumber === 'string' ? p.chargePointSerialNumber : typeof p.chargeBoxSerialNumber === 'string' ? p.chargeBoxSerialNumber : null,
+        firmwareVersion: typeof p.firmwareVersion === 'string' ? p.firmwareVersion : null,
+        accepted: r.status === 'Accepted',
+        heartbeatIntervalS: Number(r.interval ?? 0),
+      });
+      return st;
+    case 'StartTransaction':
+      if (r.transactionId === undefined || r.transactionId === null) return st;
+      return openSession(st, out, f.chargePointId, time(p.timestamp, call.at), String(r.transactionId), Number(p.connectorId), typeof p.idTag === 'string' ? p.idTag : null, Number(p.meterStart ?? 0));
+    default:
+      return st;
+  }
+};
+
+// ---- OCPP 2.0.1 ------------------------------------------------------------------------------------------------
+
+interface MeterValue201 {
+  timestamp: string;
+  sampledValue: SampledValue201[];
+}
+
+const samples201 = (mvs: MeterValue201[] | undefined): { at: string; samples: MeterSample[] }[] =>
+  (mvs ?? []).map((mv) => ({ at: mv.timestamp, samples: (mv.sampledValue ?? []).map(sample201).filter((x): x is MeterSample => x !== undefined) }));
+
+/** 2.0.1 chargingState → the 1.6 connector status vocabulary. */
+const chargingStateStatus: Record<string, string> = { Charging: 'Charging', EVConnected: 'SuspendedEV', SuspendedEV: 'SuspendedEV', SuspendedEVSE: 'SuspendedEVSE', Idle: 'Available' };
+
+const transactionEvent = (s0: ChargerState, f: OcppFrame, p: Record<string, unknown>, out: Out): ChargerState => {
+  const cp = f.chargePointId;
+  const at = time(p.timestamp, f.receivedAt);
+  const info = (p.transactionInfo ?? {}) as { transactionId: string; chargingState?: string; stoppedReason?: string };
+  const tx = String(info.transactionId);
+  const evse = (p.evse ?? undefined) as { id: number } | undefined;
+  const open = s0.sessions[tx];
+  const connectorId = evse?.id ?? open?.connectorId ?? 0;
+  const mvs = samples201(p.meterValue as MeterValue201[] | undefined);
+  let s = s0;
+  if (p.eventType === 'Started' || (p.eventType === 'Updated' && !open)) {
+    const all = mvs.flatMap((m) => m.samples);
+    const idToken = (p.idToken ?? undefined) as { idToken?: string } | undefined;
+    s = openSession(s, out, cp, at, tx, connectorId, idToken?.idToken ?? null, energyRegister(all, 'Transaction.Begin') ?? 0);
+  }
+  if (p.eventType === 'Ended') {
+    for (const m of mvs) s = meterSamples(s, out, time(m.at, at), connectorId, tx, m.samples, cp);
+    const stop = energyRegister(mvs.flatMap((m) => m.samples), 'Transaction.End');
+    s = closeSession(s, out, cp, at, tx, stop, info.stoppedReason ?? 'Local', connectorId);
+    // After the transaction the EV may still be plugged in: Finishing, as a 1.6 charger says.
+    if (info.chargingState && info.chargingState !== 'Idle') return setStatus(s, out, at, connectorId, 'Finishing');
+    if (info.chargingState === 'Idle') return setStatus(s, out, at, connectorId, 'Available');
+    return s;
+  }
+  if (info.chargingState) {
+    const status = chargingStateStatus[info.chargingState];
+    // EVConnected before energy flows is Preparing (1.6), and SuspendedEV once a transaction is running.
+    if (status) s = setStatus(s, out, at, connectorId, info.chargingState === 'EVConnected' && !s.sessions[tx] ? 'Preparing' : status);
+  }
+  for (const m of mvs) s = meterSamples(s, out, time(m.at, at), connectorId, tx, m.samples, cp);
+  return s;
+};
+
+const call201 = (s: ChargerState, f: OcppFrame, p: Record<string, unknown>, out: Out): ChargerState => {
+  switch (f.action) {
+    case 'Heartbeat':
+      out.push(f.receivedAt, { type: 'HeartbeatReceived' });
+      return s;
+    case 'StatusNotification': {
+      const evseId = Number(p.evseId);
+      const at = time(p.timestamp, f.receivedAt);
+      const cs = String(p.connectorStatus);
+      if (cs !== 'Occupied') return setStatus(s, out, at, evseId, cs);
+      // Occupied says less than 1.6: with a transaction the TransactionEvent's chargingState tells; without, an EV
+      // was plugged in (Preparing) or is still plugged in after one (Finishing).
+      if (s.onConnector[evseId] !== undefined) return s;
+      const prev = s.status[evseId];
+      return setStatus(s, out, at, evseId, prev === 'Finishing' || prev === 'Preparing' ? prev : 'Preparing');
+    }
+    case 'TransactionEvent':
+      return transactionEvent(s, f, p, out);
+    case 'MeterValues': {
+      const evseId = Number(p.evseId);
+      let st = s;
+      for (const m of samples201(p.meterValue as MeterValue201[] | undefined)) st = meterSamples(st, out, time(m.at, f.receivedAt), evseId, s.onConnector[evseId], m.samples, f.chargePointId);
+      return st;
+    }
+    case 'NotifyEVChargingNeeds': {
+      const evseId = Number(p.evseId);
+      const needs = (p.chargingNeeds ?? {}) as {
+        departureTime?: string;
+        acChargingParameters?: { energyAmount?: number; evMaxCurrent?: number; evMaxVoltage?: number };
+        dcChargingParameters?: { energyAmount?: number; evMaxPower?: number; stateOfCharge?: number };
+      };
+      const ac = needs.acChargingParameters;
+      const dc = needs.dcChargingParameters;
+      const energy = dc?.energyAmount ?? ac?.energyAmount;
+      const maxPower = dc?.evMaxPower ?? (ac?.evMaxCurrent !== undefined && ac.evMaxVoltage !== undefined ? ac.evMaxCurrent * ac.evMaxVoltage : undefined);
+      out.push(f.receivedAt, {
+        type: 'EvChargingNeedsReported',
+        connectorId: evseId,
+        energyAmountWh: energy ?? null,
+        departureTime: needs.departureTime ? time(needs.departureTime, f.receivedAt) : null,
+        evMaxPowerW: maxPower ?? null,
+      });
+      if (dc?.stateOfCharge !== undefined) {
+        const tx = s.onConnector[evseId];
+        out.push(f.receivedAt, { type: 'ChargerReportedSoc', sessionId: tx !== undefined ? sessionIdOf(f.chargePointId, tx) : null, connectorId: evseId, socPct: dc.stateOfCharge });
+      }
+      return s;
+    }
+    case 'BootNotification':
+      return { ...s, pending: { ...s.pending, [f.uniqueId ?? '']: { action: f.action, payload: p, at: f.receivedAt } } };
+    default:
+      return s;
+  }
+};
+
+const result201 = (s: ChargerState, f: OcppFrame, r: Record<string, unknown>, out: Out): ChargerState => {
+  const call = s.pending[f.uniqueId ?? ''];
+  if (!call) return s;
+  const st = { ...s, pending: omit(s.pending, f.uniqueId ?? '') };
+  if (call.action !== 'BootNotification') return st;
+  const station = ((call.payload as Record<string, unknown>).chargingStation ?? {}) as Record<string, unknown>;
+  out.push(f.receivedAt, {
+    type: 'ChargerBooted',
+    protocol: f.protocol,
+    vendor: String(station.vendorName ?? ''),
+    model: String(station.model ?? ''),
+    serialNumber: typeof station.serialNumber === 'string' ? station.serialNumber : null,
+    firmwareVersion: typeof station.firmwareVersion === 'string' ? station.firmwareVersion : null,
+    accepted: r.status === 'Accepted',
+    heartbeatIntervalS: Number(r.interval ?? 0),
+  });
+  return st;
+};
+
+// ---- the fold --------------------------------------------------------------------------------------------------
+
+export const decide = (s: ChargerState, f: OcppFrame, source: SourceRef): Decision => {
+  const out = new Out(f.chargePointId, source);
+  const v201 = f.protocol.startsWith('ocpp2');
+  let state = s;
+  switch (f.kind) {
+    case 'CONNECTED':
+      out.push(f.receivedAt, { type: 'ChargerConnected', protocol: f.protocol, gatewayId: f.gatewayId });
+      break;
+    case 'DISCONNECTED':
+      out.push(f.receivedAt, { type: 'ChargerDisconnected', gatewayId: f.gatewayId, reason: f.errorDescription ?? f.errorCode ?? null });
+      // A CALL in flight when the connection dropped gets no answer; the charger will retry it.
+      state = { ...s, pending: {} };
+      break;
+    case 'CALL': {
+      if (f.direction !== 'IN') break;
+      const p = parse(f.payloadJson);
+      if (typeof p !== 'object' || p === null) break;
+      state = v201 ? call201(s, f, p as Record<string, unknown>, out) : call16(s, f, p as Record<string, unknown>, out);
+      break;
+    }
+    case 'CALLRESULT': {
+      if (f.direction !== 'OUT') break;
+      const r = parse(f.payloadJson);
+      if (typeof r !== 'object' || r === null) break;
+      state = v201 ? result201(s, f, r as Record<string, unknown>, out) : result16(s, f, r as Record<string, unknown>, out);
+      break;
+    }
+    case 'CALLERROR':
+      if (f.direction === 'OUT' && f.uniqueId !== null && s.pending[f.uniqueId]) state = { ...s, pending: omit(s.pending, f.uniqueId) };
+      break;
+  }
+  return { state, events: out.events };
+};
+
+/** ocpp.command-results → CommandCompleted (profile accepted / rejected, remote start refused, ...). */
+export const commandCompleted = (r: CommandResult, source: SourceRef): ChargingEvent => ({
+  eventId: `${source.topic}:${source.partition}:${source.offset}:0`,
+  chargePointId: r.chargePointId,
+  occurredAt: r.completedAt,
+  source,
+  body: { type: 'CommandCompleted', commandId: r.commandId, action: r.action, outcome: r.outcome, detail: r.detail ?? r.status ?? null },
+});

@@ -1,0 +1,28 @@
+import { Topics } from '../../schemas/topics';
+import { chargerStatusHistoryProjection, chargerStatusProjection, connectorStatusProjection } from './charger-status';
+import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjection, fleetVehiclesProjection } from './fleet';
+import { Projection } from './projection';
+import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
+import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
+
+/** Every projection the projections service maintains, one per table of ./tables.ts. */
+export const projections: readonly Projection[] = [
+  chargerStatusProjection,
+  connectorStatusProjection,
+  chargerStatusHistoryProjection,
+  sessionsProjection,
+  meterValuesProjection,
+  vehicleMatchesProjection,
+  commandOutcomesProjection,
+  telematicsReadingsProjection,
+  vehicleStateProjection,
+  socHistoryProjection,
+  socEstimateChecksProjection,
+  fleetSitesProjection,
+  fleetChargersProjection,
+  fleetVehiclesProjection,
+  fleetDeparturesProjection,
+];
+
+/** The topics the projections read. */
+export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig];

@@ -1,0 +1,25 @@
+import * as t from 'io-ts';
+import { pipe } from 'fp-ts/function';
+import * as E from 'fp-ts/Either';
+import { ServiceDefinition } from '../../services/common/service';
+import { decodeWith } from '../../services/common/decode';
+import { startProjections } from './run';
+
+/** PROJECTIONS_SCHEMA: where the projection tables live (default `projections`). */
+export const projectionsSchema = (env: NodeJS.ProcessEnv = process.env): string =>
+  pipe(
+    decodeWith(t.partial({ PROJECTIONS_SCHEMA: t.string }))(env),
+    E.map((e) => e.PROJECTIONS_SCHEMA || 'projections'),
+    E.getOrElse(() => 'projections'),
+  );
+
+export const service: ServiceDefinition = {
+  name: 'projections',
+  summary: 'Projections of charging.events, telematics.readings and fleet.config into the database, exactly once',
+  order: 10,
+  start: async (ctx) => {
+    const schema = projectionsSchema();
+    const running = await startProjections({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, log: ctx.log.child({ processor: 'projections' }), schema, metrics: ctx.metrics });
+    return { name: 'projections', endpoints: [`database schema ${schema}`], stop: running.stop };
+  },
+};

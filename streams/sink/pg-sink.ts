@@ -1,0 +1,204 @@
+import { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { Pool, PoolClient } from 'pg';
+import { Gauge, Registry } from 'prom-client';
+import { quoteIdent } from '../../services/common/db';
+import { Logger } from '../../services/common/log';
+import { TopicSerde } from '../../schemas/registry';
+
+/** The generic exactly-once sink, Kafka → PostgreSQL. Each batch's rows and the consumer's next offsets are written in
+ *  ONE database transaction (table stream_offsets, per consumer name, topic and partition); the stored offsets, not
+ *  Kafka's, decide where reading resumes: records below them are skipped, a gap makes the consumer seek back. So a
+ *  crash anywhere (before, during or after the commit) neither drops nor double-applies a record. Kafka offsets are
+ *  committed too, after the database, but only as a hint for monitoring tools. The database client is never held
+ *  while awaiting Kafka (the embedded TimescaleDB has one connection). */
+export interface SinkRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: Record<string, unknown>;
+}
+
+export interface PgSinkOptions {
+  /** Consumer name in stream_offsets. */
+  readonly name: string;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly kafka: Kafka;
+  readonly serde: TopicSerde;
+  readonly pool: Pool;
+  /** Schema holding the projection tables and stream_offsets. */
+  readonly schema: string;
+  readonly log: Logger;
+  readonly metrics?: Registry;
+  /** Writes the rows of one batch (records of one topic-partition, in offset order) inside the transaction. */
+  apply(client: PoolClient, records: readonly SinkRecord[]): Promise<void>;
+  /** After each committed batch, outside any transaction (e.g. refreshing aggregates). */
+  afterCommit?(records: readonly SinkRecord[]): Promise<void>;
+  /** Called with (records applied so far) after each batch, for progress bars. */
+  onProgress?(applied: number): void;
+}
+
+export interface PgSink {
+  /** Next offset to apply, per `topic:partition`, as stored. */
+  positions(): ReadonlyMap<string, number>;
+  /** Resolves once every `topic:partition` of `targets` has reached its offset. */
+  reached(targets: ReadonlyMap<string, number>, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class OffsetConflict extends Error {
+  readonly retriable = true;
+}
+
+const lagGauge = (metrics: Registry | undefined): Gauge<'consumer' | 'topic' | 'partition'> | undefined => {
+  if (!metrics) return undefined;
+  const existing = metrics.getSingleMetric('voltstream_projection_lag');
+  if (existing) return existing as Gauge<'consumer' | 'topic' | 'partition'>;
+  return new Gauge({ name: 'voltstream_projection_lag', help: 'Records of the partition not yet applied to the projection (high watermark - next offset)', labelNames: ['consumer', 'topic', 'partition'], registers: [metrics] });
+};
+
+export const offsetsTableSql = (schema: string) =>
+  `CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.stream_offsets (consumer text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (consumer, topic, partition))`;
+
+export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
+  const schema = quoteIdent(o.schema);
+  await o.pool.query(offsetsTableSql(o.schema));
+  const gauge = lagGauge(o.metrics);
+  const next = new Map<string, number>();
+  const low = new Map<string, number>();
+  let applied = 0;
+
+  const admin = o.kafka.admin();
+  await admin.connect();
+  try {
+    for (const topic of o.topics) for (const p of await admin.fetchTopicOffsets(topic)) low.set(`${topic}:${p.partition}`, Number(p.low));
+  } finally {
+    await admin.disconnect();
+  }
+
+  const loadNext = async (topic: string, partition: number): Promise<number> => {
+    const r = await o.pool.query<{ next_offset: string }>(`SELECT next_offset FROM ${schema}.stream_offsets WHERE consumer = $1 AND topic = $2 AND partition = $3`, [o.name, topic, partition]);
+    return r.rows[0] ? Number(r.rows[0].next_offset) : (low.get(`${topic}:${partition}`) ?? 0);
+  };
+
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, sessionTimeout: 30000, heartbeatInterval: 3000 });
+  consumer.on(consumer.events.GROUP_JOIN, () => next.clear());
+  // A fetch holding nothing but transaction markers never reaches eachBatch; move the stored offset past them so
+  // that "caught up with the high watermark" holds (and lag reads 0) behind a transactional producer.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    const tp = `${payload.topic}:${payload.partition}`;
+    const from = next.get(tp);
+    const upTo = Number(payload.lastOffset) + 1;
+    if (from === undefined || from !== Number(payload.firstOffset) || upTo <= from) return;
+    o.pool
+      .query(`UPDATE ${schema}.stream_offsets SET next_offset = $5 WHERE consumer = $1 AND topic = $2 AND partition = $3 AND next_offset = $4`, [o.name, payload.topic, payload.partition, from, upTo])
+      .then((r) => {
+        if (r.rowCount === 1 && next.get(tp) === from) next.set(tp, upTo);
+      })
+      .catch(() => undefined);
+  });
+  await consumer.connect();
+  for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: true });
+
+  const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const { topic, partition } = batch;
+    const tp = `${topic}:${partition}`;
+    let from = next.get(tp);
+    if (from === undefined) {
+      from = await loadNext(topic, partition);
+      next.set(tp, from);
+    }
+    const fresh = batch.messages.filter((m) => Number(m.offset) >= from);
+    // lastOffset() counts a trailing transaction marker (control record) too: it has an offset but no message.
+    const last = Number(batch.lastOffset());
+    if (fresh.length === 0) {
+      resolveOffset(String(last));
+      return;
+    }
+    if (Number(fresh[0]!.offset) > from) {
+      // Kafka's position is past what the database holds (database restored, schema dropped): go back.
+      o.log.warn('seeking back to the stored offset', { topic, partition, stored: from, fetched: fresh[0]!.offset });
+      consumer.seek({ topic, partition, offset: String(from) });
+      return;
+    }
+    const records: SinkRecord[] = [];
+    for (const m of fresh) {
+      if (!m.value) continue;
+      records.push({ topic, partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: await o.serde.decode<Record<string, unknown>>(m.value) });
+    }
+    const upTo = last + 1;
+    const client = await o.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL search_path TO ${schema}, public`);
+      const moved = await client.query(
+        `INSERT INTO stream_offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $5)
+         ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset WHERE stream_offsets.next_offset = $4`,
+        [o.name, topic, partition, from, upTo],
+      );
+      if (moved.rowCount !== 1) throw new OffsetConflict(`stored offset of ${tp} is no longer ${from}`);
+      await o.apply(client, records);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      next.delete(tp);
+      if (e instanceof OffsetConflict) {
+        o.log.warn('offset moved under us (another instance?); reloading', { topic, partition });
+        return;
+      }
+      throw e;
+    } finally {
+      client.release();
+    }
+    next.set(tp, upTo);
+    applied += records.length;
+    resolveOffset(String(last));
+    gauge?.set({ consumer: o.name, topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - upTo));
+    if (o.afterCommit) await o.afterCommit(records);
+    o.onProgress?.(applied);
+    await consumer.commitOffsets([{ topic, partition, offset: String(upTo) }]).catch(() => undefined);
+    await heartbeat();
+  };
+
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+
+  const positions = () => new Map(next);
+  return {
+    positions,
+    reached: async (targets, timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      const done = async () => {
+        for (const [tp, target] of targets) {
+          const known = next.get(tp);
+          if (known !== undefined && known >= target) continue;
+          const [topic, p] = [tp.slice(0, tp.lastIndexOf(':')), Number(tp.slice(tp.lastIndexOf(':') + 1))];
+          if (target <= (low.get(tp) ?? 0)) continue;
+          if ((await loadNext(topic, p)) < target) return false;
+        }
+        return true;
+      };
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`sink ${o.name} did not reach its targets within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    stop: async () => {
+      await consumer.disconnect();
+    },
+  };
+};
+
+/** High watermarks of topics: what "caught up" means for a replay, a test or a benchmark. */
+export const endOffsets = async (kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const out = new Map<string, number>();
+    for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) out.set(`${topic}:${p.partition}`, Number(p.high));
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+};
