@@ -102,4 +102,9 @@ export const projectionMigrations: readonly Migration[] = [
        FROM charger_status c`,
     ],
   },
+  {
+    // vehicle_state gained tie-break ids (order-independent fold); tables created by streams-001 before that get them here.
+    id: 'streams-003-vehicle-state-ids',
+    up: () => ['telematics_reading_id', 'last_reading_id', 'estimate_event_id'].map((c) => `ALTER TABLE vehicle_state ADD COLUMN IF NOT EXISTS ${c} text`),
+  },
 ];

@@ -40,7 +40,9 @@ const emptyVehicle = (vehicle_id: string): Row => ({
   vehicle_id,
   telematics_soc_pct: null,
   telematics_at: null,
+  telematics_reading_id: null,
   last_reading_at: null,
+  last_reading_id: null,
   plugged_in: null,
   charging_state: null,
   latitude: null,
@@ -49,6 +51,7 @@ const emptyVehicle = (vehicle_id: string): Row => ({
   estimate_uncertainty_pct: null,
   estimate_at: null,
   estimate_session_id: null,
+  estimate_event_id: null,
   last_estimate_error_pct: null,
   last_estimate_checked_at: null,
 });
@@ -68,26 +71,18 @@ export const vehicleStateProjection: DocumentProjection = {
     let s: Row = row ?? emptyVehicle(v);
     if (i.kind === 'reading') {
       const r = i.reading;
-      const lastAt = s.last_reading_at as number | null;
-      if (r.socPct !== null && newer(r.readingAt, r.readingId, s.telematics_at as number | null, null)) s = { ...s, telematics_soc_pct: r.socPct, telematics_at: r.readingAt };
-      if (lastAt === null || r.readingAt >= lastAt) {
-        s = {
-          ...s,
-          last_reading_at: r.readingAt,
-          plugged_in: r.pluggedIn ?? s.plugged_in,
-          charging_state: r.chargingState ?? s.charging_state,
-          latitude: r.latitude ?? s.latitude,
-          longitude: r.longitude ?? s.longitude,
-        };
-      }
+      if (r.socPct !== null && newer(r.readingAt, r.readingId, s.telematics_at as number | null, s.telematics_reading_id as string | null))
+        s = { ...s, telematics_soc_pct: r.socPct, telematics_at: r.readingAt, telematics_reading_id: r.readingId };
+      if (newer(r.readingAt, r.readingId, s.last_reading_at as number | null, s.last_reading_id as string | null))
+        s = { ...s, last_reading_at: r.readingAt, last_reading_id: r.readingId, plugged_in: r.pluggedIn, charging_state: r.chargingState, latitude: r.latitude, longitude: r.longitude };
       return s;
     }
     if (i.kind !== 'event') return row;
     const e = i.event;
     const b = e.body;
     if (b.type === 'SocEstimated') {
-      if (!newer(e.occurredAt, e.eventId, s.estimate_at as number | null, null)) return s;
-      return { ...s, estimate_soc_pct: b.socPct, estimate_uncertainty_pct: b.uncertaintyPct, estimate_at: e.occurredAt, estimate_session_id: b.sessionId };
+      if (!newer(e.occurredAt, e.eventId, s.estimate_at as number | null, s.estimate_event_id as string | null)) return s;
+      return { ...s, estimate_soc_pct: b.socPct, estimate_uncertainty_pct: b.uncertaintyPct, estimate_at: e.occurredAt, estimate_session_id: b.sessionId, estimate_event_id: e.eventId };
     }
     if (b.type === 'SocEstimateChecked') {
       if (!newer(e.occurredAt, e.eventId, s.last_estimate_checked_at as number | null, null)) return s;
