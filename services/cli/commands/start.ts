@@ -1,0 +1,128 @@
+import { CliCommand, parseArgs } from '../command';
+import { loadConfig } from '../../common/config';
+import { createContext, discoverServices } from '../../common/context';
+import { createLogger } from '../../common/log';
+import { RunningService } from '../../common/service';
+import * as stack from '../../../infra/stack';
+import { createSimulator, Simulator } from '../../simulator/simulator';
+import { depotFlagsHelp, parseDepotFlags, simulatorOptions } from '../../simulator/run-options';
+import { statusLine } from '../../simulator/status-line';
+
+const usage = `Usage: voltstream start [options]
+
+The whole system on this machine, in one process: the local stack (Kafka, schema registry, embedded TimescaleDB unless
+DATABASE_URL is set; parts already running are used as they are), every service and stream processor of the
+repository (services/*/service.ts, streams/*/service.ts, in their start order), and a simulated depot (20 chargers,
+25 vehicles by default). Prints where to look. Ctrl-C stops the simulator, the services, then the stack parts this
+command started.
+
+  --no-simulator            start the stack and the services only
+  --status-every S          print the depot's status line every S seconds (default 30; 0: never)
+
+${depotFlagsHelp}
+
+Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, VOLTSTREAM_HOME, OCPP_PORT, API_PORT,
+VOLTSTREAM_ADMIN_KEY, EMBEDDED_DB_PORT, LOG_LEVEL (logs go to stderr as JSON lines; default warn here).`;
+
+const waitForSignal = () =>
+  new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+
+const secs = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+
+export const command: CliCommand = {
+  name: 'start',
+  summary: 'Start everything: the local stack, every service and a simulated depot (what npm start runs)',
+  usage,
+  run: async (args) => {
+    const { flags } = parseArgs(args);
+    const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+    const depot = parseDepotFlags(flags, config);
+    const t0 = Date.now();
+    let interrupted: string | undefined;
+    const early = () => {
+      interrupted = 'SIGINT';
+    };
+    process.once('SIGINT', early);
+
+    console.log('Starting the local stack...');
+    const s = await stack.up(config, { log: (l) => console.log(l) });
+    const ctx = createContext(config, 'voltstream');
+    const running: RunningService[] = [];
+    let sim: Simulator | undefined;
+    let statusTimer: NodeJS.Timeout | undefined;
+
+    const stopAll = async (why: string) => {
+      console.log(`\n${why}: stopping...`);
+      if (statusTimer) clearInterval(statusTimer);
+      if (sim) {
+        await sim.stop().catch((e: Error) => console.error(`  simulator: ${e.message}`));
+        console.log('  simulator stopped');
+      }
+      for (const r of [...running].reverse()) {
+        await r.stop().then(
+          () => console.log(`  ${r.name} stopped`),
+          (e: Error) => console.error(`  ${r.name}: ${e.message}`),
+        );
+      }
+      await ctx.pool.end().catch(() => undefined);
+      if (s.started.length) console.log(`  stopping ${s.started.join(', ')}...`);
+      await s.stop();
+      console.log('Stopped.');
+    };
+
+    try {
+      const defs = discoverServices();
+      console.log(`Starting ${defs.length} services...`);
+      for (const def of defs) {
+        if (interrupted) break;
+        const t1 = Date.now();
+        try {
+          const r = await def.start(ctx);
+          running.push(r);
+          console.log(`  ${def.name.padEnd(20)} started in ${secs(t1)}${r.endpoints?.length ? `  ${r.endpoints.join('  ')}` : ''}`);
+        } catch (e) {
+          console.error(`  ${def.name.padEnd(20)} FAILED: ${(e as Error).message}`);
+          ctx.log.error('service failed to start', { service: def.name, err: e });
+        }
+      }
+      if (!flags['no-simulator'] && !interrupted) {
+        sim = createSimulator(simulatorOptions(depot, config, createLogger('simulator', config.logLevel)));
+        const t2 = Date.now();
+        console.log(`Starting the simulated depot (${depot.chargers} chargers, ${depot.vehicles} vehicles)...`);
+        await sim.start();
+        console.log(`  simulator            running in ${secs(t2)}`);
+      }
+    } catch (e) {
+      console.error(`voltstream start: ${(e as Error).message}`);
+      await stopAll('failed');
+      return 1;
+    }
+    process.removeListener('SIGINT', early);
+    if (interrupted) {
+      await stopAll(interrupted);
+      return 0;
+    }
+
+    const api = `http://127.0.0.1:${config.apiPort}`;
+    console.log(`
+Voltstream is running (ready in ${secs(t0)}).
+
+  Dashboard         ${api}/dashboard
+  HTTP API          ${api}   (OpenAPI: ${api}/openapi.json, health: ${api}/health, metrics: ${api}/metrics)
+  Admin API key     ${config.adminKey}   (Authorization: Bearer ${config.adminKey})
+  OCPP endpoint     ws://127.0.0.1:${config.ocppPort}/ocpp/{chargePointId}   (ocpp1.6, ocpp2.0.1; Basic auth)
+${stack.describe(config, s.databaseUrl).join('\n')}
+  Projections       schema "projections" in that database
+${sim ? `  Simulated depot   site ${sim.scenario.siteId}: ${sim.scenario.chargers.length} chargers, ${sim.scenario.vehicles.length} vehicles, grid limit ${sim.scenario.gridLimitKw} kW, seed ${sim.scenario.seed}, speed ×${depot.speed}\n` : ''}
+Logs: JSON lines on stderr (LOG_LEVEL=${config.logLevel}). Press Ctrl-C to stop.
+`);
+    const every = Number(flags['status-every'] ?? 30);
+    if (sim && every > 0) statusTimer = setInterval(() => console.log(statusLine(sim!)), every * 1000);
+    const signal = await waitForSignal();
+    await stopAll(signal);
+    return 0;
+  },
+};
