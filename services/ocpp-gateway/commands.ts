@@ -152,6 +152,20 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
 
   return {
     start: async () => {
+      // A new group starts at the end of the topic, decided now rather than whenever a member first fetches a
+      // partition (which, during the first rebalances, would silently skip commands produced in between).
+      const admin = d.kafka.admin();
+      await admin.connect();
+      try {
+        const committed = await admin.fetchOffsets({ groupId: d.groupId, topics: [Topics.ocppCommands] });
+        const fresh = committed.every((t) => t.partitions.every((p) => p.offset === '-1'));
+        if (fresh) {
+          const ends = await admin.fetchTopicOffsets(Topics.ocppCommands);
+          await admin.setOffsets({ groupId: d.groupId, topic: Topics.ocppCommands, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) }).catch(() => undefined);
+        }
+      } finally {
+        await admin.disconnect();
+      }
       consumer = d.kafka.consumer({ groupId: d.groupId, maxWaitTimeInMs: 100 });
       await consumer.connect();
       await consumer.subscribe({ topic: Topics.ocppCommands, fromBeginning: false });

@@ -356,6 +356,8 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         schedule();
       }),
     adopt: async (cp, stored, scanFrom) => {
+      // Still tracked here (the same charger's previous connection on this instance): the in-memory head is the newest.
+      if (heads.has(cp)) return;
       const floor = endLowerBoundOf(partitionOf(cp));
       const base = stored ? { seq: stored.seq, hash: stored.hash } : genesis;
       const baseOffset = stored ? stored.offset : null;

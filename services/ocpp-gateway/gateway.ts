@@ -21,7 +21,7 @@ import { createFrameLog, FrameLog } from './frame-log';
 import { connectionDraft } from './frames';
 import { createMetrics, GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
-import { createGatewayStore, GatewayStore, StoredHead } from './store';
+import { Claim, createGatewayStore, GatewayStore, StoredHead } from './store';
 
 export interface GatewayOptions {
   readonly gatewayId?: string;
@@ -30,6 +30,8 @@ export interface GatewayOptions {
   readonly settings?: Partial<GatewaySettings>;
   /** Consumer group shared by all instances for ocpp.commands. */
   readonly commandsGroupId?: string;
+  /** Whether this instance reads ocpp.commands (default true); one that doesn't still takes forwarded commands. */
+  readonly consumeCommands?: boolean;
   /** Which chargers' commands this deployment handles (default all). */
   readonly acceptsCommandsFor?: (chargePointId: string) => boolean;
   /** Metrics registry (default ctx.metrics); two instances in one process need two. */
@@ -180,20 +182,17 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   let plainPort = 0;
   let internalUrl = '';
 
-  const openConnection = (ws: WebSocket, cp: string, protocol: Protocol) => {
-    // A charger reconnecting while its old socket still looks open here: the new connection wins.
+  /** The socket is open and the charger already claimed (at the handshake, so the connection registry names this
+   *  instance before the charger can see the connection). Make the chain head known, then CONNECTED; frames that
+   *  arrive meanwhile wait in the connection's mailbox. */
+  const openConnection = (ws: WebSocket, cp: string, protocol: Protocol, claim: Claim) => {
+    // A charger reconnecting while its old socket still looks open here: the new connection wins (the old one's
+    // release finds a newer epoch and leaves the registry alone).
     const previous = connections.get(cp);
     if (previous) previous.ws.terminate();
     const connectedAt = Date.now();
     const base = { chargePointId: cp, gatewayId, protocol };
-    // Claim (waits for a release in progress), make the chain head known, then CONNECTED; frames that arrive meanwhile
-    // wait in the connection's mailbox.
     const epoch = (async () => {
-      if (previous) {
-        await new Promise((r) => setImmediate(r));
-        await previous.closing;
-      }
-      const claim = await store.claim(cp, gatewayId, internalUrl, frameLog.endLowerBound(frameLog.partitionOf(cp)));
       await frameLog.adopt(cp, claim.head, claim.scanFrom);
       await frameLog.append(cp, [connectionDraft(base, 'CONNECTED', connectedAt)]);
       return claim.epoch;
@@ -261,7 +260,10 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     authorize(req, cp, tls).then(
       (v) => {
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
-        wss.handleUpgrade(req, socket, head, (ws) => openConnection(ws, cp, v.protocol));
+        return store.claim(cp, gatewayId, internalUrl, frameLog.endLowerBound(frameLog.partitionOf(cp))).then((claim) => {
+          if (socket.destroyed) return;
+          wss.handleUpgrade(req, socket, head, (ws) => openConnection(ws, cp, v.protocol, claim));
+        });
       },
       (e) => refuse(500, 'Internal Server Error', `handshake failed: ${(e as Error).message}`),
     );
@@ -319,7 +321,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   }
   const tlsPort = secure ? (secure.address() as { port: number }).port : undefined;
 
-  await router.start();
+  if (opts.consumeCommands !== false) await router.start();
   log.info('OCPP gateway listening', { port: plainPort, tlsPort });
 
   return {
