@@ -125,5 +125,10 @@ export const Scope = stringWhere('Scope', (s) => scopePattern.test(s), 'a scope:
 export const ApiKeyBody = t.intersection([t.type({ scopes: t.array(Scope) }), t.partial({ label: NonEmptyString })]);
 export type ApiKeyBody = t.TypeOf<typeof ApiKeyBody>;
 
-export const PartnerBody = t.intersection([t.type({ password: Secret }), t.partial({ name: NonEmptyString })]);
+const PartnerSecret = stringWhere('PartnerSecret', (s) => s.length >= 8 && s.length <= 128 && ![...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), 'a password of 8 to 128 characters without control characters', {
+  minLength: 8,
+  maxLength: 128,
+  writeOnly: true,
+});
+export const PartnerBody = t.intersection([t.type({ password: PartnerSecret }), t.partial({ name: NonEmptyString })]);
 export type PartnerBody = t.TypeOf<typeof PartnerBody>;

@@ -9,6 +9,8 @@ import { configRoutes } from './routes/config';
 import { keyRoutes, systemRoutes } from './routes/system';
 import { startApiServer, UpgradeHandler } from './server';
 import { discoverExternalRoutes } from './external-routes';
+import { partnerRoutes } from './routes/partners';
+import { createPartnerFeed } from './partner-feed';
 
 /** services/api: the HTTP API on API_PORT (8080). See services/api/README.md. */
 export interface ApiOptions {
@@ -40,7 +42,8 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
   const external = opts.discover === false ? { routes: [], closers: [], notes: [] } : await discoverExternalRoutes(ctx);
   for (const n of external.notes) ctx.log.info('external routes', { note: n });
 
-  const upgrades = new Map<string, UpgradeHandler>();
+  const feed = createPartnerFeed({ kafka: ctx.kafka, admin, serde: ctx.serde, log: ctx.log.child({ component: 'partner-feed' }) });
+  const upgrades = new Map<string, UpgradeHandler>([['/api/v1/partners/{partnerId}/feed', feed.upgrade]]);
   let openapi: unknown = {};
   const routes: HttpRoute[] = [
     ...systemRoutes({
@@ -53,6 +56,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     }),
     ...keyRoutes(keys),
     ...configRoutes(createConfigLog(producer, ctx.serde)),
+    ...partnerRoutes({ admin, serde: ctx.serde, config: ctx.config }),
     ...external.routes,
     ...(opts.extraRoutes ?? []),
   ];
@@ -71,6 +75,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     port: server.port,
     endpoints: [`${server.url}/openapi.json`, `${server.url}/health`],
     stop: async () => {
+      await feed.close();
       await server.close();
       for (const c of external.closers) await c().catch(() => undefined);
       await producer.disconnect();
