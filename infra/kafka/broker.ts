@@ -21,7 +21,7 @@ export interface BrokerOptions {
 export const defaultBrokerOptions = (home: string): BrokerOptions => ({
   dir: path.join(home, 'kafka'),
   port: 9092,
-  controllerPort: 9093,
+  controllerPort: Number(process.env.KAFKA_CONTROLLER_PORT ?? 9093),
   partnerPort: Number(process.env.KAFKA_PARTNER_PORT ?? 9094),
 });
 

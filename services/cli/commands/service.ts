@@ -1,4 +1,5 @@
 import { CliCommand } from '../command';
+import { waitForSignal } from './stack';
 import { loadConfig } from '../../common/config';
 import { createContext, discoverServices } from '../../common/context';
 
@@ -25,10 +26,7 @@ export const command: CliCommand = {
     const ctx = createContext(loadConfig(), def.name);
     const running = await def.start(ctx);
     console.log(`${def.name} running${running.endpoints?.length ? `: ${running.endpoints.join(', ')}` : ''}. Ctrl-C stops it.`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await waitForSignal();
     await running.stop();
     await ctx.pool.end();
     return 0;

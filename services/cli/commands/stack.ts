@@ -14,10 +14,16 @@ const usage = `Usage: voltstream stack <up|down|status|fetch> [--detach]
 
 Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, VOLTSTREAM_HOME (state, default ./.voltstream).`;
 
-const waitForSignal = () =>
+/** Signal listeners alone don't keep Node's event loop alive: the interval does, until a signal arrives. */
+export const waitForSignal = () =>
   new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    const keepAlive = setInterval(() => undefined, 60000);
+    const done = (signal: string) => {
+      clearInterval(keepAlive);
+      resolve(signal);
+    };
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
   });
 
 export const command: CliCommand = {
