@@ -1,0 +1,148 @@
+import { ChargingEvent } from '../../schemas/events';
+import { decide, defaultParams, initialTracker, TrackerState } from './decide';
+import { simulate, SimSession, SimVehicle } from './simulation';
+
+const fold = (inputs: ReturnType<typeof simulate>['inputs'], state: TrackerState = initialTracker) => {
+  let s = state;
+  const events: ChargingEvent[] = [];
+  inputs.forEach((input, offset) => {
+    const d = decide(s, input, { topic: 'in', partition: 0, offset });
+    s = d.state;
+    events.push(...d.events);
+    // Our own outputs come back on charging.events: fold them too, as the running processor does.
+    for (const e of d.events) s = decide(s, { kind: 'event', event: e }, { topic: 'self', partition: 0, offset }).state;
+  });
+  return { state: s, events };
+};
+
+const min = 60_000;
+const t0 = Date.UTC(2026, 4, 4, 17, 0);
+const van = (vehicleId: string, extra: Partial<SimVehicle> = {}): SimVehicle => ({ vehicleId, capacityKwh: 60, socPct: 25, telematicsEveryMs: 2 * min, efficiency: 0.9, ...extra });
+const matches = (events: ChargingEvent[]) =>
+  events.filter((e) => e.body.type === 'VehicleMatched').map((e) => {
+    const b = e.body as { sessionId: string; vehicleId: string; method: string; replacesVehicleId: string | null };
+    return [b.sessionId, b.vehicleId, b.method, b.replacesVehicleId];
+  });
+
+describe('vehicle ↔ session matching', () => {
+  it('given an id tag of a vehicle, then matched at once with confidence 1', () => {
+    const sim = simulate({ vehicles: [van('V1', { idTags: ['RFID-1'] })], sessions: [{ vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 60 * min, powerW: 11_000, idTag: 'RFID-1' }], from: t0 - 30 * min, to: t0 + 90 * min });
+    const { events } = fold(sim.inputs);
+    expect(matches(events)).toEqual([['CP-A:1000', 'V1', 'idTag', null]]);
+    expect(events.find((e) => e.body.type === 'VehicleMatched')!.body).toMatchObject({ confidence: 1 });
+  });
+
+  it('given three vehicles arriving minutes apart without id tags, then each session gets the right vehicle', () => {
+    const sessions: SimSession[] = [
+      { vehicleId: 'V2', chargePointId: 'CP-B', plugAt: t0 + 4 * min, startDelayMs: 30_000, durationMs: 60 * min, powerW: 11_000, idTag: 'FLEET' },
+      { vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 40_000, durationMs: 60 * min, powerW: 11_000, idTag: 'FLEET' },
+      { vehicleId: 'V3', chargePointId: 'CP-C', plugAt: t0 + 8 * min, startDelayMs: 50_000, durationMs: 60 * min, powerW: 11_000, idTag: 'FLEET' },
+    ];
+    const sim = simulate({ vehicles: [van('V1', { telematicsPhaseMs: 10_000 }), van('V2', { telematicsPhaseMs: 50_000 }), van('V3', { telematicsPhaseMs: 90_000 })], sessions, from: t0 - 30 * min, to: t0 + 90 * min });
+    const { events } = fold(sim.inputs);
+    expect(matches(events).sort()).toEqual([
+      ['CP-A:1001', 'V1', 'telematics', null],
+      ['CP-B:1000', 'V2', 'telematics', null],
+      ['CP-C:1002', 'V3', 'telematics', null],
+    ]);
+  });
+
+  it('given two identical vehicles plugged in seconds apart, charging alike, then both sessions stay unmatched', () => {
+    const sessions: SimSession[] = [
+      { vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 90 * min, powerW: 11_000, idTag: 'FLEET' },
+      { vehicleId: 'V2', chargePointId: 'CP-B', plugAt: t0 + 20_000, startDelayMs: 30_000, durationMs: 90 * min, powerW: 11_000, idTag: 'FLEET' },
+    ];
+    const sim = simulate({ vehicles: [van('V1'), van('V2', { telematicsPhaseMs: 20_000 })], sessions, from: t0 - 30 * min, to: t0 + 120 * min });
+    const { events } = fold(sim.inputs);
+    expect(matches(events)).toEqual([]);
+  });
+
+  it('given two vehicles plugged in seconds apart at different powers, then energy consistency settles one and elimination the other', () => {
+    const sessions: SimSession[] = [
+      { vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 90 * min, powerW: 22_000, idTag: 'FLEET' },
+      { vehicleId: 'V2', chargePointId: 'CP-B', plugAt: t0 + 20_000, startDelayMs: 30_000, durationMs: 90 * min, powerW: 7_400, idTag: 'FLEET' },
+    ];
+    const sim = simulate({ vehicles: [van('V1'), van('V2', { telematicsPhaseMs: 20_000 })], sessions, from: t0 - 30 * min, to: t0 + 120 * min });
+    const { events } = fold(sim.inputs);
+    const m = matches(events);
+    expect(m.map((x) => x.slice(0, 2)).sort()).toEqual([
+      ['CP-A:1000', 'V1'],
+      ['CP-B:1001', 'V2'],
+    ]);
+    expect(m[0]![2]).toBe('energy');
+  });
+
+  it('given a telematics match that energy contradicts, then a correction event replaces it', () => {
+    // V2's telematics claims the plug-in closest to CP-A's start, but CP-A's energy only fits V1's SoC rise.
+    const sessions: SimSession[] = [{ vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0 + 4 * min, startDelayMs: 20_000, durationMs: 90 * min, powerW: 22_000, idTag: 'FLEET' }];
+    const vehicles = [van('V1', { telematicsPhaseMs: 10_000 }), van('V2', { telematicsPhaseMs: 30_000 })];
+    const sim = simulate({ vehicles, sessions, from: t0 - 30 * min, to: t0 + 120 * min });
+    // V2 plugs in (elsewhere in the depot, on no charger we know) right when CP-A starts; V1's first plugged-in reading is late.
+    const inputs = sim.inputs.map((i) => {
+      if (i.kind !== 'reading') return i;
+      const r = i.reading;
+      if (r.vehicleId === 'V2' && r.readingAt >= t0 + 4 * min) return { ...i, reading: { ...r, pluggedIn: true, latitude: 52.5203 } };
+      if (r.vehicleId === 'V1' && r.readingAt < t0 + 7 * min && r.readingAt >= t0 + 4 * min) return { ...i, reading: { ...r, pluggedIn: false, chargingState: 'NOT_CHARGING' } };
+      return i;
+    });
+    const { events } = fold(inputs);
+    expect(matches(events)).toEqual([
+      ['CP-A:1000', 'V2', 'telematics', null],
+      ['CP-A:1000', 'V1', 'energy', 'V2'],
+    ]);
+  });
+});
+
+describe('SoC backup estimate', () => {
+  it('tracks a simulated battery within 3 pp over a 2-hour telematics outage, and records the error when telematics returns', () => {
+    const outage = { from: t0 + 30 * min, to: t0 + 150 * min };
+    const sim = simulate({
+      vehicles: [van('V1', { idTags: ['RFID-1'], telematicsEveryMs: 5 * min, outage, socPct: 10, capacityKwh: 77, efficiency: 0.9 })],
+      sessions: [{ vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 170 * min, powerW: 11_000, idTag: 'RFID-1' }],
+      from: t0 - 20 * min,
+      to: t0 + 180 * min,
+    });
+    const { events } = fold(sim.inputs);
+    const estimates = events.filter((e) => e.body.type === 'SocEstimated');
+    expect(estimates.length).toBeGreaterThanOrEqual(20);
+    for (const e of estimates) {
+      const b = e.body as { socPct: number; uncertaintyPct: number; vehicleId: string };
+      expect(e.occurredAt).toBeGreaterThan(outage.from + defaultParams.staleMs - 5 * min);
+      expect(e.occurredAt).toBeLessThan(outage.to);
+      expect(Math.abs(b.socPct - sim.trueSoc('V1', e.occurredAt))).toBeLessThan(3);
+    }
+    const first = estimates[0]!.body as { uncertaintyPct: number };
+    const last = estimates[estimates.length - 1]!.body as { uncertaintyPct: number; socPct: number };
+    expect(last.uncertaintyPct).toBeGreaterThan(first.uncertaintyPct);
+    expect(last.socPct - sim.trueSoc('V1', estimates[estimates.length - 1]!.occurredAt)).not.toBe(0);
+    const checks = events.filter((e) => e.body.type === 'SocEstimateChecked');
+    expect(checks).toHaveLength(1);
+    expect(checks[0]!.occurredAt).toBe(outage.to);
+    expect(Math.abs((checks[0]!.body as { errorPct: number }).errorPct)).toBeLessThan(3);
+  });
+
+  it('given a charger that reports SoC, then no estimate during the outage', () => {
+    const sim = simulate({
+      vehicles: [van('V1', { idTags: ['RFID-1'], telematicsEveryMs: 5 * min, outage: { from: t0 + 30 * min, to: t0 + 150 * min } })],
+      sessions: [{ vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 170 * min, powerW: 11_000, idTag: 'RFID-1', chargerSoc: true }],
+      from: t0 - 20 * min,
+      to: t0 + 180 * min,
+    });
+    expect(fold(sim.inputs).events.filter((e) => e.body.type === 'SocEstimated')).toEqual([]);
+  });
+
+  it('given the same inputs folded after a restart from the log (own outputs included), then no decision is repeated', () => {
+    const sim = simulate({ vehicles: [van('V1', { idTags: ['RFID-1'], telematicsEveryMs: 5 * min, outage: { from: t0 + 30 * min, to: t0 + 150 * min } })], sessions: [{ vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 170 * min, powerW: 11_000, idTag: 'RFID-1' }], from: t0 - 20 * min, to: t0 + 180 * min });
+    const half = Math.floor(sim.inputs.length / 2);
+    const a = fold(sim.inputs.slice(0, half));
+    // Restore: the first half again, with the decisions it produced interleaved as they are in the log.
+    let restored: TrackerState = initialTracker;
+    sim.inputs.slice(0, half).forEach((input, offset) => {
+      restored = decide(restored, input, { topic: 'in', partition: 0, offset }).state;
+    });
+    for (const e of a.events) restored = decide(restored, { kind: 'event', event: e }, { topic: 'self', partition: 0, offset: 0 }).state;
+    const b = fold(sim.inputs.slice(half), restored);
+    const all = fold(sim.inputs);
+    expect(matches([...a.events, ...b.events])).toEqual(matches(all.events));
+  });
+});
