@@ -1,0 +1,105 @@
+/** Optimizer settings, decoded once from the environment at the edge.
+ *
+ *  OPTIMIZER_SLOT_MINUTES              slot length (default 15); the site is also re-planned every slot
+ *  OPTIMIZER_MAX_HORIZON_HOURS         longest horizon (default 36)
+ *  OPTIMIZER_DEBOUNCE_MS               quiet time after a trigger before a site is re-planned (default 2000)
+ *  OPTIMIZER_SOLVE_TIMEOUT_MS          a solve past this is abandoned, its worker replaced, EDF used (default 20000)
+ *  OPTIMIZER_PROFILE_SLOTS             slots covered by each TxProfile (default 8 = 2 h); then TxDefaultProfile applies
+ *  OPTIMIZER_MIN_PAUSE_SLOTS           hysteresis: shorter pauses are bridged at the minimum current (default 2)
+ *  OPTIMIZER_EFFICIENCY                battery kWh per grid kWh (default 0.92)
+ *  OPTIMIZER_UNKNOWN_CAPACITY_KWH      an unmatched session's battery (default 60)
+ *  OPTIMIZER_UNKNOWN_SOC_PCT           ... its assumed SoC (default 30)
+ *  OPTIMIZER_DEFAULT_TARGET_SOC_PCT    target without a departure (default 80)
+ *  OPTIMIZER_DEFAULT_DWELL_HOURS       departure assumed this long after plug-in without a schedule (default 8)
+ *  OPTIMIZER_RESERVE_SOC_PCT           reserve added to energy/route needs (default 10)
+ *  OPTIMIZER_GROUP                     consumer group (default voltstream-optimizer)
+ *  OPTIMIZER_SITES                     comma-separated site ids this instance plans (default: all)
+ */
+import * as t from 'io-ts';
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import { formatErrors } from '../common/decode';
+
+const Num = new t.Type<number, string, unknown>(
+  'NumberFromString',
+  (u): u is number => typeof u === 'number',
+  (u, c) => (typeof u === 'string' && u.trim() !== '' && Number.isFinite(Number(u)) ? t.success(Number(u)) : t.failure(u, c, 'expected a number')),
+  String,
+);
+
+const Env = t.partial({
+  OPTIMIZER_SLOT_MINUTES: Num,
+  OPTIMIZER_MAX_HORIZON_HOURS: Num,
+  OPTIMIZER_DEBOUNCE_MS: Num,
+  OPTIMIZER_SOLVE_TIMEOUT_MS: Num,
+  OPTIMIZER_PROFILE_SLOTS: Num,
+  OPTIMIZER_MIN_PAUSE_SLOTS: Num,
+  OPTIMIZER_EFFICIENCY: Num,
+  OPTIMIZER_UNKNOWN_CAPACITY_KWH: Num,
+  OPTIMIZER_UNKNOWN_SOC_PCT: Num,
+  OPTIMIZER_DEFAULT_TARGET_SOC_PCT: Num,
+  OPTIMIZER_DEFAULT_DWELL_HOURS: Num,
+  OPTIMIZER_RESERVE_SOC_PCT: Num,
+  OPTIMIZER_GROUP: t.string,
+  OPTIMIZER_SITES: t.string,
+});
+
+export interface OptimizerConfig {
+  readonly slotMinutes: number;
+  readonly maxHorizonHours: number;
+  readonly debounceMs: number;
+  readonly solveTimeoutMs: number;
+  readonly profileSlots: number;
+  readonly minPauseSlots: number;
+  readonly efficiency: number;
+  readonly unknownCapacityKwh: number;
+  readonly unknownSocPct: number;
+  readonly defaultTargetSocPct: number;
+  readonly defaultDwellHours: number;
+  readonly reserveSocPct: number;
+  readonly groupId: string;
+  /** null: every site. */
+  readonly sites: readonly string[] | null;
+}
+
+export const defaultOptimizerConfig: OptimizerConfig = {
+  slotMinutes: 15,
+  maxHorizonHours: 36,
+  debounceMs: 2000,
+  solveTimeoutMs: 20000,
+  profileSlots: 8,
+  minPauseSlots: 2,
+  efficiency: 0.92,
+  unknownCapacityKwh: 60,
+  unknownSocPct: 30,
+  defaultTargetSocPct: 80,
+  defaultDwellHours: 8,
+  reserveSocPct: 10,
+  groupId: 'voltstream-optimizer',
+  sites: null,
+};
+
+export const decodeOptimizerConfig = (env: NodeJS.ProcessEnv): E.Either<string, OptimizerConfig> =>
+  pipe(
+    Env.decode(env),
+    E.mapLeft((errors) => `invalid optimizer environment: ${formatErrors(errors).join('; ')}`),
+    E.map((e) => {
+      const d = defaultOptimizerConfig;
+      return {
+        slotMinutes: e.OPTIMIZER_SLOT_MINUTES ?? d.slotMinutes,
+        maxHorizonHours: e.OPTIMIZER_MAX_HORIZON_HOURS ?? d.maxHorizonHours,
+        debounceMs: e.OPTIMIZER_DEBOUNCE_MS ?? d.debounceMs,
+        solveTimeoutMs: e.OPTIMIZER_SOLVE_TIMEOUT_MS ?? d.solveTimeoutMs,
+        profileSlots: e.OPTIMIZER_PROFILE_SLOTS ?? d.profileSlots,
+        minPauseSlots: e.OPTIMIZER_MIN_PAUSE_SLOTS ?? d.minPauseSlots,
+        efficiency: e.OPTIMIZER_EFFICIENCY ?? d.efficiency,
+        unknownCapacityKwh: e.OPTIMIZER_UNKNOWN_CAPACITY_KWH ?? d.unknownCapacityKwh,
+        unknownSocPct: e.OPTIMIZER_UNKNOWN_SOC_PCT ?? d.unknownSocPct,
+        defaultTargetSocPct: e.OPTIMIZER_DEFAULT_TARGET_SOC_PCT ?? d.defaultTargetSocPct,
+        defaultDwellHours: e.OPTIMIZER_DEFAULT_DWELL_HOURS ?? d.defaultDwellHours,
+        reserveSocPct: e.OPTIMIZER_RESERVE_SOC_PCT ?? d.reserveSocPct,
+        groupId: e.OPTIMIZER_GROUP ?? d.groupId,
+        sites: e.OPTIMIZER_SITES ? e.OPTIMIZER_SITES.split(',').map((s) => s.trim()).filter(Boolean) : null,
+      };
+    }),
+  );
