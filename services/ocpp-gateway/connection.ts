@@ -11,7 +11,7 @@ import { FleetView } from './fleet';
 import { FrameDraft, messageDraft } from './frames';
 import { FrameLog } from './frame-log';
 import { GatewayMetrics } from './metrics';
-import { Call, CallError, CallResult, Fault, Message, Protocol, Refusal, callError, errorCode, parseFrame, serialize, sniffUniqueId } from './protocol';
+import { Call, CallError, CallResult, Fault, Message, Protocol, Refusal, callError, errorCode, parseFrame, serialize, sniff } from './protocol';
 import { knownAction, validatePayload } from './schemas';
 import { Logger } from '../common/log';
 
@@ -138,7 +138,7 @@ export class ChargerConnection {
         return;
       }
       const text = isBinary ? '' : bytes.toString('utf8');
-      this.refuse({ fault: 'Generic', uniqueId: sniffUniqueId(text) ?? '-1', action: null, reason: `rate limit exceeded (${this.deps.settings.ratePerSec}/s, burst ${this.deps.settings.rateBurst})`, answer: true }, bytes, at);
+      this.refuse({ fault: 'Generic', ...sniff(text), action: null, reason: `rate limit exceeded (${this.deps.settings.ratePerSec}/s, burst ${this.deps.settings.rateBurst})` }, bytes, at);
       return;
     }
     this.refusedInRow = 0;
@@ -148,7 +148,7 @@ export class ChargerConnection {
     }
     const text = bytes.toString('utf8');
     if (bytes.length > this.deps.settings.maxFrameBytes) {
-      this.refuse({ fault: 'Formation', uniqueId: sniffUniqueId(text) ?? '-1', action: null, reason: `frame of ${bytes.length} bytes exceeds the limit of ${this.deps.settings.maxFrameBytes}`, answer: true }, bytes, at);
+      this.refuse({ fault: 'Formation', ...sniff(text), action: null, reason: `frame of ${bytes.length} bytes exceeds the limit of ${this.deps.settings.maxFrameBytes}` }, bytes, at);
       return;
     }
     const parsed = parseFrame(text);

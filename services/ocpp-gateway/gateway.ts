@@ -206,14 +206,16 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       log.warn('connection set-up failed; closing', { chargePointId: cp, err: e as Error });
       ws.close(1011, 'try again later');
     });
-    ws.on('error', (e) => log.debug('socket error', { chargePointId: cp, err: e }));
+    ws.on('error', (e: Error & { code?: string }) => {
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        // ws closed the connection with 1009 without handing us the frame.
+        reject({ chargePointId: cp, protocol, stage: 'FRAME', raw: Buffer.alloc(0), uniqueId: null, action: null, errorCode: '1009', reason: `frame larger than ${settings.maxFrameBytes * 4} bytes: connection closed (1009)`, receivedAt: Date.now() });
+        metrics.rejected.inc({ stage: 'FRAME', reason: '1009' });
+      } else log.debug('socket error', { chargePointId: cp, err: e });
+    });
     ws.on('close', (code, reasonBuf) => {
       metrics.connected.dec({ protocol });
       conn.closed_();
-      if (code === 1009) {
-        reject({ chargePointId: cp, protocol, stage: 'FRAME', raw: Buffer.alloc(0), uniqueId: null, action: null, errorCode: '1009', reason: `frame larger than ${settings.maxFrameBytes * 4} bytes: connection closed`, receivedAt: Date.now() });
-        metrics.rejected.inc({ stage: 'FRAME', reason: '1009' });
-      }
       entry.closing = (async () => {
         let ep: number;
         try {

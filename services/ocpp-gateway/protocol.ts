@@ -118,10 +118,11 @@ export const parseFrame = (text: string): E.Either<Refusal, Message> => {
   }
 };
 
-/** Best effort for frames we refuse before parsing (oversized): the unique id, if the text starts like a frame. */
-export const sniffUniqueId = (text: string): string | null => {
-  const m = /^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"/.exec(text.slice(0, 128));
-  return m ? m[1]! : null;
+/** Best effort for frames refused before parsing (oversized, rate-limited): whether it looks like a CALL and its
+ *  unique id. Only CALLs are answered; something unreadable is answered with id "-1". */
+export const sniff = (text: string): { uniqueId: string; answer: boolean } => {
+  const m = /^\s*\[\s*([234])\s*,\s*"([^"\\]{1,36})"/.exec(text.slice(0, 128));
+  return m ? { uniqueId: m[2]!, answer: m[1] === '2' } : { uniqueId: '-1', answer: true };
 };
 
 export const serialize = (m: Message): string => {
