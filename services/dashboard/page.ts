@@ -17,7 +17,7 @@ export const dashboardHtml = `<!doctype html>
   #live.on { background:var(--green); }
   select { background:var(--panel); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:2px 4px; }
   main { display:grid; grid-template-columns: minmax(0,1.35fr) minmax(0,1fr); gap:12px; padding:12px 16px; }
-  section { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:10px 12px; min-width:0; }
+  section { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:10px 12px; min-width:0; overflow-x:auto; }
   section h2 { font-size:13px; margin:0 0 8px; color:var(--muted); font-weight:600; text-transform:uppercase; letter-spacing:.04em; }
   .wide { grid-column: 1 / -1; }
   #chargers { display:grid; grid-template-columns: repeat(auto-fill, minmax(150px,1fr)); gap:8px; }
@@ -28,7 +28,7 @@ export const dashboardHtml = `<!doctype html>
   .cp.Charging { border-left-color:var(--green); } .cp.SuspendedEVSE, .cp.SuspendedEV { border-left-color:var(--amber); }
   .cp.Preparing, .cp.Finishing, .cp.Occupied { border-left-color:var(--blue); } .cp.Faulted, .cp.offline { border-left-color:var(--red); }
   .prof { color:var(--violet); font-size:11px; }
-  table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:3px 6px; border-bottom:1px solid var(--line); white-space:nowrap; }
+  table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:3px 5px; border-bottom:1px solid var(--line); white-space:nowrap; }
   th { color:var(--muted); font-weight:500; font-size:11px; }
   td.num { text-align:right; font-variant-numeric: tabular-nums; }
   .soc { display:inline-block; width:70px; height:8px; background:var(--line); border-radius:4px; overflow:hidden; vertical-align:middle; position:relative; }
@@ -51,7 +51,7 @@ export const dashboardHtml = `<!doctype html>
   <span class="kpi">charging <b id="k-charging">–</b></span>
   <span class="kpi">under profile <b id="k-profiled">–</b></span>
   <span class="kpi">price <b id="k-price">–</b></span>
-  <span class="kpi" style="margin-left:auto">log time <b id="k-time">–</b></span>
+  <span class="kpi" style="margin-left:auto">updated <b id="k-time">–</b> UTC</span>
   <span id="live" title="live updates"></span>
 </header>
 <main>
@@ -132,7 +132,7 @@ export const dashboardHtml = `<!doctype html>
     $('k-charging').textContent = charging + ' / ' + snap.chargers.length; $('k-profiled').textContent = profiled;
     const pNow = s && s.price.filter((p) => p[0] <= snap.at).pop();
     $('k-price').textContent = pNow && pNow[1] !== null ? pNow[1].toFixed(2) + ' ' + (s.currency || '') : '–';
-    $('k-time').textContent = dt(snap.at);
+    $('k-time').textContent = new Date(snap.at).toISOString().slice(0, 19).replace('T', ' ');
 
     $('chargers').innerHTML = snap.chargers.length ? snap.chargers.map((c) => {
       const cls = c.connected ? esc(c.status) : 'offline';
@@ -141,7 +141,7 @@ export const dashboardHtml = `<!doctype html>
       return '<div class="cp ' + cls + '" data-testid="charger" data-cp="' + esc(c.chargePointId) + '" data-status="' + esc(c.status) + '" data-power="' + c.powerKw + '">' +
         '<div class="id">' + esc(c.chargePointId) + '</div><div class="meta">' + esc(c.connected ? c.status : 'offline') + ' · ' + esc((c.protocol || '').replace('ocpp', '')) + ' · ' + (c.maxPowerKw ?? '?') + ' kW</div>' +
         '<div class="pw">' + c.powerKw.toFixed(1) + ' kW</div><div class="bar"><i style="width:' + pct + '%"></i></div>' +
-        '<div class="meta">' + (c.vehicleId ? '🚐 ' + esc(c.vehicleId) : c.sessionId ? 'unmatched vehicle' : '–') + (c.socPct !== null ? ' · ' + c.socPct.toFixed(0) + ' %' : '') + '</div>' + prof + '</div>';
+        '<div class="meta">' + (c.vehicleId ? '▸ ' + esc(c.vehicleId) : c.sessionId ? 'unmatched vehicle' : '–') + (c.socPct !== null ? ' · ' + c.socPct.toFixed(0) + ' %' : '') + '</div>' + prof + '</div>';
     }).join('') : '<div class="empty">no chargers on this site</div>';
 
     $('vehicles').innerHTML = snap.vehicles.map((v) => '<tr data-testid="vehicle"><td>' + esc(v.vehicleId) + '</td><td class="num">' + (v.socPct !== null ? v.socPct.toFixed(1) + ' %' : '–') + '</td>' +

@@ -75,7 +75,9 @@ export const createSimulator = (o: SimulatorOptions): Simulator => {
   let stepping = false;
   const outageWindows: Outage[] = o.telematics?.outages ? outages(scenario, 60) : [];
   const telematicsIntervalMs = (o.telematics?.intervalS ?? 60) * 1000;
-  const provider = o.telematics ? createProvider({ url: o.telematics.url, headers: o.telematics.headers ?? {}, log }) : undefined;
+  const provider = o.telematics
+    ? createProvider({ url: o.telematics.url, headers: o.telematics.headers ?? {}, log, onAnswer: (ids, status) => emitter.emit('telematics', { readingIds: ids, status }) })
+    : undefined;
   const departurePosts: Promise<unknown>[] = [];
 
   const now = () => (clock ? simNow(clock, Date.now()) : scenario.startMs);

@@ -39,7 +39,8 @@ export const readingOf = (v: VehicleState, charger: ChargerState | undefined, t:
     position: atDepot ? DEPOT_LOCATION : { lat: DEPOT_LOCATION.lat + r.range(-0.3, 0.3), lon: DEPOT_LOCATION.lon + r.range(-0.4, 0.4) },
     chargingState,
     pluggedIn: plugged,
-    batteryCapacityKwh: Math.round(v.spec.battery.capacityKwh * 1000) / 1000,
+    // A compressed day shrinks batteries below any real capacity: report none rather than an implausible one.
+    batteryCapacityKwh: v.spec.battery.capacityKwh >= 1 ? Math.round(v.spec.battery.capacityKwh * 10) / 10 : null,
     etaAt: atDepot ? null : new Date(v.visit.arriveAt).toISOString(),
   };
 };
@@ -75,6 +76,8 @@ export interface ProviderOptions {
   readonly headers: Record<string, string>;
   readonly log: Logger;
   readonly batchSize?: number;
+  /** Every final answer: the readings posted and the HTTP status (2xx written, 207 partly, 4xx refused). */
+  readonly onAnswer?: (readingIds: readonly string[], status: number) => void;
 }
 
 export interface ProviderStats {
@@ -98,6 +101,7 @@ export const createProvider = (o: ProviderOptions) => {
         body: JSON.stringify(batch.length === 1 ? batch[0] : { readings: batch }),
       });
       stats.posted += batch.length;
+      if (res.status < 500 && res.status !== 429) o.onAnswer?.(batch.map((r) => r.readingId), res.status);
       if (res.ok) {
         stats.accepted += batch.length;
         return 'ok';

@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createLogger } from '../../services/common/log';
+import { createScenario } from '../../services/simulator/model/fleet';
+import { createSimulator, Simulator } from '../../services/simulator/simulator';
+import { uniq } from '../support/stack';
+import { artifactsDir, launchChromium } from './support/browser';
+import { startSystem, System } from './support/system';
+
+/** The dashboard in headless Chromium, on the live system: every service in one process on a private broker, a
+ *  simulated depot configured through the API and connected over OCPP, the page served by the API at /dashboard. */
+jest.setTimeout(300000);
+
+const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+};
+
+describe('dashboard', () => {
+  let sys: System;
+  let sim: Simulator;
+  beforeAll(async () => {
+    sys = await startSystem();
+    const prefix = uniq('DASH');
+    const scenario = createScenario({ seed: 8, chargers: 6, vehicles: 6, startMs: Date.now(), initialArrivalsWithinMs: 15000, idPrefix: prefix, share201: 0.5, dcChargers: 1, gridLimitKw: 40 });
+    sim = createSimulator({
+      scenario,
+      ocppUrl: sys.ocppUrl,
+      api: { url: sys.apiUrl, adminKey: sys.config.adminKey },
+      meterIntervalS: 5,
+      telematics: { provider: 'voltstream', url: `${sys.apiUrl}/api/v1/telematics/voltstream`, headers: { 'X-Api-Key': 'dev-telematics-key' }, intervalS: 10, maxDelayMs: 2000, outages: false },
+      log: createLogger('simulator', 'warn'),
+    });
+    await sim.start();
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await sys?.stop();
+  });
+
+  test('shows the live depot: chargers charging with their vehicles, SoC, load against the limit, OCPP traffic', async () => {
+    const site = sim.scenario.siteId;
+    // The page's data first: the API serves what the dashboard folded from the log.
+    const state = await waitFor(
+      'three chargers charging on the dashboard',
+      async () => {
+        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`)).json()) as { chargers: { powerKw: number; vehicleId: string | null }[]; traffic: unknown[] };
+        return s.chargers.filter((c) => c.powerKw > 0 && c.vehicleId).length >= 3 && s.traffic.length > 0 ? s : undefined;
+      },
+      120000,
+    );
+    expect(state.chargers).toHaveLength(6);
+
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${sys.apiUrl}/dashboard?site=${encodeURIComponent(site)}`);
+      await page.waitForFunction(() => (window as unknown as { __dashboard: { updates: number } }).__dashboard.updates >= 2, undefined, { timeout: 30000 });
+      await page.waitForSelector('#live.on', { timeout: 10000 });
+      const cards = page.locator('[data-testid=charger]');
+      expect(await cards.count()).toBe(6);
+      const powers = await cards.evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.power)));
+      expect(powers.filter((p) => p > 0).length).toBeGreaterThanOrEqual(3);
+      const vehicleCells = await page.locator('[data-testid=vehicle] td:first-child').allTextContents();
+      expect(vehicleCells.sort()).toEqual(sim.scenario.vehicles.map((v) => v.id).sort());
+      const socs = await page.locator('[data-testid=vehicle] td:nth-child(2)').allTextContents();
+      expect(socs.filter((s) => /%$/.test(s)).length).toBeGreaterThan(0);
+      expect(await page.locator('[data-testid=load-chart] [data-series=load]').count()).toBe(1);
+      expect(await page.locator('[data-testid=load-chart] [data-series=limit]').count()).toBe(1);
+      expect(await page.locator('[data-testid=load-chart] [data-series=price]').count()).toBe(1);
+      expect(await page.locator('[data-testid=frame]').count()).toBeGreaterThan(5);
+      // live: the log time moves on without reloading
+      const before = await page.locator('#k-time').textContent();
+      await page.waitForFunction((b) => document.getElementById('k-time')!.textContent !== b, before, { timeout: 30000 });
+      fs.mkdirSync(artifactsDir, { recursive: true });
+      const file = path.join(artifactsDir, 'dashboard.png');
+      await page.screenshot({ path: file, fullPage: true });
+      expect(fs.statSync(file).size).toBeGreaterThan(20000);
+      expect(errors).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
