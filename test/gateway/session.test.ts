@@ -1,43 +1,10 @@
 /** A third-party OCPP client (ocpp-rpc's RPCClient in strict mode, which validates every answer against the official
  *  schemas) through a full 1.6J session and a full 2.0.1 transaction; then every frame is read back from ocpp.frames
  *  with a plain registry client, in order, with an unbroken hash chain, also across a gateway restart. */
-import { GENESIS_HASH, frameHash } from '../../schemas/frame-chain';
 import { Topics } from '../../schemas/topics';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { uniq } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, ocppClient, pgSchemaName, readFrom, topicEnds } from './support';
-
-interface FrameRec {
-  chargePointId: string;
-  gatewayId: string;
-  protocol: string;
-  direction: string;
-  kind: string;
-  messageTypeId: number | null;
-  uniqueId: string | null;
-  action: string | null;
-  payloadJson: string | null;
-  errorCode: string | null;
-  raw: string;
-  seq: number | bigint;
-  receivedAt: number | Date;
-  prevHash: string;
-  hash: string;
-}
-
-const ms = (v: number | Date) => (v instanceof Date ? v.getTime() : Number(v));
-
-/** Recomputes the chain exactly as `voltstream verify` does. */
-export const checkChain = (frames: FrameRec[]) => {
-  let prev = GENESIS_HASH;
-  frames.forEach((f, i) => {
-    expect(Number(f.seq)).toBe(i + 1);
-    expect(f.prevHash).toBe(prev);
-    const h = frameHash(prev, { ...f, seq: Number(f.seq), receivedAt: ms(f.receivedAt) });
-    expect(f.hash).toBe(h);
-    prev = f.hash;
-  });
-};
+import { checkChain, configureFleet, FrameRec, dropSchema, ensureContractTopics, gatewayContext, ocppClient, pgSchemaName, readFrom, topicEnds } from './support';
 
 const ctx = gatewayContext();
 const schema = pgSchemaName('gw_session');

@@ -14,6 +14,7 @@ import { createTopicSerde, TopicSerde } from '../../schemas/registry';
 import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
 import { plainRegistryClient, testConfig, uniq } from '../support/stack';
+import { GENESIS_HASH, frameHash } from '../../schemas/frame-chain';
 
 export const gatewayContext = (overrides: Partial<Config> = {}, pool?: Pool): ServiceContext => {
   const config = testConfig(overrides);
@@ -178,3 +179,36 @@ export const ocppClient = (opts: { endpoint: string; identity: string; password?
   const { RPCClient } = require('ocpp-rpc') as { RPCClient: new (o: unknown) => OcppClient };
   return new RPCClient({ strictMode: true, reconnect: false, ...opts });
 };
+
+export interface FrameRec {
+  chargePointId: string;
+  gatewayId: string;
+  protocol: string;
+  direction: string;
+  kind: string;
+  messageTypeId: number | null;
+  uniqueId: string | null;
+  action: string | null;
+  payloadJson: string | null;
+  errorCode: string | null;
+  raw: string;
+  seq: number | bigint;
+  receivedAt: number | Date;
+  prevHash: string;
+  hash: string;
+}
+
+const ms = (v: number | Date) => (v instanceof Date ? v.getTime() : Number(v));
+
+/** Recomputes the chain exactly as `voltstream verify` does. */
+export const checkChain = (frames: FrameRec[]) => {
+  let prev = GENESIS_HASH;
+  frames.forEach((f, i) => {
+    expect(Number(f.seq)).toBe(i + 1);
+    expect(f.prevHash).toBe(prev);
+    const h = frameHash(prev, { ...f, seq: Number(f.seq), receivedAt: ms(f.receivedAt) });
+    expect(f.hash).toBe(h);
+    prev = f.hash;
+  });
+};
+
