@@ -46,6 +46,9 @@ export interface ProjectionsOptions {
   /** How often the 15-minute load aggregate is refreshed while meter values arrive. */
   readonly refreshEveryMs?: number;
   readonly onProgress?: (applied: number) => void;
+  /** Stop applying at these positions (replay up to a snapshot). */
+  readonly stopAt?: ReadonlyMap<string, number>;
+  readonly maxBytesPerPartition?: number;
 }
 
 export interface RunningProjections {
@@ -81,6 +84,8 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     log: o.log,
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.stopAt ? { stopAt: o.stopAt } : {}),
+    ...(o.maxBytesPerPartition ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
     apply: async (client, records) => {
       const inputs: ProjectionInput[] = [];
       for (const r of records) {

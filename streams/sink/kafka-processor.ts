@@ -43,6 +43,8 @@ export interface KafkaProcessorOptions {
   readonly processor: Processor;
   /** Called after each committed transaction with the number of input records processed so far. */
   readonly onProgress?: (processed: number) => void;
+  /** Fetch size per partition (batch size); default 2 MiB. */
+  readonly maxBytesPerPartition?: number;
 }
 
 export interface RunningProcessor {
@@ -81,7 +83,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
 
   const producer: Producer = createDurableProducer(o.kafka, { transactionalId: o.transactionalId });
   await producer.connect();
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 2 * 1024 * 1024, readUncommitted: false });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false });
   consumer.on(consumer.events.GROUP_JOIN, () => resetAll());
   await consumer.connect();
   for (const topic of o.inputs) await consumer.subscribe({ topic, fromBeginning: true });
@@ -90,7 +92,8 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
-    const first = Number(batch.messages[0]!.offset);
+    // firstOffset() counts transaction markers too (a marker is no gap).
+    const first = Number(batch.firstOffset() ?? batch.messages[0]!.offset);
     const logStart = low.get(tp) ?? 0;
     let from = expected.get(tp);
     if (from === undefined) {

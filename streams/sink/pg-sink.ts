@@ -37,6 +37,11 @@ export interface PgSinkOptions {
   afterCommit?(records: readonly SinkRecord[]): Promise<void>;
   /** Called with (records applied so far) after each batch, for progress bars. */
   onProgress?(applied: number): void;
+  /** Apply nothing at or beyond these offsets (`topic:partition` → offset): a replay up to a snapshot of the live
+   *  projections' positions. Partitions not listed stop at their log start. */
+  readonly stopAt?: ReadonlyMap<string, number>;
+  /** Fetch size per partition (batch size); default 4 MiB. */
+  readonly maxBytesPerPartition?: number;
 }
 
 export interface PgSink {
@@ -82,7 +87,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     return r.rows[0] ? Number(r.rows[0].next_offset) : (low.get(`${topic}:${partition}`) ?? 0);
   };
 
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, sessionTimeout: 30000, heartbeatInterval: 3000 });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, sessionTimeout: 30000, heartbeatInterval: 3000 });
   consumer.on(consumer.events.GROUP_JOIN, () => next.clear());
   // A fetch holding nothing but transaction markers never reaches eachBatch; move the stored offset past them so
   // that "caught up with the high watermark" holds (and lag reads 0) behind a transactional producer.
@@ -110,17 +115,23 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       from = await loadNext(topic, partition);
       next.set(tp, from);
     }
-    const fresh = batch.messages.filter((m) => Number(m.offset) >= from);
+    const stop = o.stopAt ? (o.stopAt.get(tp) ?? low.get(tp) ?? 0) : Infinity;
+    const fresh = batch.messages.filter((m) => Number(m.offset) >= from && Number(m.offset) < stop);
     // lastOffset() counts a trailing transaction marker (control record) too: it has an offset but no message.
-    const last = Number(batch.lastOffset());
-    if (fresh.length === 0) {
-      resolveOffset(String(last));
+    const last = Math.min(Number(batch.lastOffset()), stop - 1);
+    if (from >= stop) {
+      consumer.pause([{ topic, partitions: [partition] }]);
       return;
     }
-    if (Number(fresh[0]!.offset) > from) {
+    // firstOffset() counts transaction markers too, so a marker before the first message is no gap.
+    if (Number(batch.firstOffset() ?? from) > from) {
       // Kafka's position is past what the database holds (database restored, schema dropped): go back.
-      o.log.warn('seeking back to the stored offset', { topic, partition, stored: from, fetched: fresh[0]!.offset });
+      o.log.warn('seeking back to the stored offset', { topic, partition, stored: from, fetched: batch.firstOffset() });
       consumer.seek({ topic, partition, offset: String(from) });
+      return;
+    }
+    if (fresh.length === 0) {
+      resolveOffset(String(last));
       return;
     }
     const records: SinkRecord[] = [];
