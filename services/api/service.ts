@@ -10,6 +10,10 @@ import { keyRoutes, systemRoutes } from './routes/system';
 import { startApiServer, UpgradeHandler } from './server';
 import { discoverExternalRoutes } from './external-routes';
 import { partnerRoutes } from './routes/partners';
+import { historyRoutes } from './routes/history';
+import { stateRoutes } from './routes/state';
+import { planMigrations, startPlansProjection } from './plans';
+import { analyticsMigrations } from './analytics';
 import { createPartnerFeed } from './partner-feed';
 
 /** services/api: the HTTP API on API_PORT (8080). See services/api/README.md. */
@@ -22,6 +26,10 @@ export interface ApiOptions {
   readonly projectionSchema?: string;
   /** Routes to mount besides the API's own (other folders' routes are also discovered, see external-routes.ts). */
   readonly extraRoutes?: readonly HttpRoute[];
+  /** Schema of the analysts' views (services/api/ANALYTICS.md). Default `analytics`. */
+  readonly analyticsSchema?: string;
+  /** Consumer group of the API's optimizer.plans projection; false: don't run it (another instance does). */
+  readonly plansGroupId?: string | false;
   /** Skip discovery of services/telematics-ingest/http.ts and services/dashboard/http.ts. */
   readonly discover?: boolean;
 }
@@ -33,7 +41,22 @@ export interface RunningApi extends RunningService {
 
 export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Promise<RunningApi> => {
   const apiSchema = opts.apiSchema ?? 'api';
-  await migrate(ctx.pool, apiSchema, keyMigrations);
+  const schemas = { api: apiSchema, projections: opts.projectionSchema ?? 'projections' };
+  const analyticsSchema = opts.analyticsSchema ?? 'analytics';
+  await migrate(ctx.pool, apiSchema, [...keyMigrations, ...planMigrations]);
+  // The views need the projection tables (streams/projections migrates them when it starts): retry until they exist.
+  let analyticsTimer: NodeJS.Timeout | undefined;
+  const migrateAnalytics = async (): Promise<void> => {
+    try {
+      await migrate(ctx.pool, analyticsSchema, analyticsMigrations({ analytics: analyticsSchema, ...schemas }));
+    } catch (e) {
+      ctx.log.warn('analytics views not created yet; retrying in 30 s', { err: e });
+      analyticsTimer = setTimeout(() => void migrateAnalytics(), 30_000);
+      analyticsTimer.unref();
+    }
+  };
+  await migrateAnalytics();
+  const plans = opts.plansGroupId === false ? undefined : await startPlansProjection(ctx, { schema: apiSchema, groupId: opts.plansGroupId });
   const keys = createKeyStore({ pool: ctx.pool, schema: apiSchema, adminKey: ctx.config.adminKey });
   const producer = createDurableProducer(ctx.kafka);
   await producer.connect();
@@ -57,6 +80,8 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     ...keyRoutes(keys),
     ...configRoutes(createConfigLog(producer, ctx.serde)),
     ...partnerRoutes({ admin, serde: ctx.serde, config: ctx.config }),
+    ...historyRoutes(ctx.pool, schemas),
+    ...stateRoutes(ctx.pool, schemas),
     ...external.routes,
     ...(opts.extraRoutes ?? []),
   ];
@@ -75,6 +100,8 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     port: server.port,
     endpoints: [`${server.url}/openapi.json`, `${server.url}/health`],
     stop: async () => {
+      if (analyticsTimer) clearTimeout(analyticsTimer);
+      await plans?.stop();
       await feed.close();
       await server.close();
       for (const c of external.closers) await c().catch(() => undefined);

@@ -27,7 +27,8 @@ export const startTestApi = async (opts: ApiOptions = {}): Promise<TestApi> => {
   const adminKey = uniq('admin-key');
   const ctx = createContext(testConfig({ adminKey, logLevel: 'warn' }), uniq('api-test'));
   const apiSchema = uniq('api_test').replace(/-/g, '_');
-  const api = await startApi(ctx, { port: 0, apiSchema, discover: false, ...opts });
+  const analyticsSchema = uniq('analytics_test').replace(/-/g, '_');
+  const api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, plansGroupId: false, discover: false, ...opts });
   const call: TestApi['call'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const key = o.key === undefined ? adminKey : o.key;
@@ -56,6 +57,7 @@ export const startTestApi = async (opts: ApiOptions = {}): Promise<TestApi> => {
     },
     stop: async () => {
       await api.stop();
+      await ctx.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(opts.analyticsSchema ?? analyticsSchema)} CASCADE`);
       await ctx.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(apiSchema)} CASCADE`);
       await ctx.pool.end();
     },
