@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Producer } from 'kafkajs';
+import { Kafka, Producer } from 'kafkajs';
 import { createContext } from '../../services/common/context';
 import { ServiceContext } from '../../services/common/service';
 import { Config } from '../../services/common/config';
@@ -119,8 +119,8 @@ export type ReadingRecord = {
 };
 
 /** Offsets of every partition of `topic` now: take a mark before acting, read what was written after it. */
-export const markTopic = async (topic: string): Promise<Map<number, number>> => {
-  const admin = testKafka('mark').admin();
+export const markTopic = async (topic: string, kafka: Kafka = testKafka('mark')): Promise<Map<number, number>> => {
+  const admin = kafka.admin();
   await admin.connect();
   try {
     return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
@@ -131,16 +131,25 @@ export const markTopic = async (topic: string): Promise<Map<number, number>> => 
 
 /** Every record of `topic` between `from` (a mark) and the end of the log at call time, decoded with a plain registry
  *  client. Exact: a doubled record would show, and nothing written before the mark is read. */
-export const readSince = async <T>(topic: string, from: Map<number, number>, filter: (r: ReadRecord<T>) => boolean = () => true): Promise<ReadRecord<T>[]> => {
-  const to = await markTopic(topic);
+export const readSince = async <T>(
+  topic: string,
+  from: Map<number, number>,
+  filter: (r: ReadRecord<T>) => boolean = () => true,
+  kafka: Kafka = testKafka('reader'),
+): Promise<ReadRecord<T>[]> => {
+  const to = await markTopic(topic, kafka);
   const todo = new Map([...to].filter(([p, high]) => high > (from.get(p) ?? 0)));
   const out: ReadRecord<T>[] = [];
   if (todo.size === 0) return out;
   const registry = plainRegistryClient();
-  const consumer = testKafka('reader').consumer({ groupId: uniq('telematics-test-reader'), maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({ groupId: uniq('telematics-test-reader'), maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: false });
+    // No committed offsets: start each partition at the mark once the group is joined.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const p of todo.keys()) consumer.seek({ topic, partition: p, offset: String(from.get(p) ?? 0) });
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), 30000);
       consumer
@@ -159,9 +168,6 @@ export const readSince = async <T>(topic: string, from: Map<number, number>, fil
               resolve();
             }
           },
-        })
-        .then(() => {
-          for (const p of todo.keys()) consumer.seek({ topic, partition: p, offset: String(from.get(p) ?? 0) });
         })
         .catch(reject);
     });
