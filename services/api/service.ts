@@ -50,7 +50,11 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     try {
       await migrate(ctx.pool, analyticsSchema, analyticsMigrations({ analytics: analyticsSchema, ...schemas }));
     } catch (e) {
-      ctx.log.warn('analytics views not created yet; retrying in 30 s', { err: e });
+      if (!/does not exist/.test((e as Error).message)) {
+        ctx.log.error('analytics views could not be created; SQL access for analysts is unavailable', { err: e });
+        return;
+      }
+      ctx.log.warn('analytics views wait for the projection tables; retrying in 30 s', { err: e });
       analyticsTimer = setTimeout(() => void migrateAnalytics(), 30_000);
       analyticsTimer.unref();
     }

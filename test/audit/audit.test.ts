@@ -104,3 +104,14 @@ test('verify on the log names the tampered record by partition and offset', asyn
   expect(r.stdout).toMatch(/first broken link: seq 4 at ocpp\.frames partition \d+ offset \d+/);
   expect(r.stdout).toMatch(/the record was edited/);
 });
+
+test('transcript --json gives a copy that verify --file checks from its first record', async () => {
+  const r = await voltstream(['transcript', intact, '--from', new Date(t0 + 50_000).toISOString(), '--json']);
+  expect(r.code).toBe(0);
+  const file = path.join(dir, 'transcript.jsonl');
+  fs.writeFileSync(file, r.stdout);
+  expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).frame.seq)).toEqual([4, 5, 6, 7, 8, 9]);
+  const v = await voltstream(['verify', '--file', file]);
+  expect(v.code).toBe(0);
+  expect(v.stdout).toContain(`ok      ${intact}: 6 record(s), seq 4..9 (starts at seq 4: earlier records are not in the input, so its prevHash is not checked)`);
+});
