@@ -5,7 +5,7 @@ import { ServiceContext } from '../../services/common/service';
 import { createDurableProducer, DURABLE_ACKS, ensureTopics } from '../../services/common/kafka';
 import { configFromAvro } from '../../schemas/fleet-config';
 import { fromAvro } from '../../schemas/events';
-import { partnerTopic, partnerTopicSpec, Topics } from '../../schemas/topics';
+import { partnerIdPattern, partnerTopic, partnerTopicSpec, Topics } from '../../schemas/topics';
 import { evolveOwnership, initialOwnership, Ownership, ownerAt } from './ownership';
 
 /** The partner router: charging.events → partner.{owner}.events, where owner is the partner that operated the
@@ -116,6 +116,10 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
         const event = fromAvro(record);
         const owner = ownerAt(ownership, event.chargePointId, event.occurredAt);
         if (!owner) continue;
+        if (!partnerIdPattern.test(owner)) {
+          log.warn('charger owned by a partner id that cannot name a topic; event not routed', { chargePointId: event.chargePointId, owner });
+          continue;
+        }
         await ensurePartner(owner);
         const topic = partnerTopic(owner);
         const list = out.get(topic) ?? [];
