@@ -28,6 +28,7 @@ export const vehicle = (id: string, o: Partial<VehicleSnapshot> = {}): VehicleSn
   connectorId: 1,
   transactionId: '1',
   arrivalAt: null,
+  currentKw: 0,
   socPct: 50,
   socSource: 'telematics',
   socUncertaintyPct: 0,

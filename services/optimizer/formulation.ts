@@ -1,4 +1,4 @@
-import { CurrentType, SiteSnapshot, VehicleSnapshot } from './snapshot';
+import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snapshot';
 
 /** The charging LP, pure: `buildModel(snapshot)` gives HiGHS' sparse model data, `interpret(...)` turns the solver's
  *  column values back into a Plan. No I/O here; solver.ts runs HiGHS (in a worker thread in the service).
@@ -15,6 +15,7 @@ import { CurrentType, SiteSnapshot, VehicleSnapshot } from './snapshot';
  *    L_t     controllable site load (kW) ∈ [0, gridLimit − baseLoad_t − fixedLoad_t]
  *    peak    site peak above the peak already billed this month (kW), cost demandChargePerKwMonth
  *    e[v,t]  energy delivered into v's battery before slot t (only for vehicles whose taper can bind)
+ *    d±_v    change of v's slot-0 power from what it is commanded now, cost stickiness (1e-3 per kW: ties only)
  *
  *  Constraints
  *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
@@ -167,8 +168,9 @@ export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } 
 
   for (const v of s.vehicles) {
     const charger = v.chargePointId ? chargers.get(v.chargePointId) : undefined;
-    if (charger) busyChargers.add(charger.chargePointId);
-    const start = v.chargePointId ? s.now : (v.arrivalAt ?? Infinity);
+    const connected = isConnected(v, s.now);
+    if (charger && connected) busyChargers.add(charger.chargePointId);
+    const start = connected ? s.now : (v.arrivalAt ?? Infinity);
     const avail = new Float64Array(T);
     for (let t = 0; t < T; t++) {
       const a = s.now + t * slotMs;
@@ -185,13 +187,13 @@ export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } 
     const pCol = new Int32Array(T).fill(-1);
 
     // A vehicle on a charger that ignores its profiles: its measured load is fixed, not planned.
-    if (charger && !charger.controllable) {
+    if (charger && connected && !charger.controllable) {
       for (let t = 0; t < T; t++) if (avail[t]! > 0) fixedKw[t]! += charger.measuredKw * avail[t]!;
       windows.push({ vehicle: v, planned: false, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol: -1, fixedKw: charger.measuredKw });
       continue;
     }
-    const expected = !v.chargePointId && v.arrivalAt !== null;
-    const planned = (charger !== undefined || expected) && need > 1e-9 && pmaxKw > 0 && avail.some((x) => x > 0);
+    const expected = !connected && v.arrivalAt !== null;
+    const planned = ((charger !== undefined && charger.controllable) || expected) && need > 1e-9 && pmaxKw > 0 && avail.some((x) => x > 0);
     if (!planned) {
       windows.push({ vehicle: v, planned: false, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol: -1, fixedKw: 0 });
       continue;
@@ -200,6 +202,12 @@ export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } 
     for (let t = 0; t < T; t++) {
       if (avail[t]! <= 0) continue;
       pCol[t] = cols.add(dt * (prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom), 0, pmaxKw * avail[t]!);
+    }
+    // Stickiness in slot 0: p[v,0] − d⁺ + d⁻ = currentKw, cost stickinessPerKw·(d⁺ + d⁻).
+    if (connected && pCol[0]! >= 0 && w.stickinessPerKw > 0) {
+      const up = cols.add(w.stickinessPerKw, 0, INF);
+      const down = cols.add(w.stickinessPerKw, 0, INF);
+      rows.add([[pCol[0]!, 1], [up, -1], [down, 1]], v.currentKw, v.currentKw);
     }
     const prio = 1 + Math.max(0, v.priority);
     const sCol = cols.add(w.shortfallPerKwh * prio, 0, need);
@@ -290,6 +298,8 @@ export interface VehiclePlan {
   readonly chargePointId: string | null;
   readonly connectorId: number | null;
   readonly transactionId: string | null;
+  /** Expected plug-in time when not connected yet (no transaction, no profile). */
+  readonly arrivalAt: number | null;
   /** Grid-side power per slot (kW). */
   readonly powerKw: readonly number[];
   /** Energy to add to the battery by departure (after the uncertainty margin), planned, and missing (kWh). */
@@ -358,6 +368,7 @@ export const planFromPowers = (s: SiteSnapshot, layout: Layout, powers: readonly
       chargePointId: wdw.vehicle.chargePointId,
       connectorId: wdw.vehicle.connectorId,
       transactionId: wdw.vehicle.transactionId,
+      arrivalAt: isConnected(wdw.vehicle, s.now) ? null : wdw.vehicle.arrivalAt,
       powerKw: p,
       targetKwh: wdw.needKwh,
       plannedKwh,

@@ -27,6 +27,7 @@ const vp = (id: string, cp: string, powerKw: number[], o: Partial<VehiclePlan> =
   chargePointId: cp,
   connectorId: 1,
   transactionId: '42',
+  arrivalAt: null,
   powerKw,
   targetKwh: 10,
   plannedKwh: 10,

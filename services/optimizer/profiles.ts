@@ -66,7 +66,7 @@ export const applyMinCurrentAndHysteresis = (
   const chargers = new Map(s.chargers.map((c) => [c.chargePointId, c]));
   const powers = plan.vehicles.map((v) => v.powerKw.slice(0, slots));
   const charger = plan.vehicles.map((v) => (v.chargePointId ? chargers.get(v.chargePointId) : undefined));
-  const controlled = plan.vehicles.map((_, i) => charger[i] !== undefined && charger[i]!.controllable);
+  const controlled = plan.vehicles.map((v, i) => charger[i] !== undefined && charger[i]!.controllable && v.arrivalAt === null);
   const headroom = Array.from({ length: slots }, (_, t) => s.gridLimitKw - plan.siteKw[t]!);
   const panelHeadroom = (t: number) => {
     const m = new Map(s.panels.map((p) => [p.panelId, p.limitKw]));
@@ -224,7 +224,7 @@ export const txProfileCommands = (
   const out: OcppCommandDraft[] = [];
   plan.vehicles.forEach((v, i) => {
     const c = v.chargePointId ? chargers.get(v.chargePointId) : undefined;
-    if (!c || !c.controllable || v.connectorId === null) return;
+    if (!c || !c.controllable || v.connectorId === null || v.arrivalAt !== null) return;
     const protocol = c.protocol ?? 'ocpp1.6';
     const remainingSlots = Math.max(1, Math.ceil((v.departAt - plan.horizonStart) / (slotSeconds * 1000)));
     const span = Math.min(powers[i]!.length, remainingSlots);

@@ -36,12 +36,15 @@ export interface VehicleSnapshot {
   readonly vehicleId: string;
   /** false: a plugged session without a matched vehicle, planned with the configured defaults. */
   readonly known: boolean;
-  /** Connected now: the charger, connector and transaction. null while only expected (ETA). */
+  /** The charger, connector and transaction when connected. An expected vehicle (arrivalAt after now) may name the
+   *  charger it will use (an assigned bay); without one it is planned on the site's best charger for it. */
   readonly chargePointId: string | null;
   readonly connectorId: number | null;
   readonly transactionId: string | null;
-  /** Expected plug-in time when not connected; ignored when connected. */
+  /** Expected plug-in time (telematics ETA); null or not after now when connected. */
   readonly arrivalAt: number | null;
+  /** Power commanded now (kW): slot 0 prefers to keep it (stickiness), against pause/resume flapping. */
+  readonly currentKw: number;
   readonly socPct: number;
   readonly socSource: SocSource;
   /** 1-sigma-ish uncertainty of socPct in percent points; widens the target (telematics outage). */
@@ -69,6 +72,9 @@ export interface Weights {
   readonly readinessPerKwh: number;
   /** Largest per-kWh bias towards later slots (battery care); below any real price difference. */
   readonly lateBiasPerKwh: number;
+  /** Cost per kW of changing a vehicle's power in slot 0 from what it is commanded now: breaks ties towards the status
+   *  quo so that equal-cost plans do not shuffle power between vehicles every slot. */
+  readonly stickinessPerKw: number;
   /** Minimum safe SoC every vehicle should reach early... */
   readonly readinessSocPct: number;
   /** ...within this many minutes of plug-in (or of now). */
@@ -113,9 +119,12 @@ export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, s
     shortfallPerKwh: 100 * worstKwhCost,
     readinessPerKwh: 10 * worstKwhCost,
     lateBiasPerKwh: 1e-4,
+    stickinessPerKw: 1e-3,
     readinessSocPct: 30,
     readinessMinutes: 120,
   };
 };
+
+export const isConnected = (v: VehicleSnapshot, now: number): boolean => v.chargePointId !== null && (v.arrivalAt === null || v.arrivalAt <= now);
 
 export const defaultTaper: TaperCurve = { kneeSocPct: 80, endPowerFraction: 0.2 };

@@ -551,6 +551,7 @@ const vehicleSnapshot = (s: FleetState, vehicleId: string | null, x: Session | n
     connectorId: x?.connectorId ?? null,
     transactionId: x?.transactionId ?? null,
     arrivalAt: x ? null : arrivalAt,
+    currentKw: x ? (s.control.get(controlKey(x.chargePointId, x.connectorId))?.limitKw ?? 0) : 0,
     socPct: soc.socPct,
     socSource: soc.source,
     socUncertaintyPct: soc.uncertaintyPct,
