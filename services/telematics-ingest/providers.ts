@@ -40,7 +40,8 @@ const Pull = t.intersection([
 ]);
 const ShapeCodec = t.keyof(Object.fromEntries(Object.keys(adapters).map((k) => [k, null])) as Record<Shape, null>);
 const ProviderCodec = t.intersection([t.type({ shape: ShapeCodec }), t.partial({ push: t.union([ApiKeyAuth, HmacAuth]), pull: Pull })]);
-export const ProvidersFile = t.type({ providers: t.record(ProviderName, ProviderCodec) });
+/** Provider names are checked separately: io-ts drops record keys that fail a refined domain instead of failing. */
+export const ProvidersFile = t.type({ providers: t.record(t.string, ProviderCodec) });
 
 export type PushAuth =
   | { readonly type: 'api-key'; readonly header: string; readonly keys: readonly string[] }
@@ -87,6 +88,10 @@ const withDefaults = (name: string, p: t.TypeOf<typeof ProviderCodec>): Provider
 export const decodeProviders = (input: unknown): E.Either<string[], Providers> =>
   pipe(
     decodeWith(ProvidersFile)(input),
+    E.chain((f) => {
+      const badNames = Object.keys(f.providers).filter((n) => !ProviderName.is(n)).map((n) => `providers.${n}: expected ${ProviderName.name}`);
+      return badNames.length ? E.left(badNames) : E.right(f);
+    }),
     E.map((f) => new Map(Object.entries(f.providers).map(([name, p]) => [name, withDefaults(name, p)]))),
   );
 

@@ -41,10 +41,10 @@ export interface Problem {
 
 export const problem = (code: ProblemCode, message: string): Problem => ({ code, message });
 
-/** UUIDv8 (RFC 9562, custom) from SHA-256 of provider NUL providerReadingId: the same provider reading always gets the
- *  same id, so downstream consumers can de-duplicate too. */
+/** UUIDv8 (RFC 9562, custom) from SHA-256 of `<length of provider>:<provider><providerReadingId>`: the same provider
+ *  reading always gets the same id, so downstream consumers can de-duplicate too. */
 export const readingIdOf = (provider: string, providerReadingId: string): string => {
-  const h = createHash('sha256').update(provider).update('\0').update(providerReadingId).digest();
+  const h = createHash('sha256').update(`${provider.length}:${provider}`).update(providerReadingId).digest();
   h[6] = (h[6]! & 0x0f) | 0x80;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

@@ -23,16 +23,14 @@ const Charge = t.partial({ state: nullable(t.string), isPluggedIn: nullable(t.bo
 const Location = t.type({ latitude: FiniteNumber, longitude: FiniteNumber });
 const Odometer = t.type({ distance: FiniteNumber });
 
-const Data = t.intersection([
-  t.type({ recordedAt: Instant }),
-  t.partial({
-    distanceUnit: nullable(t.keyof({ km: null, miles: null }, '"km" | "miles"')),
-    battery: nullable(Battery),
-    charge: nullable(Charge),
-    location: nullable(Location),
-    odometer: nullable(Odometer),
-  }),
-]);
+const Data = t.type({
+  recordedAt: Instant,
+  distanceUnit: nullable(t.keyof({ km: null, miles: null }, '"km" | "miles"')),
+  battery: nullable(Battery),
+  charge: nullable(Charge),
+  location: nullable(Location),
+  odometer: nullable(Odometer),
+});
 
 export const ConsumerCarEvent = t.type({
   eventId: NonEmptyString,
