@@ -110,13 +110,13 @@ export const authorize = async (
 
 export const startApiServer = async (opts: ApiServerOptions): Promise<ApiServer> => {
   const table: Compiled[] = opts.routes.map((route) => ({ route, re: compilePath(route.path) }));
-  const requests = new Counter({
+  const requests = (opts.metrics.getSingleMetric('voltstream_api_requests_total') as Counter<'method' | 'route' | 'status'> | undefined) ?? new Counter({
     name: 'voltstream_api_requests_total',
     help: 'HTTP requests answered by the API, by route template and status',
     labelNames: ['method', 'route', 'status'],
     registers: [opts.metrics],
   });
-  const latency = new Histogram({
+  const latency = (opts.metrics.getSingleMetric('voltstream_api_request_seconds') as Histogram<'method' | 'route'> | undefined) ?? new Histogram({
     name: 'voltstream_api_request_seconds',
     help: 'HTTP request duration by route template',
     labelNames: ['method', 'route'],

@@ -70,7 +70,7 @@ const startConfigTail = async (ctx: ServiceContext, admin: Admin) => {
 export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOptions = {}): Promise<RunningRouter> => {
   const groupId = opts.groupId ?? 'partner-router';
   const log = ctx.log.child({ component: 'partner-router' });
-  const routed = new Counter({
+  const routed = (ctx.metrics.getSingleMetric('voltstream_partner_router_events_total') as Counter<'partner'> | undefined) ?? new Counter({
     name: 'voltstream_partner_router_events_total',
     help: 'charging.events records routed to a partner topic, by partner',
     labelNames: ['partner'],
