@@ -53,7 +53,7 @@ beforeAll(async () => {
   for (const p of [A, B]) {
     const r = await t.call('PUT', `/api/v1/partners/${p}`, { body: { password: pw[p], name: p } });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ partnerId: p, topic: partnerTopic(p), groupPrefix: `partner.${p}.`, kafka: { bootstrap: '127.0.0.1:9094', username: p } });
+    expect(r.json).toMatchObject({ partnerId: p, topic: partnerTopic(p), groupPrefix: `partner.${p}.`, kafka: { bootstrap: `127.0.0.1:${t.ctx.config.partnerKafkaPort}`, username: p } });
   }
 
   // The router starts at the current end of charging.events (a fresh group with its offsets set there), and only
@@ -110,7 +110,7 @@ test('each event lands in the topic of the partner that owned the charger at the
 
 test("partner A's Kafka user reads its topic with the stock console consumer over SASL/SCRAM", async () => {
   await partnerRecords(A, sent[A]!.length);
-  const r = await consoleConsume({ bootstrap: '127.0.0.1:9094', username: A, password: pw[A]!, topic: partnerTopic(A), group: `partner.${A}.audit`, maxMessages: sent[A]!.length, timeoutMs: 15000 });
+  const r = await consoleConsume({ bootstrap: `127.0.0.1:${t.ctx.config.partnerKafkaPort}`, username: A, password: pw[A]!, topic: partnerTopic(A), group: `partner.${A}.audit`, maxMessages: sent[A]!.length, timeoutMs: 15000 });
   expect(r.code).toBe(0);
   const keys = r.stdout.split('\n').filter((l) => mine.has(l.split('\t').pop() ?? '')).map((l) => l.split('\t').pop());
   expect(keys.sort()).toEqual(sent[A]!.map((e) => e.chargePointId).sort());
@@ -118,16 +118,16 @@ test("partner A's Kafka user reads its topic with the stock console consumer ove
 });
 
 test("partner A's Kafka user is refused on partner B's topic, and on a consumer group outside its prefix", async () => {
-  const r = await consoleConsume({ bootstrap: '127.0.0.1:9094', username: A, password: pw[A]!, topic: partnerTopic(B), group: `partner.${A}.peek`, timeoutMs: 8000 });
+  const r = await consoleConsume({ bootstrap: `127.0.0.1:${t.ctx.config.partnerKafkaPort}`, username: A, password: pw[A]!, topic: partnerTopic(B), group: `partner.${A}.peek`, timeoutMs: 8000 });
   expect(r.stdout + r.stderr).toContain(`TopicAuthorizationException: Not authorized to access topics: [${partnerTopic(B)}]`);
   expect(r.stdout).not.toContain(cpB);
   expect(r.stdout + r.stderr).toContain('Processed a total of 0 messages');
-  const g = await consoleConsume({ bootstrap: '127.0.0.1:9094', username: A, password: pw[A]!, topic: partnerTopic(A), group: `partner.${B}.sneaky`, timeoutMs: 8000 });
+  const g = await consoleConsume({ bootstrap: `127.0.0.1:${t.ctx.config.partnerKafkaPort}`, username: A, password: pw[A]!, topic: partnerTopic(A), group: `partner.${B}.sneaky`, timeoutMs: 8000 });
   expect(g.stdout + g.stderr).toContain('GroupAuthorizationException');
 });
 
 test('a wrong password is refused at authentication', async () => {
-  const r = await consoleConsume({ bootstrap: '127.0.0.1:9094', username: A, password: 'not-the-password', topic: partnerTopic(A), group: `partner.${A}.x`, timeoutMs: 5000 });
+  const r = await consoleConsume({ bootstrap: `127.0.0.1:${t.ctx.config.partnerKafkaPort}`, username: A, password: 'not-the-password', topic: partnerTopic(A), group: `partner.${A}.x`, timeoutMs: 5000 });
   expect(r.stdout + r.stderr).toMatch(/Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256/);
 });
 
