@@ -25,7 +25,7 @@ export const createBatchingSink = (
   producer: Producer,
   opts: { maxBatchRecords?: number; maxQueuedRecords?: number; onSend?: (records: number, seconds: number, ok: boolean) => void } = {},
 ): Sink => {
-  const maxBatch = opts.maxBatchRecords ?? 5000;
+  const maxBatch = opts.maxBatchRecords ?? 2000;
   const maxQueued = opts.maxQueuedRecords ?? 50_000;
   const queue: Pending[] = [];
   let queued = 0;
@@ -44,7 +44,12 @@ export const createBatchingSink = (
           n += p.count;
         }
         const byTopic = new Map<string, Message[]>();
-        for (const p of batch) for (const tm of p.topicMessages) byTopic.set(tm.topic, [...(byTopic.get(tm.topic) ?? []), ...tm.messages]);
+        for (const p of batch)
+          for (const tm of p.topicMessages) {
+            const list = byTopic.get(tm.topic) ?? [];
+            for (const m of tm.messages) list.push(m);
+            byTopic.set(tm.topic, list);
+          }
         const t0 = process.hrtime.bigint();
         try {
           await producer.sendBatch({ acks: DURABLE_ACKS, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
