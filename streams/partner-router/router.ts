@@ -96,7 +96,7 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
   await consumer.run({
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
-      await tail.catchUp(opts.catchUpTimeoutMs ?? 30_000);
+      await tail.catchUp(opts.catchUpTimeoutMs ?? 20_000);
       const ownership = tail.state();
       const out = new Map<string, Message[]>();
       let done: string | undefined;

@@ -10,6 +10,7 @@ import { readTopicUntil, testConfig, uniq } from '../support/stack';
 import { startTestApi, TestApi } from '../api/harness';
 import { consoleConsume } from './console-consumer';
 import { decodePosition } from '../../services/api/partner-feed';
+import { partnerAcls } from '../../services/api/partners';
 
 /** Partner feeds end to end on the real broker: partners configured through the API (SCRAM users + ACLs), the
  *  router writing each event to the partner that owned the charger at the event's time, partners reading with
@@ -88,6 +89,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await router?.stop();
+  // The shared broker keeps no partner topics or ACLs of finished test runs (the SCRAM users are left: a few bytes).
+  const admin = routerCtx?.kafka.admin();
+  if (admin) {
+    await admin.connect();
+    await admin.deleteAcls({ filters: [A, B].flatMap((p) => partnerAcls(p)) }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [partnerTopic(A), partnerTopic(B)] }).catch(() => undefined);
+    await admin.disconnect();
+  }
   await routerCtx?.pool.end();
   await t?.stop();
 });
