@@ -15,6 +15,7 @@
  *   OCPP_PRODUCE_TIMEOUT_MS    how long an inbound CALL waits for Kafka before the charger gets InternalError (default 8000)
  *   OCPP_BATCH_MS              how long frames of all chargers are collected into one produce request (default 2)
  *   OCPP_BATCH_MAX             largest number of records in one produce request (default 2000)
+ *   OCPP_KAFKA_LANES           idempotent producers sending in parallel, each owning partitions p % lanes (default 1)
  *   OCPP_INTERNAL_URL          URL other gateway instances use to forward commands to this one
  *                              (default http://127.0.0.1:<OCPP_PORT>)
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
@@ -44,6 +45,7 @@ const Env = t.partial({
   OCPP_PRODUCE_TIMEOUT_MS: IntFromString,
   OCPP_BATCH_MS: IntFromString,
   OCPP_BATCH_MAX: IntFromString,
+  OCPP_KAFKA_LANES: IntFromString,
   OCPP_INTERNAL_URL: t.string,
   OCPP_DB_SCHEMA: t.string,
 });
@@ -65,6 +67,7 @@ export interface GatewaySettings {
   readonly produceTimeoutMs: number;
   readonly batchMs: number;
   readonly batchMax: number;
+  readonly kafkaLanes: number;
   /** undefined: derived from the port the gateway listens on. */
   readonly internalUrl: string | undefined;
   readonly dbSchema: string;
@@ -82,6 +85,7 @@ export const defaultSettings: GatewaySettings = {
   produceTimeoutMs: 8000,
   batchMs: 2,
   batchMax: 2000,
+  kafkaLanes: 1,
   internalUrl: undefined,
   dbSchema: 'gateway',
   rejectAuditBytes: 8192,
@@ -104,6 +108,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         produceTimeoutMs: e.OCPP_PRODUCE_TIMEOUT_MS ?? defaultSettings.produceTimeoutMs,
         batchMs: e.OCPP_BATCH_MS ?? defaultSettings.batchMs,
         batchMax: e.OCPP_BATCH_MAX ?? defaultSettings.batchMax,
+        kafkaLanes: Math.max(1, e.OCPP_KAFKA_LANES ?? defaultSettings.kafkaLanes),
         internalUrl: e.OCPP_INTERNAL_URL,
         dbSchema: e.OCPP_DB_SCHEMA ?? defaultSettings.dbSchema,
         rejectAuditBytes: defaultSettings.rejectAuditBytes,

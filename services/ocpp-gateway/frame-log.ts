@@ -1,7 +1,9 @@
-/** The gateway's only Kafka producer: every record (ocpp.frames, ocpp.rejected, ocpp.command-results) goes through
- *  one queue that is flushed every few milliseconds as ONE produce request with the records of all chargers
- *  (idempotent producer, acks from all in-sync replicas). One request in flight at a time, so per-charger order on the
- *  partition is the order of append() calls.
+/** The gateway's Kafka output: every record (ocpp.frames, ocpp.rejected, ocpp.command-results) goes through a few
+ *  "lanes". A lane owns a fixed set of ocpp.frames partitions (partition % lanes) and one idempotent producer (acks
+ *  from all in-sync replicas); its queue is flushed every few milliseconds as ONE produce request with the records of
+ *  all its chargers, one request in flight at a time. A charger always maps to the same partition, so to the same
+ *  lane: per-charger order on the partition is the order of append() calls, while lanes send in parallel (kafkajs'
+ *  idempotent producer allows one request in flight, so parallelism needs several producers).
  *
  *  ocpp.frames records are chained here, at flush time (seq and hash from the charger's head), so a failed request
  *  never leaves a gap that later records would build on. After a failure the gateway is "unhealthy": every append is
@@ -53,6 +55,8 @@ export interface FrameLogOptions {
   readonly gatewayId: string;
   readonly batchMs: number;
   readonly batchMax: number;
+  /** Producers working in parallel (default 1: on a small broker fewer, larger requests win). */
+  readonly lanes?: number;
   /** Called after every acknowledged request with the new heads of the chargers in it. */
   readonly onHeads: (heads: ReadonlyMap<string, StoredHead>) => void;
 }
@@ -91,15 +95,18 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
   const partitioner = Partitioners.DefaultPartitioner();
   let partitionMetadata: { partitionId: number; leader: number }[] = [{ partitionId: 0, leader: 0 }];
 
-  let producer: Producer = createDurableProducer(o.kafka);
+  interface Lane {
+    producer: Producer;
+    queue: Entry[];
+    timer: NodeJS.Timeout | undefined;
+    flushing: boolean;
+    idle: (() => void)[];
+  }
+  const lanes: Lane[] = Array.from({ length: Math.max(1, o.lanes ?? 1) }, () => ({ producer: createDurableProducer(o.kafka), queue: [], timer: undefined, flushing: false, idle: [] }));
   let admin: Admin = o.kafka.admin();
-  let queue: Entry[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let flushing = false;
   let isHealthy = true;
   let stopped = false;
   let probe: Promise<void> | undefined;
-  let idle: (() => void)[] = [];
 
   const partitionOf = (cp: string): number =>
     partitioner({ topic: Topics.ocppFrames, partitionMetadata: partitionMetadata as never, message: { key: cp, value: null } });
@@ -111,11 +118,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     return offsets;
   };
 
-  const schedule = () => {
-    if (timer || flushing || queue.length === 0) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void flush();
+  const laneOf = (cp: string): Lane => lanes[partitionOf(cp) % lanes.length]!;
+
+  const schedule = (lane: Lane) => {
+    if (lane.timer || lane.flushing || lane.queue.length === 0) return;
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      void flush(lane);
     }, o.batchMs);
   };
 
@@ -126,13 +135,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     }
   };
 
-  const flush = async () => {
-    if (flushing) return;
-    flushing = true;
+  const flush = async (lane: Lane) => {
+    if (lane.flushing) return;
+    lane.flushing = true;
     const taken: Entry[] = [];
     let count = 0;
-    while (queue.length > 0 && count < o.batchMax) {
-      const en = queue.shift()!;
+    while (lane.queue.length > 0 && count < o.batchMax) {
+      const en = lane.queue.shift()!;
       taken.push(en);
       count += en.type === 'frames' ? en.drafts.length : 1;
     }
@@ -173,13 +182,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     } catch (e) {
       // Encoding failed (registry unreachable): nothing was sent.
       failAll(ready, new KafkaUnavailable(`encoding failed: ${(e as Error).message}`));
-      flushing = false;
-      schedule();
+      lane.flushing = false;
+      schedule(lane);
       return;
     }
     if (messages.length === 0) {
-      flushing = false;
-      schedule();
+      lane.flushing = false;
+      schedule(lane);
       return;
     }
     try {
@@ -189,7 +198,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         list.push(m.partition >= 0 ? { key: m.key, value: m.value, partition: m.partition } : { key: m.key, value: m.value });
         byTopic.set(m.topic, list);
       }
-      const meta = await producer.sendBatch({ acks: DURABLE_ACKS, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      const meta = await lane.producer.sendBatch({ acks: DURABLE_ACKS, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
       produceLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       batchSize.observe(messages.length);
       // Offsets: per partition, records are numbered from baseOffset in the order they were given.
@@ -214,18 +223,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         const st = heads.get(cp);
         if (st && st.known) heads.set(cp, { known: false, from: st.offset !== null ? st.offset + 1 : st.floor, floor: st.floor, base: st.head, baseOffset: st.offset });
       }
-      const pending = queue;
-      queue = [];
+      const pending = lanes.flatMap((l) => l.queue.splice(0));
       failAll([...ready, ...pending], new KafkaUnavailable(`Kafka did not acknowledge: ${(e as Error).message}`));
       becomeUnhealthy();
     }
-    flushing = false;
-    if (queue.length === 0) {
-      const waiters = idle;
-      idle = [];
-      waiters.forEach((w) => w());
-    }
-    schedule();
+    lane.flushing = false;
+    if (lane.queue.length === 0) lane.idle.splice(0).forEach((w) => w());
+    schedule(lane);
   };
 
   /** Reads partitions from given offsets to their end; returns the last record of each wanted charger. */
@@ -303,21 +307,25 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     isHealthy = false;
     if (probe) return;
     probe = (async () => {
-      await producer.disconnect().catch(() => undefined);
+      const disconnectAll = () => Promise.all(lanes.map((l) => l.producer.disconnect().catch(() => undefined)));
+      await disconnectAll();
       while (!stopped) {
         await new Promise((r) => setTimeout(r, 1000));
         try {
           await admin.disconnect().catch(() => undefined);
           admin = o.kafka.admin();
           await admin.connect();
-          producer = createDurableProducer(o.kafka);
-          await producer.connect();
+          for (const l of lanes) {
+            // A fresh producer id: the old one's sequence numbers are unknown after a failed request.
+            l.producer = createDurableProducer(o.kafka);
+            await l.producer.connect();
+          }
           await recoverUnknown();
           isHealthy = true;
           o.log.info('Kafka is back; accepting frames again');
           break;
         } catch (e) {
-          await producer.disconnect().catch(() => undefined);
+          await disconnectAll();
           o.log.debug('Kafka still unavailable', { err: e as Error });
         }
       }
@@ -328,8 +336,17 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
   return {
     start: async () => {
       await admin.connect();
-      await producer.connect();
-      await refreshEnds();
+      await Promise.all(lanes.map((l) => l.producer.connect()));
+      // Freshly created topics may not have leaders yet ("not the leader for that topic-partition"): retry a while.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await refreshEnds();
+          break;
+        } catch (e) {
+          if (attempt >= 20) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     },
     append: (cp, drafts) =>
       new Promise<FrameRecord[]>((resolve, reject) => {
@@ -338,12 +355,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           reject(new KafkaUnavailable('Kafka is unavailable'));
           return;
         }
-        queue.push({ type: 'frames', chargePointId: cp, drafts, resolve, reject });
-        if (queue.length >= o.batchMax && !flushing) {
-          if (timer) clearTimeout(timer);
-          timer = undefined;
-          void flush();
-        } else schedule();
+        const lane = laneOf(cp);
+        lane.queue.push({ type: 'frames', chargePointId: cp, drafts, resolve, reject });
+        if (lane.queue.length >= o.batchMax && !lane.flushing) {
+          if (lane.timer) clearTimeout(lane.timer);
+          lane.timer = undefined;
+          void flush(lane);
+        } else schedule(lane);
       }),
     produce: (topic, key, value) =>
       new Promise<void>((resolve, reject) => {
@@ -352,8 +370,9 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           reject(new KafkaUnavailable('Kafka is unavailable'));
           return;
         }
-        queue.push({ type: 'other', topic, key, value, resolve: () => resolve(), reject });
-        schedule();
+        const lane = lanes[0]!;
+        lane.queue.push({ type: 'other', topic, key, value, resolve: () => resolve(), reject });
+        schedule(lane);
       }),
     adopt: async (cp, stored, scanFrom) => {
       // Still tracked here (the same charger's previous connection on this instance): the in-memory head is the newest.
@@ -385,11 +404,11 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     endLowerBound: (p) => endLowerBoundOf(p),
     healthy: () => isHealthy,
     stop: async () => {
-      if (queue.length > 0 || flushing) await new Promise<void>((r) => idle.push(r));
+      await Promise.all(lanes.map((l) => (l.queue.length > 0 || l.flushing ? new Promise<void>((r) => l.idle.push(r)) : undefined)));
       stopped = true;
-      if (timer) clearTimeout(timer);
+      for (const l of lanes) if (l.timer) clearTimeout(l.timer);
       await probe?.catch(() => undefined);
-      await producer.disconnect().catch(() => undefined);
+      await Promise.all(lanes.map((l) => l.producer.disconnect().catch(() => undefined)));
       await admin.disconnect().catch(() => undefined);
     },
   };

@@ -82,7 +82,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       if (batch.size) await store.saveHeads(batch).catch((e) => log.warn('chain heads not saved', { err: e as Error }));
     });
   };
-  const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, onHeads });
+  const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads });
   await frameLog.start();
   const fleet: FleetFollower = await followFleet(ctx.kafka, ctx.serde, log, gatewayId);
 
@@ -119,10 +119,17 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   // Successful Basic credentials, so a reconnect does not pay for scrypt again. Keyed by the stored hash too, so a new
   // password (new hash on fleet.config) invalidates it.
   const verified = new Set<string>();
+  const verifying = new Map<string, Promise<boolean>>();
   const checkPassword = async (password: string, stored: string): Promise<boolean> => {
     const key = createHash('sha256').update(stored).update('\0').update(password).digest('hex');
     if (verified.has(key)) return true;
-    const ok = await verifySecret(password, stored);
+    // Chargers reconnecting together (after a gateway restart) share one scrypt per distinct secret.
+    let p = verifying.get(key);
+    if (!p) {
+      p = verifySecret(password, stored).finally(() => verifying.delete(key));
+      verifying.set(key, p);
+    }
+    const ok = await p;
     if (ok) {
       if (verified.size > 200000) verified.clear();
       verified.add(key);

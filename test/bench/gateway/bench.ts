@@ -35,6 +35,26 @@ interface Stats {
   connected: number;
 }
 
+/** Bucket counts of a Prometheus histogram (summed over labels) from the text format. */
+const histogram = (text: string, name: string): Map<number, number> => {
+  const out = new Map<number, number>();
+  const re = new RegExp(`^${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm');
+  for (const m of text.matchAll(re)) {
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    out.set(le, (out.get(le) ?? 0) + Number(m[2]));
+  }
+  return out;
+};
+
+/** Quantile of the observations between two snapshots, as the upper bound of the bucket it falls in (ms). */
+const bucketQuantile = (before: Map<number, number>, after: Map<number, number>, q: number): string => {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return 'n/a';
+  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total) return le === Infinity ? '> max bucket' : `<= ${le * 1000} ms`;
+  return 'n/a';
+};
+
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -222,6 +242,7 @@ export const benchmark: Benchmark = {
     const s2 = await gw.ask<Stats>('stats');
     const gwCpu = (s2.cpu.user + s2.cpu.system - cpu2.user - cpu2.system) / 1e6 / throughputSeconds;
 
+    const m3before = (await gw.ask<{ text: string }>('metrics')).text;
     // Phase 3: open-loop fixed rate, round robin over the chargers that are idle.
     const lat3: number[] = [];
     let sent3 = 0;
@@ -269,6 +290,10 @@ export const benchmark: Benchmark = {
     const achieved = lat3.length / latencySeconds;
 
     const metricsText = (await gw.ask<{ text: string }>('metrics')).text;
+    const produceBefore = histogram(m3before, 'ocpp_gateway_kafka_produce_seconds');
+    const produceAfter = histogram(metricsText, 'ocpp_gateway_kafka_produce_seconds');
+    const serverBefore = histogram(m3before, 'ocpp_gateway_call_result_seconds');
+    const serverAfter = histogram(metricsText, 'ocpp_gateway_call_result_seconds');
     const bar4 = progress('closing connections', live.length);
     await pool(live.length, 500, async (j) => void (await live[j]!.c.close().catch(() => undefined)), (d) => bar4.tick(d));
     await gw.ask('stop');
@@ -290,6 +315,7 @@ export const benchmark: Benchmark = {
     console.log(`                                   latency under saturation p50 ${f(percentile(lat2, 50))} ms, p99 ${f(percentile(lat2, 99))} ms`);
     if (batch && batches) console.log(`                                   ${(Number(batch[1]) / Math.max(1, Number(batches[1]))).toFixed(0)} records per produce request on average`);
     console.log(`  CALL→CALLRESULT at ${rate}/s       p50 ${f(percentile(lat3, 50))} ms, p99 ${f(percentile(lat3, 99))} ms, max ${f(lat3[lat3.length - 1] ?? NaN)} ms (achieved ${Math.round(achieved)}/s, ${errors3} errors)`);
+    console.log(`                                   gateway side: CALL→CALLRESULT p50 ${bucketQuantile(serverBefore, serverAfter, 0.5)}, p99 ${bucketQuantile(serverBefore, serverAfter, 0.99)}; Kafka produce request p50 ${bucketQuantile(produceBefore, produceAfter, 0.5)}, p99 ${bucketQuantile(produceBefore, produceAfter, 0.99)}`);
     console.log(`  baseline: one durable produce    p50 ${f(baseline.p50)} ms, p99 ${f(baseline.p99)} ms (kafkajs idempotent producer, acks=-1, one record per request)`);
     console.log(`  goals: 10000 connections, >= 5000 durable frames/s, p99 < 100 ms at 1000 frames/s`);
     return 0;
