@@ -12,6 +12,8 @@
  *  OPTIMIZER_DEFAULT_TARGET_SOC_PCT    target without a departure (default 80)
  *  OPTIMIZER_DEFAULT_DWELL_HOURS       departure assumed this long after plug-in without a schedule (default 8)
  *  OPTIMIZER_RESERVE_SOC_PCT           reserve added to energy/route needs (default 10)
+ *  OPTIMIZER_FORECAST_DWELL_HOURS      a vehicle with a departure but neither plugged in nor with an ETA is expected this
+ *                                      long before its departure (not before the next slot), so capacity is kept (default 6)
  *  OPTIMIZER_GROUP                     consumer group (default voltstream-optimizer)
  *  OPTIMIZER_SITES                     comma-separated site ids this instance plans (default: all)
  */
@@ -40,6 +42,7 @@ const Env = t.partial({
   OPTIMIZER_DEFAULT_TARGET_SOC_PCT: Num,
   OPTIMIZER_DEFAULT_DWELL_HOURS: Num,
   OPTIMIZER_RESERVE_SOC_PCT: Num,
+  OPTIMIZER_FORECAST_DWELL_HOURS: Num,
   OPTIMIZER_GROUP: t.string,
   OPTIMIZER_SITES: t.string,
 });
@@ -57,6 +60,7 @@ export interface OptimizerConfig {
   readonly defaultTargetSocPct: number;
   readonly defaultDwellHours: number;
   readonly reserveSocPct: number;
+  readonly forecastDwellHours: number;
   readonly groupId: string;
   /** null: every site. */
   readonly sites: readonly string[] | null;
@@ -75,6 +79,7 @@ export const defaultOptimizerConfig: OptimizerConfig = {
   defaultTargetSocPct: 80,
   defaultDwellHours: 8,
   reserveSocPct: 10,
+  forecastDwellHours: 6,
   groupId: 'voltstream-optimizer',
   sites: null,
 };
@@ -98,6 +103,7 @@ export const decodeOptimizerConfig = (env: NodeJS.ProcessEnv): E.Either<string, 
         defaultTargetSocPct: e.OPTIMIZER_DEFAULT_TARGET_SOC_PCT ?? d.defaultTargetSocPct,
         defaultDwellHours: e.OPTIMIZER_DEFAULT_DWELL_HOURS ?? d.defaultDwellHours,
         reserveSocPct: e.OPTIMIZER_RESERVE_SOC_PCT ?? d.reserveSocPct,
+        forecastDwellHours: e.OPTIMIZER_FORECAST_DWELL_HOURS ?? d.forecastDwellHours,
         groupId: e.OPTIMIZER_GROUP ?? d.groupId,
         sites: e.OPTIMIZER_SITES ? e.OPTIMIZER_SITES.split(',').map((s) => s.trim()).filter(Boolean) : null,
       };

@@ -65,6 +65,14 @@ describe('the optimizer fold', () => {
     expect(v).toMatchObject({ chargePointId: null, arrivalAt: T + 90 * MIN, socPct: 20 });
   });
 
+  test('a vehicle with a departure but no ETA is forecast to arrive before it (capacity kept for it)', () => {
+    const s = given(...depot, config({ type: 'DepartureScheduled', departureId: 'd', vehicleId: 'V1', departAt: T + 20 * 3600000, requiredSocPct: 80, requiredEnergyKwh: null, routeKm: null, priority: 1 }));
+    const v = snapshotOf(s, 'S', T, cfg)!.vehicles.find((x) => x.vehicleId === 'V1')!;
+    expect(v).toMatchObject({ chargePointId: null, arrivalAt: T + 14 * 3600000, socSource: 'default', targetKwh: 64 });
+    const soon = snapshotOf(s, 'S', T + 18 * 3600000, cfg)!.vehicles.find((x) => x.vehicleId === 'V1')!;
+    expect(soon.arrivalAt).toBe(T + 18 * 3600000 + 15 * MIN);
+  });
+
   test('tariff periods in local time: 22:00-06:00 cheap in Europe/Berlin', () => {
     const periods = [{ from: '22:00', to: '06:00', pricePerKwh: 0.1 }, { from: '06:00', to: '22:00', pricePerKwh: 0.3 }];
     expect(priceAt(periods, 'Europe/Berlin', Date.UTC(2026, 0, 5, 4, 30))).toBe(0.1); // 05:30 local

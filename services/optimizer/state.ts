@@ -484,8 +484,14 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
   for (const v of s.vehicles.values()) {
     if (v.siteId !== siteId || plugged.has(v.vehicleId)) continue;
     const r = s.telematics.get(v.vehicleId);
-    if (!r || r.etaAt === null || r.etaAt < now - slotMs || r.etaAt > now + cfg.maxHorizonHours * 3600000) continue;
-    const expected = vehicleSnapshot(s, v.vehicleId, null, now, cfg, Math.max(now, r.etaAt));
+    const dep = s.departures.get(v.vehicleId);
+    const horizonEnd = now + cfg.maxHorizonHours * 3600000;
+    let arrival: number | null = null;
+    if (r && r.etaAt !== null && r.etaAt >= now - slotMs && r.etaAt <= horizonEnd && r.pluggedIn !== true) arrival = Math.max(now, r.etaAt);
+    // No ETA but a departure ahead: a forecast arrival keeps capacity (and peak) for it.
+    else if (dep && dep.departAt > now && dep.departAt <= horizonEnd) arrival = Math.max(now + slotMs, dep.departAt - cfg.forecastDwellHours * 3600000);
+    if (arrival === null) continue;
+    const expected = vehicleSnapshot(s, v.vehicleId, null, now, cfg, arrival);
     if (expected.departAt > expected.arrivalAt!) vehicles.push(expected);
   }
 

@@ -1,4 +1,4 @@
-import { buildModel, planFromPowers } from '../../../services/optimizer/formulation';
+import { buildModel, Plan, planFromPowers } from '../../../services/optimizer/formulation';
 import { heuristicPowers, Heuristic } from '../../../services/optimizer/baselines';
 import { planSite } from '../../../services/optimizer/planner';
 import { applyMinCurrentAndHysteresis, defaultProfileOptions, fromLimit, toLimit, txProfileCommands } from '../../../services/optimizer/profiles';
@@ -14,6 +14,7 @@ import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleS
  *  with perfect foresight (every arrival, SoC and the true efficiency known at the start), executed in the same world. */
 export const TRUE_EFFICIENCY = 0.9;
 export const ASSUMED_EFFICIENCY = 0.92;
+export const FORECAST_DWELL_MS = 6 * 3600000;
 
 export type ControllerName = 'uncontrolled' | 'edf' | 'llf' | 'optimizer' | 'offline';
 
@@ -31,6 +32,8 @@ export interface DayResult {
   /** Pause/resume transitions while plugged in, summed over vehicles. */
   readonly toggles: number;
   readonly solveMs: readonly number[];
+  /** Site load per slot (kW). */
+  readonly loadKw: readonly number[];
 }
 
 type Decide = (snap: SiteSnapshot, k: number) => Promise<ReadonlyMap<string, number>>;
@@ -50,6 +53,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
   let delivered = 0;
   let over = 0;
   let toggles = 0;
+  const loads: number[] = new Array<number>(DAY_SLOTS).fill(0);
   const chargers = new Map(day.chargers.map((c) => [c.chargePointId, c]));
   for (let k = 0; k < DAY_SLOTS; k++) {
     const now = DAY_START + k * SLOT_MS;
@@ -57,7 +61,9 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       if (v.departAt === now) shortfall.set(v.vehicleId, Math.max(0, (v.capacityKwh * v.targetSocPct) / 100 - energy.get(v.vehicleId)!));
     }
     const present = day.vehicles.filter((v) => v.arrivalAt <= now && v.departAt > now);
-    const expected = day.vehicles.filter((v) => v.arrivalAt > now && v.etaKnownAt <= now);
+    // Not here yet: with a telematics ETA at its true arrival and SoC; otherwise forecast from the fleet schedule
+    // (departure known; arrival assumed FORECAST_DWELL_MS before it, not before the next slot; SoC 30 %).
+    const expected = day.vehicles.filter((v) => v.arrivalAt > now);
     if (present.length === 0 && expected.length === 0) continue;
     const belief = (v: (typeof day.vehicles)[number]): Belief => {
       const trueSoc = (100 * energy.get(v.vehicleId)!) / v.capacityKwh;
@@ -71,7 +77,11 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       const hours = (now - base.at) / 3600000;
       return { socPct: Math.min(100, base.socPct + (100 * base.gridKwh * ASSUMED_EFFICIENCY) / v.capacityKwh), source: 'estimated', uncertaintyPct: Math.min(20, 2 + 3 * hours) };
     };
-    const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) => vehicleSnapshot(v, now, false, belief(v), k))];
+    const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) =>
+        v.etaKnownAt <= now
+          ? vehicleSnapshot(v, now, false, belief(v), k)
+          : vehicleSnapshot({ ...v, arrivalAt: Math.max(now + SLOT_MS, v.departAt - FORECAST_DWELL_MS) }, now, false, { socPct: 30, source: 'telematics', uncertaintyPct: 0 }, k),
+      )];
     const snap = { ...siteSnapshot(day, now, vehicles, ASSUMED_EFFICIENCY), billedPeakKw: peak };
     const commanded = await decide(snap, k);
     lastCommanded = commanded;
@@ -91,6 +101,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       lastOn.set(v.vehicleId, on);
     }
     for (const v of day.vehicles) if (v.departAt <= now) lastOn.delete(v.vehicleId);
+    loads[k] = load;
     energyCost += load * dt * day.prices[k]!;
     delivered += load * dt;
     peak = Math.max(peak, load);
@@ -99,7 +110,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
   for (const v of day.vehicles) if (!shortfall.has(v.vehicleId)) shortfall.set(v.vehicleId, Math.max(0, (v.capacityKwh * v.targetSocPct) / 100 - energy.get(v.vehicleId)!));
   const demandCharge = peak * day.demandChargePerKwMonth;
   const mean = (xs: number[]) => (xs.length ? xs.reduce((m, x) => m + x, 0) / xs.length : NaN);
-  return { controller, energyCost, peakKw: peak, demandCharge, totalCost: energyCost + demandCharge, deliveredKwh: delivered, shortfallKwh: shortfall, slotsOverLimit: over, profilePeriods: mean(extra.periods), toggles, solveMs: extra.solveMs };
+  return { controller, energyCost, peakKw: peak, demandCharge, totalCost: energyCost + demandCharge, deliveredKwh: delivered, shortfallKwh: shortfall, slotsOverLimit: over, profilePeriods: mean(extra.periods), toggles, solveMs: extra.solveMs, loadKw: loads };
 };
 
 /** The charger's unit and rounding applied to a kW value (what the charger is actually told). */
@@ -119,13 +130,14 @@ export const simulateHeuristic = (day: DepotDay, kind: Heuristic): Promise<DayRe
     return new Map(plan.vehicles.map((v, i) => [v.vehicleId, asCommanded(snap, v.chargePointId, p[i]![0] ?? 0)]));
   }, { periods: [], solveMs: [] });
 
-export const simulateOptimizer = (day: DepotDay, solver: Solver): Promise<DayResult> => {
+export const simulateOptimizer = (day: DepotDay, solver: Solver, observe?: (k: number, snap: SiteSnapshot, plan: Plan) => void): Promise<DayResult> => {
   const extra = { periods: [] as number[], solveMs: [] as number[] };
   const previous = new Map<string, number>();
   return world(day, 'optimizer', async (snap, k) => {
     const t0 = performance.now();
     const { plan } = await planSite(snap, solver);
     extra.solveMs.push(performance.now() - t0);
+    observe?.(k, snap, plan);
     const opts = defaultProfileOptions;
     for (const cmd of txProfileCommands(snap, plan, `p${k}`, opts, previous)) {
       const p = cmd.payload as { csChargingProfiles?: { chargingSchedule: { chargingSchedulePeriod: unknown[] } }; chargingProfile?: { chargingSchedule: { chargingSchedulePeriod: unknown[] }[] } };
