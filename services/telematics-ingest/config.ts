@@ -9,7 +9,9 @@ import { decodeWith } from '../common/decode';
  *  - TELEMATICS_STANDALONE=1: same, on the default port 8082;
  *  - TELEMATICS_PROVIDERS_FILE: provider configuration (providers.ts), default the built-in local demo providers;
  *  - TELEMATICS_PRODUCE_TIMEOUT_MS: how long a request waits for Kafka's acknowledgement before a 503 (default 5000);
- *  - TELEMATICS_PULL=0: do not poll pull providers. */
+ *  - TELEMATICS_PULL=0: do not poll pull providers;
+ *  - TELEMATICS_JUMP_CHECKS=0: no impossible-jump checks (plausibility.ts), for simulated fleets whose physics runs
+ *    faster than the wall clock (the simulator's compressed days). */
 const Port = t.refinement(t.string, (s) => /^\d{1,5}$/.test(s) && Number(s) < 65536, 'port number');
 const Millis = t.refinement(t.string, (s) => /^\d{1,7}$/.test(s) && Number(s) > 0, 'milliseconds');
 const Flag = t.keyof({ '0': null, '1': null, true: null, false: null });
@@ -20,6 +22,7 @@ const Env = t.partial({
   TELEMATICS_PROVIDERS_FILE: t.string,
   TELEMATICS_PRODUCE_TIMEOUT_MS: Millis,
   TELEMATICS_PULL: Flag,
+  TELEMATICS_JUMP_CHECKS: Flag,
 });
 
 export interface TelematicsConfig {
@@ -28,6 +31,7 @@ export interface TelematicsConfig {
   readonly providersFile: string | undefined;
   readonly produceTimeoutMs: number;
   readonly pull: boolean;
+  readonly jumpChecks: boolean;
 }
 
 export const DefaultTelematicsPort = 8082;
@@ -42,5 +46,6 @@ export const decodeTelematicsConfig = (env: NodeJS.ProcessEnv): E.Either<string[
       providersFile: e.TELEMATICS_PROVIDERS_FILE || undefined,
       produceTimeoutMs: e.TELEMATICS_PRODUCE_TIMEOUT_MS !== undefined ? Number(e.TELEMATICS_PRODUCE_TIMEOUT_MS) : 5000,
       pull: e.TELEMATICS_PULL === undefined || on(e.TELEMATICS_PULL),
+      jumpChecks: e.TELEMATICS_JUMP_CHECKS === undefined || on(e.TELEMATICS_JUMP_CHECKS),
     })),
   );

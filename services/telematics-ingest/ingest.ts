@@ -48,6 +48,8 @@ export interface IngestOptions {
   readonly dedupeCapacity?: number;
   /** How long an unknown vehicle waits for fleet.config to be read up to date (default 3000). */
   readonly registryCatchUpMs?: number;
+  /** Impossible-jump checks (plausibility.ts); default on. */
+  readonly jumpChecks?: boolean;
 }
 
 export interface Ingest {
@@ -168,7 +170,7 @@ export const startIngest = async (ctx: ServiceContext, opts: IngestOptions): Pro
         }
         const vehicleId = registry.lookup(provider.name, providerVehicleId)!.vehicleId;
         const history = overlay.get(vehicleId) ?? histories.get(vehicleId) ?? [];
-        const jumps = checkJumps(history, values);
+        const jumps = opts.jumpChecks === false ? [] : checkJumps(history, values);
         if (jumps.length) {
           const problems = jumps.map((m) => problem('implausible_jump', m));
           rejected.push({ ...c, problems });

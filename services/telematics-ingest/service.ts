@@ -26,9 +26,9 @@ export interface RunningTelematics {
 
 export const startTelematics = async (
   ctx: ServiceContext,
-  opts: { providers: Providers; port?: number; produceTimeoutMs?: number; pull?: boolean; registryCatchUpMs?: number },
+  opts: { providers: Providers; port?: number; produceTimeoutMs?: number; pull?: boolean; registryCatchUpMs?: number; jumpChecks?: boolean },
 ): Promise<RunningTelematics> => {
-  const ingest = await startIngest(ctx, { providers: opts.providers, produceTimeoutMs: opts.produceTimeoutMs, registryCatchUpMs: opts.registryCatchUpMs });
+  const ingest = await startIngest(ctx, { providers: opts.providers, produceTimeoutMs: opts.produceTimeoutMs, registryCatchUpMs: opts.registryCatchUpMs, jumpChecks: opts.jumpChecks });
   const routes = createTelematicsRoutes(ingest);
   const server = opts.port !== undefined ? await serveStandalone(routes, opts.port, ctx.metrics) : undefined;
   const pollers = opts.pull === false ? [] : [...opts.providers.values()].filter((p) => p.pull).map((p) => startPoller(ingest, p, ctx.log));
@@ -59,6 +59,7 @@ export const startFromEnv = async (ctx: ServiceContext, opts: { standalone: bool
     port: opts.standalone ? config.right.port : undefined,
     produceTimeoutMs: config.right.produceTimeoutMs,
     pull: config.right.pull,
+    jumpChecks: config.right.jumpChecks,
   });
   ctx.log.info('telematics ingest started', { providers: [...providers.right.keys()], standalonePort: running.server?.port, vehicles: running.ingest.registry.size });
   return running;
