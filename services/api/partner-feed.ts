@@ -83,7 +83,19 @@ export const createPartnerFeed = (deps: { kafka: Kafka; admin: Admin; serde: Top
       wss.handleUpgrade(req, socket, head, (ws) => {
         const conn = { ws, consumer };
         open.add(conn);
+        // Keep-alive through proxies, and a dead peer noticed: ping every 30 s, drop it when no pong came back.
+        let alive = true;
+        ws.on('pong', () => {
+          alive = true;
+        });
+        const ping = setInterval(() => {
+          if (!alive) return ws.terminate();
+          alive = false;
+          ws.ping();
+        }, 30_000);
+        ping.unref();
         const close = () => {
+          clearInterval(ping);
           if (!open.delete(conn)) return;
           consumer.disconnect().catch(() => undefined);
         };
