@@ -145,8 +145,11 @@ describe('optimizer service', () => {
   });
 
   test('the plan is on optimizer.plans with its inputs, within the grid limit', async () => {
-    const plans = await readTopicUntil<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some((r) => r.value.vehicles.length === 2), { timeoutMs: 60000, filter: (r) => r.key === siteId });
-    const plan = plans.find((r) => r.value.vehicles.length === 2)!.value;
+    // Topics are consumed side by side: wait for the plan that has seen the match and the telematics reading.
+    const complete = (r: ReadRecord<PlanRecord>) =>
+      r.value.vehicles.length === 2 && (JSON.parse(r.value.inputsJson) as { vehicles: { vehicleId: string; socSource: string; chargePointId: string | null }[] }).vehicles.some((v) => v.vehicleId === vehicleId && v.socSource === 'telematics' && v.chargePointId === cp16);
+    const plans = await readTopicUntil<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some(complete), { timeoutMs: 60000, filter: (r) => r.key === siteId });
+    const plan = plans.find(complete)!.value;
     expect(plan.status).toBe('Optimal');
     expect(plan.gridLimitKw).toBe(20);
     for (const kw of plan.siteKw) expect(kw).toBeLessThanOrEqual(20 + 1e-6);
@@ -165,7 +168,7 @@ describe('optimizer service', () => {
       (JSON.parse(r.value.inputsJson) as { vehicles: { vehicleId: string; departAt: number }[] }).vehicles.some((v) => v.vehicleId === vehicleId && v.departAt === now + 2 * 3600000);
     const plans = await readTopicUntil<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some(moved), { timeoutMs: 60000, filter: (r) => r.key === siteId });
     const replanned = plans.find(moved)!.value;
-    expect(replanned.trigger).toBe('departure');
+    expect(replanned.trigger.split(',')).toContain('departure');
     expect(replanned.vehicles.find((v) => v.vehicleId === vehicleId)!.shortfallKwh).toBeCloseTo(0, 6);
   });
 });
