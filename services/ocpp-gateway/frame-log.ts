@@ -244,6 +244,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       from.set(p, Math.min(from.get(p) ?? Number.MAX_SAFE_INTEGER, off));
     }
     const todo = new Map([...from].filter(([p, f]) => f < (end.get(p) ?? 0)));
+    o.log.debug('scanning for chain heads', { chargers: wanted.size, partitions: Object.fromEntries([...from].map(([p, f]) => [p, `${f}..${end.get(p)}`])) });
     if (todo.size === 0) return found;
     const groupId = `${o.gatewayId}-head-scan-${randomUUID().slice(0, 8)}`;
     const consumer = o.kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10000 });

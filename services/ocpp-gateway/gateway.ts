@@ -46,6 +46,8 @@ export interface Gateway {
   readonly metrics: Registry;
   connectedCount(): number;
   stop(): Promise<void>;
+  /** For tests: stop as if the process had died: sockets dropped, nothing released, no more head writes. */
+  kill(): Promise<void>;
 }
 
 const OCPP_PATH = /^\/ocpp\/([^/?#]+)\/?$/;
@@ -71,7 +73,9 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   // Heads are saved after acknowledgement, coalesced, one write at a time.
   let pendingHeads = new Map<string, StoredHead>();
   let headsWriting: Promise<void> = Promise.resolve();
+  let killed = false;
   const onHeads = (heads: ReadonlyMap<string, StoredHead>) => {
+    if (killed) return;
     for (const [cp, h] of heads) {
       const prev = pendingHeads.get(cp);
       if (!prev || prev.seq < h.seq) pendingHeads.set(cp, h);
@@ -224,6 +228,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       metrics.connected.dec({ protocol });
       conn.closed_();
       entry.closing = (async () => {
+        if (killed) return;
         let ep: number;
         try {
           ep = await epoch;
@@ -340,6 +345,21 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     url: `ws://127.0.0.1:${plainPort}/ocpp`,
     metrics: registry,
     connectedCount: () => connections.size,
+    kill: async () => {
+      killed = true;
+      for (const e of connections.values()) e.ws.terminate();
+      connections.clear();
+      await router.stop();
+      wss.close();
+      plain.closeAllConnections();
+      await new Promise<void>((r) => plain.close(() => r()));
+      if (secure) {
+        secure.closeAllConnections();
+        await new Promise<void>((r) => secure!.close(() => r()));
+      }
+      await fleet.stop();
+      await frameLog.stop();
+    },
     stop: async () => {
       await router.stop();
       const entries = [...connections.values()];

@@ -79,27 +79,37 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
   const s = quoteIdent(schema);
   return {
     claim: async (cp, gatewayId, url, scanFrom) => {
-      // One statement: the previous row (if any) is read and replaced atomically.
-      const r = await pool.query<{ epoch: string; prev_connected: boolean | null; prev_clean: boolean | null; prev_scan_from: string | null; seq: string | null; hash: string | null; kafka_partition: number | null; kafka_offset: string | null }>(
-        `WITH prev AS (SELECT connected, clean, scan_from FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE),
-              up AS (
-                INSERT INTO ${s}.connections AS c (charge_point_id, gateway_id, gateway_url, epoch, connected, clean, scan_from)
-                VALUES ($1, $2, $3, 1, true, false, $4)
-                ON CONFLICT (charge_point_id) DO UPDATE SET gateway_id = $2, gateway_url = $3, epoch = c.epoch + 1,
-                  connected = true, clean = false, scan_from = $4, updated_at = now()
-                RETURNING epoch)
-         SELECT up.epoch, prev.connected AS prev_connected, prev.clean AS prev_clean, prev.scan_from AS prev_scan_from,
-                h.seq, h.hash, h.kafka_partition, h.kafka_offset
-           FROM up LEFT JOIN prev ON true LEFT JOIN ${s}.chain_heads h ON h.charge_point_id = $1`,
-        [cp, gatewayId, url, scanFrom],
-      );
-      const row = r.rows[0]!;
-      const head: StoredHead | undefined =
-        row.seq === null ? undefined : { seq: Number(row.seq), hash: row.hash!, partition: row.kafka_partition!, offset: Number(row.kafka_offset) };
-      const cleanBefore = row.prev_clean === null || row.prev_clean === true;
-      if (cleanBefore) return { epoch: Number(row.epoch), head, scanFrom: undefined };
-      const from = Math.max(head ? head.offset + 1 : 0, Number(row.prev_scan_from ?? 0));
-      return { epoch: Number(row.epoch), head, scanFrom: from };
+      // Read the previous holder's row under lock, then take it over (a data-modifying CTE can't read the row it
+      // replaces, hence a short transaction; nothing else is awaited inside it).
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const prev = await client.query<{ clean: boolean; scan_from: string }>(`SELECT clean, scan_from FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE`, [cp]);
+        const up = await client.query<{ epoch: string }>(
+          `INSERT INTO ${s}.connections AS c (charge_point_id, gateway_id, gateway_url, epoch, connected, clean, scan_from)
+           VALUES ($1, $2, $3, 1, true, false, $4)
+           ON CONFLICT (charge_point_id) DO UPDATE SET gateway_id = $2, gateway_url = $3, epoch = c.epoch + 1,
+             connected = true, clean = false, scan_from = $4, updated_at = now()
+           RETURNING epoch`,
+          [cp, gatewayId, url, scanFrom],
+        );
+        const h = await client.query<{ seq: string; hash: string; kafka_partition: number; kafka_offset: string }>(
+          `SELECT seq, hash, kafka_partition, kafka_offset FROM ${s}.chain_heads WHERE charge_point_id = $1`,
+          [cp],
+        );
+        await client.query('COMMIT');
+        const row = h.rows[0];
+        const head: StoredHead | undefined = row ? { seq: Number(row.seq), hash: row.hash, partition: row.kafka_partition, offset: Number(row.kafka_offset) } : undefined;
+        const epoch = Number(up.rows[0]!.epoch);
+        const before = prev.rows[0];
+        if (!before || before.clean) return { epoch, head, scanFrom: undefined };
+        return { epoch, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(before.scan_from)) };
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
     },
     release: async (cp, epoch, writeLast) => {
       const client = await pool.connect();
