@@ -31,6 +31,8 @@ export interface Traffic {
   readonly simAt: number;
   readonly ok: boolean;
   readonly detail?: string;
+  /** For calls the charger made: CALL → CALLRESULT round trip (wall ms). */
+  readonly rttMs?: number;
 }
 
 export interface SimChargerOptions {
@@ -161,7 +163,7 @@ export class SimCharger {
     const simAt = this.o.host.simNow();
     try {
       const result = (await this.client.call(call.method, call.params)) as Record<string, unknown>;
-      this.o.host.traffic({ chargerId: this.id, direction: 'out', method: call.method, params: call.params, wallAt, simAt, ok: true, detail: call.plugIn ? 'plugIn' : undefined });
+      this.o.host.traffic({ chargerId: this.id, direction: 'out', method: call.method, params: call.params, wallAt, simAt, ok: true, detail: call.plugIn ? 'plugIn' : undefined, rttMs: Date.now() - wallAt });
       this.onResult(call, result);
     } catch (e) {
       this.failures++;

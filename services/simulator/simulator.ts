@@ -203,7 +203,10 @@ export const createSimulator = (o: SimulatorOptions): Simulator => {
         await configureDepot(o.api, scenario, o.telematics?.provider);
       }
       await Promise.all([...chargers.values()].map((c) => c.connect()));
-      clock = createClock(scenario.startMs, factor, Date.now());
+      // At factor 1 simulated time is wall time (the first step catches up on the seconds configuration took), so the
+      // timestamps the chargers send and the profiles' absolute start times agree with the backend's clock.
+      const wall = Date.now();
+      clock = createClock(factor === 1 ? Math.max(scenario.startMs, wall) : scenario.startMs, factor, wall);
       running = true;
       dispatch(init.effects);
       timer = setInterval(() => void tick(), tickMs);

@@ -61,6 +61,9 @@ export const startSystem = async (opts: { log?: (s: string) => void; env?: Recor
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...opts.env,
   });
+  // Services read their own settings (OPTIMIZER_*, TELEMATICS_*) from the process environment.
+  const previous = Object.fromEntries(Object.keys(opts.env ?? {}).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, opts.env ?? {});
   let ctx: ServiceContext | undefined;
   const services: RunningService[] = [];
   const failed: { name: string; error: string }[] = [];
@@ -73,6 +76,10 @@ export const startSystem = async (opts: { log?: (s: string) => void; env?: Recor
     await a.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
     await a.end();
     fs.rmSync(dir, { recursive: true, force: true });
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   };
   try {
     await prepareKafka(config);

@@ -1,0 +1,166 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createLogger } from '../../services/common/log';
+import { Topics } from '../../schemas/topics';
+import { percentile } from '../bench/benchmark';
+import { uniq } from '../support/stack';
+import { artifactsDir } from './support/browser';
+import { DayRun, feasibility, startDay } from './support/day';
+import { readWholeTopic } from './support/log';
+import { startSystem, System } from './support/system';
+
+/** An accelerated depot day end to end: every service in one process on a private broker, a simulated depot of
+ *  4 chargers (OCPP 1.6J and 2.0.1, one DC) and 4 vehicles configured through the API, a compressed 8-minute day
+ *  (arrivals from 16:00, departures 05:30-08:00, late returns and early departures), telematics through the ingest
+ *  API with delays and an outage, the optimizer planning in 1-minute slots (a compressed day's 3 hours). */
+jest.setTimeout(900000);
+
+const DAY_MINUTES = 8;
+const canonical = (x: unknown): string =>
+  JSON.stringify(x, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v));
+
+interface FrameRecord {
+  chargePointId: string;
+  direction: 'IN' | 'OUT';
+  kind: string;
+  action: string | null;
+  payloadJson: string | null;
+  receivedAt: number;
+}
+
+describe('an accelerated depot day', () => {
+  let sys: System;
+  let run: DayRun;
+  const log = createLogger('e2e-day', 'warn');
+  beforeAll(async () => {
+    sys = await startSystem({ env: { OPTIMIZER_SLOT_MINUTES: '1' } });
+  });
+  afterAll(async () => {
+    await run?.sim.stop();
+    await sys?.stop();
+  });
+
+  test('no grid-limit violation at any metered instant, every feasible need met, every frame and reading in the log', async () => {
+    expect(sys.failed).toEqual([]);
+    const t0 = Date.now();
+    run = await startDay(sys, { prefix: uniq('E2E'), seed: 42, chargers: 4, vehicles: 4, dayMinutes: DAY_MINUTES, gridLimitKw: 20, meterIntervalS: 5, log, telematics: true });
+    const departures = await run.finished(DAY_MINUTES * 60000 * 1.5);
+    const dayWallMs = Date.now() - t0;
+    await run.sim.stop();
+    const s = run.scenario;
+    const mine = new Set(s.chargers.map((c) => c.id));
+
+    // 1. The grid limit, at every metered instant, from the meter values in the log (what the chargers reported).
+    const frames = await readWholeTopic<FrameRecord>(sys.config, Topics.ocppFrames, (k) => k !== null && mine.has(k));
+    const powerAt = new Map<number, Map<string, number>>();
+    for (const f of frames) {
+      if (f.direction !== 'IN' || f.kind !== 'CALL' || !f.payloadJson) continue;
+      const p = JSON.parse(f.payloadJson) as { meterValue?: { timestamp: string; sampledValue: { measurand?: string; value: string | number }[] }[] };
+      if (f.action !== 'MeterValues' && f.action !== 'TransactionEvent') continue;
+      for (const mv of p.meterValue ?? []) {
+        const w = mv.sampledValue.find((x) => x.measurand === 'Power.Active.Import');
+        if (!w) continue;
+        const at = Date.parse(mv.timestamp);
+        if (!powerAt.has(at)) powerAt.set(at, new Map());
+        powerAt.get(at)!.set(f.chargePointId, Number(w.value));
+      }
+    }
+    const instants = [...powerAt.entries()].map(([at, m]) => ({ at, kw: [...m.values()].reduce((a, b) => a + b, 0) / 1000 })).sort((a, b) => a.at - b.at);
+    const simInstants = new Set(run.meters.map((m) => m.at));
+    expect(instants.length).toBe(simInstants.size);
+    const violations = instants.filter((i) => i.kw > s.gridLimitKw + 1e-6);
+    const peak = Math.max(...instants.map((i) => i.kw));
+
+    // 2. Every vehicle whose need was feasible left with its required SoC.
+    const feasible = feasibility(run, departures);
+    const outcome = departures.map((d) => ({
+      vehicleId: d.vehicleId,
+      arrivedSocPct: Math.round(d.arrivedSocPct * 10) / 10,
+      requiredSocPct: d.visit.requiredSocPct,
+      leftWithSocPct: Math.round(d.socPct * 10) / 10,
+      earlyDeparture: d.visit.earlyDeparture,
+      lateReturn: d.visit.lateReturn,
+      feasible: feasible.get(d.vehicleId)!.feasible,
+      why: feasible.get(d.vehicleId)!.why,
+    }));
+
+    // 3. Every frame both ways and every reading is in the log.
+    const inCalls = new Map<string, number>();
+    const outCalls = new Map<string, number>();
+    for (const f of frames) {
+      if (f.kind !== 'CALL' || !f.payloadJson) continue;
+      const key = `${f.chargePointId} ${f.action} ${canonical(JSON.parse(f.payloadJson))}`;
+      const m = f.direction === 'IN' ? inCalls : outCalls;
+      m.set(key, (m.get(key) ?? 0) + 1);
+    }
+    const missing: string[] = [];
+    const take = (m: Map<string, number>, key: string) => {
+      const n = m.get(key) ?? 0;
+      if (n === 0) missing.push(key.slice(0, 200));
+      else m.set(key, n - 1);
+    };
+    const sent = run.sim.traffic.filter((t) => t.direction === 'out' && t.ok);
+    const received = run.sim.traffic.filter((t) => t.direction === 'in');
+    for (const t of sent) take(inCalls, `${t.chargerId} ${t.method} ${canonical(t.params)}`);
+    for (const t of received) take(outCalls, `${t.chargerId} ${t.method} ${canonical(t.params)}`);
+    const vehicleIds = new Set(s.vehicles.map((v) => v.id));
+    const readings = await readWholeTopic<{ providerReadingId: string }>(sys.config, Topics.telematicsReadings, (k) => k !== null && vehicleIds.has(k));
+    const rejected = await readWholeTopic<{ provider: string; raw: string }>(sys.config, Topics.telematicsRejected);
+    const inLog = new Set(readings.map((r) => r.providerReadingId));
+    const rejectedRaw = rejected.filter((r) => r.provider === 'voltstream').map((r) => r.raw).join('\n');
+    const answered = run.readings.flatMap((r) => r.readingIds.map((id) => ({ id, status: r.status })));
+    const lostReadings = answered.filter((r) => !inLog.has(r.id) && !rejectedRaw.includes(r.id));
+
+    const detail = departures.map((d) => {
+      const plug = run.plugIns.find((p) => p.vehicleId === d.vehicleId);
+      const cp = plug ? s.chargers.find((c) => c.id === plug.chargerId) : undefined;
+      const ms = (t: number) => Math.round((t - (plug?.at ?? 0)) / 100) / 10;
+      return {
+        vehicleId: d.vehicleId,
+        chargePointId: cp?.id,
+        protocol: cp?.protocol,
+        currentType: cp?.currentType,
+        pluggedAtS: plug ? Math.round((plug.at - t0) / 100) / 10 : null,
+        departAfterS: plug ? ms(d.visit.departAt) : null,
+        plannedDepartAfterS: plug ? ms(d.visit.plannedDepartAt) : null,
+        profiles: received
+          .filter((t) => t.chargerId === cp?.id && t.method === 'SetChargingProfile')
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          .map((t) => ({ atS: ms(t.simAt), status: t.detail, profile: JSON.stringify((t.params as any).csChargingProfiles ?? (t.params as any).chargingProfile).slice(0, 400) })),
+        powerKw: run.meters.filter((m) => m.chargerId === cp?.id && m.tx).map((m) => [ms(m.at), m.powerW / 1000]),
+      };
+    });
+    fs.mkdirSync(artifactsDir, { recursive: true });
+    fs.writeFileSync(path.join(artifactsDir, 'e2e-day-detail.json'), JSON.stringify(detail, null, 1));
+    const lat = run.sim.latencies.map((l) => l.ms).sort((a, b) => a - b);
+    const report = {
+      dayMinutes: DAY_MINUTES,
+      dayWallSeconds: Math.round(dayWallMs / 100) / 10,
+      gridLimitKw: s.gridLimitKw,
+      meteredInstants: instants.length,
+      peakKw: Math.round(peak * 100) / 100,
+      violations: violations.slice(0, 20),
+      vehicles: outcome,
+      framesSent: sent.length,
+      framesReceived: received.length,
+      framesMissing: missing.slice(0, 20),
+      readingsAnswered: answered.length,
+      readingsAccepted: answered.filter((r) => r.status < 300).length,
+      readingsLost: lostReadings.slice(0, 20),
+      plugInToProfileMs: { n: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] },
+    };
+    fs.mkdirSync(artifactsDir, { recursive: true });
+    fs.writeFileSync(path.join(artifactsDir, 'e2e-day.json'), JSON.stringify(report, null, 2));
+    process.stderr.write(`[e2e] ${JSON.stringify(report, null, 2)}\n`);
+
+    expect(sent.length).toBeGreaterThan(100);
+    expect(received.filter((t) => t.method === 'SetChargingProfile').length).toBeGreaterThan(0);
+    expect(violations).toEqual([]);
+    expect(outcome.filter((v) => v.feasible && v.leftWithSocPct < v.requiredSocPct)).toEqual([]);
+    expect(outcome.filter((v) => v.feasible).length).toBeGreaterThan(0);
+    expect(missing).toEqual([]);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(lostReadings).toEqual([]);
+    expect(lat.length).toBe(run.plugIns.length);
+  });
+});
