@@ -17,12 +17,26 @@ export class ApiError extends Error {
   }
 }
 
-export const apiCall = async (api: ApiTarget, method: 'PUT' | 'POST' | 'GET', path: string, body?: unknown): Promise<unknown> => {
-  const res = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${api.adminKey}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** One API call; a connection reset (a kept-alive socket the server just closed) or a 503 is retried a few times:
+ *  every configuration write is a full replacement, so repeating it is harmless. */
+export const apiCall = async (api: ApiTarget, method: 'PUT' | 'POST' | 'GET', path: string, body?: unknown, attempts = 4): Promise<unknown> => {
+  let res: Response;
+  try {
+    res = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${api.adminKey}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if (attempts <= 1) throw e;
+    await new Promise((r) => setTimeout(r, 300));
+    return apiCall(api, method, path, body, attempts - 1);
+  }
+  if (res.status === 503 && attempts > 1) {
+    await res.text().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1000));
+    return apiCall(api, method, path, body, attempts - 1);
+  }
   const text = await res.text();
   if (!res.ok) throw new ApiError(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`, res.status);
   return text ? (JSON.parse(text) as unknown) : undefined;
