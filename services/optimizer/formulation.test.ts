@@ -83,6 +83,26 @@ describe('the charging LP', () => {
     expect(p.powerKw.filter((kw) => kw > 1e-6).length).toBeGreaterThan(4);
   });
 
+  test('taper as bounds (large sites): never looser than physics, the need still met, cost no lower than exact', async () => {
+    const s = site({
+      pricePerKwh: [...new Array(8).fill(0.1), ...new Array(8).fill(0.3)],
+      chargers: [charger('cp1')],
+      vehicles: [vehicle('v1', { chargePointId: 'cp1', batteryCapacityKwh: 40, socPct: 60, targetKwh: 40, departAt: T0 + 16 * SLOT_MS })],
+    });
+    const exact = (await planSite(s, solver, { model: { taper: 'exact' } })).plan;
+    const bound = (await planSite(s, solver, { model: { taper: 'bound' } })).plan;
+    expect(bound.status).toBe('Optimal');
+    close(byId(bound, 'v1').shortfallKwh, 0);
+    expect(bound.objective).toBeGreaterThanOrEqual(exact.objective - 1e-9);
+    let e = 24;
+    for (const kw of byId(bound, 'v1').powerKw) {
+      const soc = e / 40;
+      expect(kw).toBeLessThanOrEqual((soc <= 0.8 ? 11 : 11 * (1 - (0.8 * (soc - 0.8)) / 0.2)) + 1e-6);
+      e += kw * 0.25;
+    }
+    expect(buildModel(s, { taper: 'bound' }).model.numRows).toBeLessThan(buildModel(s, { taper: 'exact' }).model.numRows);
+  });
+
   test('readiness: reaches the safe SoC within two hours even when later energy is cheaper', async () => {
     const prices = [...new Array(16).fill(0.4), ...new Array(16).fill(0.1)];
     const plan = await solve(

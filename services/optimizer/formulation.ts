@@ -144,7 +144,20 @@ class Cols {
   }
 }
 
-export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } => {
+export interface ModelOptions {
+  /** 'exact': the taper rows above (e[v,t] chain); 'bound': no rows, each p[v,t] bounded by the taper at the energy
+   *  the vehicle would have if it had charged as fast as possible until t. The bound is never looser than physics and
+   *  exact along the fastest charge, so a need that can be met still can; it only forbids deferring the last kWh at
+   *  full power. In a receding horizon the first slots, the ones executed, are exact. 'auto': exact up to
+   *  AUTO_EXACT_COLUMNS power variables, bound above (the chains dominate the model's size). */
+  readonly taper: 'exact' | 'bound' | 'auto';
+}
+
+export const AUTO_EXACT_COLUMNS = 20000;
+
+export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'auto' }): { model: LpModel; layout: Layout } => {
+  const slotCount = horizonSlots(s);
+  const opts = { taper: options.taper === 'auto' ? (s.vehicles.length * slotCount <= AUTO_EXACT_COLUMNS ? 'exact' : 'bound') : options.taper };
   const T = horizonSlots(s);
   const dt = s.slotMinutes / 60;
   const slotMs = s.slotMinutes * 60000;
@@ -199,9 +212,21 @@ export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } 
       continue;
     }
     const denom = Math.max(1, T - 1);
+    const knee = (cap * v.taper.kneeSocPct) / 100;
+    const tapered = v.taper.kneeSocPct < 100 && e0 + need > knee;
+    const f = v.taper.endPowerFraction;
+    const kf = v.taper.kneeSocPct / 100;
+    const ta = pmaxKw * (1 + ((1 - f) * kf) / (1 - kf));
+    const tb = (pmaxKw * (1 - f)) / ((1 - kf) * cap);
+    let fastest = e0; // battery energy along the fastest possible charge (bound mode)
     for (let t = 0; t < T; t++) {
       if (avail[t]! <= 0) continue;
-      pCol[t] = cols.add(dt * (prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom), 0, pmaxKw * avail[t]!);
+      let ub = pmaxKw * avail[t]!;
+      if (tapered && opts.taper === 'bound') {
+        ub = Math.max(0, Math.min(ub, (ta - tb * fastest) * avail[t]!));
+        fastest = Math.min(e0 + need, fastest + eta * dt * ub);
+      }
+      pCol[t] = cols.add(dt * (prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom), 0, ub);
     }
     // Stickiness in slot 0: p[v,0] − d⁺ + d⁻ = currentKw, cost stickinessPerKw·(d⁺ + d⁻).
     if (connected && pCol[0]! >= 0 && w.stickinessPerKw > 0) {
@@ -227,13 +252,10 @@ export const buildModel = (s: SiteSnapshot): { model: LpModel; layout: Layout } 
       }
     }
 
-    // Taper: p ≤ a − b·(E0 + e_t), only from the first slot where the knee can be reached.
-    const knee = (cap * v.taper.kneeSocPct) / 100;
-    if (v.taper.kneeSocPct < 100 && e0 + need > knee) {
-      const f = v.taper.endPowerFraction;
-      const k = v.taper.kneeSocPct / 100;
-      const a = pmaxKw * (1 + ((1 - f) * k) / (1 - k));
-      const b = (pmaxKw * (1 - f)) / ((1 - k) * cap);
+    // Taper (exact): p ≤ a − b·(E0 + e_t), only from the first slot where the knee can be reached.
+    if (tapered && opts.taper === 'exact') {
+      const a = ta;
+      const b = tb;
       let eCol = -1; // e of the current slot; -1 = zero (nothing delivered yet)
       let reach = e0;
       for (let t = 0; t < T; t++) {

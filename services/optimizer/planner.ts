@@ -1,7 +1,7 @@
-import { Plan, buildModel, interpret, planFromPowers } from './formulation';
+import { ModelOptions, Plan, buildModel, interpret, planFromPowers } from './formulation';
 import { heuristicPowers } from './baselines';
 import { SiteSnapshot } from './snapshot';
-import { Solver } from './solver';
+import { SolveOptions, Solver } from './solver';
 
 /** plan = f(snapshot), with the solver as the only effect: the LP when HiGHS answers Optimal, otherwise the
  *  earliest-deadline-first heuristic within the same limits, with status 'Fallback' and the reason. */
@@ -10,9 +10,9 @@ export interface PlanResult {
   readonly fallbackReason: string | null;
 }
 
-export const planSite = async (s: SiteSnapshot, solver: Solver, opts: { timeLimitS?: number } = {}): Promise<PlanResult> => {
+export const planSite = async (s: SiteSnapshot, solver: Solver, opts: SolveOptions & { model?: ModelOptions } = {}): Promise<PlanResult> => {
   const started = performance.now();
-  const { model, layout } = buildModel(s);
+  const { model, layout } = buildModel(s, opts.model);
   let reason: string;
   try {
     const out = await solver.solve(model, opts);

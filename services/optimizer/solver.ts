@@ -5,7 +5,7 @@ import { LpModel, SolveOutput } from './formulation';
  *  never blocks the Kafka consumer, and a WebAssembly abort (the module is unusable afterwards) or a solve past its
  *  deadline only costs that worker, which is replaced for the next solve. */
 export interface Solver {
-  solve(model: LpModel, opts?: { timeLimitS?: number }): Promise<SolveOutput>;
+  solve(model: LpModel, opts?: SolveOptions): Promise<SolveOutput>;
   close(): Promise<void>;
 }
 
@@ -13,6 +13,18 @@ export interface Solver {
 export interface WorkerSolver extends Solver {
   simulateAbort(): Promise<void>;
 }
+
+export interface SolveOptions {
+  readonly timeLimitS?: number;
+  /** HiGHS LP algorithm; 'auto': dual simplex for small models, interior point (with crossover) from
+   *  IPM_FROM_COLUMNS columns, where it was 2-3x faster on depot models. */
+  readonly algorithm?: 'auto' | 'simplex' | 'ipm';
+}
+
+export const IPM_FROM_COLUMNS = 30000;
+
+const algorithmFor = (model: LpModel, opts: SolveOptions): 'simplex' | 'ipm' =>
+  opts.algorithm === 'simplex' || opts.algorithm === 'ipm' ? opts.algorithm : model.numCols >= IPM_FROM_COLUMNS ? 'ipm' : 'simplex';
 
 export class SolverFailed extends Error {
   constructor(
@@ -41,11 +53,11 @@ interface HighsLike {
 }
 
 /** Self-contained (it is also shipped to the worker as source text): no imports, no closures. */
-function solveCore(highs: HighsLike, model: unknown, timeLimitS: number): { code: number; colValue: Float64Array | null; objective: number; solveMs: number } {
+function solveCore(highs: HighsLike, model: unknown, timeLimitS: number, algorithm: string): { code: number; colValue: Float64Array | null; objective: number; solveMs: number } {
   const t0 = performance.now();
   const m = highs.createModel(model);
   try {
-    m.options.set({ output_flag: false, time_limit: timeLimitS, presolve: 'on' });
+    m.options.set({ output_flag: false, time_limit: timeLimitS, presolve: 'on', solver: algorithm });
     const r = m.run();
     const ok = r.modelStatus === 7 || r.modelStatus === 13 || r.modelStatus === 14;
     const colValue = ok ? Float64Array.from(m.getSolution().colValue) : null;
@@ -69,7 +81,7 @@ const emptyModel = (m: LpModel): SolveOutput | null =>
 export const createInProcessSolver = async (): Promise<Solver> => {
   const highs = (await (require('highs') as () => Promise<HighsLike>)()) as HighsLike;
   return {
-    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30)),
+    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30, algorithmFor(model, opts))),
     close: async () => undefined,
   };
 };
@@ -82,7 +94,7 @@ parentPort.on('message', async (msg) => {
   try {
     const highs = await ready;
     if (msg.abortForTest) throw new WebAssembly.RuntimeError('abort(simulated)');
-    const r = solveCore(highs, msg.model, msg.timeLimitS);
+    const r = solveCore(highs, msg.model, msg.timeLimitS, msg.algorithm);
     parentPort.postMessage({ id: msg.id, result: r }, r.colValue ? [r.colValue.buffer] : []);
   } catch (e) {
     const text = String((e && e.message) || e);
@@ -139,7 +151,7 @@ export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSol
     return w;
   };
 
-  const run = (model: LpModel | null, timeLimitS: number): Promise<SolveOutput> =>
+  const run = (model: LpModel | null, timeLimitS: number, algorithm = 'simplex'): Promise<SolveOutput> =>
     new Promise<SolveOutput>((resolve, reject) => {
       worker ??= spawn();
       const w = worker;
@@ -151,14 +163,14 @@ export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSol
         void w.terminate();
       }, timeoutMs);
       pending.set(id, { worker: w, resolve, reject, timer });
-      w.postMessage(model ? { id, model, timeLimitS } : { id, abortForTest: true });
+      w.postMessage(model ? { id, model, timeLimitS, algorithm } : { id, abortForTest: true });
     });
 
   return {
     solve: (model, o = {}) => {
       const empty = emptyModel(model);
       if (empty) return Promise.resolve(empty);
-      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1)));
+      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1), algorithmFor(model, o)));
       chain = result.catch(() => undefined);
       return result;
     },
