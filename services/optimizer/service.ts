@@ -73,6 +73,10 @@ export const compositeLimitKw = (c: ChargerSnapshot, responseJson: string | null
     E.getOrElseW(() => null),
   );
 
+const METER_REPLAN_MS = 5 * 60000;
+const CAPS_RECENT_MS = 3600000;
+const inputTime = (i: Input): number => (i.kind === 'config' ? i.event.at : i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.at);
+
 export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig, opts: { solver?: Solver; instanceId?: string } = {}): Promise<Optimizer> => {
   const log = ctx.log.child({ service: 'optimizer' });
   const solver = opts.solver ?? createWorkerSolver({ timeoutMs: cfg.solveTimeoutMs });
@@ -91,6 +95,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
   const readBacks = new Map<string, { chargePointId: string; connectorId: number }>();
   const lastReadBack = new Map<string, number>();
   const pending = new Map<string, { timer: NodeJS.Timeout; reasons: Set<string> }>();
+  const lastMeterReplan = new Map<string, number>();
   let running: Promise<unknown> = Promise.resolve();
 
   const send = async (drafts: readonly OcppCommandDraft[], planId: string | null, expiresInMs: number) => {
@@ -208,9 +213,14 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     const site = siteOf(state, input);
     if (!site) return;
     const reason = replanReason(before, state, input, (cp, conn) => lastKw.get(controlKey(cp, conn)));
+    const now = Date.now();
+    // A vehicle drawing less than its limit keeps deviating: meter-triggered re-plans at most every METER_REPLAN_MS.
+    if (reason === 'meter' && now - (lastMeterReplan.get(site) ?? 0) < METER_REPLAN_MS) return;
+    if (reason === 'meter') lastMeterReplan.set(site, now);
     if (reason) schedule(site, reason);
     const capsSite = capsFor(input, before);
-    if (capsSite && wanted(capsSite)) running = running.then(() => sendCaps(capsSite)).catch((e) => log.error('caps failed', { err: e as Error }));
+    // History read at start-up does not re-send caps: chargers keep their profiles.
+    if (capsSite && wanted(capsSite) && now - inputTime(input) < CAPS_RECENT_MS) running = running.then(() => sendCaps(capsSite)).catch((e) => log.error('caps failed', { err: e as Error }));
   };
 
   await producer.connect();
