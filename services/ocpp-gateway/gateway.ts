@@ -70,21 +70,28 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
 
   const store: GatewayStore = await createGatewayStore(ctx.pool, settings.dbSchema);
 
-  // Heads are saved after acknowledgement, coalesced, one write at a time.
+  // Heads are saved after acknowledgement, coalesced over HEADS_EVERY_MS, one write at a time. They only shorten the
+  // scan after an unclean takeover (a clean release stores its final head itself), so they need not be current.
+  const HEADS_EVERY_MS = 500;
   let pendingHeads = new Map<string, StoredHead>();
   let headsWriting: Promise<void> = Promise.resolve();
+  let headsTimer: NodeJS.Timeout | undefined;
   let killed = false;
+  const writeHeads = () => {
+    headsTimer = undefined;
+    headsWriting = headsWriting.then(async () => {
+      const batch = pendingHeads;
+      pendingHeads = new Map();
+      if (batch.size && !killed) await store.saveHeads(batch).catch((e) => log.warn('chain heads not saved', { err: e as Error }));
+    });
+  };
   const onHeads = (heads: ReadonlyMap<string, StoredHead>) => {
     if (killed) return;
     for (const [cp, h] of heads) {
       const prev = pendingHeads.get(cp);
       if (!prev || prev.seq < h.seq) pendingHeads.set(cp, h);
     }
-    headsWriting = headsWriting.then(async () => {
-      const batch = pendingHeads;
-      pendingHeads = new Map();
-      if (batch.size) await store.saveHeads(batch).catch((e) => log.warn('chain heads not saved', { err: e as Error }));
-    });
+    headsTimer ??= setTimeout(writeHeads, HEADS_EVERY_MS);
   };
   const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads });
   await frameLog.start();
@@ -347,6 +354,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     connectedCount: () => connections.size,
     kill: async () => {
       killed = true;
+      if (headsTimer) clearTimeout(headsTimer);
       for (const e of connections.values()) e.ws.terminate();
       connections.clear();
       await router.stop();
@@ -382,15 +390,18 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
         }),
       );
       wss.close();
-      await new Promise<void>((r) => plain.close(() => r()));
+      const closed = new Promise<void>((r) => plain.close(() => r()));
       plain.closeAllConnections();
+      await closed;
       if (secure) {
-        await new Promise<void>((r) => secure!.close(() => r()));
+        const closedTls = new Promise<void>((r) => secure!.close(() => r()));
         secure.closeAllConnections();
+        await closedTls;
       }
-      await headsWriting;
       await fleet.stop();
       await frameLog.stop();
+      if (headsTimer) clearTimeout(headsTimer);
+      writeHeads();
       await headsWriting;
     },
   };

@@ -18,6 +18,8 @@ const ids = {
   slow: `${prefix}-slow`,
   offline: `${prefix}-offline`,
   invalid: `${prefix}-inv`,
+  generic16: `${prefix}-g16`,
+  generic201: `${prefix}-g201`,
 };
 let a: Gateway;
 let b: Gateway;
@@ -226,4 +228,48 @@ test('a charger that reconnects to the other instance while a command is in flig
   const r = await resultOf(id, ids.mover);
   expect(r).toMatchObject({ outcome: 'ACCEPTED', gatewayId: b.gatewayId });
   expect(seen).toEqual(['first', 'second']);
+});
+
+test('other actions of both versions go through the same path (Remote Trigger, Local Auth List, Get/SetVariables, Request*Transaction, Reset)', async () => {
+  const c16 = await connect(a, ids.generic16, 'ocpp1.6');
+  c16.handle('TriggerMessage', () => ({ status: 'Accepted' }));
+  c16.handle('RemoteStartTransaction', () => ({ status: 'Accepted' }));
+  c16.handle('SendLocalList', () => ({ status: 'Accepted' }));
+  c16.handle('GetLocalListVersion', () => ({ listVersion: 3 }));
+  const c201 = await connect(b, ids.generic201, 'ocpp2.0.1');
+  const variable = { component: { name: 'OCPPCommCtrlr' }, variable: { name: 'HeartbeatInterval' } };
+  c201.handle('GetVariables', () => ({ getVariableResult: [{ attributeStatus: 'Accepted', attributeValue: '300', ...variable }] }));
+  c201.handle('SetVariables', () => ({ setVariableResult: [{ attributeStatus: 'Accepted', ...variable }] }));
+  c201.handle('RequestStartTransaction', () => ({ status: 'Accepted' }));
+  c201.handle('RequestStopTransaction', () => ({ status: 'Accepted' }));
+  c201.handle('Reset', () => ({ status: 'Rejected' }));
+  c201.handle('TriggerMessage', () => ({ status: 'NotImplemented' }));
+  const sent: [string, string, unknown][] = [
+    [ids.generic16, 'TriggerMessage', { requestedMessage: 'StatusNotification', connectorId: 1 }],
+    [ids.generic16, 'RemoteStartTransaction', { idTag: 'TAG1', connectorId: 1 }],
+    [ids.generic16, 'SendLocalList', { listVersion: 3, updateType: 'Full', localAuthorizationList: [{ idTag: 'TAG1', idTagInfo: { status: 'Accepted' } }] }],
+    [ids.generic16, 'GetLocalListVersion', {}],
+    [ids.generic201, 'GetVariables', { getVariableData: [variable] }],
+    [ids.generic201, 'SetVariables', { setVariableData: [{ attributeValue: '60', ...variable }] }],
+    [ids.generic201, 'RequestStartTransaction', { idToken: { idToken: 'TAG1', type: 'ISO14443' }, remoteStartId: 1 }],
+    [ids.generic201, 'RequestStopTransaction', { transactionId: 'tx-1' }],
+    [ids.generic201, 'Reset', { type: 'Immediate' }],
+    [ids.generic201, 'TriggerMessage', { requestedMessage: 'MeterValues' }],
+  ];
+  const cmdIds = [];
+  for (const [cp, action, payload] of sent) cmdIds.push(await sendCommand(cp, action, payload));
+  const results = await Promise.all(cmdIds.map((id, i) => resultOf(id, sent[i]![0])));
+  expect(results.map((r) => `${r.outcome} ${r.status ?? ''}`.trim())).toEqual([
+    'ACCEPTED Accepted',
+    'ACCEPTED Accepted',
+    'ACCEPTED Accepted',
+    'ACCEPTED',
+    'ACCEPTED',
+    'ACCEPTED',
+    'ACCEPTED Accepted',
+    'ACCEPTED Accepted',
+    'REJECTED Rejected',
+    'REJECTED NotImplemented',
+  ]);
+  expect(JSON.parse(results[3]!.responseJson!)).toEqual({ listVersion: 3 });
 });

@@ -10,6 +10,8 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Benchmark, machine, percentile, progress } from '../benchmark';
 import { parseArgs } from '../../../services/cli/command';
@@ -53,6 +55,18 @@ const bucketQuantile = (before: Map<number, number>, after: Map<number, number>,
   if (total <= 0) return 'n/a';
   for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total) return le === Infinity ? '> max bucket' : `<= ${le * 1000} ms`;
   return 'n/a';
+};
+
+/** Busy and total jiffies of the whole machine (/proc/stat), to say how loaded it was while measuring. */
+const machineCpu = (): { busy: number; total: number } => {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (line[3] ?? 0) + (line[4] ?? 0);
+    const total = line.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
 };
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -210,7 +224,11 @@ export const benchmark: Benchmark = {
     const s1 = await gw.ask<Stats>('stats');
     const live = clients.map((c, i) => ({ c, i })).filter((x) => x.c);
 
+    await sleep(2000);
     // Phase 2: every charger sends MeterValues back to back (one outstanding CALL each) for `seconds`.
+    const mc2 = machineCpu();
+    const own2 = process.cpuUsage();
+    const load2 = os.loadavg()[0]!;
     let acked = 0;
     let errors = 0;
     const lat2: number[] = [];
@@ -239,9 +257,14 @@ export const benchmark: Benchmark = {
     clearInterval(ticker);
     bar2.tick(seconds);
     const throughputSeconds = (performance.now() - t2) / 1000;
+    const mc2b = machineCpu();
+    const own2b = process.cpuUsage(own2);
+    const machineBusy = (mc2b.busy - mc2.busy) / Math.max(1, mc2b.total - mc2.total);
+    const loadGenCpu = (own2b.user + own2b.system) / 1e6 / throughputSeconds;
     const s2 = await gw.ask<Stats>('stats');
     const gwCpu = (s2.cpu.user + s2.cpu.system - cpu2.user - cpu2.system) / 1e6 / throughputSeconds;
 
+    await sleep(3000);
     const m3before = (await gw.ask<{ text: string }>('metrics')).text;
     // Phase 3: open-loop fixed rate, round robin over the chargers that are idle.
     const lat3: number[] = [];
@@ -311,7 +334,8 @@ export const benchmark: Benchmark = {
     console.log(`  connections held                 ${s1.connected} of ${n} (${failedConnects} failed), opened with Boot + Status in ${f(connectSeconds)} s (${Math.round(live.length / connectSeconds)}/s)`);
     console.log(`  memory per connection            ${((s1.rss - s0.rss) / Math.max(1, s1.connected) / 1024).toFixed(1)} KiB RSS, ${((s1.heapUsed - s0.heapUsed) / Math.max(1, s1.connected) / 1024).toFixed(1)} KiB heap (gateway RSS ${mb(s0.rss)} idle → ${mb(s1.rss)})`);
     console.log(`  durable inbound frames/s         ${Math.round(acked / throughputSeconds)} CALLs/s acknowledged (${errors} errors) over ${f(throughputSeconds)} s, ${live.length} chargers each with one CALL outstanding`);
-    console.log(`                                   = ${Math.round((2 * acked) / throughputSeconds)} ocpp.frames records/s (CALL + CALLRESULT), gateway CPU ${(gwCpu * 100).toFixed(0)}% of one core`);
+    console.log(`                                   = ${Math.round((2 * acked) / throughputSeconds)} ocpp.frames records/s (CALL + CALLRESULT)`);
+    console.log(`                                   CPU meanwhile: gateway ${(gwCpu * 100).toFixed(0)}% of one core, load generator ${(loadGenCpu * 100).toFixed(0)}%, whole machine ${(machineBusy * 100).toFixed(0)}% busy of ${os.cpus().length} cores (load average ${load2.toFixed(1)} before; Kafka, registry and other work share them)`);
     console.log(`                                   latency under saturation p50 ${f(percentile(lat2, 50))} ms, p99 ${f(percentile(lat2, 99))} ms`);
     if (batch && batches) console.log(`                                   ${(Number(batch[1]) / Math.max(1, Number(batches[1]))).toFixed(0)} records per produce request on average`);
     console.log(`  CALL→CALLRESULT at ${rate}/s       p50 ${f(percentile(lat3, 50))} ms, p99 ${f(percentile(lat3, 99))} ms, max ${f(lat3[lat3.length - 1] ?? NaN)} ms (achieved ${Math.round(achieved)}/s, ${errors3} errors)`);
