@@ -12,7 +12,7 @@
  *   OCPP_RATE_BURST            token bucket size per connection (default 60)
  *   OCPP_HEARTBEAT_INTERVAL_S  interval handed out in BootNotification answers (default 300)
  *   OCPP_CALL_TIMEOUT_MS       how long an outbound CALL (command) waits for the charger's answer (default 30000)
- *   OCPP_PRODUCE_TIMEOUT_MS    how long an inbound CALL waits for Kafka before the charger gets InternalError (default 8000)
+ *   OCPP_PING_INTERVAL_S       WebSocket ping to every charger; no pong by the next ping closes the connection (default 60, 0: off)
  *   OCPP_BATCH_MS              how long frames of all chargers are collected into one produce request (default 2)
  *   OCPP_BATCH_MAX             largest number of records in one produce request (default 2000)
  *   OCPP_KAFKA_LANES           idempotent producers sending in parallel, each owning partitions p % lanes (default 1)
@@ -42,7 +42,7 @@ const Env = t.partial({
   OCPP_RATE_BURST: IntFromString,
   OCPP_HEARTBEAT_INTERVAL_S: IntFromString,
   OCPP_CALL_TIMEOUT_MS: IntFromString,
-  OCPP_PRODUCE_TIMEOUT_MS: IntFromString,
+  OCPP_PING_INTERVAL_S: IntFromString,
   OCPP_BATCH_MS: IntFromString,
   OCPP_BATCH_MAX: IntFromString,
   OCPP_KAFKA_LANES: IntFromString,
@@ -64,7 +64,7 @@ export interface GatewaySettings {
   readonly rateBurst: number;
   readonly heartbeatIntervalS: number;
   readonly callTimeoutMs: number;
-  readonly produceTimeoutMs: number;
+  readonly pingIntervalS: number;
   readonly batchMs: number;
   readonly batchMax: number;
   readonly kafkaLanes: number;
@@ -82,7 +82,7 @@ export const defaultSettings: GatewaySettings = {
   rateBurst: 60,
   heartbeatIntervalS: 300,
   callTimeoutMs: 30000,
-  produceTimeoutMs: 8000,
+  pingIntervalS: 60,
   batchMs: 2,
   batchMax: 2000,
   kafkaLanes: 1,
@@ -105,7 +105,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         rateBurst: e.OCPP_RATE_BURST ?? defaultSettings.rateBurst,
         heartbeatIntervalS: e.OCPP_HEARTBEAT_INTERVAL_S ?? defaultSettings.heartbeatIntervalS,
         callTimeoutMs: e.OCPP_CALL_TIMEOUT_MS ?? defaultSettings.callTimeoutMs,
-        produceTimeoutMs: e.OCPP_PRODUCE_TIMEOUT_MS ?? defaultSettings.produceTimeoutMs,
+        pingIntervalS: e.OCPP_PING_INTERVAL_S ?? defaultSettings.pingIntervalS,
         batchMs: e.OCPP_BATCH_MS ?? defaultSettings.batchMs,
         batchMax: e.OCPP_BATCH_MAX ?? defaultSettings.batchMax,
         kafkaLanes: Math.max(1, e.OCPP_KAFKA_LANES ?? defaultSettings.kafkaLanes),

@@ -104,6 +104,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     readonly epoch: Promise<number>;
     /** Set when the socket closed: resolves once the charger is released. */
     closing?: Promise<void>;
+    /** Pong (or any frame) seen since the last ping. */
+    alive: boolean;
   }
   const connections = new Map<string, Entry>();
 
@@ -217,7 +219,9 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     })();
     const ready = epoch.then(() => undefined);
     const conn = new ChargerConnection(cp, protocol, ws, { gatewayId, settings, fleet: fleet.view, frameLog, log, metrics, nextTransactionId: store.nextTransactionId, reject }, ready);
-    const entry: Entry = { conn, epoch, ws };
+    const entry: Entry = { conn, epoch, ws, alive: true };
+    ws.on('pong', () => (entry.alive = true));
+    ws.on('message', () => (entry.alive = true));
     connections.set(cp, entry);
     metrics.connected.inc({ protocol });
     epoch.catch((e) => {
@@ -343,6 +347,21 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const tlsPort = secure ? (secure.address() as { port: number }).port : undefined;
 
   if (opts.consumeCommands !== false) await router.start();
+  // Half-open connections would keep a charger "connected" here and attract its commands: ping, and drop the silent.
+  const pinger =
+    settings.pingIntervalS > 0
+      ? setInterval(() => {
+          for (const e of connections.values()) {
+            if (!e.alive) {
+              e.ws.terminate();
+              continue;
+            }
+            e.alive = false;
+            e.ws.ping();
+          }
+        }, settings.pingIntervalS * 1000)
+      : undefined;
+  pinger?.unref();
   log.info('OCPP gateway listening', { port: plainPort, tlsPort });
 
   return {
@@ -354,6 +373,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     connectedCount: () => connections.size,
     kill: async () => {
       killed = true;
+      clearInterval(pinger);
       if (headsTimer) clearTimeout(headsTimer);
       for (const e of connections.values()) e.ws.terminate();
       connections.clear();
@@ -369,6 +389,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       await frameLog.stop();
     },
     stop: async () => {
+      clearInterval(pinger);
       await router.stop();
       const entries = [...connections.values()];
       for (const e of entries) e.ws.close(1001, 'gateway shutting down');

@@ -176,6 +176,7 @@ describe.each([
       expect(Buffer.from(r.raw).equals(raw.subarray(0, 8192))).toBe(true);
       expect(r.reason.length).toBeGreaterThan(5);
     });
+    expect(await gw.metrics.metrics()).toMatch(/ocpp_gateway_rejected_total\{stage="FRAME",reason="NotImplemented"\} [1-9]/);
     p.ws.close();
   });
 

@@ -130,6 +130,12 @@ test('OCPP 2.0.1: Boot, Status, Authorize, TransactionEvent Started/Updated/Ende
     'Heartbeat',
   ]);
   expect(frames.every((f) => f.protocol === 'ocpp2.0.1' && f.gatewayId === gw.gatewayId)).toBe(true);
+  const metrics = await gw.metrics.metrics();
+  expect(metrics).toMatch(/ocpp_gateway_frames_in_total\{action="TransactionEvent",kind="CALL"\} 3/);
+  expect(metrics).toMatch(/ocpp_gateway_frames_out_total\{action="TransactionEvent",kind="CALLRESULT"\} 3/);
+  expect(metrics).toMatch(/ocpp_gateway_call_result_seconds_count\{action="BootNotification"\} [1-9]/);
+  expect(metrics).toMatch(/ocpp_gateway_kafka_produce_seconds_count [1-9]/);
+  expect(metrics).toContain('ocpp_gateway_connected_chargers');
   // Every CALL is followed by its CALLRESULT (same unique id), and the answer was written before it was sent.
   for (let i = 1; i < frames.length - 1; i += 2) {
     expect(frames[i]!.kind).toBe('CALL');
