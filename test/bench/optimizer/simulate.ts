@@ -15,6 +15,7 @@ import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleS
 export const TRUE_EFFICIENCY = 0.9;
 export const ASSUMED_EFFICIENCY = 0.92;
 export const FORECAST_DWELL_MS = 6 * 3600000;
+export const FORECAST_SOC_PCT = 30;
 
 export type ControllerName = 'uncontrolled' | 'edf' | 'llf' | 'optimizer' | 'offline';
 
@@ -80,7 +81,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
     const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) =>
         v.etaKnownAt <= now
           ? vehicleSnapshot(v, now, false, belief(v), k)
-          : vehicleSnapshot({ ...v, arrivalAt: Math.max(now + SLOT_MS, v.departAt - FORECAST_DWELL_MS) }, now, false, { socPct: 30, source: 'telematics', uncertaintyPct: 0 }, k),
+          : vehicleSnapshot({ ...v, arrivalAt: Math.max(now + SLOT_MS, v.departAt - FORECAST_DWELL_MS) }, now, false, { socPct: FORECAST_SOC_PCT, source: 'telematics', uncertaintyPct: 0 }, k),
       )];
     const snap = { ...siteSnapshot(day, now, vehicles, ASSUMED_EFFICIENCY), billedPeakKw: peak };
     const commanded = await decide(snap, k);
