@@ -40,6 +40,8 @@ export interface RouterDeps {
   readonly groupId: string;
   /** Which chargers this deployment handles commands for (tests share a broker; production: all). */
   readonly accepts: (chargePointId: string) => boolean;
+  /** Bearer token for the internal endpoint of the other instances, when they require one. */
+  readonly internalToken?: string;
   local(chargePointId: string): ChargerConnection | undefined;
   reject(r: Rejection): void;
 }
@@ -113,7 +115,7 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
     try {
       const res = await fetch(`${url}/internal/commands`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', ...(d.internalToken ? { Authorization: `Bearer ${d.internalToken}` } : {}) },
         body: JSON.stringify({ command: c, deadline }),
         signal: AbortSignal.timeout(3000),
       });

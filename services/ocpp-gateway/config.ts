@@ -18,6 +18,7 @@
  *   OCPP_KAFKA_LANES           idempotent producers sending in parallel, each owning partitions p % lanes (default 1)
  *   OCPP_INTERNAL_URL          URL other gateway instances use to forward commands to this one
  *                              (default http://127.0.0.1:<OCPP_PORT>)
+ *   OCPP_INTERNAL_TOKEN        when set, instances must present it (Authorization: Bearer) to forward commands to each other
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
  */
 import * as t from 'io-ts';
@@ -48,6 +49,7 @@ const Env = t.partial({
   OCPP_KAFKA_LANES: IntFromString,
   OCPP_INTERNAL_URL: t.string,
   OCPP_DB_SCHEMA: t.string,
+  OCPP_INTERNAL_TOKEN: t.string,
 });
 
 export interface TlsSettings {
@@ -71,6 +73,7 @@ export interface GatewaySettings {
   /** undefined: derived from the port the gateway listens on. */
   readonly internalUrl: string | undefined;
   readonly dbSchema: string;
+  readonly internalToken: string | undefined;
   /** Bytes of a refused frame kept in ocpp.rejected. */
   readonly rejectAuditBytes: number;
 }
@@ -88,6 +91,7 @@ export const defaultSettings: GatewaySettings = {
   kafkaLanes: 1,
   internalUrl: undefined,
   dbSchema: 'gateway',
+  internalToken: undefined,
   rejectAuditBytes: 8192,
 };
 
@@ -111,6 +115,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         kafkaLanes: Math.max(1, e.OCPP_KAFKA_LANES ?? defaultSettings.kafkaLanes),
         internalUrl: e.OCPP_INTERNAL_URL,
         dbSchema: e.OCPP_DB_SCHEMA ?? defaultSettings.dbSchema,
+        internalToken: e.OCPP_INTERNAL_TOKEN || undefined,
         rejectAuditBytes: defaultSettings.rejectAuditBytes,
       });
     }),

@@ -89,6 +89,7 @@ export class ChargerConnection {
   private closedFlag = false;
   private readonly base: Pick<FrameDraft, 'chargePointId' | 'gatewayId' | 'protocol'>;
   private readonly log: Logger;
+  private readonly ready: Promise<void>;
 
   constructor(
     readonly chargePointId: string,
@@ -101,6 +102,7 @@ export class ChargerConnection {
     this.tokens = deps.settings.rateBurst;
     this.log = deps.log.child({ chargePointId });
     this.mailbox = ready;
+    this.ready = ready;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
   }
 
@@ -290,8 +292,13 @@ export class ChargerConnection {
   }
 
   /** Sends a command as a CALL once the outbound slot is free; resolves with the charger's answer. */
-  deliver(command: Command, payload: Record<string, unknown>): Promise<Delivery> {
-    if (this.closedFlag) return Promise.resolve({ kind: 'disconnected', sent: false });
+  async deliver(command: Command, payload: Record<string, unknown>): Promise<Delivery> {
+    // Not before the connection is set up (chain head known, CONNECTED written).
+    const ok = await this.ready.then(
+      () => true,
+      () => false,
+    );
+    if (!ok || this.closedFlag) return { kind: 'disconnected', sent: false };
     return new Promise((resolve) => {
       this.queue.push({ command, payload, resolve });
       this.pump();

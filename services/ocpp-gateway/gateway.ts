@@ -305,11 +305,16 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     metrics,
     groupId: opts.commandsGroupId ?? 'ocpp-gateway-commands',
     accepts: opts.acceptsCommandsFor ?? (() => true),
+    internalToken: settings.internalToken,
     local: (cp) => connections.get(cp)?.conn,
     reject,
   });
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.method === 'POST' && req.url === '/internal/commands') {
+      if (settings.internalToken && req.headers.authorization !== `Bearer ${settings.internalToken}`) {
+        res.writeHead(401).end();
+        return;
+      }
       readBody(req, 1024 * 1024)
         .then((body) => {
           const { command, deadline } = JSON.parse(body.toString('utf8')) as { command: Command; deadline: number };

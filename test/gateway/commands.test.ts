@@ -104,7 +104,7 @@ beforeAll(async () => {
     Object.values(ids).map((id) => ({ id, password: 'pw-' + id, maxSchedulePeriods: 5, rateUnit: id === ids.onB ? 'W' : 'A' })),
   );
   resultsFrom = await topicEnds(ctx.kafka, Topics.ocppCommandResults);
-  const common = { port: 0, settings: { dbSchema: schema, callTimeoutMs: 1500 }, commandsGroupId: group, acceptsCommandsFor: (id: string) => id.startsWith(prefix) };
+  const common = { port: 0, settings: { dbSchema: schema, callTimeoutMs: 1500, internalToken: uniq('token') }, commandsGroupId: group, acceptsCommandsFor: (id: string) => id.startsWith(prefix) };
   // A reads ocpp.commands; B only takes what A forwards to it, so every command for a charger on B crosses instances.
   a = await createGateway(ctx, { ...common, gatewayId: uniq('gw-A'), metrics: new Registry() });
   b = await createGateway(ctx, { ...common, gatewayId: uniq('gw-B'), metrics: new Registry(), consumeCommands: false });

@@ -6,7 +6,7 @@ import { Topics } from '../../schemas/topics';
 import { createGateway } from '../../services/ocpp-gateway/gateway';
 import { quoteIdent } from '../../services/common/db';
 import { uniq } from '../support/stack';
-import { checkChain, configureFleet, dropSchema, ensureContractTopics, FrameRec, gatewayContext, ocppClient, pgSchemaName, readFrom, topicEnds } from './support';
+import { checkChain, configureFleet, dropSchema, ensureContractTopics, FrameRec, gatewayContext, ocppClient, pgSchemaName, readFrom, topicEnds, waitFor } from './support';
 
 const ctx = gatewayContext();
 const schema = pgSchemaName('gw_takeover');
@@ -51,4 +51,25 @@ test('chain continues on another instance after the holder died uncleanly', asyn
     'B OUT CALLRESULT',
     'B IN DISCONNECTED',
   ]);
+});
+
+test('a second connection of the same charger to the same instance replaces the first; the chain goes on', async () => {
+  const id = uniq('twice');
+  await configureFleet(ctx.kafka, ctx.serde, [{ id, password: 'pw' }]);
+  const from = await topicEnds(ctx.kafka, Topics.ocppFrames);
+  const gw = await createGateway(ctx, { gatewayId: uniq('gw-twice'), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry() });
+  const first = ocppClient({ endpoint: gw.url, identity: id, password: 'pw', protocols: ['ocpp2.0.1'] });
+  await first.connect();
+  await first.call('Heartbeat', {});
+  const firstClosed = new Promise((r) => first.on('close', r));
+  const second = ocppClient({ endpoint: gw.url, identity: id, password: 'pw', protocols: ['ocpp2.0.1'] });
+  await second.connect();
+  await firstClosed;
+  await second.call('Heartbeat', {});
+  await second.close();
+  await waitFor('the charger to be released', () => gw.connectedCount() === 0);
+  await gw.stop();
+  const frames = (await readFrom<FrameRec>(ctx.kafka, Topics.ocppFrames, from, (k) => k === id, (r) => r.filter((f) => f.kind === 'CALLRESULT').length >= 2 && r.some((f) => f.kind === 'DISCONNECTED'))).sort((x, y) => Number(x.seq) - Number(y.seq));
+  checkChain(frames);
+  expect(frames.map((f) => f.kind)).toEqual(['CONNECTED', 'CALL', 'CALLRESULT', 'CONNECTED', 'CALL', 'CALLRESULT', 'DISCONNECTED']);
 });

@@ -75,7 +75,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const startGateway = (env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; ask<T>(type: string): Promise<T> }> =>
   new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'gateway-main.ts'), [], {
-      execArgv: ['--expose-gc', '--max-old-space-size=4096', '-r', 'tsx/cjs'],
+      // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      execArgv: ['--expose-gc', '--max-old-space-size=4096', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), '-r', 'tsx/cjs'],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
