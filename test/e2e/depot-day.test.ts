@@ -130,8 +130,23 @@ describe('an accelerated depot day', () => {
         powerKw: run.meters.filter((m) => m.chargerId === cp?.id && m.tx).map((m) => [ms(m.at), m.powerW / 1000]),
       };
     });
+    // What the backend believed: vehicle matches and the last plan's view of each vehicle.
+    const events = await readWholeTopic<{ body: Record<string, Record<string, unknown>> }>(sys.config, Topics.chargingEvents, (k) => k !== null && mine.has(k));
+    const matches = events.map((e) => Object.values(e.body)[0]!).filter((b) => 'vehicleId' in b && 'confidence' in b);
+    const plans = await readWholeTopic<{ decidedAt: number; trigger: string; vehicles: { vehicleId: string; chargePointId: string | null; targetKwh: number; plannedKwh: number; shortfallKwh: number; departAt: number | null }[] }>(
+      sys.config,
+      Topics.optimizerPlans,
+      (k) => k === s.siteId,
+    );
+    const backend = {
+      matches,
+      plans: plans.length,
+      triggers: plans.reduce<Record<string, number>>((a, p) => ({ ...a, [p.trigger]: (a[p.trigger] ?? 0) + 1 }), {}),
+      lastPlans: plans.slice(-3).map((p) => ({ decidedAt: new Date(Number(p.decidedAt)).toISOString(), trigger: p.trigger, vehicles: p.vehicles.map((v) => ({ ...v, departAt: v.departAt === null ? null : new Date(Number(v.departAt)).toISOString() })) })),
+      departures: departures.map((d) => ({ vehicleId: d.vehicleId, plannedDepartAt: new Date(d.visit.plannedDepartAt).toISOString(), departAt: new Date(d.visit.departAt).toISOString() })),
+    };
     fs.mkdirSync(artifactsDir, { recursive: true });
-    fs.writeFileSync(path.join(artifactsDir, 'e2e-day-detail.json'), JSON.stringify(detail, null, 1));
+    fs.writeFileSync(path.join(artifactsDir, 'e2e-day-detail.json'), JSON.stringify({ detail, backend }, null, 1));
     const lat = run.sim.latencies.map((l) => l.ms).sort((a, b) => a - b);
     const report = {
       dayMinutes: DAY_MINUTES,
