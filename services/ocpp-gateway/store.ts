@@ -49,7 +49,7 @@ export interface GatewayStore {
   nextTransactionId(): Promise<number>;
 }
 
-const migrations: Migration[] = [
+const migrations = (schema: string): Migration[] => [
   {
     id: 'gateway-001-connections-heads-txids',
     up: () => [
@@ -72,44 +72,43 @@ const migrations: Migration[] = [
       `CREATE SEQUENCE IF NOT EXISTS transaction_ids START WITH 1 MAXVALUE 2147483647`,
     ],
   },
+  {
+    // One round trip per claim: read the previous holder's row under lock, take it over, return the stored head.
+    id: 'gateway-002-claim-function',
+    up: () => [
+      `CREATE OR REPLACE FUNCTION claim_charger(p_cp text, p_gateway text, p_url text, p_scan_from bigint,
+         OUT o_epoch bigint, OUT o_prev_clean boolean, OUT o_prev_scan_from bigint,
+         OUT o_seq bigint, OUT o_hash text, OUT o_partition int, OUT o_offset bigint)
+       LANGUAGE plpgsql SET search_path = ${quoteIdent(schema)}, public AS $fn$
+       BEGIN
+         SELECT c.clean, c.scan_from INTO o_prev_clean, o_prev_scan_from FROM connections c WHERE c.charge_point_id = p_cp FOR UPDATE;
+         INSERT INTO connections AS c (charge_point_id, gateway_id, gateway_url, epoch, connected, clean, scan_from)
+           VALUES (p_cp, p_gateway, p_url, 1, true, false, p_scan_from)
+           ON CONFLICT (charge_point_id) DO UPDATE SET gateway_id = p_gateway, gateway_url = p_url, epoch = c.epoch + 1,
+             connected = true, clean = false, scan_from = p_scan_from, updated_at = now()
+           RETURNING c.epoch INTO o_epoch;
+         SELECT h.seq, h.hash, h.kafka_partition, h.kafka_offset INTO o_seq, o_hash, o_partition, o_offset
+           FROM chain_heads h WHERE h.charge_point_id = p_cp;
+       END $fn$`,
+    ],
+  },
 ];
 
 export const createGatewayStore = async (pool: Pool, schema: string): Promise<GatewayStore> => {
-  await migrate(pool, schema, migrations);
+  await migrate(pool, schema, migrations(schema));
   const s = quoteIdent(schema);
   return {
     claim: async (cp, gatewayId, url, scanFrom) => {
-      // Read the previous holder's row under lock, then take it over (a data-modifying CTE can't read the row it
-      // replaces, hence a short transaction; nothing else is awaited inside it).
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const prev = await client.query<{ clean: boolean; scan_from: string }>(`SELECT clean, scan_from FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE`, [cp]);
-        const up = await client.query<{ epoch: string }>(
-          `INSERT INTO ${s}.connections AS c (charge_point_id, gateway_id, gateway_url, epoch, connected, clean, scan_from)
-           VALUES ($1, $2, $3, 1, true, false, $4)
-           ON CONFLICT (charge_point_id) DO UPDATE SET gateway_id = $2, gateway_url = $3, epoch = c.epoch + 1,
-             connected = true, clean = false, scan_from = $4, updated_at = now()
-           RETURNING epoch`,
-          [cp, gatewayId, url, scanFrom],
-        );
-        const h = await client.query<{ seq: string; hash: string; kafka_partition: number; kafka_offset: string }>(
-          `SELECT seq, hash, kafka_partition, kafka_offset FROM ${s}.chain_heads WHERE charge_point_id = $1`,
-          [cp],
-        );
-        await client.query('COMMIT');
-        const row = h.rows[0];
-        const head: StoredHead | undefined = row ? { seq: Number(row.seq), hash: row.hash, partition: row.kafka_partition, offset: Number(row.kafka_offset) } : undefined;
-        const epoch = Number(up.rows[0]!.epoch);
-        const before = prev.rows[0];
-        if (!before || before.clean) return { epoch, head, scanFrom: undefined };
-        return { epoch, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(before.scan_from)) };
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
-      }
+      const r = await pool.query<{ o_epoch: string; o_prev_clean: boolean | null; o_prev_scan_from: string | null; o_seq: string | null; o_hash: string | null; o_partition: number | null; o_offset: string | null }>(
+        `SELECT * FROM ${s}.claim_charger($1, $2, $3, $4)`,
+        [cp, gatewayId, url, scanFrom],
+      );
+      const row = r.rows[0]!;
+      const head: StoredHead | undefined = row.o_seq === null ? undefined : { seq: Number(row.o_seq), hash: row.o_hash!, partition: row.o_partition!, offset: Number(row.o_offset) };
+      const epoch = Number(row.o_epoch);
+      // No previous row, or released cleanly: the stored head is authoritative.
+      if (row.o_prev_clean === null || row.o_prev_clean) return { epoch, head, scanFrom: undefined };
+      return { epoch, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(row.o_prev_scan_from)) };
     },
     release: async (cp, epoch, writeLast) => {
       const client = await pool.connect();
