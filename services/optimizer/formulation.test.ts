@@ -61,9 +61,12 @@ describe('the charging LP', () => {
     });
     const plan = await solve(s);
     close(plan.peakKw, 5.5);
-    // With 11 kW already billed this month there is nothing to save by spreading: the late bias charges at the end.
-    const billed = await solve({ ...s, billedPeakKw: 11 });
+    // With 11 kW already billed this month there is nothing to save by spreading: without flattening the late bias
+    // charges at the end; with it (the default) the plan stays flat and keeps slack.
+    const billed = await solve({ ...s, billedPeakKw: 11, weights: { ...s.weights, flatteningShare: 0 } });
     expect(byId(billed, 'v1').powerKw.map((p) => Math.round(p * 1000) / 1000)).toEqual([0, 0, 0, 0, 11, 11, 11, 11]);
+    const flat = await solve({ ...s, billedPeakKw: 11 });
+    for (const kw of byId(flat, 'v1').powerKw) close(kw, 5.5);
   });
 
   test('taper: power follows a − b·energy above the knee SoC', async () => {

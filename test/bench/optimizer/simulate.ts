@@ -71,7 +71,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       const silent = v.outage && now >= v.outage.from && now < v.outage.to;
       if (!silent) {
         outageBase.delete(v.vehicleId);
-        return { socPct: trueSoc, source: 'telematics', uncertaintyPct: 0 };
+        return { socPct: trueSoc, source: 'telematics', uncertaintyPct: 1 };
       }
       const base = outageBase.get(v.vehicleId) ?? { socPct: trueSoc, at: now, gridKwh: 0 };
       outageBase.set(v.vehicleId, base);
@@ -158,7 +158,9 @@ export const simulateOptimizer = (day: DepotDay, solver: Solver, observe?: (k: n
 /** Perfect foresight: one LP over the whole day from its start, executed as planned. */
 export const simulateOffline = async (day: DepotDay, solver: Solver): Promise<DayResult> => {
   const vehicles = day.vehicles.map((v) => vehicleSnapshot(v, DAY_START, false, { socPct: v.arrivalSocPct, source: 'telematics', uncertaintyPct: 0 }, 0));
-  const snap = siteSnapshot(day, DAY_START, vehicles, TRUE_EFFICIENCY);
+  const base = siteSnapshot(day, DAY_START, vehicles, TRUE_EFFICIENCY);
+  // The bound is pure cost: no flattening (a robustness device for the receding horizon).
+  const snap = { ...base, weights: { ...base.weights, flatteningShare: 0 } };
   const t0 = performance.now();
   const { plan } = await planSite(snap, solver);
   const ms = performance.now() - t0;
