@@ -68,7 +68,8 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
   let consumer: Consumer | undefined;
   let stopped = false;
   const inFlight = new Set<Promise<void>>();
-  const track = (p: Promise<void>) => {
+  const track = (work: Promise<void>) => {
+    const p = work.catch((e) => d.log.error('command routing failed', { err: e as Error }));
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };

@@ -282,16 +282,14 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     };
     if (!m || !cp) return refuse(404, 'Not Found', `not an OCPP endpoint: ${url.pathname}`);
     socket.on('error', () => undefined);
-    authorize(req, cp, tls).then(
-      (v) => {
+    authorize(req, cp, tls)
+      .then(async (v) => {
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
-        return store.claim(cp, gatewayId, internalUrl, frameLog.endLowerBound(frameLog.partitionOf(cp))).then((claim) => {
-          if (socket.destroyed) return;
-          wss.handleUpgrade(req, socket, head, (ws) => openConnection(ws, cp, v.protocol, claim));
-        });
-      },
-      (e) => refuse(500, 'Internal Server Error', `handshake failed: ${(e as Error).message}`),
-    );
+        const claim = await store.claim(cp, gatewayId, internalUrl, frameLog.endLowerBound(frameLog.partitionOf(cp)));
+        if (socket.destroyed) return;
+        wss.handleUpgrade(req, socket, head, (ws) => openConnection(ws, cp, v.protocol, claim));
+      })
+      .catch((e) => refuse(503, 'Service Unavailable', `handshake failed: ${(e as Error).message}`));
   };
 
   const router: CommandRouter = createCommandRouter({
