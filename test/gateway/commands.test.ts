@@ -20,6 +20,7 @@ const ids = {
   invalid: `${prefix}-inv`,
   generic16: `${prefix}-g16`,
   generic201: `${prefix}-g201`,
+  later: `${prefix}-later`,
 };
 let a: Gateway;
 let b: Gateway;
@@ -272,4 +273,14 @@ test('other actions of both versions go through the same path (Remote Trigger, L
     'REJECTED NotImplemented',
   ]);
   expect(JSON.parse(results[3]!.responseJson!)).toEqual({ listVersion: 3 });
+});
+
+test('a command with expiresAt waits for a charger that is offline and is delivered when it connects', async () => {
+  const id = await sendCommand(ids.later, 'ClearChargingProfile', { id: 7 }, Date.now() + 20000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const c = ocppClient({ endpoint: b.url, identity: ids.later, password: 'pw-' + ids.later, protocols: ['ocpp1.6'] });
+  c.handle('ClearChargingProfile', () => ({ status: 'Accepted' }));
+  clients.push(c);
+  await c.connect();
+  expect(await resultOf(id, ids.later)).toMatchObject({ outcome: 'ACCEPTED', gatewayId: b.gatewayId });
 });
