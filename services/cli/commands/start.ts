@@ -71,6 +71,9 @@ export const command: CliCommand = {
       if (s.started.length) console.log(`  stopping ${s.started.join(', ')}...`);
       await s.stop();
       console.log('Stopped.');
+      // Everything this command started is stopped; a client library still retrying a connection must not keep the
+      // process alive (the timer does not hold the event loop open itself).
+      setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
     };
 
     try {
