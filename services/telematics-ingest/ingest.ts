@@ -19,7 +19,7 @@ import { ProviderConfig, Providers } from './providers';
  *
  *  Per item of a batch (a reading, a webhook event, the diagnostic records of one device at one instant):
  *  - malformed, SoC outside 0–100, another value out of range, readingAt > 5 min ahead of receive time, unknown
- *    vehicle: rejected, every problem listed;
+ *    vehicle (only once fleet.config is read up to date; `unavailable` when it cannot be): rejected, every problem listed;
  *  - same provider reading id as one written before (or earlier in the same batch): `duplicate`, not written again;
  *  - an impossible jump against the vehicle's earlier readings (plausibility.ts): rejected;
  *  - otherwise accepted. Good items of a batch are written even when others are refused (per-item results).
@@ -124,8 +124,9 @@ export const startIngest = async (ctx: ServiceContext, opts: IngestOptions): Pro
       const r = it.reading.right;
       return { label: it.label, raw: it.raw, reading: r, problems: r ? checkValues(r, receivedAt) : [] };
     });
-    const unknown = () => checked.filter((c) => c.reading && !registry.lookup(provider.name, c.reading.providerVehicleId));
-    if (unknown().length) await registry.catchUp(catchUpMs);
+    // An unknown vehicle is only refused once fleet.config is read up to date; if it can't be, the answer is 503.
+    const unknown = checked.some((c) => c.reading && !registry.lookup(provider.name, c.reading.providerVehicleId));
+    if (unknown && !(await registry.catchUp(catchUpMs))) throw new KafkaUnavailable('the vehicle registry (fleet.config) could not be read up to date');
     return checked.map((c) =>
       c.reading && !registry.lookup(provider.name, c.reading.providerVehicleId)
         ? { ...c, problems: [...c.problems, problem('unknown_vehicle', `vehicle '${c.reading.providerVehicleId}' is not registered for provider '${provider.name}'`)] }

@@ -51,27 +51,64 @@ export interface VehicleRegistry {
 }
 
 /** Follows fleet.config from the beginning with a throw-away consumer group (no offsets committed: every instance
- *  folds the whole topic). */
-export const followVehicleRegistry = async (ctx: ServiceContext, opts: { readyTimeoutMs?: number } = {}): Promise<VehicleRegistry> => {
+ *  folds the whole topic). kafkajs restarts a consumer only after retriable crashes; after any other crash (a broker
+ *  gone for longer than its retries) a fresh consumer resumes from the position reached, so the registry keeps
+ *  following through Kafka outages. Once stopped, nothing restarts. */
+export const followVehicleRegistry = async (ctx: ServiceContext, opts: { readyTimeoutMs?: number; recreateAfterMs?: number } = {}): Promise<VehicleRegistry> => {
   const state = initialRegistry();
   const position = new Map<number, number>();
   const admin: Admin = ctx.kafka.admin();
-  const consumer: Consumer = ctx.kafka.consumer({ groupId: `telematics-ingest-registry-${randomUUID()}`, maxWaitTimeInMs: 100, sessionTimeout: 30000 });
   const log = ctx.log.child({ component: 'telematics-registry' });
+  let consumer: Consumer | undefined;
+  let stopped = false;
+  let recreateTimer: NodeJS.Timeout | undefined;
+
+  const startConsumer = async (): Promise<void> => {
+    const c = ctx.kafka.consumer({
+      groupId: `telematics-ingest-registry-${randomUUID()}`,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 30000,
+      retry: { restartOnFailure: async () => !stopped },
+    });
+    consumer = c;
+    c.on(c.events.CRASH, ({ payload }) => {
+      if (payload.restart || stopped) return;
+      log.warn('fleet.config consumer crashed; following again with a fresh one', { err: payload.error });
+      recreateTimer = setTimeout(() => {
+        void c.disconnect().catch(() => undefined);
+        if (!stopped) startConsumer().catch(() => undefined);
+      }, opts.recreateAfterMs ?? 2000);
+    });
+    // A fresh consumer after a crash resumes where the last one was; the first one starts at the beginning.
+    c.on(c.events.GROUP_JOIN, () => {
+      for (const [partition, offset] of position) c.seek({ topic: Topics.fleetConfig, partition, offset: String(offset) });
+    });
+    try {
+      await c.connect();
+      await c.subscribe({ topic: Topics.fleetConfig, fromBeginning: true });
+      await c.run({
+        autoCommit: false,
+        eachMessage: async ({ message, partition }) => {
+          if ((position.get(partition) ?? 0) > Number(message.offset)) return;
+          try {
+            if (message.value) evolveRegistry(state, configFromAvro(await ctx.serde.decode<Record<string, unknown>>(message.value)));
+          } catch (e) {
+            log.warn('skipping undecodable fleet.config record', { partition, offset: message.offset, err: e as Error });
+          }
+          position.set(partition, Number(message.offset) + 1);
+        },
+      });
+    } catch (e) {
+      await c.disconnect().catch(() => undefined);
+      if (stopped) return;
+      log.warn('cannot follow fleet.config yet; retrying', { err: e as Error });
+      recreateTimer = setTimeout(() => void startConsumer().catch(() => undefined), opts.recreateAfterMs ?? 2000);
+      throw e;
+    }
+  };
+
   await admin.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topic: Topics.fleetConfig, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachMessage: async ({ message, partition }) => {
-      try {
-        if (message.value) evolveRegistry(state, configFromAvro(await ctx.serde.decode<Record<string, unknown>>(message.value)));
-      } catch (e) {
-        log.warn('skipping undecodable fleet.config record', { partition, offset: message.offset, err: e as Error });
-      }
-      position.set(partition, Number(message.offset) + 1);
-    },
-  });
+  await startConsumer();
 
   const caughtUpTo = (high: { partition: number; high: string }[]) => high.every((h) => (position.get(h.partition) ?? 0) >= Number(h.high));
   const catchUp = async (timeoutMs: number): Promise<boolean> => {
@@ -100,7 +137,9 @@ export const followVehicleRegistry = async (ctx: ServiceContext, opts: { readyTi
       return state.byProviderId.size;
     },
     stop: async () => {
-      await consumer.disconnect().catch(() => undefined);
+      stopped = true;
+      if (recreateTimer) clearTimeout(recreateTimer);
+      await consumer?.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
     },
   };

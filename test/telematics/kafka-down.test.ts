@@ -72,7 +72,13 @@ describe('telematics ingest: Kafka down', () => {
     expect((b2.body.accepted as number) + (b2.body.duplicates as number)).toBe(3);
     expect((await send(r(5))).status).toBe(200);
 
-    const recs = await readSince<ReadingRecord>(Topics.telematicsReadings, mark, (x) => x.key === vehicleId, kafka());
-    expect(recs.map((x) => x.value.providerReadingId).sort()).toEqual([0, 1, 2, 3, 4, 5].map((i) => `${base}-${i}`).sort());
+    // The vehicle registry kept following fleet.config through the outage: a vehicle configured now is known.
+    const ref2 = uniq('vs');
+    const vehicle2 = await h!.configureVehicle('voltstream', ref2);
+    const late = await retry({ readingId: `${base}-new`, vehicleRef: ref2, readingAt: iso(Date.now() - 1000), socPct: 10 });
+    expect(late.status).toBe(200);
+
+    const recs = await readSince<ReadingRecord>(Topics.telematicsReadings, mark, (x) => x.key === vehicleId || x.key === vehicle2, kafka());
+    expect(recs.map((x) => x.value.providerReadingId).sort()).toEqual([...[0, 1, 2, 3, 4, 5].map((i) => `${base}-${i}`), `${base}-new`].sort());
   });
 });
