@@ -35,10 +35,13 @@ describe(`schema registry (Apicurio ${APICURIO_VERSION}, Confluent-compatible AP
     };
     const producer = createDurableProducer(testKafka('reg'));
     await producer.connect();
-    await producer.send({ topic: Topics.ocppFrames, acks: DURABLE_ACKS, messages: [{ key: chargePointId, value: await serde.encode(Topics.ocppFrames, frame) }] });
+    const [written] = await producer.send({ topic: Topics.ocppFrames, acks: DURABLE_ACKS, messages: [{ key: chargePointId, value: await serde.encode(Topics.ocppFrames, frame) }] });
     await producer.disconnect();
 
-    const records = await readTopicUntil<typeof frame>(Topics.ocppFrames, (rs) => rs.length > 0, { filter: (r) => r.key === chargePointId });
+    const records = await readTopicUntil<typeof frame>(Topics.ocppFrames, (rs) => rs.length > 0, {
+      filter: (r) => r.key === chargePointId,
+      startAt: new Map([[written!.partition, written!.baseOffset!]]),
+    });
     expect(records).toHaveLength(1);
     expect(records[0]!.value).toEqual(frame);
   });

@@ -33,7 +33,13 @@ export interface ReadRecord<T> {
 export const readTopicUntil = async <T = Record<string, unknown>>(
   topic: string,
   until: (records: ReadRecord<T>[]) => boolean,
-  opts: { timeoutMs?: number; filter?: (r: ReadRecord<T>) => boolean } = {},
+  opts: {
+    timeoutMs?: number;
+    filter?: (r: ReadRecord<T>) => boolean;
+    /** Start these partitions at these offsets and the others at their end, instead of reading everything from the
+     *  beginning: shared topics such as ocpp.frames grow with every test and benchmark run. */
+    startAt?: ReadonlyMap<number, string>;
+  } = {},
 ): Promise<ReadRecord<T>[]> => {
   const registry = plainRegistryClient();
   const kafka = testKafka('reader');
@@ -41,7 +47,7 @@ export const readTopicUntil = async <T = Record<string, unknown>>(
   const out: ReadRecord<T>[] = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.subscribe({ topic, fromBeginning: opts.startAt === undefined });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => resolve(), opts.timeoutMs ?? 20000);
       consumer
@@ -57,6 +63,7 @@ export const readTopicUntil = async <T = Record<string, unknown>>(
           },
         })
         .catch(reject);
+      for (const [partition, offset] of opts.startAt ?? []) consumer.seek({ topic, partition, offset });
     });
   } finally {
     await consumer.disconnect();
