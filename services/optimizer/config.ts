@@ -14,6 +14,7 @@
  *  OPTIMIZER_RESERVE_SOC_PCT           reserve added to energy/route needs (default 10)
  *  OPTIMIZER_FORECAST_DWELL_HOURS      a vehicle with a departure but neither plugged in nor with an ETA is expected this
  *                                      long before its departure (not before the next slot), so capacity is kept (default 6)
+ *  OPTIMIZER_READINGS_LOOKBACK_MINUTES telematics readings older than this are skipped at start-up (default 1440)
  *  OPTIMIZER_GROUP                     consumer group (default voltstream-optimizer)
  *  OPTIMIZER_SITES                     comma-separated site ids this instance plans (default: all)
  */
@@ -43,6 +44,7 @@ const Env = t.partial({
   OPTIMIZER_DEFAULT_DWELL_HOURS: Num,
   OPTIMIZER_RESERVE_SOC_PCT: Num,
   OPTIMIZER_FORECAST_DWELL_HOURS: Num,
+  OPTIMIZER_READINGS_LOOKBACK_MINUTES: Num,
   OPTIMIZER_GROUP: t.string,
   OPTIMIZER_SITES: t.string,
 });
@@ -61,6 +63,7 @@ export interface OptimizerConfig {
   readonly defaultDwellHours: number;
   readonly reserveSocPct: number;
   readonly forecastDwellHours: number;
+  readonly readingsLookbackMinutes: number;
   readonly groupId: string;
   /** null: every site. */
   readonly sites: readonly string[] | null;
@@ -80,6 +83,7 @@ export const defaultOptimizerConfig: OptimizerConfig = {
   defaultDwellHours: 8,
   reserveSocPct: 10,
   forecastDwellHours: 6,
+  readingsLookbackMinutes: 1440,
   groupId: 'voltstream-optimizer',
   sites: null,
 };
@@ -104,6 +108,7 @@ export const decodeOptimizerConfig = (env: NodeJS.ProcessEnv): E.Either<string, 
         defaultDwellHours: e.OPTIMIZER_DEFAULT_DWELL_HOURS ?? d.defaultDwellHours,
         reserveSocPct: e.OPTIMIZER_RESERVE_SOC_PCT ?? d.reserveSocPct,
         forecastDwellHours: e.OPTIMIZER_FORECAST_DWELL_HOURS ?? d.forecastDwellHours,
+        readingsLookbackMinutes: e.OPTIMIZER_READINGS_LOOKBACK_MINUTES ?? d.readingsLookbackMinutes,
         groupId: e.OPTIMIZER_GROUP ?? d.groupId,
         sites: e.OPTIMIZER_SITES ? e.OPTIMIZER_SITES.split(',').map((s) => s.trim()).filter(Boolean) : null,
       };

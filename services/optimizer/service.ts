@@ -96,6 +96,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
   const lastReadBack = new Map<string, number>();
   const pending = new Map<string, { timer: NodeJS.Timeout; reasons: Set<string> }>();
   const lastMeterReplan = new Map<string, number>();
+  const unconfigured = new Map<string, Buffer>();
   let running: Promise<unknown> = Promise.resolve();
 
   const send = async (drafts: readonly OcppCommandDraft[], planId: string | null, expiresInMs: number) => {
@@ -192,6 +193,14 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     return null;
   };
 
+  const caresAboutVehicle = (vehicleId: string): boolean => {
+    const v = state.vehicles.get(vehicleId);
+    if (!v) return false;
+    if (cfg.sites === null || (v.siteId !== null && wanted(v.siteId))) return true;
+    for (const x of state.sessions.values()) if (x.vehicleId === vehicleId && wanted(state.chargers.get(x.chargePointId)?.siteId ?? '')) return true;
+    return false;
+  };
+
   const handle = (topic: string, value: Record<string, unknown>) => {
     const input = toInput(topic, value);
     if (input.kind === 'result') {
@@ -230,13 +239,43 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     autoCommit: false,
     eachMessage: async ({ topic, message }) => {
       if (!message.value) return;
+      // Skip before decoding what cannot matter here (the start-up replay reads every topic from the beginning).
+      const key = message.key?.toString() ?? '';
+      if (topic === Topics.telematicsReadings && !caresAboutVehicle(key)) {
+        // Its configuration may still be on its way (topics are read side by side): keep the latest, undecoded.
+        if (!state.vehicles.has(key)) unconfigured.set(key, message.value);
+        return;
+      }
+      if (topic === Topics.chargingEvents && cfg.sites !== null && state.chargers.has(key) && !wanted(state.chargers.get(key)!.siteId)) return;
       try {
         handle(topic, await ctx.serde.decode<Record<string, unknown>>(message.value));
+        const vehicleId = topic === Topics.fleetConfig && key.startsWith('vehicle:') ? key.slice('vehicle:'.length) : null;
+        const raw = vehicleId !== null ? unconfigured.get(vehicleId) : undefined;
+        if (vehicleId !== null && raw) {
+          unconfigured.delete(vehicleId);
+          if (caresAboutVehicle(vehicleId)) handle(Topics.telematicsReadings, await ctx.serde.decode<Record<string, unknown>>(raw));
+        }
       } catch (e) {
         log.warn('input skipped', { topic, offset: message.offset, err: e as Error });
       }
     },
   });
+
+  // Readings older than the lookback (a day) and command results older than an hour cannot matter: skip them at start-up (the
+  // readings topic is the fleet's busiest). Records fetched before the seek lands are folded harmlessly.
+  const admin = ctx.kafka.admin();
+  try {
+    await admin.connect();
+    for (const [topic, ageMs] of [[Topics.telematicsReadings, cfg.readingsLookbackMinutes * 60000], [Topics.ocppCommandResults, 3600000]] as const) {
+      for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - ageMs)) {
+        if (Number(p.offset) >= 0) consumer.seek({ topic, partition: p.partition, offset: p.offset });
+      }
+    }
+  } catch (e) {
+    log.warn('could not skip old readings; replaying them all', { err: e as Error });
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 
   // Every slot boundary: re-plan every site with something to plan.
   const slotMs = cfg.slotMinutes * 60000;

@@ -144,6 +144,8 @@ export const evolve = (s: FleetState, i: Input): FleetState => {
     }
     case 'reading': {
       const r = i.reading;
+      // Only configured vehicles are planned: readings of others are not kept (the topic is the fleet's busiest).
+      if (!s.vehicles.has(r.vehicleId)) return s;
       const prev = s.telematics.get(r.vehicleId);
       if (prev && prev.readingAt > r.readingAt) return s;
       let next: FleetState = { ...s, telematics: put(s.telematics, r.vehicleId, r) };

@@ -7,7 +7,7 @@ import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config'
 import { Topics } from '../../schemas/topics';
 import { defaultOptimizerConfig } from '../../services/optimizer/config';
 import { createOptimizer, Optimizer } from '../../services/optimizer/service';
-import { readTopicUntil, ReadRecord, testConfig, uniq } from '../support/stack';
+import { plainRegistryClient, ReadRecord, testConfig, testKafka, uniq } from '../support/stack';
 
 /** The optimizer against the real broker and registry: configuration, sessions and telematics go in as the other
  *  services would write them; a SetChargingProfile per plugged vehicle (matched or not) comes out on ocpp.commands,
@@ -39,8 +39,40 @@ const purposeOf = (c: CommandRecord): string => {
   return (p.csChargingProfiles ?? p.chargingProfile)!.chargingProfilePurpose;
 };
 
+/** Reads `topics` from their current end (joined before anything is produced), keeping records whose key `keep` accepts:
+ *  the shared topics are long, reading them from the beginning would take minutes. */
+const collector = async (topics: string[], keep: (key: string) => boolean) => {
+  const registry = plainRegistryClient();
+  const consumer = testKafka('optimizer-reader').consumer({ groupId: uniq('optimizer-reader'), maxWaitTimeInMs: 200 });
+  const records = new Map<string, ReadRecord<Record<string, unknown>>[]>(topics.map((t) => [t, []]));
+  await consumer.connect();
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.subscribe({ topics, fromBeginning: false });
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      const key = message.key?.toString() ?? '';
+      if (!keep(key)) return;
+      const value = (await registry.decode(message.value!)) as Record<string, unknown>;
+      records.get(topic)!.push({ key, value, partition, offset: message.offset, headers: message.headers });
+    },
+  });
+  await joined;
+  // The first fetch resolves the partitions' end offsets; give it a moment before anything is produced.
+  await new Promise((r) => setTimeout(r, 1500));
+  return {
+    until: async <T>(topic: string, done: (rs: ReadRecord<T>[]) => boolean, timeoutMs = 60000): Promise<ReadRecord<T>[]> => {
+      const end = Date.now() + timeoutMs;
+      const rs = () => records.get(topic)! as unknown as ReadRecord<T>[];
+      while (!done(rs()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      return [...rs()];
+    },
+    stop: () => consumer.disconnect(),
+  };
+};
+
 describe('optimizer service', () => {
   let ctx: ServiceContext;
+  let reader: Awaited<ReturnType<typeof collector>>;
   let producer: Producer;
   let optimizer: Optimizer;
   const siteId = uniq('site');
@@ -70,9 +102,10 @@ describe('optimizer service', () => {
 
   beforeAll(async () => {
     ctx = createContext(testConfig(), uniq('optimizer-test'));
+    reader = await collector([Topics.ocppCommands, Topics.optimizerPlans], (key) => key === siteId || key === cp16 || key === cp201);
     producer = createDurableProducer(ctx.kafka);
     await producer.connect();
-    optimizer = await createOptimizer(ctx, { ...defaultOptimizerConfig, sites: [siteId], debounceMs: 300, groupId: uniq('optimizer-test') }, { instanceId: uniq('i') });
+    optimizer = await createOptimizer(ctx, { ...defaultOptimizerConfig, sites: [siteId], debounceMs: 300, groupId: uniq('optimizer-test'), readingsLookbackMinutes: 5 }, { instanceId: uniq('i') });
 
     await sendConfig(
       { type: 'SiteConfigured', siteId, name: 'Test depot', gridLimitKw: 20, latitude: 52.5, longitude: 13.4, timezone: 'Europe/Berlin' },
@@ -109,16 +142,13 @@ describe('optimizer service', () => {
 
   afterAll(async () => {
     await optimizer?.stop();
+    await reader?.stop();
     await producer?.disconnect();
   });
 
-  const ours = (r: ReadRecord<CommandRecord>) => r.key === cp16 || r.key === cp201;
-
   test('SetChargingProfile TxProfiles for both plugged vehicles (1.6 and 2.0.1) and safe caps on every charger', async () => {
-    const records = await readTopicUntil<CommandRecord>(
-      Topics.ocppCommands,
-      (rs) => [cp16, cp201].every((cp) => rs.some((r) => r.value.chargePointId === cp && r.value.action === 'SetChargingProfile' && purposeOf(r.value) === 'TxProfile')),
-      { timeoutMs: 60000, filter: ours },
+    const records = await reader.until<CommandRecord>(Topics.ocppCommands, (rs) =>
+      [cp16, cp201].every((cp) => rs.some((r) => r.value.chargePointId === cp && r.value.action === 'SetChargingProfile' && purposeOf(r.value) === 'TxProfile')),
     );
     const tx = (cp: string) => records.find((r) => r.value.chargePointId === cp && r.value.action === 'SetChargingProfile' && purposeOf(r.value) === 'TxProfile')!.value;
     const p16 = JSON.parse(tx(cp16).payloadJson) as { connectorId: number; csChargingProfiles: { transactionId: number; chargingSchedule: { chargingRateUnit: string; chargingSchedulePeriod: { limit: number }[] } } };
@@ -140,7 +170,7 @@ describe('optimizer service', () => {
       expect(purposes).toContain('TxDefaultProfile');
       expect(purposes.some((p) => p === 'ChargePointMaxProfile' || p === 'ChargingStationMaxProfile')).toBe(true);
     }
-    const gets = await readTopicUntil<CommandRecord>(Topics.ocppCommands, (rs) => rs.length >= 2, { timeoutMs: 30000, filter: (r) => ours(r) && r.value.action === 'GetCompositeSchedule' });
+    const gets = (await reader.until<CommandRecord>(Topics.ocppCommands, (rs) => rs.filter((r) => r.value.action === 'GetCompositeSchedule').length >= 2)).filter((r) => r.value.action === 'GetCompositeSchedule');
     expect(gets.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -148,7 +178,7 @@ describe('optimizer service', () => {
     // Topics are consumed side by side: wait for the plan that has seen the match and the telematics reading.
     const complete = (r: ReadRecord<PlanRecord>) =>
       r.value.vehicles.length === 2 && (JSON.parse(r.value.inputsJson) as { vehicles: { vehicleId: string; socSource: string; chargePointId: string | null }[] }).vehicles.some((v) => v.vehicleId === vehicleId && v.socSource === 'telematics' && v.chargePointId === cp16);
-    const plans = await readTopicUntil<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some(complete), { timeoutMs: 60000, filter: (r) => r.key === siteId });
+    const plans = await reader.until<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some(complete));
     const plan = plans.find(complete)!.value;
     expect(plan.status).toBe('Optimal');
     expect(plan.gridLimitKw).toBe(20);
@@ -163,10 +193,10 @@ describe('optimizer service', () => {
   });
 
   test('a departure moved by more than 15 minutes re-plans the site', async () => {
-    await sendConfig({ type: 'DepartureScheduled', departureId: uniq('dep'), vehicleId, departAt: now + 2 * 3600000, requiredSocPct: 50, requiredEnergyKwh: null, routeKm: null, priority: 2 });
+    await sendConfig({ type: 'DepartureScheduled', departureId: uniq('dep'), vehicleId, departAt: now + 2.5 * 3600000, requiredSocPct: 50, requiredEnergyKwh: null, routeKm: null, priority: 2 });
     const moved = (r: ReadRecord<PlanRecord>) =>
-      (JSON.parse(r.value.inputsJson) as { vehicles: { vehicleId: string; departAt: number }[] }).vehicles.some((v) => v.vehicleId === vehicleId && v.departAt === now + 2 * 3600000);
-    const plans = await readTopicUntil<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some(moved), { timeoutMs: 60000, filter: (r) => r.key === siteId });
+      (JSON.parse(r.value.inputsJson) as { vehicles: { vehicleId: string; departAt: number }[] }).vehicles.some((v) => v.vehicleId === vehicleId && v.departAt === now + 2.5 * 3600000);
+    const plans = await reader.until<PlanRecord>(Topics.optimizerPlans, (rs) => rs.some(moved));
     const replanned = plans.find(moved)!.value;
     expect(replanned.trigger.split(',')).toContain('departure');
     expect(replanned.vehicles.find((v) => v.vehicleId === vehicleId)!.shortfallKwh).toBeCloseTo(0, 6);
