@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Kafka, Producer } from 'kafkajs';
 import { createContext } from '../../services/common/context';
 import { ServiceContext } from '../../services/common/service';
@@ -19,7 +19,7 @@ export const testProviders = (extra: Record<string, unknown> = {}): Providers =>
     providers: {
       voltstream: { shape: 'voltstream', push: { type: 'api-key', keys: [secrets.voltstream] } },
       'webhook-demo': { shape: 'consumer-car', push: { type: 'hmac-sha256', secrets: [secrets.webhook] } },
-      'fleet-demo': { shape: 'fleet-diagnostics', push: { type: 'api-key', keys: [`sha256:${require('node:crypto').createHash('sha256').update(secrets.fleet).digest('hex')}`] } },
+      'fleet-demo': { shape: 'fleet-diagnostics', push: { type: 'api-key', keys: [`sha256:${createHash('sha256').update(secrets.fleet).digest('hex')}`] } },
       ...extra,
     },
   });
