@@ -49,6 +49,7 @@ export interface ProjectionsOptions {
   /** Stop applying at these positions (replay up to a snapshot). */
   readonly stopAt?: ReadonlyMap<string, number>;
   readonly maxBytesPerPartition?: number;
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface RunningProjections {
@@ -86,6 +87,7 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.stopAt ? { stopAt: o.stopAt } : {}),
     ...(o.maxBytesPerPartition ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
+    ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
     apply: async (client, records) => {
       const inputs: ProjectionInput[] = [];
       for (const r of records) {

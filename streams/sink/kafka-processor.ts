@@ -45,6 +45,8 @@ export interface KafkaProcessorOptions {
   readonly onProgress?: (processed: number) => void;
   /** Fetch size per partition (batch size); default 2 MiB. */
   readonly maxBytesPerPartition?: number;
+  /** Consumer group session timeout: how long a crashed member holds its partitions; default 30 s. */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface RunningProcessor {
@@ -83,8 +85,15 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
 
   const producer: Producer = createDurableProducer(o.kafka, { transactionalId: o.transactionalId });
   await producer.connect();
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, sessionTimeout: o.sessionTimeoutMs ?? 30000, heartbeatInterval: Math.min(3000, (o.sessionTimeoutMs ?? 30000) / 3) });
   consumer.on(consumer.events.GROUP_JOIN, () => resetAll());
+  // A fetch holding nothing but transaction markers never reaches eachBatch: step over them.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    const tp = `${payload.topic}:${payload.partition}`;
+    const from = expected.get(tp);
+    const upTo = Number(payload.lastOffset) + 1;
+    if (from !== undefined && from === Number(payload.firstOffset) && upTo > from) expected.set(tp, upTo);
+  });
   await consumer.connect();
   for (const topic of o.inputs) await consumer.subscribe({ topic, fromBeginning: true });
 
@@ -108,7 +117,10 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
       from = first;
       expected.set(tp, from);
     }
-    if (first > from) return; // a batch fetched before our seek: ignore, the seeked fetch follows
+    // A batch fetched before our seek: ignore, the seeked fetch follows. (A fetch that started at our position and
+    // returns later offsets only skipped transaction markers or aborted records.)
+    const fetchedAt = Number((batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? Infinity);
+    if (first > from && fetchedAt > from) return;
     const until = restoreUntil.get(tp) ?? -1;
     const outputs: OutRecord[] = [];
     let count = 0;

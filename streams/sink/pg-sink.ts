@@ -42,6 +42,8 @@ export interface PgSinkOptions {
   readonly stopAt?: ReadonlyMap<string, number>;
   /** Fetch size per partition (batch size); default 4 MiB. */
   readonly maxBytesPerPartition?: number;
+  /** Consumer group session timeout: how long a crashed member holds its partitions; default 30 s. */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface PgSink {
@@ -71,6 +73,9 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   await o.pool.query(offsetsTableSql(o.schema));
   const gauge = lagGauge(o.metrics);
   const next = new Map<string, number>();
+  /** Per partition: offset up to which fetches held only transaction markers / aborted records. */
+  const markersUpTo = new Map<string, number>();
+  const markerTimers = new Map<string, NodeJS.Timeout>();
   const low = new Map<string, number>();
   let applied = 0;
 
@@ -87,21 +92,42 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     return r.rows[0] ? Number(r.rows[0].next_offset) : (low.get(`${topic}:${partition}`) ?? 0);
   };
 
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, sessionTimeout: 30000, heartbeatInterval: 3000 });
-  consumer.on(consumer.events.GROUP_JOIN, () => next.clear());
-  // A fetch holding nothing but transaction markers never reaches eachBatch; move the stored offset past them so
-  // that "caught up with the high watermark" holds (and lag reads 0) behind a transactional producer.
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, sessionTimeout: o.sessionTimeoutMs ?? 30000, heartbeatInterval: Math.min(3000, (o.sessionTimeoutMs ?? 30000) / 3) });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    next.clear();
+    markersUpTo.clear();
+  });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    // A fetch holding nothing but transaction markers or aborted records never reaches eachBatch. When it follows on
+    // what we applied (or on such a fetch before it), step over it, and record that in the stored offset, so that
+    // "caught up with the high watermark" holds and lag reads 0 behind a transactional producer.
     const tp = `${payload.topic}:${payload.partition}`;
     const from = next.get(tp);
+    if (from === undefined) return;
+    const cursor = Math.max(from, markersUpTo.get(tp) ?? -1);
     const upTo = Number(payload.lastOffset) + 1;
-    if (from === undefined || from !== Number(payload.firstOffset) || upTo <= from) return;
-    o.pool
-      .query(`UPDATE ${schema}.stream_offsets SET next_offset = $5 WHERE consumer = $1 AND topic = $2 AND partition = $3 AND next_offset = $4`, [o.name, payload.topic, payload.partition, from, upTo])
-      .then((r) => {
-        if (r.rowCount === 1 && next.get(tp) === from) next.set(tp, upTo);
-      })
-      .catch(() => undefined);
+    if (Number(payload.firstOffset) !== cursor || upTo <= cursor) return;
+    markersUpTo.set(tp, upTo);
+    // Persist the step once the partition is quiet (a data batch right after the markers stores it anyway).
+    clearTimeout(markerTimers.get(tp));
+    markerTimers.set(
+      tp,
+      setTimeout(() => {
+        const stored = next.get(tp);
+        const target = markersUpTo.get(tp);
+        if (stored === undefined || target === undefined || target <= stored) return;
+        o.pool
+          .query(
+            `INSERT INTO ${schema}.stream_offsets AS s (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $5)
+             ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset WHERE s.next_offset >= $4 AND s.next_offset < $5`,
+            [o.name, payload.topic, payload.partition, stored, target],
+          )
+          .then((r) => {
+            if (r.rowCount === 1 && next.get(tp) === stored) next.set(tp, target);
+          })
+          .catch(() => undefined);
+      }, 1000),
+    );
   });
   await consumer.connect();
   for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: true });
@@ -124,7 +150,12 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       return;
     }
     // firstOffset() counts transaction markers too, so a marker before the first message is no gap.
-    if (Number(batch.firstOffset() ?? from) > from) {
+    const firstFetched = Number(batch.firstOffset() ?? from);
+    const cursor = Math.max(from, markersUpTo.get(tp) ?? -1);
+    // A fetch that started at our position and returns later offsets skipped only what kafkajs doesn't show
+    // (transaction markers, aborted records): no gap.
+    const fetchedAt = Number((batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? Infinity);
+    if (firstFetched > cursor && fetchedAt > cursor) {
       // Kafka's position is past what the database holds (database restored, schema dropped): go back.
       o.log.warn('seeking back to the stored offset', { topic, partition, stored: from, fetched: batch.firstOffset() });
       consumer.seek({ topic, partition, offset: String(from) });
@@ -182,8 +213,8 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       const deadline = Date.now() + timeoutMs;
       const done = async () => {
         for (const [tp, target] of targets) {
-          const known = next.get(tp);
-          if (known !== undefined && known >= target) continue;
+          const known = Math.max(next.get(tp) ?? -1, next.has(tp) ? (markersUpTo.get(tp) ?? -1) : -1);
+          if (known >= target) continue;
           const [topic, p] = [tp.slice(0, tp.lastIndexOf(':')), Number(tp.slice(tp.lastIndexOf(':') + 1))];
           if (target <= (low.get(tp) ?? 0)) continue;
           if ((await loadNext(topic, p)) < target) return false;
@@ -196,6 +227,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       }
     },
     stop: async () => {
+      for (const t of markerTimers.values()) clearTimeout(t);
       await consumer.disconnect();
     },
   };

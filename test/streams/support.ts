@@ -2,6 +2,14 @@ import * as net from 'node:net';
 import { Pool } from 'pg';
 import { startEmbeddedDb, EmbeddedDb } from '../../infra/database/embedded';
 import { createPool } from '../../services/common/db';
+import { Kafka } from 'kafkajs';
+import { ensureTopics } from '../../services/common/kafka';
+import { createLogger } from '../../services/common/log';
+import { createTopicSerde, TopicSerde } from '../../schemas/registry';
+import { Topics } from '../../schemas/topics';
+import { committedOffsets } from '../../streams/sink/kafka-processor';
+import { endOffsets } from '../../streams/sink/pg-sink';
+import { testConfig, testKafka, uniq } from '../support/stack';
 
 /** A free TCP port on loopback, for an embedded TimescaleDB of the test's own. */
 export const freePort = (): Promise<number> =>
@@ -26,15 +34,6 @@ export const embeddedTimescale = async (): Promise<{ db: EmbeddedDb; pool: Pool;
     },
   };
 };
-
-import { Kafka } from 'kafkajs';
-import { ensureTopics } from '../../services/common/kafka';
-import { createLogger } from '../../services/common/log';
-import { createTopicSerde, TopicSerde } from '../../schemas/registry';
-import { Topics } from '../../schemas/topics';
-import { committedOffsets } from '../../streams/sink/kafka-processor';
-import { endOffsets } from '../../streams/sink/pg-sink';
-import { testConfig, testKafka, uniq } from '../support/stack';
 
 export const quietLog = createLogger('test', 'warn');
 

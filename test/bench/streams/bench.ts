@@ -1,0 +1,240 @@
+import * as os from 'node:os';
+import { Kafka } from 'kafkajs';
+import { Pool } from 'pg';
+import { Benchmark, progress } from '../benchmark';
+import { parseArgs } from '../../../services/cli/command';
+import { loadConfig } from '../../../services/common/config';
+import { createKafka, ensureTopics } from '../../../services/common/kafka';
+import { createLogger } from '../../../services/common/log';
+import { createPool, quoteIdent } from '../../../services/common/db';
+import { ChargingEvent, EventBody, toAvro } from '../../../schemas/events';
+import { createTopicSerde, TopicSerde } from '../../../schemas/registry';
+import { Topics } from '../../../schemas/topics';
+import { startEmbeddedDb } from '../../../infra/database/embedded';
+import { startProjections } from '../../../streams/projections/run';
+import { endOffsets } from '../../../streams/sink/pg-sink';
+import { digestSchema } from '../../../streams/replay/digest';
+import { freePort } from '../../streams/support';
+
+/** Projections throughput: events/s from Kafka into the machine's PostgreSQL and into an embedded TimescaleDB, the
+ *  time to rebuild every projection from N events, and a sustained run at a fixed rate watching the lag. Baseline in
+ *  the same run: consuming and decoding the same records without writing anything. */
+
+const log = createLogger('bench-streams', 'warn');
+
+interface BenchTopics {
+  events: string;
+  readings: string;
+  config: string;
+}
+
+/** A realistic mix, per charger: sessions of meter samples (4 measurands), status changes, heartbeats, charger SoC. */
+const generate = function* (n: number, chargers: number, prefix: string): Generator<ChargingEvent> {
+  let i = 0;
+  const t0 = Date.UTC(2026, 0, 1);
+  const sessionSteps = 60;
+  for (let step = 0; i < n; step++) {
+    for (let c = 0; c < chargers && i < n; c++) {
+      const cp = `${prefix}-CP${c}`;
+      const at = t0 + step * 60_000 + c * 10;
+      const s = Math.floor(step / sessionSteps);
+      const sessionId = `${cp}:${s}`;
+      const phase = step % sessionSteps;
+      const ev = (body: EventBody): ChargingEvent => ({ eventId: `bench:${i++}`, chargePointId: cp, occurredAt: at, source: { topic: 'bench', partition: 0, offset: i }, body });
+      if (phase === 0) {
+        yield ev({ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Preparing', errorCode: null, info: null });
+        yield ev({ type: 'SessionStarted', sessionId, transactionId: String(s), connectorId: 1, idTag: 'T', meterStartWh: s * 50_000 });
+        yield ev({ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Charging', errorCode: null, info: null });
+      } else if (phase === sessionSteps - 1) {
+        yield ev({ type: 'SessionEnded', sessionId, transactionId: String(s), connectorId: 1, meterStopWh: s * 50_000 + phase * 180, energyWh: phase * 180, reason: 'Local' });
+        yield ev({ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Available', errorCode: null, info: null });
+      } else {
+        yield ev({
+          type: 'MeterSampled',
+          sessionId,
+          connectorId: 1,
+          samples: [
+            { measurand: 'Energy.Active.Import.Register', phase: null, location: null, context: 'Sample.Periodic', unit: 'Wh', value: s * 50_000 + phase * 180 },
+            { measurand: 'Power.Active.Import', phase: null, location: null, context: 'Sample.Periodic', unit: 'W', value: 10_800 },
+            { measurand: 'Current.Import', phase: 'L1', location: null, context: 'Sample.Periodic', unit: 'A', value: 15.6 },
+            { measurand: 'Voltage', phase: 'L1-N', location: null, context: 'Sample.Periodic', unit: 'V', value: 230.2 },
+          ],
+        });
+        if (phase % 10 === 0) yield ev({ type: 'HeartbeatReceived' });
+        if (phase % 15 === 0) yield ev({ type: 'ChargerReportedSoc', sessionId, connectorId: 1, socPct: 20 + phase });
+      }
+    }
+  }
+};
+
+const produceEvents = async (kafka: Kafka, serde: TopicSerde, topic: string, n: number, chargers: number, prefix: string): Promise<number> => {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const bar = progress('producing', n);
+  let sent = 0;
+  let batch: { key: string; value: Buffer }[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await producer.send({ topic, messages: batch, acks: -1 });
+    sent += batch.length;
+    batch = [];
+    bar.tick(sent);
+  };
+  for (const e of generate(n, chargers, prefix)) {
+    batch.push({ key: e.chargePointId, value: await serde.encode(Topics.chargingEvents, toAvro(e)) });
+    if (batch.length >= 5000) await flush();
+  }
+  await flush();
+  await producer.disconnect();
+  return sent;
+};
+
+/** Baseline: consume and decode, write nothing. */
+const consumeOnly = async (kafka: Kafka, serde: TopicSerde, topic: string, n: number): Promise<number> => {
+  const consumer = kafka.consumer({ groupId: `bench-baseline-${Date.now()}`, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const t0 = Date.now();
+  let seen = 0;
+  const bar = progress('baseline: consume + decode', n);
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) if (m.value) await serde.decode(m.value);
+          seen += batch.messages.length;
+          bar.tick(Math.min(seen, n));
+          if (seen >= n) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  const ms = Date.now() - t0;
+  await consumer.disconnect();
+  return ms;
+};
+
+const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, label: string, total: number) => {
+  const bar = progress(label, total);
+  const t0 = Date.now();
+  const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: Number.MAX_SAFE_INTEGER, onProgress: (n) => bar.tick(Math.min(n, total), 'events') });
+  const setupMs = Date.now() - t0;
+  await running.sink.reached(await endOffsets(kafka, [topics.events, topics.readings, topics.config]), 60 * 60_000);
+  const ms = Date.now() - t0 - setupMs;
+  bar.tick(total);
+  await running.stop();
+  const r0 = Date.now();
+  await running.refreshAggregates();
+  return { ms, refreshMs: Date.now() - r0 };
+};
+
+/** Produce at `rate` events/s for `seconds` while the sink runs; sample the lag every 500 ms. */
+const sustained = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string) => {
+  const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: 15_000 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const n = rate * seconds;
+  const encoded: { key: string; value: Buffer }[] = [];
+  for (const e of generate(n, 500, prefix)) encoded.push({ key: e.chargePointId, value: await serde.encode(Topics.chargingEvents, toAvro(e)) });
+  const lags: number[] = [];
+  const bar = progress(`sustained ${rate} events/s`, seconds);
+  const lagOf = async () => {
+    const ends = await endOffsets(kafka, [topics.events]);
+    const pos = running.sink.positions();
+    return [...ends].reduce((sum, [tp, end]) => sum + Math.max(0, end - (pos.get(tp) ?? 0)), 0);
+  };
+  const t0 = Date.now();
+  let sent = 0;
+  let sampler = t0;
+  while (sent < n) {
+    const due = Math.min(n, Math.floor(((Date.now() - t0) / 1000) * rate) + Math.floor(rate / 10));
+    if (due > sent) {
+      await producer.send({ topic: topics.events, messages: encoded.slice(sent, due), acks: -1 });
+      sent = due;
+    }
+    if (Date.now() - sampler >= 500) {
+      sampler = Date.now();
+      lags.push(await lagOf());
+      bar.tick(Math.min(seconds, Math.floor((Date.now() - t0) / 1000)), `lag ${lags[lags.length - 1]}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const producedMs = Date.now() - t0;
+  bar.tick(seconds);
+  const d0 = Date.now();
+  await running.sink.reached(await endOffsets(kafka, [topics.events]), 10 * 60_000);
+  const drainMs = Date.now() - d0;
+  await producer.disconnect();
+  await running.stop();
+  return { achievedRate: Math.round(n / (producedMs / 1000)), maxLag: Math.max(...lags, 0), lastLag: lags[lags.length - 1] ?? 0, lags, drainMs };
+};
+
+export const benchmark: Benchmark = {
+  name: 'streams',
+  summary: 'Projections: events/s Kafka → PostgreSQL / embedded TimescaleDB, rebuild time from N events, sustained lag',
+  run: async (args) => {
+    const { flags } = parseArgs(args);
+    const num = (k: string, d: number) => (typeof flags[k] === 'string' ? Number(flags[k]) : d);
+    const rebuildEvents = num('events', 200_000);
+    const tsEvents = num('timescale-events', 50_000);
+    const rate = num('rate', 20_000);
+    const seconds = num('seconds', 20);
+    const chargers = num('chargers', 500);
+    console.log(`Cores: ${os.cpus().length}. Options: --events ${rebuildEvents} (PostgreSQL drain = rebuild), --timescale-events ${tsEvents}, --rate ${rate} --seconds ${seconds} (sustained), --chargers ${chargers}`);
+    const config = loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+    const kafka = createKafka(config, `bench-streams-${process.pid}`);
+    const serde = createTopicSerde(config.schemaRegistryUrl);
+    const id = `${Date.now().toString(36)}`;
+    const mk = (name: string): BenchTopics => ({ events: `bench.${id}.${name}.charging.events`, readings: `bench.${id}.${name}.telematics.readings`, config: `bench.${id}.${name}.fleet.config` });
+    const big = mk('rebuild');
+    const small = mk('timescale');
+    const live = mk('sustained');
+    const admin = kafka.admin();
+    await admin.connect();
+    const spec = (name: string, partitions?: number) => ({ name, schemaFile: '', key: '', producer: 'bench', configs: {}, ...(partitions ? { partitions } : {}) });
+    await ensureTopics(admin, { partitions: config.partitions, replicationFactor: 1 }, [big, small, live].flatMap((t) => [spec(t.events), spec(t.readings), spec(t.config, 1)]));
+    const pg = createPool({ url: config.databaseUrl!, embedded: false, max: 4 });
+    const schemas: string[] = [];
+    try {
+      const n = await produceEvents(kafka, serde, big.events, rebuildEvents, chargers, `${id}a`);
+      const baseMs = await consumeOnly(kafka, serde, big.events, n);
+      console.log(`baseline (consume + Avro decode, no writes): ${n} events in ${(baseMs / 1000).toFixed(1)} s = ${Math.round(n / (baseMs / 1000))} events/s`);
+
+      const pgSchema = `bench_${id}_pg`;
+      schemas.push(pgSchema);
+      const p = await project(kafka, serde, pg, pgSchema, big, `PostgreSQL ${n} events`, n);
+      const rows = (await digestSchema(pg, pgSchema)).reduce((a, d) => a + d.rows, 0);
+      console.log(`PostgreSQL (machine, plain dialect): ${n} events → ${rows} rows in ${(p.ms / 1000).toFixed(1)} s = ${Math.round(n / (p.ms / 1000))} events/s (rebuild of all projections from ${n} events: ${(p.ms / 1000).toFixed(1)} s; aggregate refresh ${p.refreshMs} ms)`);
+
+      if (!flags['skip-timescale']) {
+        const m = await produceEvents(kafka, serde, small.events, tsEvents, Math.min(chargers, 200), `${id}b`);
+        const emb = await startEmbeddedDb({ port: await freePort() });
+        const tsPool = createPool({ url: emb.url, embedded: true });
+        try {
+          const t = await project(kafka, serde, tsPool, `bench_${id}_ts`, small, `embedded TimescaleDB ${m} events`, m);
+          console.log(`embedded TimescaleDB (PGlite, one connection, hypertables): ${m} events in ${(t.ms / 1000).toFixed(1)} s = ${Math.round(m / (t.ms / 1000))} events/s (continuous aggregate refresh ${t.refreshMs} ms)`);
+        } finally {
+          await tsPool.end();
+          await emb.stop();
+        }
+      }
+
+      if (seconds > 0) {
+        const sSchema = `bench_${id}_live`;
+        schemas.push(sSchema);
+        const s = await sustained(kafka, serde, pg, sSchema, live, rate, seconds, `${id}c`);
+        const bounded = s.lastLag <= Math.max(s.maxLag, rate) && s.drainMs < 10_000;
+        console.log(
+          `sustained on PostgreSQL: offered ${rate} events/s for ${seconds} s (achieved ${s.achievedRate}/s); lag max ${s.maxLag}, at end ${s.lastLag}, drained ${(s.drainMs / 1000).toFixed(1)} s after the producer stopped → ${bounded ? 'bounded' : 'NOT bounded'}`,
+        );
+        console.log(`  lag samples (every 0.5 s): ${s.lags.join(' ')}`);
+      }
+      return 0;
+    } finally {
+      for (const s of schemas) await pg.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch(() => undefined);
+      await pg.end();
+      await admin.deleteTopics({ topics: [big, small, live].flatMap((t) => [t.events, t.readings, t.config]) }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  },
+};
