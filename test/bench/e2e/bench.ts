@@ -1,4 +1,4 @@
-import { Benchmark, machine, percentile, progress } from '../benchmark';
+import { Benchmark, percentile, progress } from '../benchmark';
 import { parseArgs } from '../../../services/cli/command';
 import { createLogger } from '../../../services/common/log';
 import { createScenario } from '../../../services/simulator/model/fleet';
@@ -29,7 +29,6 @@ export const benchmark: Benchmark = {
     const chargers = Number(flags.chargers ?? 20);
     const dayMinutes = Number(flags['day-minutes'] ?? 8);
     const log = createLogger('bench-e2e', 'error');
-    console.log(`Machine: ${machine()}`);
     console.log('Starting the system (private Kafka broker, every service in this process)...');
     const sys = await startSystem({ env: { OPTIMIZER_SLOT_MINUTES: '1' }, log: () => undefined });
     if (sys.failed.length) console.log(`  services that failed to start: ${sys.failed.map((f) => `${f.name} (${f.error})`).join(', ')}`);
