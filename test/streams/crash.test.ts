@@ -87,10 +87,11 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
     let normalized = 0;
     let projected = 0;
     let eventTotal = Infinity;
-    for (let round = 0; round < 12 && (normalized < frameTotal || projected < eventTotal); round++) {
+    // (Each events partition may end in a transaction marker the sink never sees: up to one offset short each.)
+    for (let round = 0; round < 12 && (normalized < frameTotal || projected < eventTotal - 3); round++) {
       const r = startRunner(env);
-      // Kill right after a committed batch, alternately of the normalizer and of the sink (while each has work).
-      const sinkTurn = (round % 2 === 1 && normalized > 0) || normalized >= frameTotal;
+      // Kill right after a committed batch: the normalizer's first (three times), then alternately the sink's.
+      const sinkTurn = normalized >= frameTotal || (round >= 3 && round % 2 === 1);
       await r.progressed(sinkTurn ? 'projected' : 'normalized', 1);
       await new Promise((res) => setTimeout(res, Math.floor(Math.random() * 300)));
       r.child.kill('SIGKILL');
@@ -112,10 +113,17 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
       await new Promise((res) => setTimeout(res, 300));
     }
     const eventEnds = await endOffsets(kafka, [topics.events]);
+    // Caught up: every partition at its end, or one short of it (kafkajs never delivers the transaction marker that
+    // ends a partition) and no longer moving.
+    let quiet = 0;
+    let last = '';
     for (;;) {
       const rows = (await live.pool.query(`SELECT topic, partition, next_offset FROM "${live.schema}".stream_offsets WHERE consumer = 'projections'`)).rows;
       const at = new Map(rows.map((x) => [`${x.topic}:${x.partition}`, Number(x.next_offset)]));
-      if ([...eventEnds].every(([tp, end]) => (at.get(tp) ?? 0) >= end)) break;
+      const now = JSON.stringify([...at].sort());
+      quiet = now === last ? quiet + 1 : 0;
+      last = now;
+      if ([...eventEnds].every(([tp, end]) => (at.get(tp) ?? 0) >= end - 1) && quiet >= 10) break;
       if (Date.now() > deadline) throw new Error('projections did not finish');
       await new Promise((res) => setTimeout(res, 300));
     }
@@ -126,7 +134,7 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
     const totalEvents = [...eventEnds.values()].reduce((a, b) => a + b, 0);
     process.stderr.write(`crash test: ${totalFrames} frames, ${totalEvents} events; at each kill (normalized frames, projected events): ${kills.map((k) => `${k.normalized}/${k.applied}`).join(', ')}\n`);
     expect(kills.filter((k) => k.normalized > 0 && k.normalized < totalFrames).length).toBeGreaterThanOrEqual(2);
-    expect(kills.filter((k) => k.applied > 0 && k.applied < totalEvents).length).toBeGreaterThanOrEqual(2);
+    expect(kills.filter((k) => k.applied > 0 && k.applied < totalEvents - 3).length).toBeGreaterThanOrEqual(2);
 
     // Exactly once into Kafka: the committed events are those of one pure run over the frames, each once.
     const expected = new Set<string>();
