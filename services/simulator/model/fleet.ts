@@ -157,7 +157,11 @@ export const planVisit = (s: Scenario, v: VehicleSpec, k: number, prevDepartAt: 
   const arriveAt = initial
     ? s.startMs + r.next() * s.initialArrivalsWithinMs!
     : nextAt(s, arrFrac, k === 0 ? s.startMs : prevDepartAt! + MIN_TRIP * s.dayMs);
-  const plannedDepartAt = nextAt(s, depFrac, arriveAt + MIN_DWELL * s.dayMs);
+  // A run that starts with vehicles arriving finds a depot mid-day: about a third of them are between two shifts and
+  // leave again 2-4 hours later, so some charging cannot wait for the cheap night.
+  const shortTurn = initial && r.chance(0.35);
+  const turnHours = r.range(2, 4);
+  const plannedDepartAt = shortTurn ? arriveAt + (turnHours / 24) * s.dayMs : nextAt(s, depFrac, arriveAt + MIN_DWELL * s.dayMs);
   const departAt = early ? plannedDepartAt - r.range(20, 60) * 60000 * (s.dayMs / DAY_MS) : plannedDepartAt;
   const needPct = ((routeKm * v.battery.consumptionKwhPerKm) / v.battery.capacityKwh) * 100;
   const requiredSocPct = Math.min(90, Math.max(30, Math.ceil((needPct + 15) / 5) * 5));

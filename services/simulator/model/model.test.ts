@@ -125,6 +125,14 @@ describe('fleet schedule', () => {
     const next = planVisit(s, s.vehicles[0]!, 1, visits[0]!.departAt);
     expect(next.arriveAt).toBeGreaterThan(visits[0]!.departAt);
   });
+  test('a run starting with arrivals has vehicles between two shifts leaving 2-4 hours later', () => {
+    const s = createScenario({ seed: 4, chargers: 20, vehicles: 100, startMs: t0, initialArrivalsWithinMs: 90000 });
+    const dwellH = s.vehicles.map((v) => planVisit(s, v, 0, undefined)).map((v) => (v.plannedDepartAt - v.arriveAt) / 3600000);
+    const short = dwellH.filter((h) => h <= 4);
+    expect(short.length).toBeGreaterThan(20);
+    expect(short.length).toBeLessThan(50);
+    expect(Math.min(...dwellH)).toBeGreaterThanOrEqual(2);
+  });
   test('a compressed day shrinks batteries and keeps the shape', () => {
     const s = createScenario({ seed: 3, chargers: 2, vehicles: 2, startMs: t0, dayMs: 240000 });
     expect(s.vehicles[0]!.battery.capacityKwh).toBeLessThan(0.5);
