@@ -5,8 +5,14 @@ import { createHash } from 'node:crypto';
  *  the chain at that record, which `voltstream verify` reports. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** Every field of the record except frameId (a random id assigned after hashing) and the two hashes themselves. */
 export interface ChainedContent {
   readonly chargePointId: string;
+  readonly gatewayId: string;
+  readonly protocol: string;
+  readonly messageTypeId: number | null;
+  readonly errorDescription: string | null;
+  readonly commandId: string | null;
   readonly seq: number;
   readonly direction: string;
   readonly kind: string;
@@ -22,5 +28,10 @@ export const frameHash = (prevHash: string, c: ChainedContent): string =>
   createHash('sha256')
     .update(prevHash)
     .update('\n')
-    .update(JSON.stringify([c.chargePointId, c.seq, c.direction, c.kind, c.uniqueId, c.action, c.payloadJson, c.errorCode, c.raw, c.receivedAt]))
+    .update(
+      JSON.stringify([
+        c.chargePointId, c.seq, c.direction, c.kind, c.uniqueId, c.action, c.payloadJson, c.errorCode, c.raw, c.receivedAt,
+        c.gatewayId, c.protocol, c.messageTypeId, c.errorDescription, c.commandId,
+      ]),
+    )
     .digest('hex');

@@ -33,15 +33,13 @@ class Recorder {
   ) {}
   private add(f: Omit<OcppFrame, 'frameId' | 'chargePointId' | 'gatewayId' | 'protocol' | 'seq' | 'prevHash' | 'hash' | 'commandId' | 'errorCode' | 'errorDescription'> & Partial<OcppFrame>): void {
     const seq = ++this.seq;
-    const base = { chargePointId: this.cp, seq, direction: f.direction, kind: f.kind, uniqueId: f.uniqueId, action: f.action, payloadJson: f.payloadJson, errorCode: f.errorCode ?? null, raw: f.raw, receivedAt: f.receivedAt };
+    const base = {
+      chargePointId: this.cp, seq, direction: f.direction, kind: f.kind, uniqueId: f.uniqueId, action: f.action, payloadJson: f.payloadJson, errorCode: f.errorCode ?? null, raw: f.raw, receivedAt: f.receivedAt,
+      gatewayId: 'gw-test', protocol: this.protocol, messageTypeId: f.messageTypeId, errorDescription: f.errorDescription ?? null, commandId: null,
+    };
     const hash = frameHash(this.prev, base);
     this.frames.push({
       frameId: `${this.cp}-${seq}`,
-      gatewayId: 'gw-test',
-      protocol: this.protocol,
-      messageTypeId: f.messageTypeId,
-      commandId: null,
-      errorDescription: f.errorDescription ?? null,
       prevHash: this.prev,
       hash,
       ...base,

@@ -25,9 +25,12 @@ export const chain = (chargePointId: string, specs: readonly FrameSpec[]): Frame
     const messageTypeId = s.kind === 'CALL' ? 2 : s.kind === 'CALLRESULT' ? 3 : s.kind === 'CALLERROR' ? 4 : null;
     const payloadJson = s.payload === null ? null : JSON.stringify(s.payload);
     const raw = messageTypeId === 2 ? JSON.stringify([2, s.uniqueId, s.action, s.payload]) : messageTypeId === 3 ? JSON.stringify([3, s.uniqueId, s.payload]) : '';
-    const content = { chargePointId, seq: i + 1, direction: s.direction, kind: s.kind, uniqueId: s.uniqueId, action: s.action, payloadJson, errorCode: null, raw, receivedAt: s.receivedAt };
+    const content = {
+      chargePointId, seq: i + 1, direction: s.direction, kind: s.kind, uniqueId: s.uniqueId, action: s.action, payloadJson, errorCode: null, raw, receivedAt: s.receivedAt,
+      gatewayId: 'gw-test', protocol: 'ocpp1.6', messageTypeId, errorDescription: null, commandId: null,
+    };
     const hash = frameHash(prevHash, content);
-    const rec: FrameRecord = { ...content, frameId: randomUUID(), gatewayId: 'gw-test', protocol: 'ocpp1.6', messageTypeId, errorDescription: null, commandId: null, prevHash, hash };
+    const rec: FrameRecord = { ...content, frameId: randomUUID(), prevHash, hash };
     prevHash = hash;
     return rec;
   });

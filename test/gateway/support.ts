@@ -191,6 +191,8 @@ export interface FrameRec {
   action: string | null;
   payloadJson: string | null;
   errorCode: string | null;
+  errorDescription: string | null;
+  commandId: string | null;
   raw: string;
   seq: number | bigint;
   receivedAt: number | Date;
