@@ -175,6 +175,9 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     }
     const upTo = last + 1;
     const client = await o.pool.connect();
+    // A connection lost mid-transaction fails the query below; without a listener it would also crash the process.
+    const lost = (e: Error) => o.log.error('database connection lost', { err: e });
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL search_path TO ${schema}, public`);
@@ -195,6 +198,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       }
       throw e;
     } finally {
+      client.off('error', lost);
       client.release();
     }
     next.set(tp, upTo);

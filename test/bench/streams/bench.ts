@@ -81,6 +81,7 @@ const produceEvents = async (kafka: Kafka, serde: TopicSerde, topic: string, n: 
     bar.tick(sent);
   };
   for (const e of generate(n, chargers, prefix)) {
+    if (sent + batch.length >= n) break;
     batch.push({ key: e.chargePointId, value: await serde.encode(Topics.chargingEvents, toAvro(e)) });
     if (batch.length >= 5000) await flush();
   }
@@ -114,12 +115,17 @@ const consumeOnly = async (kafka: Kafka, serde: TopicSerde, topic: string, n: nu
   return ms;
 };
 
-const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, label: string, total: number) => {
+const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, label: string, total: number, timeoutMs = 60 * 60_000) => {
   const bar = progress(label, total);
   const t0 = Date.now();
   const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: Number.MAX_SAFE_INTEGER, onProgress: (n) => bar.tick(Math.min(n, total), 'events') });
   const setupMs = Date.now() - t0;
-  await running.sink.reached(await endOffsets(kafka, [topics.events, topics.readings, topics.config]), 60 * 60_000);
+  try {
+    await running.sink.reached(await endOffsets(kafka, [topics.events, topics.readings, topics.config]), timeoutMs);
+  } catch (e) {
+    await running.stop().catch(() => undefined);
+    throw e;
+  }
   const ms = Date.now() - t0 - setupMs;
   bar.tick(total);
   await running.stop();
@@ -210,9 +216,12 @@ export const benchmark: Benchmark = {
         const m = await produceEvents(kafka, serde, small.events, tsEvents, Math.min(chargers, 200), `${id}b`);
         const emb = await startEmbeddedDb({ port: await freePort() });
         const tsPool = createPool({ url: emb.url, embedded: true });
+        tsPool.on('error', () => undefined);
         try {
-          const t = await project(kafka, serde, tsPool, `bench_${id}_ts`, small, `embedded TimescaleDB ${m} events`, m);
+          const t = await project(kafka, serde, tsPool, `bench_${id}_ts`, small, `embedded TimescaleDB ${m} events`, m, num('timescale-timeout', 300) * 1000);
           console.log(`embedded TimescaleDB (PGlite, one connection, hypertables): ${m} events in ${(t.ms / 1000).toFixed(1)} s = ${Math.round(m / (t.ms / 1000))} events/s (continuous aggregate refresh ${t.refreshMs} ms)`);
+        } catch (e) {
+          console.log(`embedded TimescaleDB: FAILED (${(e as Error).message})`);
         } finally {
           await tsPool.end();
           await emb.stop();
