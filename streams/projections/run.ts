@@ -50,6 +50,8 @@ export interface ProjectionsOptions {
   readonly stopAt?: ReadonlyMap<string, number>;
   readonly maxBytesPerPartition?: number;
   readonly sessionTimeoutMs?: number;
+  /** Partitions applied in parallel (default 1; more needs as many database connections). */
+  readonly partitionsConcurrently?: number;
 }
 
 export interface RunningProjections {
@@ -88,6 +90,7 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     ...(o.stopAt ? { stopAt: o.stopAt } : {}),
     ...(o.maxBytesPerPartition ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
     ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
+    ...(o.partitionsConcurrently ? { partitionsConcurrently: o.partitionsConcurrently } : {}),
     apply: async (client, records) => {
       const inputs: ProjectionInput[] = [];
       for (const r of records) {

@@ -19,7 +19,7 @@ export const service: ServiceDefinition = {
   order: 10,
   start: async (ctx) => {
     const schema = projectionsSchema();
-    const running = await startProjections({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, log: ctx.log.child({ processor: 'projections' }), schema, metrics: ctx.metrics });
+    const running = await startProjections({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, log: ctx.log.child({ processor: 'projections' }), schema, metrics: ctx.metrics, partitionsConcurrently: ctx.embeddedDb ? 1 : 3 });
     return { name: 'projections', endpoints: [`database schema ${schema}`], stop: running.stop };
   },
 };

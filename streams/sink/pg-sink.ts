@@ -44,6 +44,8 @@ export interface PgSinkOptions {
   readonly maxBytesPerPartition?: number;
   /** Consumer group session timeout: how long a crashed member holds its partitions; default 30 s. */
   readonly sessionTimeoutMs?: number;
+  /** Partitions applied in parallel, each in its own transaction (1 for the one-connection embedded database). */
+  readonly partitionsConcurrently?: number;
 }
 
 export interface PgSink {
@@ -211,7 +213,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     await heartbeat();
   };
 
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: o.partitionsConcurrently ?? 1, eachBatch });
 
   const positions = () => new Map(next);
   return {

@@ -69,6 +69,9 @@ export interface SessionTrack {
   /** Delivered energy at each register sample (for energy at a reading time). */
   readonly deliveries: readonly { at: number; wh: number }[];
   readonly active: boolean;
+  /** The id tag the session was started with: it settles the match whenever the tag maps to a vehicle, whether the
+   *  VehicleConfigured that maps it is folded before or after the SessionStarted (topics interleave arbitrarily). */
+  readonly idTag: string | null;
   readonly vehicleId: string | null;
   readonly method: string | null;
   readonly chargerSoc: { readonly soc: number; readonly at: number } | null;
@@ -176,9 +179,23 @@ const withMatch = (st: TrackerState, sessionId: string, vehicleId: string, metho
   return { ...st, sessions: { ...st.sessions, [sessionId]: { ...s, vehicleId, method } }, vehicles: { ...st.vehicles, [vehicleId]: { ...v, lastSessionCp: s.chargePointId } } };
 };
 
+/** Matches every open session whose id tag maps to a vehicle and that is not matched by id tag yet (a telematics or
+ *  energy match it contradicts is corrected: replacesVehicleId). Independent of the order in which the session and the
+ *  vehicle's configuration were folded. */
+const settleByTag = (st0: TrackerState, out: Out, at: number): TrackerState => {
+  let st = st0;
+  for (const [sessionId, s] of Object.entries(st0.sessions)) {
+    if (!s.active || s.idTag === null || s.method === 'idTag') continue;
+    const vehicleId = st.idTags[s.idTag];
+    if (!vehicleId) continue;
+    st = match(st, out, sessionId, vehicleId, 1, 'idTag', Math.max(at, s.startedAt));
+  }
+  return st;
+};
+
 /** Tries to settle the match of every open, unsettled session (and to correct telematics matches energy contradicts). */
 const settle = (st0: TrackerState, out: Out, at: number, p: TrackerParams): TrackerState => {
-  let st = st0;
+  let st = settleByTag(st0, out, at);
   for (const [sessionId, s] of Object.entries(st.sessions)) {
     if (!s.active || s.method === 'idTag' || s.method === 'energy') continue;
     if (s.vehicleId === null && st.telematicsWatermark >= s.startedAt + p.windowMs) {
@@ -250,7 +267,7 @@ const onReading = (st0: TrackerState, r: TelematicsReading, out: Out, p: Tracker
   return settle(st, out, r.readingAt, p);
 };
 
-const onConfig = (st: TrackerState, c: ConfigEvent): TrackerState => {
+const onConfig = (st: TrackerState, c: ConfigEvent, out: Out): TrackerState => {
   const b = c.body;
   switch (b.type) {
     case 'SiteConfigured':
@@ -261,7 +278,8 @@ const onConfig = (st: TrackerState, c: ConfigEvent): TrackerState => {
       const idTags = Object.fromEntries(Object.entries(st.idTags).filter(([, v]) => v !== b.vehicleId));
       for (const t of b.idTags) idTags[t] = b.vehicleId;
       const v = st.vehicles[b.vehicleId] ?? emptyVehicle;
-      return { ...st, idTags, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, capacityKwh: b.batteryCapacityKwh } } };
+      // Sessions started with one of these tags before this configuration was folded are settled now.
+      return settleByTag({ ...st, idTags, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, capacityKwh: b.batteryCapacityKwh } } }, out, c.at);
     }
     default:
       return st;
@@ -274,15 +292,17 @@ const onEvent = (st0: TrackerState, e: ChargingEvent, out: Out, p: TrackerParams
   switch (b.type) {
     case 'SessionStarted': {
       if (st.sessions[b.sessionId]) return st;
-      const s: SessionTrack = { chargePointId: e.chargePointId, startedAt: e.occurredAt, meterStartWh: b.meterStartWh, deliveredWh: 0, deliveries: [], active: true, vehicleId: null, method: null, chargerSoc: null };
+      const s: SessionTrack = { chargePointId: e.chargePointId, startedAt: e.occurredAt, meterStartWh: b.meterStartWh, deliveredWh: 0, deliveries: [], active: true, idTag: b.idTag, vehicleId: null, method: null, chargerSoc: null };
       st = { ...st, sessions: { ...st.sessions, [b.sessionId]: s } };
-      const byTag = b.idTag !== null ? st.idTags[b.idTag] : undefined;
-      if (byTag) return match(st, out, b.sessionId, byTag, 1, 'idTag', e.occurredAt);
       return settle(st, out, e.occurredAt, p);
     }
-    case 'VehicleMatched':
-      // Our own decision coming back (or a correction from elsewhere): the log is the truth.
+    case 'VehicleMatched': {
+      // Our own decision coming back (or a correction from elsewhere): the log is the truth. But an earlier, weaker
+      // match coming back after an id-tag match was decided (and not yet seen back) doesn't undo it.
+      const s = st.sessions[b.sessionId];
+      if (s && s.method === 'idTag' && b.method !== 'idTag') return st;
       return withMatch(st, b.sessionId, b.vehicleId, b.method);
+    }
     case 'SessionEnded': {
       const s = st.sessions[b.sessionId];
       if (!s) return st;
@@ -328,6 +348,6 @@ const onEvent = (st0: TrackerState, e: ChargingEvent, out: Out, p: TrackerParams
 
 export const decide = (st: TrackerState, input: ProjectionInput, ref: InputRef, p: TrackerParams = defaultParams): TrackerDecision => {
   const out = new Out(ref);
-  const state = input.kind === 'event' ? onEvent(st, input.event, out, p) : input.kind === 'reading' ? onReading(st, input.reading, out, p) : onConfig(st, input.config);
+  const state = input.kind === 'event' ? onEvent(st, input.event, out, p) : input.kind === 'reading' ? onReading(st, input.reading, out, p) : onConfig(st, input.config, out);
   return { state, events: out.events };
 };

@@ -115,10 +115,10 @@ const consumeOnly = async (kafka: Kafka, serde: TopicSerde, topic: string, n: nu
   return ms;
 };
 
-const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, label: string, total: number, timeoutMs = 60 * 60_000) => {
+const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, label: string, total: number, timeoutMs = 60 * 60_000, concurrency = 1) => {
   const bar = progress(label, total);
   const t0 = Date.now();
-  const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: Number.MAX_SAFE_INTEGER, onProgress: (n) => bar.tick(Math.min(n, total), 'events') });
+  const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: Number.MAX_SAFE_INTEGER, partitionsConcurrently: concurrency, onProgress: (n) => bar.tick(Math.min(n, total), 'events') });
   const setupMs = Date.now() - t0;
   try {
     await running.sink.reached(await endOffsets(kafka, [topics.events, topics.readings, topics.config]), timeoutMs);
@@ -135,8 +135,8 @@ const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: stri
 };
 
 /** Produce at `rate` events/s for `seconds` while the sink runs; sample the lag every 500 ms. */
-const sustained = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string) => {
-  const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: 15_000 });
+const sustained = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string, concurrency: number) => {
+  const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: 15_000, partitionsConcurrently: concurrency });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const n = rate * seconds;
@@ -186,7 +186,8 @@ export const benchmark: Benchmark = {
     const rate = num('rate', 20_000);
     const seconds = num('seconds', 20);
     const chargers = num('chargers', 500);
-    console.log(`Cores: ${os.cpus().length}. Options: --events ${rebuildEvents} (PostgreSQL drain = rebuild), --timescale-events ${tsEvents}, --rate ${rate} --seconds ${seconds} (sustained), --chargers ${chargers}`);
+    const concurrency = num('concurrency', 3);
+    console.log(`Cores: ${os.cpus().length}. Options: --events ${rebuildEvents} (PostgreSQL drain = rebuild), --timescale-events ${tsEvents}, --rate ${rate} --seconds ${seconds} (sustained), --chargers ${chargers}, --concurrency ${concurrency} (partitions applied in parallel on PostgreSQL)`);
     const config = loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
     const kafka = createKafka(config, `bench-streams-${process.pid}`);
     const serde = createTopicSerde(config.schemaRegistryUrl);
@@ -199,7 +200,7 @@ export const benchmark: Benchmark = {
     await admin.connect();
     const spec = (name: string, partitions?: number) => ({ name, schemaFile: '', key: '', producer: 'bench', configs: {}, ...(partitions ? { partitions } : {}) });
     await ensureTopics(admin, { partitions: config.partitions, replicationFactor: 1 }, [big, small, live].flatMap((t) => [spec(t.events), spec(t.readings), spec(t.config, 1)]));
-    const pg = createPool({ url: config.databaseUrl!, embedded: false, max: 4 });
+    const pg = createPool({ url: config.databaseUrl!, embedded: false, max: 6 });
     const schemas: string[] = [];
     try {
       const n = await produceEvents(kafka, serde, big.events, rebuildEvents, chargers, `${id}a`);
@@ -208,7 +209,7 @@ export const benchmark: Benchmark = {
 
       const pgSchema = `bench_${id}_pg`;
       schemas.push(pgSchema);
-      const p = await project(kafka, serde, pg, pgSchema, big, `PostgreSQL ${n} events`, n);
+      const p = await project(kafka, serde, pg, pgSchema, big, `PostgreSQL ${n} events`, n, 60 * 60_000, concurrency);
       const rows = (await digestSchema(pg, pgSchema)).reduce((a, d) => a + d.rows, 0);
       console.log(`PostgreSQL (machine, plain dialect): ${n} events → ${rows} rows in ${(p.ms / 1000).toFixed(1)} s = ${Math.round(n / (p.ms / 1000))} events/s (rebuild of all projections from ${n} events: ${(p.ms / 1000).toFixed(1)} s; aggregate refresh ${p.refreshMs} ms)`);
 
@@ -231,8 +232,12 @@ export const benchmark: Benchmark = {
       if (seconds > 0) {
         const sSchema = `bench_${id}_live`;
         schemas.push(sSchema);
-        const s = await sustained(kafka, serde, pg, sSchema, live, rate, seconds, `${id}c`);
-        const bounded = s.lastLag <= Math.max(s.maxLag, rate) && s.drainMs < 10_000;
+        const s = await sustained(kafka, serde, pg, sSchema, live, rate, seconds, `${id}c`, concurrency);
+        // Bounded: the lag of the second half of the run stays within twice that of the first half (no steady growth).
+        const half = Math.floor(s.lags.length / 2);
+        const firstMax = Math.max(...s.lags.slice(0, half), 0);
+        const secondMax = Math.max(...s.lags.slice(half), 0);
+        const bounded = secondMax <= Math.max(2 * firstMax, rate / 2);
         console.log(
           `sustained on PostgreSQL: offered ${rate} events/s for ${seconds} s (achieved ${s.achievedRate}/s); lag max ${s.maxLag}, at end ${s.lastLag}, drained ${(s.drainMs / 1000).toFixed(1)} s after the producer stopped → ${bounded ? 'bounded' : 'NOT bounded'}`,
         );
