@@ -73,6 +73,15 @@ export const stopPid = async (pid: number, graceMs = 20000): Promise<'stopped' |
   return 'killed';
 };
 
+/** Stops the daemon whose pid `pidFile` holds and removes the file. */
+export const stopDaemon = async (pidFile: string, graceMs: number): Promise<string> => {
+  const pid = readPid(pidFile);
+  if (!pid) return 'not running';
+  const r = await stopPid(pid, graceMs);
+  fs.rmSync(pidFile, { force: true });
+  return r;
+};
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const portOpen = (port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> =>

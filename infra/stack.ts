@@ -1,12 +1,13 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client } from 'pg';
 import { Config } from '../services/common/config';
 import { createKafka, ensureTopics } from '../services/common/kafka';
 import { createTopicSerde, registerAll } from '../schemas/registry';
 import { brokerReady, defaultBrokerOptions, startBroker, stopBroker } from './kafka/broker';
 import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopRegistry } from './registry/apicurio';
-import { isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
+import { isAlive, readPid, spawnDaemon, stopDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
+import { databaseReady } from '../services/common/db';
+
+export { databaseReady };
 
 /** The local stack: Kafka broker, schema registry and (unless DATABASE_URL is set) the embedded TimescaleDB.
  *  Each part is started only when nothing answers on its port yet, so a second `up` finds everything running. */
@@ -32,18 +33,6 @@ const dbDir = (c: Config) => path.join(c.home, 'pgdata');
 const dbPidFile = (c: Config) => path.join(c.home, 'db', 'db.pid');
 const dbLogFile = (c: Config) => path.join(c.home, 'db', 'db.log');
 
-export const databaseReady = async (url: string): Promise<boolean> => {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1500 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-};
 
 /** Whether the registry URL points at the Apicurio instance this stack runs. */
 const registryPort = (c: Config): number | undefined => {
@@ -84,13 +73,7 @@ const startEmbeddedDbDaemon = async (c: Config) => {
   });
 };
 
-export const stopEmbeddedDb = async (c: Config): Promise<string> => {
-  const pid = readPid(dbPidFile(c));
-  if (!pid) return 'not running';
-  const r = await stopPid(pid, 10000);
-  fs.rmSync(dbPidFile(c), { force: true });
-  return r;
-};
+export const stopEmbeddedDb = (c: Config): Promise<string> => stopDaemon(dbPidFile(c), 10000);
 
 /** Topics and schemas: created and registered idempotently on every start. */
 export const prepareKafka = async (c: Config): Promise<{ createdTopics: string[]; schemas: number }> => {

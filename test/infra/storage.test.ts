@@ -1,20 +1,9 @@
-import * as net from 'node:net';
 import { Pool } from 'pg';
 import { createPool, quoteIdent } from '../../services/common/db';
 import { startEmbeddedDb, EmbeddedDb } from '../../infra/database/embedded';
 import { migrate, Migration } from '../../infra/database/migrate';
 import { Dialect } from '../../infra/database/dialect';
-import { testConfig, uniq } from '../support/stack';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
+import { freePort, testConfig, uniq } from '../support/stack';
 
 const migrations: Migration[] = [
   {

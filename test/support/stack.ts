@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
 import { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Pool } from 'pg';
@@ -85,3 +86,14 @@ export const freshPgSchema = async (prefix = 'test'): Promise<{ pool: Pool; sche
     },
   };
 };
+
+/** A loopback port nothing listens on right now. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
