@@ -93,6 +93,72 @@ describe('vehicle ↔ session matching', () => {
   });
 });
 
+describe('matching by id tag, whatever the interleaving of the input topics', () => {
+  // The tracker reads charging.events, telematics.readings and fleet.config: across topics (and partitions) the order
+  // it folds records in is arbitrary, live and during a restore.
+  const isVehicleConfig = (i: ReturnType<typeof simulate>['inputs'][number]) => i.kind === 'config' && i.config.body.type === 'VehicleConfigured';
+  /** The inputs with every VehicleConfigured moved to just after the record satisfying `after` (the config is late). */
+  const configLate = (inputs: ReturnType<typeof simulate>['inputs'], after: (i: ReturnType<typeof simulate>['inputs'][number]) => boolean) => {
+    const cfg = inputs.filter(isVehicleConfig);
+    const rest = inputs.filter((i) => !isVehicleConfig(i));
+    const at = rest.findIndex(after);
+    return [...rest.slice(0, at + 1), ...cfg, ...rest.slice(at + 1)];
+  };
+  const started = (i: ReturnType<typeof simulate>['inputs'][number]) => i.kind === 'event' && i.event.body.type === 'SessionStarted';
+
+  it('given a SessionStarted with an id tag folded before the VehicleConfigured that maps the tag, then the session is matched by id tag once the config arrives', () => {
+    const sim = simulate({ vehicles: [van('V1', { idTags: ['RFID-1'] })], sessions: [{ vehicleId: 'V1', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 60 * min, powerW: 11_000, idTag: 'RFID-1' }], from: t0 - 30 * min, to: t0 + 90 * min });
+    const { events } = fold(configLate(sim.inputs, started));
+    expect(matches(events)).toEqual([['CP-A:1000', 'V1', 'idTag', null]]);
+    expect(events.find((e) => e.body.type === 'VehicleMatched')!.body).toMatchObject({ confidence: 1 });
+  });
+
+  it('given four vehicles with id tags, then every session is matched by id tag, config folded before the sessions, after them, or after telematics matched them', () => {
+    const vehicles = ['V1', 'V2', 'V3', 'V4'].map((v, i) => van(v, { idTags: [`RFID-${v}`], telematicsPhaseMs: i * 20_000 }));
+    const sessions: SimSession[] = vehicles.map((v, i) => ({ vehicleId: v.vehicleId, chargePointId: `CP-${i}`, plugAt: t0 + i * 20_000, startDelayMs: 30_000, durationMs: 60 * min, powerW: 11_000, idTag: `RFID-${v.vehicleId}` }));
+    const sim = simulate({ vehicles, sessions, from: t0 - 30 * min, to: t0 + 90 * min });
+    const expected = sessions.map((s) => [s.vehicleId, 'idTag']).sort();
+    const lastStart = sim.inputs.map(started).lastIndexOf(true);
+    for (const inputs of [sim.inputs, configLate(sim.inputs, (i) => i === sim.inputs[lastStart]), configLate(sim.inputs, (i) => i.kind === 'reading' && i.reading.readingAt >= t0 + 30 * min)]) {
+      const m = matches(fold(inputs).events);
+      expect(m.map((x) => [x[1], x[2]]).sort()).toEqual(expected);
+    }
+  });
+
+  it('given a session matched by telematics before its id tag was mapped, then the id tag match corrects it (replacesVehicleId)', () => {
+    // V2's plug-in is the only one near CP-A's start, so telematics matches it; the driver's tag says V1.
+    const sessions: SimSession[] = [{ vehicleId: 'V2', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 90 * min, powerW: 11_000, idTag: 'RFID-1' }];
+    const sim = simulate({ vehicles: [van('V1', { idTags: ['RFID-1'] }), van('V2')], sessions, from: t0 - 30 * min, to: t0 + 120 * min });
+    const { events, state } = fold(configLate(sim.inputs, (i) => i.kind === 'reading' && i.reading.readingAt >= t0 + 30 * min));
+    expect(matches(events)).toEqual([
+      ['CP-A:1000', 'V2', 'telematics', null],
+      ['CP-A:1000', 'V1', 'idTag', 'V2'],
+    ]);
+    expect(state.sessions['CP-A:1000']).toMatchObject({ vehicleId: 'V1', method: 'idTag' });
+  });
+
+  it('given the telematics match coming back on charging.events after the id tag match was decided, then the id tag match stands and is not repeated', () => {
+    const sessions: SimSession[] = [{ vehicleId: 'V2', chargePointId: 'CP-A', plugAt: t0, startDelayMs: 30_000, durationMs: 90 * min, powerW: 11_000, idTag: 'RFID-1' }];
+    const sim = simulate({ vehicles: [van('V1', { idTags: ['RFID-1'] }), van('V2')], sessions, from: t0 - 30 * min, to: t0 + 120 * min });
+    const inputs = configLate(sim.inputs, (i) => i.kind === 'reading' && i.reading.readingAt >= t0 + 30 * min);
+    // Fold without echoing our outputs at once: they come back later, in the order they were produced.
+    let s: TrackerState = initialTracker;
+    const events: ChargingEvent[] = [];
+    const pending: ChargingEvent[] = [];
+    inputs.forEach((input, offset) => {
+      const d = decide(s, input, { topic: 'in', partition: 0, offset });
+      s = d.state;
+      events.push(...d.events);
+      pending.push(...d.events);
+      if (offset % 7 === 6) for (const e of pending.splice(0)) s = decide(s, { kind: 'event', event: e }, { topic: 'self', partition: 0, offset }).state;
+    });
+    expect(matches(events)).toEqual([
+      ['CP-A:1000', 'V2', 'telematics', null],
+      ['CP-A:1000', 'V1', 'idTag', 'V2'],
+    ]);
+  });
+});
+
 describe('SoC backup estimate', () => {
   it('tracks a simulated battery within 3 pp over a 2-hour telematics outage, and records the error when telematics returns', () => {
     const outage = { from: t0 + 30 * min, to: t0 + 150 * min };
