@@ -62,6 +62,22 @@ const lagGauge = (metrics: Registry | undefined): Gauge<'consumer' | 'topic' | '
   return new Gauge({ name: 'voltstream_processor_lag', help: 'Records of the partition not yet processed (high watermark - next offset)', labelNames: ['consumer', 'topic', 'partition'], registers: [metrics] });
 };
 
+/** The broker answers CONCURRENT_TRANSACTIONS while it is still completing the previous transaction of this
+ *  transactional id (writing its commit markers), and expects the client to retry. kafkajs retries it when it adds
+ *  partitions (send) but not when it adds the consumer group (AddOffsetsToTxn, the first request of a transaction
+ *  without outputs, i.e. most batches): retried here, within the same transaction, instead of failing the batch (which
+ *  drops the state and restores every partition). */
+const whileConcurrent = async <T>(f: () => Promise<T>, attempts = 12): Promise<T> => {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if ((e as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || i + 1 >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(500, 20 * 2 ** i)));
+    }
+  }
+};
+
 export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<RunningProcessor> => {
   const gauge = lagGauge(o.metrics);
   const low = new Map<string, number>();
@@ -157,7 +173,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
     const txn = await producer.transaction();
     try {
       for (const [dest, msgs] of messages) await txn.send({ topic: dest, messages: msgs, acks: DURABLE_ACKS });
-      await txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic, partitions: [{ partition, offset: String(upTo) }] }] });
+      await whileConcurrent(() => txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic, partitions: [{ partition, offset: String(upTo) }] }] }));
       await txn.commit();
     } catch (e) {
       await txn.abort().catch(() => undefined);
