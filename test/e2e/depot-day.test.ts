@@ -33,7 +33,9 @@ describe('an accelerated depot day', () => {
   let run: DayRun;
   const log = createLogger('e2e-day', 'warn');
   beforeAll(async () => {
-    sys = await startSystem({ env: { OPTIMIZER_SLOT_MINUTES: '1' } });
+    // The day runs compressed (~180x): batteries charge as fast in wall time as the ingest's impossible-jump rule
+    // (SoC rising faster than 300 %/h) forbids, so that rule is off here; every other check of the ingest stays on.
+    sys = await startSystem({ env: { OPTIMIZER_SLOT_MINUTES: '1', TELEMATICS_JUMP_CHECKS: '0' } });
   });
   afterAll(async () => {
     await run?.sim.stop();
