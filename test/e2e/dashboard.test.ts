@@ -27,7 +27,10 @@ describe('dashboard', () => {
   beforeAll(async () => {
     sys = await startSystem();
     const prefix = uniq('DASH');
-    const scenario = createScenario({ seed: 8, chargers: 6, vehicles: 6, startMs: Date.now(), initialArrivalsWithinMs: 15000, idPrefix: prefix, share201: 0.5, dcChargers: 1, gridLimitKw: 40 });
+    // The simulated day starts at 02:00 whatever the wall clock says: the tariff's cheap night is now, so the optimizer
+    // charges at once instead of waiting out the 16:00-21:00 peak (the test must not depend on the hour it runs at).
+    const now = Date.now();
+    const scenario = createScenario({ seed: 8, chargers: 6, vehicles: 6, startMs: now, dayStartMs: now - 2 * 3600_000, initialArrivalsWithinMs: 15000, idPrefix: prefix, share201: 0.5, dcChargers: 1, gridLimitKw: 40 });
     sim = createSimulator({
       scenario,
       ocppUrl: sys.ocppUrl,
@@ -48,10 +51,15 @@ describe('dashboard', () => {
     // The page's data first: the API serves what the dashboard folded from the log.
     // (Which vehicle is on which charger is the vehicle tracker's decision; the page shows whatever it decided.)
     const state = await waitFor(
-      'three chargers charging on the dashboard',
+      'chargers charging, and every occupied charger under an accepted TxProfile, on the dashboard',
       async () => {
-        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`)).json()) as { chargers: { chargePointId: string; powerKw: number; vehicleId: string | null }[]; traffic: unknown[] };
-        return s.chargers.filter((c) => c.powerKw > 0).length >= 3 && s.traffic.length > 0 ? s : undefined;
+        type Charger = { chargePointId: string; status: string; powerKw: number; vehicleId: string | null; profile: { purpose: string; status: string | null } | null };
+        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`)).json()) as { chargers: Charger[]; traffic: unknown[] };
+        // How many charge at once is the optimizer's call (it waits for cheap hours); that every plugged vehicle is
+        // under its profile, and that some charge, is what the page must show.
+        const occupied = s.chargers.filter((c) => c.status !== 'Available' && c.status !== 'Unavailable');
+        const controlled = occupied.length >= 3 && occupied.every((c) => c.profile?.purpose === 'TxProfile' && c.profile.status === 'Accepted');
+        return controlled && s.chargers.some((c) => c.powerKw > 0) && s.traffic.length > 0 ? s : undefined;
       },
       120000,
     );
@@ -69,7 +77,8 @@ describe('dashboard', () => {
       const cards = page.locator('[data-testid=charger]');
       expect(await cards.count()).toBe(6);
       const powers = await cards.evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.power)));
-      expect(powers.filter((p) => p > 0).length).toBeGreaterThanOrEqual(3);
+      expect(powers.filter((p) => p > 0).length).toBeGreaterThanOrEqual(1);
+      expect(powers.filter((p) => p > 0).length).toBe(state.chargers.filter((c) => c.powerKw > 0).length);
       for (const c of matched) expect(await page.locator(`[data-cp="${c.chargePointId}"]`).textContent()).toContain(c.vehicleId);
       const vehicleCells = await page.locator('[data-testid=vehicle] td:first-child').allTextContents();
       expect(vehicleCells.sort()).toEqual(sim.scenario.vehicles.map((v) => v.id).sort());
