@@ -10,6 +10,7 @@ import { decodeProviders, Providers } from '../../services/telematics-ingest/pro
 import { RunningTelematics, startTelematics } from '../../services/telematics-ingest/service';
 import { signedHeaders } from '../../services/telematics-ingest/auth';
 import { plainRegistryClient, ReadRecord, testConfig, testKafka, uniq } from '../support/stack';
+import { TelematicsReading } from '../../streams/projections/projection';
 
 /** Test helpers: an ingest on a random port, vehicles configured through fleet.config, posting in each shape. */
 export const secrets = { voltstream: 'test-voltstream-key', fleet: 'test-fleet-key', webhook: 'test-webhook-secret' } as const;
@@ -100,23 +101,8 @@ export const signed = (body: unknown, nowMs = Date.now(), secret: string = secre
   return { text, headers: signedHeaders({ secret }, text, nowMs) };
 };
 
-export type ReadingRecord = {
-  readingId: string;
-  vehicleId: string;
-  provider: string;
-  providerReadingId: string;
-  readingAt: number;
-  receivedAt: number;
-  socPct: number | null;
-  rangeKm: number | null;
-  odometerKm: number | null;
-  latitude: number | null;
-  longitude: number | null;
-  chargingState: string | null;
-  pluggedIn: boolean | null;
-  batteryCapacityKwh: number | null;
-  etaAt: number | null;
-};
+/** A decoded telematics.readings record: the same type the projections fold. */
+export type ReadingRecord = TelematicsReading;
 
 /** Offsets of every partition of `topic` now: take a mark before acting, read what was written after it. */
 export const markTopic = async (topic: string, kafka: Kafka = testKafka('mark')): Promise<Map<number, number>> => {
