@@ -39,6 +39,7 @@ const vp = (id: string, cp: string, powerKw: number[], o: Partial<VehiclePlan> =
 
 const planOf = (s: SiteSnapshot, vehicles: VehiclePlan[]): Plan => {
   const slots = vehicles[0]!.powerKw.length;
+  const siteKw = Array.from({ length: slots }, (_, t) => vehicles.reduce((m, v) => m + v.powerKw[t]!, 0));
   return {
     siteId: s.siteId,
     horizonStart: s.now,
@@ -47,10 +48,10 @@ const planOf = (s: SiteSnapshot, vehicles: VehiclePlan[]): Plan => {
     objective: 0,
     solveMs: 0,
     gridLimitKw: s.gridLimitKw,
-    siteKw: Array.from({ length: slots }, (_, t) => vehicles.reduce((m, v) => m + v.powerKw[t]!, 0)),
+    siteKw,
     vehicles,
     energyCost: 0,
-    peakKw: 0,
+    peakKw: Math.max(...siteKw),
   };
 };
 const round = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
@@ -70,6 +71,33 @@ describe('the 6 A rule', () => {
     const plan = planOf(s, [vp('x', 'a', [2]), vp('y', 'dc', [1]), vp('z', 'b', [7])]);
     const p = applyMinCurrentAndHysteresis(s, plan, { ...defaultProfileOptions, profileSlots: 1 });
     expect(round(p.map((x) => x[0]!))).toEqual(round([MIN3, 1, 7]));
+  });
+});
+
+describe('the 6 A rule under a demand charge', () => {
+  const oneSlot = { ...defaultProfileOptions, profileSlots: 1 };
+  test('a small allocation is lifted only below the higher of the plan peak and the billed peak, not up to the grid limit', () => {
+    const chargers = [charger('a'), charger('b')];
+    const plan = (s: SiteSnapshot) => planOf(s, [vp('x', 'a', [2]), vp('z', 'b', [7])]);
+    const free = site({ gridLimitKw: 50, chargers });
+    expect(round(applyMinCurrentAndHysteresis(free, plan(free), oneSlot).map((x) => x[0]!))).toEqual(round([MIN3, 7]));
+    const billed = site({ gridLimitKw: 50, chargers, demandChargePerKwMonth: 15, billedPeakKw: 0 });
+    expect(round(applyMinCurrentAndHysteresis(billed, plan(billed), oneSlot).map((x) => x[0]!))).toEqual([0, 7]);
+    const underBilled = site({ gridLimitKw: 50, chargers, demandChargePerKwMonth: 15, billedPeakKw: 20 });
+    expect(round(applyMinCurrentAndHysteresis(underBilled, plan(underBilled), oneSlot).map((x) => x[0]!))).toEqual(round([MIN3, 7]));
+  });
+
+  test('the power of a dropped vehicle goes to one already charging, earliest departure first, pulled from its later slots', () => {
+    const s = site({ gridLimitKw: 50, demandChargePerKwMonth: 15, chargers: [charger('a'), charger('b'), charger('c')] });
+    const plan = planOf(s, [
+      vp('x', 'a', [3, 0, 0]),
+      vp('late', 'b', [5, 5, 5], { departAt: T0 + 8 * SLOT_MS }),
+      vp('soon', 'c', [5, 1, 0], { departAt: T0 + 3 * SLOT_MS }),
+    ]);
+    const p = applyMinCurrentAndHysteresis(s, plan, oneSlot).map((x) => x[0]!);
+    // x's 3 kW cannot become 6 A under the 13 kW plan peak; 'soon' has 1 kW to pull forward, 'late' takes the other 2.
+    expect(round(p)).toEqual([0, 7, 6]);
+    expect(p.reduce((m, x) => m + x, 0)).toBeCloseTo(13, 6);
   });
 });
 

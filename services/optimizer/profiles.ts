@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Plan } from './formulation';
+import { Plan, vehicleMaxKw } from './formulation';
 import { ChargerSnapshot, Protocol, SiteSnapshot, ampsToKw, kwToAmps } from './snapshot';
 
 /** Plan → OCPP charging profiles, pure.
  *  1. The first `profileSlots` of the plan (the rest is re-planned long before it matters).
  *  2. The 6 A rule, slot by slot over the site: an AC vehicle planned between 0 and its minimum current is either
  *     lifted to the minimum, paid from the site's (and its panel's) headroom and from the power of the others that are
- *     dropped to 0, or dropped to 0; larger allocations are lifted first.
+ *     dropped to 0, or dropped to 0; larger allocations are lifted first. The power of those dropped goes to the
+ *     vehicles charging in that slot (earliest departure first), pulled forward from their own later slots. With a
+ *     demand charge the headroom ends at the higher of the plan's peak and the billed peak, not at the grid limit.
  *  3. Hysteresis: a pause shorter than `minPauseSlots` between two charging periods (the previous command counts as
  *     slot −1) is bridged at the minimum current when the headroom allows, so a vehicle does not pause/resume every slot.
  *  4. Units: A per phase at 230 V for AC chargers that take A, W otherwise; rounded down to 0.1 A or 1 W (never above
@@ -55,6 +57,12 @@ export const minKw = (c: ChargerSnapshot): number => (c.currentType === 'AC' ? a
 
 const EPS = 1e-6;
 
+/** The most a vehicle can take on its charger (kW); the charger's max for a session without a known vehicle. */
+const maxKw = (s: SiteSnapshot, vehicleId: string, c: ChargerSnapshot): number => {
+  const v = s.vehicles.find((x) => x.vehicleId === vehicleId);
+  return v ? Math.min(c.maxPowerKw, vehicleMaxKw(v, c.currentType)) : c.maxPowerKw;
+};
+
 /** Step 2 and 3 over the first `slots` slots: returns adjusted powers per plan vehicle (same order as plan.vehicles). */
 export const applyMinCurrentAndHysteresis = (
   s: SiteSnapshot,
@@ -67,7 +75,10 @@ export const applyMinCurrentAndHysteresis = (
   const powers = plan.vehicles.map((v) => v.powerKw.slice(0, slots));
   const charger = plan.vehicles.map((v) => (v.chargePointId ? chargers.get(v.chargePointId) : undefined));
   const controlled = plan.vehicles.map((v, i) => charger[i] !== undefined && charger[i]!.controllable && v.arrivalAt === null);
-  const headroom = Array.from({ length: slots }, (_, t) => s.gridLimitKw - plan.siteKw[t]!);
+  // Lifting to the minimum current and bridging pauses spend headroom up to the grid limit, but with a demand charge
+  // only up to the higher of the plan's own peak and the peak already billed: a new peak costs more than it saves.
+  const ceilingKw = s.demandChargePerKwMonth > 0 ? Math.min(s.gridLimitKw, Math.max(s.billedPeakKw, plan.peakKw)) : s.gridLimitKw;
+  const headroom = Array.from({ length: slots }, (_, t) => ceilingKw - plan.siteKw[t]!);
   const panelHeadroom = (t: number) => {
     const m = new Map(s.panels.map((p) => [p.panelId, p.limitKw]));
     plan.vehicles.forEach((_, i) => {
@@ -87,6 +98,11 @@ export const applyMinCurrentAndHysteresis = (
     powers[i]![t]! += extra;
   };
 
+  const pulled: number[] = [];
+  const panelRoom = (i: number, panels: Map<string, number>) => {
+    const pid = charger[i]?.panelId;
+    return pid && panels.has(pid) ? Math.max(0, panels.get(pid)!) : Infinity;
+  };
   for (let t = 0; t < slots; t++) {
     const panels = panelHeadroom(t);
     const below = plan.vehicles
@@ -98,6 +114,25 @@ export const applyMinCurrentAndHysteresis = (
     for (const i of below) {
       const need = minKw(charger[i]!);
       if (fits(i, t, need, panels)) spend(i, t, need, panels);
+    }
+    // What the dropped ones leave unused goes to those charging in this slot, earliest departure first, pulled
+    // forward from their own later slots (never more energy than the plan gives them, never above their max power).
+    const freed = below.reduce((m, i) => m + (powers[i]![t]! > EPS ? 0 : plan.vehicles[i]!.powerKw[t]!), 0);
+    let left = Math.min(freed, headroom[t]!);
+    const takers = plan.vehicles
+      .map((_, i) => i)
+      .filter((i) => controlled[i] && powers[i]![t]! > EPS)
+      .sort((a, b) => plan.vehicles[a]!.departAt - plan.vehicles[b]!.departAt || a - b);
+    for (const i of takers) {
+      if (left <= EPS) break;
+      const v = plan.vehicles[i]!;
+      const later = v.powerKw.slice(t + 1).reduce((m, kw) => m + kw, 0) - (pulled[i] ?? 0);
+      const room = maxKw(s, v.vehicleId, charger[i]!) - powers[i]![t]!;
+      const extra = Math.min(left, later, room, panelRoom(i, panels));
+      if (extra <= EPS) continue;
+      spend(i, t, extra, panels);
+      pulled[i] = (pulled[i] ?? 0) + extra;
+      left -= extra;
     }
   }
 

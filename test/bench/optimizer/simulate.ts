@@ -76,7 +76,9 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       const base = outageBase.get(v.vehicleId) ?? { socPct: trueSoc, at: now, gridKwh: 0 };
       outageBase.set(v.vehicleId, base);
       const hours = (now - base.at) / 3600000;
-      return { socPct: Math.min(100, base.socPct + (100 * base.gridKwh * ASSUMED_EFFICIENCY) / v.capacityKwh), source: 'estimated', uncertaintyPct: Math.min(20, 2 + 3 * hours) };
+      const rise = (100 * base.gridKwh * ASSUMED_EFFICIENCY) / v.capacityKwh;
+      // The vehicle tracker's estimate (streams/vehicle-tracker/decide.ts): 1 point, +0.5 per hour, +5 % of the rise.
+      return { socPct: Math.min(100, base.socPct + rise), source: 'estimated', uncertaintyPct: 1 + 0.5 * hours + 0.05 * rise };
     };
     const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) =>
         v.etaKnownAt <= now
