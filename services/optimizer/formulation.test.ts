@@ -1,4 +1,4 @@
-import { buildModel, Plan } from './formulation';
+import { buildModel, periodGrid, Plan } from './formulation';
 import { planSite } from './planner';
 import { createInProcessSolver, createWorkerSolver, Solver } from './solver';
 import { heuristicPlan } from './baselines';
@@ -245,6 +245,57 @@ describe('solver failures', () => {
       close(again.plan.objective, direct.objective);
     } finally {
       await worker.close();
+    }
+  });
+});
+
+describe('move blocking (large sites)', () => {
+  test('the period grid: fine slots first, then blocks, the last one cut at the horizon', () => {
+    expect(periodGrid(5, null)).toEqual([0, 1, 2, 3, 4].map((first) => ({ first, len: 1 })));
+    expect(periodGrid(11, { fineSlots: 2, blockSlots: 4 })).toEqual([
+      { first: 0, len: 1 },
+      { first: 1, len: 1 },
+      { first: 2, len: 4 },
+      { first: 6, len: 4 },
+      { first: 10, len: 1 },
+    ]);
+  });
+
+  test('a blocked plan is a restriction: feasible in every slot, never better than slot by slot, close to it where the site has room', async () => {
+    // Departures fall inside blocks; the tariff is flat within each block (hourly), with a demand charge; targets stay
+    // below the taper's knee (blocks hold the taper only at their start).
+    const prices = Array.from({ length: 24 }, (_, t) => [0.3, 0.1, 0.25, 0.12, 0.2, 0.15][Math.floor(t / 4)]!);
+    const at = (gridLimitKw: number) =>
+      site({
+        gridLimitKw,
+        demandChargePerKwMonth: 5,
+        pricePerKwh: prices,
+        chargers: ['a', 'b', 'c', 'd'].map((id) => charger(id)),
+        vehicles: [
+          vehicle('v1', { chargePointId: 'a', socPct: 20, targetKwh: 44, departAt: T0 + 10 * SLOT_MS }),
+          vehicle('v2', { chargePointId: 'b', socPct: 30, targetKwh: 65, departAt: T0 + 15 * SLOT_MS }),
+          vehicle('v3', { chargePointId: 'c', socPct: 40, targetKwh: 80, departAt: T0 + 21 * SLOT_MS }),
+          vehicle('v4', { chargePointId: 'd', socPct: 10, targetKwh: 60, departAt: T0 + 23 * SLOT_MS }),
+        ],
+      });
+    const blocking = { fineSlots: 2, blockSlots: 4 };
+    expect(buildModel(at(40), { taper: 'exact', blocking }).model.numCols).toBeLessThan(buildModel(at(40), { taper: 'exact', blocking: 'none' }).model.numCols * 0.75);
+    for (const limit of [40, 30]) {
+      const s = at(limit);
+      const exact = (await planSite(s, solver, { model: { taper: 'exact', blocking: 'none' } })).plan;
+      const blocked = (await planSite(s, solver, { model: { taper: 'exact', blocking } })).plan;
+      for (const kw of blocked.siteKw) expect(kw).toBeLessThanOrEqual(limit + 1e-6);
+      for (const v of blocked.vehicles) v.powerKw.forEach((kw, t) => (T0 + t * SLOT_MS >= v.departAt ? expect(kw).toBe(0) : undefined));
+      expect(blocked.objective).toBeGreaterThanOrEqual(exact.objective - 1e-6);
+      if (limit === 40) {
+        // With some room, flat power per vehicle and block costs little and every need is still met.
+        for (const v of blocked.vehicles) close(v.shortfallKwh, 0);
+        for (const v of exact.vehicles) close(v.shortfallKwh, 0);
+        expect(blocked.energyCost).toBeLessThan(exact.energyCost * 1.03);
+      } else {
+        // At 30 kW for four 11 kW chargers the blocks cost flexibility: more shortfall than slot by slot, never less.
+        expect(sum(blocked.vehicles.map((v) => v.shortfallKwh))).toBeGreaterThanOrEqual(sum(exact.vehicles.map((v) => v.shortfallKwh)) - 1e-6);
+      }
     }
   });
 });

@@ -3,7 +3,9 @@ import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snaps
 /** The charging LP, pure: `buildModel(snapshot)` gives HiGHS' sparse model data, `interpret(...)` turns the solver's
  *  column values back into a Plan. No I/O here; solver.ts runs HiGHS (in a worker thread in the service).
  *
- *  Slots t = 0..T-1 of Δ = slotMinutes/60 h from `now`; T reaches the last departure, at most `maxSlots`.
+ *  Slots t = 0..T-1 of Δ = slotMinutes/60 h from `now`; T reaches the last departure, at most `maxSlots`. On large
+ *  sites (more than AUTO_EXACT_COLUMNS power variables) the slots after the first four hours are planned in two-hour
+ *  blocks: a vehicle there for a whole block gets one power variable for it (see ModelOptions.blocking).
  *
  *  Variables (all ≥ 0, continuous)
  *    p[v,t]  grid-side charging power of vehicle v in slot t (kW), for the slots v is (or is expected to be) plugged in;
@@ -67,7 +69,8 @@ export interface VehicleWindow {
   readonly e0Kwh: number;
   readonly needKwh: number;
   readonly effectiveTargetKwh: number;
-  /** Column of p[v,t] for each slot, -1 where the vehicle is not there. */
+  /** Column of p[v,t] for each slot, -1 where the vehicle is not there (with move blocking one column can cover the
+   *  slots of a block: the vehicle's mean power over it). */
   readonly pCol: Int32Array;
   readonly sCol: number;
   /** Fixed load (kW per slot) of a vehicle on an uncontrollable charger. */
@@ -154,14 +157,43 @@ export interface ModelOptions {
    *  full power. In a receding horizon the first slots, the ones executed, are exact. 'auto': exact up to
    *  AUTO_EXACT_COLUMNS power variables, bound above (the chains dominate the model's size). */
   readonly taper: 'exact' | 'bound' | 'auto';
+  /** Move blocking: 'none' gives every vehicle a power variable per slot; { fineSlots, blockSlots } keeps that for the
+   *  first fineSlots slots and later gives a vehicle one variable per block of blockSlots slots, its power over the
+   *  whole block, where it is there for the whole block (where it arrives or leaves inside the block it keeps one
+   *  variable per slot). The site, peak and panel rows stay per slot, so every plan is feasible slot by slot: blocking
+   *  only restricts the far future to flat power per vehicle and block, which the receding horizon re-plans slot by
+   *  slot long before it is executed. Block prices are the mean of their slots (exact for hourly tariffs). 'auto' (the
+   *  default): none up to AUTO_EXACT_COLUMNS power variables, AUTO_BLOCKING above. */
+  readonly blocking?: 'none' | 'auto' | { readonly fineSlots: number; readonly blockSlots: number };
 }
 
 export const AUTO_EXACT_COLUMNS = 20000;
+export const AUTO_BLOCKING = { fineSlots: 16, blockSlots: 8 } as const;
+
+/** Slots [first, first + len) planned together; len 1 everywhere without blocking. */
+export interface Period {
+  readonly first: number;
+  readonly len: number;
+}
+
+export const periodGrid = (slots: number, blocking: { readonly fineSlots: number; readonly blockSlots: number } | null): Period[] => {
+  const out: Period[] = [];
+  const fine = blocking ? Math.max(1, blocking.fineSlots) : slots;
+  const block = blocking ? Math.max(1, blocking.blockSlots) : 1;
+  for (let t = 0; t < slots; ) {
+    const len = t < fine ? 1 : Math.min(block, slots - t);
+    out.push({ first: t, len });
+    t += len;
+  }
+  return out;
+};
 
 export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'auto' }): { model: LpModel; layout: Layout } => {
-  const slotCount = horizonSlots(s);
-  const opts = { taper: options.taper === 'auto' ? (s.vehicles.length * slotCount <= AUTO_EXACT_COLUMNS ? 'exact' : 'bound') : options.taper };
   const T = horizonSlots(s);
+  const small = s.vehicles.length * T <= AUTO_EXACT_COLUMNS;
+  const opts = { taper: options.taper === 'auto' ? (small ? 'exact' : 'bound') : options.taper };
+  const blocking = options.blocking ?? 'auto';
+  const periods = periodGrid(T, blocking === 'none' || (blocking === 'auto' && small) ? null : blocking === 'auto' ? AUTO_BLOCKING : blocking);
   const dt = s.slotMinutes / 60;
   const slotMs = s.slotMinutes * 60000;
   const eta = s.efficiency;
@@ -181,6 +213,8 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   const rows = new Rows();
   const windows: VehicleWindow[] = [];
   const busyChargers = new Set<string>();
+  /** Block columns (a vehicle's power over a whole block) → their period. */
+  const blockOf = new Map<number, number>();
 
   for (const v of s.vehicles) {
     const charger = v.chargePointId ? chargers.get(v.chargePointId) : undefined;
@@ -222,14 +256,26 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     const ta = pmaxKw * (1 + ((1 - f) * kf) / (1 - kf));
     const tb = (pmaxKw * (1 - f)) / ((1 - kf) * cap);
     let fastest = e0; // battery energy along the fastest possible charge (bound mode)
-    for (let t = 0; t < T; t++) {
-      if (avail[t]! <= 0) continue;
-      let ub = pmaxKw * avail[t]!;
-      if (tapered && opts.taper === 'bound') {
-        ub = Math.max(0, Math.min(ub, (ta - tb * fastest) * avail[t]!));
-        fastest = Math.min(e0 + need, fastest + eta * dt * ub);
+    // The vehicle's power variables in time order: one per slot, or one per block it is there for entirely.
+    const spans: { col: number; first: number; len: number }[] = [];
+    for (const per of periods) {
+      const whole = per.len > 1 && avail.subarray(per.first, per.first + per.len).every((a) => a === avail[per.first]);
+      for (const part of whole ? [per] : Array.from({ length: per.len }, (_, j) => ({ first: per.first + j, len: 1 }))) {
+        const a = avail[part.first]!;
+        if (a <= 0) continue;
+        const hours = dt * part.len;
+        let ub = pmaxKw * a;
+        if (tapered && opts.taper === 'bound') {
+          ub = Math.max(0, Math.min(ub, (ta - tb * fastest) * a));
+          fastest = Math.min(e0 + need, fastest + eta * hours * ub);
+        }
+        let price = 0;
+        for (let t = part.first; t < part.first + part.len; t++) price += prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom;
+        const col = cols.add(dt * price, 0, ub);
+        pCol.fill(col, part.first, part.first + part.len);
+        spans.push({ col, first: part.first, len: part.len });
+        if (part.len > 1) blockOf.set(col, periods.indexOf(part));
       }
-      pCol[t] = cols.add(dt * (prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom), 0, ub);
     }
     // Stickiness in slot 0: p[v,0] − d⁺ + d⁻ = currentKw, cost stickinessPerKw·(d⁺ + d⁻).
     if (connected && pCol[0]! >= 0 && w.stickinessPerKw > 0) {
@@ -240,7 +286,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     const prio = 1 + Math.max(0, v.priority);
     const sCol = cols.add(w.shortfallPerKwh * prio, 0, need);
     const energy: [number, number][] = [];
-    for (let t = 0; t < T; t++) if (pCol[t]! >= 0) energy.push([pCol[t]!, eta * dt]);
+    for (const sp of spans) energy.push([sp.col, eta * dt * sp.len]);
     rows.add([...energy, [sCol, 1]], need, need);
 
     // Readiness: the safe SoC within readinessMinutes of plug-in (or of now).
@@ -248,7 +294,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     if (safe - e0 > 1e-9) {
       const readyBy = Math.max(start, s.now) + w.readinessMinutes * 60000;
       const entries: [number, number][] = [];
-      for (let t = 0; t < T && s.now + t * slotMs < readyBy; t++) if (pCol[t]! >= 0) entries.push([pCol[t]!, eta * dt]);
+      for (const sp of spans) if (s.now + sp.first * slotMs < readyBy) entries.push([sp.col, eta * dt * Math.min(sp.len, Math.ceil((readyBy - s.now) / slotMs) - sp.first)]);
       if (entries.length > 0) {
         const rCol = cols.add(w.readinessPerKwh * prio, 0, safe - e0);
         rows.add([...entries, [rCol, 1]], safe - e0, INF);
@@ -261,13 +307,13 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
       const b = tb;
       let eCol = -1; // e of the current slot; -1 = zero (nothing delivered yet)
       let reach = e0;
-      for (let t = 0; t < T; t++) {
-        const pc = pCol[t]!;
-        if (pc < 0) continue;
+      for (const sp of spans) {
+        const pc = sp.col;
+        const hours = dt * sp.len;
         if (reach > knee) rows.add(eCol >= 0 ? [[pc, 1], [eCol, b]] : [[pc, 1]], -INF, a - b * e0);
-        reach += eta * dt * pmaxKw * avail[t]!;
+        reach += eta * hours * pmaxKw * avail[sp.first]!;
         const next = cols.add(0, 0, INF);
-        rows.add(eCol >= 0 ? [[next, 1], [eCol, -1], [pc, -eta * dt]] : [[next, 1], [pc, -eta * dt]], 0, 0);
+        rows.add(eCol >= 0 ? [[next, 1], [eCol, -1], [pc, -eta * hours]] : [[next, 1], [pc, -eta * hours]], 0, 0);
         eCol = next;
       }
     }
@@ -288,9 +334,22 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   // Flattening: a share of the demand charge on the planned peak even below the billed one.
   const flatCol = withDemand && w.flatteningShare > 0 ? cols.add(w.flatteningShare * s.demandChargePerKwMonth, 0, INF) : -1;
 
+  // Per block, the sum of its block columns (one row), so each slot's site row has one entry for all of them.
+  const blockSumCol = new Map<number, number>();
+  periods.forEach((per, k) => {
+    if (per.len <= 1) return;
+    const members = [...blockOf].filter(([, pk]) => pk === k).map(([col]) => col);
+    if (members.length === 0) return;
+    const sumCol = cols.add(0, 0, INF);
+    rows.add([...members.map((c): [number, number] => [c, 1]), [sumCol, -1]], 0, 0);
+    blockSumCol.set(k, sumCol);
+  });
+  let period = 0;
   for (let t = 0; t < T; t++) {
+    while (periods[period]!.first + periods[period]!.len <= t) period++;
     const entries: [number, number][] = [];
-    for (const wdw of windows) if (wdw.pCol[t]! >= 0) entries.push([wdw.pCol[t]!, 1]);
+    for (const wdw of windows) if (wdw.pCol[t]! >= 0 && !blockOf.has(wdw.pCol[t]!)) entries.push([wdw.pCol[t]!, 1]);
+    if (blockSumCol.has(period)) entries.push([blockSumCol.get(period)!, 1]);
     entries.push([lCol + t, -1]);
     rows.add(entries, 0, 0);
     if (withDemand) rows.add([[lCol + t, 1], [peakCol, -1]], -INF, s.billedPeakKw - baseKw[t]! - fixedKw[t]!);
