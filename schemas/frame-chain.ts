@@ -5,6 +5,31 @@ import { createHash } from 'node:crypto';
  *  the chain at that record, which `voltstream verify` reports. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+export type FrameDirection = 'IN' | 'OUT';
+export type FrameKind = 'CALL' | 'CALLRESULT' | 'CALLERROR' | 'CONNECTED' | 'DISCONNECTED';
+
+/** An ocpp.frames record (schemas/avro/ocpp.frames.avsc): what the gateway writes and every reader decodes. */
+export interface OcppFrameRecord<P extends string = string> {
+  readonly frameId: string;
+  readonly chargePointId: string;
+  readonly gatewayId: string;
+  readonly protocol: P;
+  readonly direction: FrameDirection;
+  readonly kind: FrameKind;
+  readonly messageTypeId: number | null;
+  readonly uniqueId: string | null;
+  readonly action: string | null;
+  readonly payloadJson: string | null;
+  readonly errorCode: string | null;
+  readonly errorDescription: string | null;
+  readonly raw: string;
+  readonly seq: number;
+  readonly receivedAt: number;
+  readonly commandId: string | null;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
 /** Every field of the record except frameId (a random id assigned after hashing) and the two hashes themselves. */
 export interface ChainedContent {
   readonly chargePointId: string;

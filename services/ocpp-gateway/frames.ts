@@ -1,35 +1,15 @@
 /** ocpp.frames records and their per-charger hash chain, pure. */
 import { randomUUID } from 'node:crypto';
-import { GENESIS_HASH, frameHash } from '../../schemas/frame-chain';
+import { FrameDirection, FrameKind, GENESIS_HASH, OcppFrameRecord, frameHash } from '../../schemas/frame-chain';
 import { Message, Protocol } from './protocol';
 
-export type Direction = 'IN' | 'OUT';
-export type FrameKind = 'CALL' | 'CALLRESULT' | 'CALLERROR' | 'CONNECTED' | 'DISCONNECTED';
+export type Direction = FrameDirection;
+export type { FrameKind };
 
 /** A frame before it is placed in its charger's chain. */
-export interface FrameDraft {
-  readonly chargePointId: string;
-  readonly gatewayId: string;
-  readonly protocol: Protocol;
-  readonly direction: Direction;
-  readonly kind: FrameKind;
-  readonly messageTypeId: number | null;
-  readonly uniqueId: string | null;
-  readonly action: string | null;
-  readonly payloadJson: string | null;
-  readonly errorCode: string | null;
-  readonly errorDescription: string | null;
-  readonly raw: string;
-  readonly receivedAt: number;
-  readonly commandId: string | null;
-}
+export type FrameDraft = Omit<FrameRecord, 'frameId' | 'seq' | 'prevHash' | 'hash'>;
 
-export interface FrameRecord extends FrameDraft {
-  readonly frameId: string;
-  readonly seq: number;
-  readonly prevHash: string;
-  readonly hash: string;
-}
+export type FrameRecord = OcppFrameRecord<Protocol>;
 
 /** The last record of a charger's chain. seq 0 with the genesis hash: nothing written yet (first record is seq 1). */
 export interface ChainHead {

@@ -1,24 +1,7 @@
-/** A decoded ocpp.frames record (schemas/avro/ocpp.frames.avsc), as the normalizer reads it. */
-export interface OcppFrame {
-  readonly frameId: string;
-  readonly chargePointId: string;
-  readonly gatewayId: string;
-  readonly protocol: string;
-  readonly direction: 'IN' | 'OUT';
-  readonly kind: 'CALL' | 'CALLRESULT' | 'CALLERROR' | 'CONNECTED' | 'DISCONNECTED';
-  readonly messageTypeId: number | null;
-  readonly uniqueId: string | null;
-  readonly action: string | null;
-  readonly payloadJson: string | null;
-  readonly errorCode: string | null;
-  readonly errorDescription: string | null;
-  readonly raw: string;
-  readonly seq: number;
-  readonly receivedAt: number;
-  readonly commandId: string | null;
-  readonly prevHash: string;
-  readonly hash: string;
-}
+import { OcppFrameRecord } from '../../schemas/frame-chain';
+
+/** A decoded ocpp.frames record, as the normalizer reads it. */
+export type OcppFrame = OcppFrameRecord;
 
 /** A decoded ocpp.command-results record. */
 export interface CommandResult {
