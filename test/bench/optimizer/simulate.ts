@@ -3,13 +3,15 @@ import { heuristicPowers, Heuristic } from '../../../services/optimizer/baseline
 import { planSite } from '../../../services/optimizer/planner';
 import { applyMinCurrentAndHysteresis, defaultProfileOptions, fromLimit, toLimit, txProfileCommands } from '../../../services/optimizer/profiles';
 import { SiteSnapshot } from '../../../services/optimizer/snapshot';
+import { learnedEfficiency, observeSample, SessionSpan } from '../../../services/optimizer/efficiency';
 import { Solver } from '../../../services/optimizer/solver';
 import { controlKey } from '../../../services/optimizer/state';
 import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleSnapshot } from './depot';
 
 /** Receding-horizon simulation of one depot day, slot by slot. The controller sees what the service would see
  *  (connected vehicles, telematics SoC or, during an outage, an estimate from the meter with growing uncertainty,
- *  ETAs once telematics reports them, the peak reached so far); the world applies the commanded power through the
+ *  ETAs once telematics reports them, the peak reached so far, the charging efficiency learned from metered energy and
+ *  SoC readings once there is enough, the configured 0.92 until then); the world applies the commanded power through the
  *  vehicle's true taper and efficiency (0.90 where the controller assumes 0.92). The offline optimum is the same LP
  *  with perfect foresight (every arrival, SoC and the true efficiency known at the start), executed in the same world. */
 export const TRUE_EFFICIENCY = 0.9;
@@ -46,6 +48,9 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
   const energy = new Map(day.vehicles.map((v) => [v.vehicleId, (v.capacityKwh * v.arrivalSocPct) / 100]));
   // What the controller believes during an outage: SoC at its start plus metered energy at the assumed efficiency.
   const outageBase = new Map<string, { socPct: number; at: number; gridKwh: number }>();
+  // What the service learns its charging efficiency from: metered grid energy per session and trusted SoC readings.
+  const metered = new Map<string, number>();
+  const spans = new Map<string, SessionSpan>();
   const lastOn = new Map<string, boolean>();
   let lastCommanded: ReadonlyMap<string, number> = new Map();
   const shortfall = new Map<string, number>();
@@ -71,6 +76,8 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       const silent = v.outage && now >= v.outage.from && now < v.outage.to;
       if (!silent) {
         outageBase.delete(v.vehicleId);
+        const gridKwh = metered.get(v.vehicleId);
+        if (gridKwh !== undefined) spans.set(v.vehicleId, observeSample(spans.get(v.vehicleId), v.capacityKwh, { socPct: trueSoc, gridKwh }));
         return { socPct: trueSoc, source: 'telematics', uncertaintyPct: 1 };
       }
       const base = outageBase.get(v.vehicleId) ?? { socPct: trueSoc, at: now, gridKwh: 0 };
@@ -80,12 +87,13 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       // The vehicle tracker's estimate (streams/vehicle-tracker/decide.ts): 1 point, +0.5 per hour, +5 % of the rise.
       return { socPct: Math.min(100, base.socPct + rise), source: 'estimated', uncertaintyPct: 1 + 0.5 * hours + 0.05 * rise };
     };
+    for (const v of present) if (!metered.has(v.vehicleId)) metered.set(v.vehicleId, 0);
     const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) =>
         v.etaKnownAt <= now
           ? vehicleSnapshot(v, now, false, belief(v), k)
           : vehicleSnapshot({ ...v, arrivalAt: Math.max(now + SLOT_MS, v.departAt - FORECAST_DWELL_MS) }, now, false, { socPct: FORECAST_SOC_PCT, source: 'telematics', uncertaintyPct: 0 }, k),
       )];
-    const snap = { ...siteSnapshot(day, now, vehicles, ASSUMED_EFFICIENCY), billedPeakKw: peak };
+    const snap = { ...siteSnapshot(day, now, vehicles, learnedEfficiency(spans.values()) ?? ASSUMED_EFFICIENCY), billedPeakKw: peak };
     const commanded = await decide(snap, k);
     lastCommanded = commanded;
     let load = 0;
@@ -98,6 +106,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       energy.set(v.vehicleId, e + p * dt * TRUE_EFFICIENCY);
       const base = outageBase.get(v.vehicleId);
       if (base) base.gridKwh += p * dt;
+      metered.set(v.vehicleId, (metered.get(v.vehicleId) ?? 0) + p * dt);
       load += p;
       const on = p > 0.05;
       if (lastOn.has(v.vehicleId) && lastOn.get(v.vehicleId) !== on) toggles++;
