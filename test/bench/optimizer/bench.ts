@@ -3,7 +3,7 @@ import { Benchmark, percentile, progress } from '../benchmark';
 import { createInProcessSolver, Solver } from '../../../services/optimizer/solver';
 import { planSite } from '../../../services/optimizer/planner';
 import { DAY_START, depotDay, DepotDay, siteSnapshot, SLOT_MS, vehicleSnapshot } from './depot';
-import { ControllerName, DayResult, simulateHeuristic, simulateOffline, simulateOptimizer } from './simulate';
+import { ControllerName, DayResult, FORECAST_DWELL_MS, simulateHeuristic, simulateOffline, simulateOptimizer } from './simulate';
 
 /** `npm run bench:optimizer`: synthetic depot days (several seeds, 11 kW AC and 50 kW DC, ToU tariff with a demand
  *  charge, late arrivals, early departures, a telematics outage for a quarter of the fleet) at a site limit of 30 % and
@@ -141,7 +141,7 @@ export const benchmark: Benchmark = {
     const chargers = arg(args, '--chargers', 20);
     const reps = arg(args, '--scale-reps', 3);
     console.log(`Cores: ${os.cpus().length}, load average at start ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared: timings include other work). HiGHS 1.15.3 (WebAssembly, single-threaded), solved in-process; slot 15 min.`);
-    console.log(`World: true charging efficiency 0.90 (controllers assume 0.92), taper above 80 % SoC, 25 % of vehicles with a 6 h telematics outage, ETAs 0.5-2 h ahead.`);
+    console.log(`World: true charging efficiency 0.90 (controllers start from a configured 0.92 and learn it from metered energy and SoC readings), taper above 80 % SoC, 25 % of vehicles with a 6 h telematics outage, ETAs 0.5-2 h ahead; before its ETA a vehicle is expected ${FORECAST_DWELL_MS / 3600000} h before its departure with 30 % SoC (OPTIMIZER_FORECAST_DWELL_HOURS).`);
     const solver = await createInProcessSolver();
     for (const share of [0.3, 0.15]) {
       const perController = new Map<ControllerName, { day: DepotDay; r: DayResult; offline: DayResult }[]>(controllers.map((c) => [c, []]));

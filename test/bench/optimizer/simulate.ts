@@ -16,7 +16,9 @@ import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleS
  *  with perfect foresight (every arrival, SoC and the true efficiency known at the start), executed in the same world. */
 export const TRUE_EFFICIENCY = 0.9;
 export const ASSUMED_EFFICIENCY = 0.92;
-export const FORECAST_DWELL_MS = 6 * 3600000;
+/** The depot's typical overnight dwell, as its operator configures it (OPTIMIZER_FORECAST_DWELL_HOURS; the service's
+ *  default is a cautious 6 h): vehicles out on their routes are expected back this long before their departure. */
+export const FORECAST_DWELL_MS = 10 * 3600000;
 export const FORECAST_SOC_PCT = 30;
 
 export type ControllerName = 'uncontrolled' | 'edf' | 'llf' | 'optimizer' | 'offline';
