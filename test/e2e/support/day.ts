@@ -1,6 +1,6 @@
 import { Logger } from '../../../services/common/log';
 import { createScenario, Scenario } from '../../../services/simulator/model/fleet';
-import { DepartureRecord, Effect } from '../../../services/simulator/model/depot';
+import { DepartureRecord, DepotState, Effect } from '../../../services/simulator/model/depot';
 import { energyToReachKwh } from '../../../services/simulator/model/battery';
 import { createSimulator, Simulator } from '../../../services/simulator/simulator';
 import { System } from './system';
@@ -25,6 +25,8 @@ export interface DayRun {
   readonly meters: Extract<Effect, { kind: 'meter' }>[];
   readonly plugIns: Extract<Effect, { kind: 'plugIn' }>[];
   readonly readings: { readingIds: readonly string[]; status: number }[];
+  /** The true SoC of every plugged vehicle, sampled at every model step (what the backend should believe). */
+  readonly socs: { at: number; vehicleId: string; socPct: number }[];
   /** Resolves when every vehicle has left once (or rejects after timeoutMs). */
   finished(timeoutMs: number): Promise<DepartureRecord[]>;
 }
@@ -59,9 +61,13 @@ export const startDay = async (sys: System, o: DayOptions): Promise<DayRun> => {
   const meters: Extract<Effect, { kind: 'meter' }>[] = [];
   const plugIns: Extract<Effect, { kind: 'plugIn' }>[] = [];
   const readings: { readingIds: readonly string[]; status: number }[] = [];
+  const socs: { at: number; vehicleId: string; socPct: number }[] = [];
   sim.on('effect', (e: Effect) => {
     if (e.kind === 'meter') meters.push(e);
     if (e.kind === 'plugIn') plugIns.push(e);
+  });
+  sim.on('tick', (st: DepotState) => {
+    for (const v of Object.values(st.vehicles)) if (v.where === 'plugged') socs.push({ at: st.t, vehicleId: v.spec.id, socPct: Math.round(v.socPct * 10) / 10 });
   });
   sim.on('telematics', (r: { readingIds: readonly string[]; status: number }) => readings.push(r));
   await sim.start();
@@ -71,6 +77,7 @@ export const startDay = async (sys: System, o: DayOptions): Promise<DayRun> => {
     meters,
     plugIns,
     readings,
+    socs,
     finished: (timeoutMs) =>
       new Promise((resolve, reject) => {
         const end = Date.now() + timeoutMs;
