@@ -2,12 +2,11 @@ import { Kafka } from 'kafkajs';
 import { fromAvro, ChargingEvent } from '../../schemas/events';
 import { Topics } from '../../schemas/topics';
 import { session16, session201 } from '../../streams/normalizer/fixtures';
-import { createNormalizer } from '../../streams/normalizer/processor';
-import { RunningProcessor, startKafkaProcessor } from '../../streams/sink/kafka-processor';
+import { RunningProcessor } from '../../streams/sink/kafka-processor';
 import { endOffsets } from '../../streams/sink/pg-sink';
 import { RunningProjections, startProjections } from '../../streams/projections/run';
 import { freshPgSchema, readTopicUntil, uniq } from '../support/stack';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { createTestTopics, deleteTestTopics, produce, quietLog, startTestNormalizer, testKafka, testSerde, TestTopics, waitForGroup } from './support';
 
 jest.setTimeout(180_000);
 
@@ -33,17 +32,7 @@ describe('normalizer → charging.events → projections (real Kafka, registry, 
     await produce(kafka, serde, topics.commandResults, Topics.ocppCommandResults, [
       { key: cp16, value: { commandId: 'cmd-1', chargePointId: cp16, action: 'SetChargingProfile', outcome: 'REJECTED', status: 'Rejected', responseJson: '{"status":"Rejected"}', detail: null, gatewayId: 'gw', completedAt: t0 + 5000 } },
     ]);
-    normalizer = await startKafkaProcessor({
-      name: 'normalizer',
-      groupId,
-      transactionalId: uniq('normalizer-tx'),
-      inputs: [topics.frames, topics.commandResults],
-      output: topics.events,
-      kafka,
-      serde,
-      log: quietLog,
-      processor: createNormalizer({ frames: topics.frames, commandResults: topics.commandResults }),
-    });
+    normalizer = await startTestNormalizer(kafka, serde, topics, groupId);
     await waitForGroup(kafka, groupId, [topics.frames, topics.commandResults]);
     projections = await startProjections({ kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, topics: { events: topics.events, readings: topics.readings, config: topics.config } });
     await projections.sink.reached(await endOffsets(kafka, [topics.events]));

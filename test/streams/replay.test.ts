@@ -3,13 +3,12 @@ import * as path from 'node:path';
 import { Kafka } from 'kafkajs';
 import { Topics } from '../../schemas/topics';
 import { session16, session201 } from '../../streams/normalizer/fixtures';
-import { createNormalizer } from '../../streams/normalizer/processor';
 import { startProjections } from '../../streams/projections/run';
 import { replay } from '../../streams/replay/replay';
-import { RunningProcessor, startKafkaProcessor } from '../../streams/sink/kafka-processor';
+import { RunningProcessor } from '../../streams/sink/kafka-processor';
 import { endOffsets } from '../../streams/sink/pg-sink';
 import { freshPgSchema, testConfig, uniq } from '../support/stack';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { createTestTopics, deleteTestTopics, produce, quietLog, startTestNormalizer, testKafka, testSerde, TestTopics, waitForGroup } from './support';
 
 jest.setTimeout(240_000);
 
@@ -31,17 +30,7 @@ describe('replay: rebuild from offset 0 into a fresh schema, compare digests wit
       return i % 2 ? session201(s) : session16(s);
     }).flat();
     await produce(kafka, serde, topics.frames, Topics.ocppFrames, frames.map((f) => ({ key: f.chargePointId, value: f })));
-    normalizer = await startKafkaProcessor({
-      name: 'normalizer',
-      groupId,
-      transactionalId: uniq('normalizer-tx'),
-      inputs: [topics.frames, topics.commandResults],
-      output: topics.events,
-      kafka,
-      serde,
-      log: quietLog,
-      processor: createNormalizer({ frames: topics.frames, commandResults: topics.commandResults }),
-    });
+    normalizer = await startTestNormalizer(kafka, serde, topics, groupId);
     await waitForGroup(kafka, groupId, [topics.frames]);
     const running = await startProjections({ kafka, serde, pool: live.pool, log: quietLog, schema: live.schema, topics: { events: topics.events, readings: topics.readings, config: topics.config } });
     await running.sink.reached(await endOffsets(kafka, [topics.events]));

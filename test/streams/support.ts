@@ -1,4 +1,3 @@
-import * as net from 'node:net';
 import { Pool } from 'pg';
 import { startEmbeddedDb, EmbeddedDb } from '../../infra/database/embedded';
 import { createPool } from '../../services/common/db';
@@ -7,20 +6,10 @@ import { ensureTopics } from '../../services/common/kafka';
 import { createLogger } from '../../services/common/log';
 import { createTopicSerde, TopicSerde } from '../../schemas/registry';
 import { Topics } from '../../schemas/topics';
-import { committedOffsets } from '../../streams/sink/kafka-processor';
+import { committedOffsets, RunningProcessor, startKafkaProcessor } from '../../streams/sink/kafka-processor';
+import { createNormalizer } from '../../streams/normalizer/processor';
 import { endOffsets } from '../../streams/sink/pg-sink';
-import { testConfig, testKafka, uniq } from '../support/stack';
-
-/** A free TCP port on loopback, for an embedded TimescaleDB of the test's own. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
+import { freePort, testConfig, testKafka, uniq } from '../support/stack';
 
 export const embeddedTimescale = async (): Promise<{ db: EmbeddedDb; pool: Pool; stop(): Promise<void> }> => {
   const db = await startEmbeddedDb({ port: await freePort() });
@@ -104,3 +93,17 @@ export const waitForGroup = async (kafka: Kafka, groupId: string, topics: readon
 };
 
 export { Topics, testKafka };
+
+/** The normalizer as a transactional Kafka processor over a test's own topics. */
+export const startTestNormalizer = (kafka: Kafka, serde: TopicSerde, topics: TestTopics, groupId: string): Promise<RunningProcessor> =>
+  startKafkaProcessor({
+    name: 'normalizer',
+    groupId,
+    transactionalId: uniq('normalizer-tx'),
+    inputs: [topics.frames, topics.commandResults],
+    output: topics.events,
+    kafka,
+    serde,
+    log: quietLog,
+    processor: createNormalizer({ frames: topics.frames, commandResults: topics.commandResults }),
+  });

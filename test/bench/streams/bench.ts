@@ -14,7 +14,7 @@ import { startEmbeddedDb } from '../../../infra/database/embedded';
 import { startProjections } from '../../../streams/projections/run';
 import { endOffsets } from '../../../streams/sink/pg-sink';
 import { digestSchema } from '../../../streams/replay/digest';
-import { freePort } from '../../streams/support';
+import { freePort } from '../../support/stack';
 
 /** Projections throughput: events/s from Kafka into the machine's PostgreSQL and into an embedded TimescaleDB, the
  *  time to rebuild every projection from N events, and a sustained run at a fixed rate watching the lag. Baseline in
