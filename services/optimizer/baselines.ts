@@ -21,7 +21,7 @@ export const heuristicPowers = (s: SiteSnapshot, layout: Layout, kind: Heuristic
     const candidates: { i: number; max: number; key: number }[] = [];
     ws.forEach((w, i) => {
       if (!w.planned && w.fixedKw > 0) {
-        powers[i]![t] = w.fixedKw * w.avail[t]!;
+        if (w.avail[t]! > 0) powers[i]![t] = w.fixedKw;
         return;
       }
       if (!w.planned || w.avail[t]! <= 0) return;
@@ -32,7 +32,8 @@ export const heuristicPowers = (s: SiteSnapshot, layout: Layout, kind: Heuristic
       const soc = (w.e0Kwh + delivered[i]!) / cap;
       const k = v.taper.kneeSocPct / 100;
       const taper = soc <= k || k >= 1 ? 1 : 1 - ((1 - v.taper.endPowerFraction) * (soc - k)) / (1 - k);
-      const max = Math.min(w.pmaxKw * taper * w.avail[t]!, remaining / (eta * dt));
+      // Power while plugged in, over the part of the slot the vehicle is there.
+      const max = Math.min(w.pmaxKw * taper, remaining / (eta * dt * w.avail[t]!));
       const hoursLeft = (v.departAt - slotStart) / 3600000;
       const key = kind === 'llf' ? hoursLeft - remaining / (eta * w.pmaxKw) : v.departAt;
       candidates.push({ i, max, key });
@@ -45,7 +46,7 @@ export const heuristicPowers = (s: SiteSnapshot, layout: Layout, kind: Heuristic
       const panel = panelId !== null ? (panelLeft.get(panelId) ?? Infinity) : Infinity;
       const p = Math.max(0, Math.min(c.max, siteLeft, panel));
       powers[c.i]![t] = p;
-      delivered[c.i]! += eta * dt * p;
+      delivered[c.i]! += eta * dt * ws[c.i]!.avail[t]! * p;
       siteLeft -= p;
       if (panelId !== null && panelLeft.has(panelId)) panelLeft.set(panelId, panel - p);
     }

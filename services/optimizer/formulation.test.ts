@@ -139,14 +139,36 @@ describe('the charging LP', () => {
     close(sum(byId(plan, 'here').powerKw.slice(0, 4)) * 0.25, 11);
   });
 
-  test('a late arrival and a mid-slot departure only get the part of the slot they are there', async () => {
+  test('a late arrival and a mid-slot departure only get the part of the slot they are there, at full power while there', async () => {
     const plan = await solve(
       site({
         chargers: [charger('a')],
         vehicles: [vehicle('v', { chargePointId: null, arrivalAt: T0 + SLOT_MS / 2, departAt: T0 + 2.5 * SLOT_MS, targetKwh: 100 })],
       }),
     );
-    expect(byId(plan, 'v').powerKw.map((p) => Math.round(p * 100) / 100)).toEqual([5.5, 11, 5.5]);
+    // The power is what the charger is told while the vehicle is plugged in; half a slot at 11 kW is 1.375 kWh.
+    expect(byId(plan, 'v').powerKw.map((p) => Math.round(p * 100) / 100)).toEqual([11, 11, 11]);
+    close(byId(plan, 'v').plannedKwh, 11 * 0.25 * 2);
+  });
+
+  test('the site limit holds at every instant of a slot someone leaves in, not only on the slot average', async () => {
+    // 11 kW site, two vehicles; 'leaving' (high priority) is there for the first half of slot 0 only. It is told 11 kW
+    // (what it takes while plugged, 1.375 kWh), not the slot average 5.5 kW, and 'staying' waits: at every instant of
+    // slot 0 the two share 11 kW (on slot averages 'staying' could have taken 5.5 kW more).
+    const plan = await solve(
+      site({
+        gridLimitKw: 11,
+        chargers: [charger('a'), charger('b')],
+        vehicles: [
+          vehicle('leaving', { chargePointId: 'a', departAt: T0 + SLOT_MS / 2, targetKwh: 100, priority: 5 }),
+          vehicle('staying', { chargePointId: 'b', departAt: T0 + 4 * SLOT_MS, targetKwh: 100 }),
+        ],
+      }),
+    );
+    close(byId(plan, 'leaving').powerKw[0]!, 11);
+    close(byId(plan, 'leaving').plannedKwh, 1.375);
+    close(byId(plan, 'staying').powerKw[0]!, 0);
+    for (const kw of plan.siteKw) expect(kw).toBeLessThanOrEqual(11 + 1e-6);
   });
 
   test('telematics outage: the target widens by the SoC estimate uncertainty', async () => {

@@ -8,9 +8,10 @@ import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snaps
  *  blocks: a vehicle there for a whole block gets one power variable for it (see ModelOptions.blocking).
  *
  *  Variables (all ≥ 0, continuous)
- *    p[v,t]  grid-side charging power of vehicle v in slot t (kW), for the slots v is (or is expected to be) plugged in;
- *            upper bound pmax_v · avail[v,t] (avail = fraction of the slot the vehicle is there: late arrival, early
- *            departure mid-slot). pmax_v = min(charger max, vehicle max AC or DC for the charger's current type); an
+ *    p[v,t]  grid-side charging power of vehicle v in slot t while it is plugged in (kW), for the slots v is (or is
+ *            expected to be) there; upper bound pmax_v. It delivers η·Δ·avail[v,t]·p[v,t] (avail = fraction of the
+ *            slot the vehicle is there: late arrival, early departure mid-slot) and is what its charger is told, so the
+ *            site row, on the powers themselves, holds at every instant of the slot, not only on its average. pmax_v = min(charger max, vehicle max AC or DC for the charger's current type); an
  *            expected arrival (telematics ETA, no charger yet) gets the best charger of the site.
  *    s_v     departure shortfall (kWh in the battery)            cost W_s · (1 + priority_v)
  *    r_v     readiness shortfall (kWh missing from the safe SoC)  cost W_r · (1 + priority_v)
@@ -26,9 +27,9 @@ import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snaps
  *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
  *    panel      Σ_{v on panel} p[v,t] ≤ panelLimit                     (sub-panels, where configured)
  *    peak       L_t − peak ≤ billedPeak − baseLoad_t − fixedLoad_t      (only with a demand charge)
- *    energy     Σ_t η·Δ·p[v,t] + s_v = need_v                          (never charges beyond the target)
+ *    energy     Σ_t η·Δ·avail·p[v,t] + s_v = need_v                    (never charges beyond the target)
  *               need_v = min(capacity, target + capacity·uncertainty%) − energy now
- *    readiness  Σ_{t < R_v} η·Δ·p[v,t] + r_v ≥ safe_v − energy now       R_v = readinessMinutes after plug-in
+ *    readiness  Σ_{t < R_v} η·Δ·avail·p[v,t] + r_v ≥ safe_v − energy now  R_v = readinessMinutes after plug-in
  *    taper      e[v,t+1] − e[v,t] − η·Δ·p[v,t] = 0,
  *               p[v,t] + b_v·e[v,t] ≤ a_v − b_v·E0_v                    (power ≤ a − b·energy in battery: linear,
  *               full power up to the knee SoC, falling linearly to endPowerFraction·pmax at 100 %)
@@ -238,7 +239,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
 
     // A vehicle on a charger that ignores its profiles: its measured load is fixed, not planned.
     if (charger && connected && !charger.controllable) {
-      for (let t = 0; t < T; t++) if (avail[t]! > 0) fixedKw[t]! += charger.measuredKw * avail[t]!;
+      for (let t = 0; t < T; t++) if (avail[t]! > 0) fixedKw[t]! += charger.measuredKw;
       windows.push({ vehicle: v, planned: false, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol: -1, fixedKw: charger.measuredKw });
       continue;
     }
@@ -257,23 +258,23 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     const tb = (pmaxKw * (1 - f)) / ((1 - kf) * cap);
     let fastest = e0; // battery energy along the fastest possible charge (bound mode)
     // The vehicle's power variables in time order: one per slot, or one per block it is there for entirely.
-    const spans: { col: number; first: number; len: number }[] = [];
+    const spans: { col: number; first: number; len: number; hours: number }[] = [];
     for (const per of periods) {
       const whole = per.len > 1 && avail.subarray(per.first, per.first + per.len).every((a) => a === avail[per.first]);
       for (const part of whole ? [per] : Array.from({ length: per.len }, (_, j) => ({ first: per.first + j, len: 1 }))) {
         const a = avail[part.first]!;
         if (a <= 0) continue;
-        const hours = dt * part.len;
-        let ub = pmaxKw * a;
+        const hours = dt * part.len * a; // plugged-in hours the span's power applies to
+        let ub = pmaxKw;
         if (tapered && opts.taper === 'bound') {
-          ub = Math.max(0, Math.min(ub, (ta - tb * fastest) * a));
+          ub = Math.max(0, Math.min(ub, ta - tb * fastest));
           fastest = Math.min(e0 + need, fastest + eta * hours * ub);
         }
         let price = 0;
         for (let t = part.first; t < part.first + part.len; t++) price += prices[t]! + (w.lateBiasPerKwh * (T - 1 - t)) / denom;
-        const col = cols.add(dt * price, 0, ub);
+        const col = cols.add(dt * a * price, 0, ub);
         pCol.fill(col, part.first, part.first + part.len);
-        spans.push({ col, first: part.first, len: part.len });
+        spans.push({ col, first: part.first, len: part.len, hours });
         if (part.len > 1) blockOf.set(col, periods.indexOf(part));
       }
     }
@@ -286,7 +287,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     const prio = 1 + Math.max(0, v.priority);
     const sCol = cols.add(w.shortfallPerKwh * prio, 0, need);
     const energy: [number, number][] = [];
-    for (const sp of spans) energy.push([sp.col, eta * dt * sp.len]);
+    for (const sp of spans) energy.push([sp.col, eta * sp.hours]);
     rows.add([...energy, [sCol, 1]], need, need);
 
     // Readiness: the safe SoC within readinessMinutes of plug-in (or of now).
@@ -294,7 +295,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     if (safe - e0 > 1e-9) {
       const readyBy = Math.max(start, s.now) + w.readinessMinutes * 60000;
       const entries: [number, number][] = [];
-      for (const sp of spans) if (s.now + sp.first * slotMs < readyBy) entries.push([sp.col, eta * dt * Math.min(sp.len, Math.ceil((readyBy - s.now) / slotMs) - sp.first)]);
+      for (const sp of spans) if (s.now + sp.first * slotMs < readyBy) entries.push([sp.col, (eta * sp.hours * Math.min(sp.len, Math.ceil((readyBy - s.now) / slotMs) - sp.first)) / sp.len]);
       if (entries.length > 0) {
         const rCol = cols.add(w.readinessPerKwh * prio, 0, safe - e0);
         rows.add([...entries, [rCol, 1]], safe - e0, INF);
@@ -309,9 +310,9 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
       let reach = e0;
       for (const sp of spans) {
         const pc = sp.col;
-        const hours = dt * sp.len;
+        const hours = sp.hours;
         if (reach > knee) rows.add(eCol >= 0 ? [[pc, 1], [eCol, b]] : [[pc, 1]], -INF, a - b * e0);
-        reach += eta * hours * pmaxKw * avail[sp.first]!;
+        reach += eta * hours * pmaxKw;
         const next = cols.add(0, 0, INF);
         rows.add(eCol >= 0 ? [[next, 1], [eCol, -1], [pc, -eta * hours]] : [[next, 1], [pc, -eta * hours]], 0, 0);
         eCol = next;
@@ -428,7 +429,7 @@ export const interpret = (s: SiteSnapshot, layout: Layout, out: SolveOutput & { 
     const p = new Array<number>(T).fill(0);
     for (let t = 0; t < T; t++) {
       if (wdw.planned && wdw.pCol[t]! >= 0) p[t] = clean(Math.max(0, out.colValue[wdw.pCol[t]!]!));
-      else if (!wdw.planned && wdw.fixedKw > 0) p[t] = wdw.fixedKw * wdw.avail[t]!;
+      else if (!wdw.planned && wdw.fixedKw > 0 && wdw.avail[t]! > 0) p[t] = wdw.fixedKw;
     }
     return p;
   });
@@ -441,12 +442,15 @@ export const planFromPowers = (s: SiteSnapshot, layout: Layout, powers: readonly
   const dt = layout.slotHours;
   const siteKw = Array.from({ length: T }, (_, t) => layout.baseKw[t]! + (layout.fixedKw[t] ?? 0));
   let controllableKw = new Array<number>(T).fill(0);
+  // Energy is bought only while a vehicle is plugged in; the planned load is the powers themselves (every instant).
+  const energyKwh = new Array<number>(T).fill(0);
   const vehicles = layout.windows.map((wdw, i) => {
     const p = powers[i]!;
     let delivered = 0;
     for (let t = 0; t < T; t++) {
       if (wdw.planned) controllableKw[t]! += p[t]!;
-      delivered += s.efficiency * dt * p[t]!;
+      delivered += s.efficiency * dt * wdw.avail[t]! * p[t]!;
+      energyKwh[t]! += dt * wdw.avail[t]! * p[t]!;
     }
     const plannedKwh = Math.min(delivered, wdw.needKwh);
     return {
@@ -466,7 +470,7 @@ export const planFromPowers = (s: SiteSnapshot, layout: Layout, powers: readonly
   });
   controllableKw = controllableKw.map(clean);
   for (let t = 0; t < T; t++) siteKw[t]! += controllableKw[t]!;
-  const energyCost = siteKw.reduce((m, kw, t) => m + (kw - layout.baseKw[t]!) * dt * layout.prices[t]!, 0);
+  const energyCost = energyKwh.reduce((m, kwh, t) => m + clean(kwh) * layout.prices[t]!, 0);
   const peakKw = siteKw.reduce((m, kw) => Math.max(m, kw), 0);
   return { siteId: s.siteId, horizonStart: s.now, slotMinutes: s.slotMinutes, status, objective, solveMs, gridLimitKw: s.gridLimitKw, siteKw, vehicles, energyCost, peakKw };
 };
