@@ -200,15 +200,7 @@ describe('an accelerated depot day', () => {
     expect(lat.length).toBe(run.plugIns.length);
   });
 
-  // KNOWN GAP (issue 8 stays open): a vehicle whose charging the optimizer defers into the slot it leaves in leaves
-  // short (the DC vehicle: 74-75 % of 80 % in every run). The plan's power in a slot is an average over the whole slot
-  // (energy η·Δ·p with p ≤ pmax·avail), but the TxProfile sends it as the limit while the vehicle is there, so a vehicle
-  // leaving mid-slot gets only `avail` of that slot's energy; every re-plan re-anchors the slots at `now` and repeats
-  // this, so the remaining need decays like e^(−τ/slot) instead of reaching zero. The SoC the plans start from is right
-  // (within ~1 point, see `beliefs` in e2e-day-detail.json). The fix belongs to services/optimizer (formulation.ts or
-  // profiles.ts). Marked as failing so the suite stays honest about it: it turns red the day the gap is closed, and
-  // then this marker goes.
-  test.failing('every vehicle whose need was feasible leaves with its required SoC', () => {
+  test('every vehicle whose need was feasible leaves with its required SoC', () => {
     expect(outcome).toBeDefined();
     expect(outcome!.filter((v) => v.feasible && v.leftWithSocPct < v.requiredSocPct)).toEqual([]);
   });
