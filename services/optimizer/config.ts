@@ -6,7 +6,7 @@
  *  OPTIMIZER_SOLVE_TIMEOUT_MS          a solve past this is abandoned, its worker replaced, EDF used (default 20000)
  *  OPTIMIZER_PROFILE_SLOTS             slots covered by each TxProfile (default 8 = 2 h); then TxDefaultProfile applies
  *  OPTIMIZER_MIN_PAUSE_SLOTS           hysteresis: shorter pauses are bridged at the minimum current (default 2)
- *  OPTIMIZER_EFFICIENCY                battery kWh per grid kWh (default 0.92)
+ *  OPTIMIZER_EFFICIENCY                battery kWh per grid kWh until the site has learned its own (default 0.92)
  *  OPTIMIZER_UNKNOWN_CAPACITY_KWH      an unmatched session's battery (default 60)
  *  OPTIMIZER_UNKNOWN_SOC_PCT           ... its assumed SoC (default 30)
  *  OPTIMIZER_DEFAULT_TARGET_SOC_PCT    target without a departure (default 80)

@@ -55,6 +55,17 @@ describe('the optimizer fold', () => {
     expect(v.socUncertaintyPct).toBeCloseTo(5);
   });
 
+  test('the site plans with the charging efficiency it measured: SoC rise times capacity per metered grid kWh', () => {
+    const register = (wh: number, at: number) => event('CP1', { type: 'MeterSampled', sessionId: 'S1', connectorId: 1, samples: [{ measurand: 'Energy.Active.Import.Register', phase: null, location: null, context: null, unit: 'Wh', value: wh }] }, at);
+    const reading = (id: string, socPct: number, at: number): Input => ({ kind: 'reading', reading: { readingId: id, vehicleId: 'V1', readingAt: at, socPct, pluggedIn: true, etaAt: null, batteryCapacityKwh: 80 } });
+    const matched = [...depot, event('CP1', { type: 'VehicleMatched', sessionId: 'S1', vehicleId: 'V1', confidence: 1, method: 'idTag', replacesVehicleId: null })];
+    // Before there is enough behind it, the configured figure.
+    expect(snapshotOf(given(...matched, reading('a', 20, T)), 'S', T, cfg)!.efficiency).toBe(cfg.efficiency);
+    // 20 % → 47 % of 80 kWh is 21.6 kWh in the battery for 24 kWh metered: 0.9.
+    const s = given(...matched, reading('a', 20, T), register(12000, T + 60 * MIN), reading('b', 33, T + 61 * MIN), register(24000, T + 120 * MIN), reading('c', 47, T + 121 * MIN));
+    expect(snapshotOf(s, 'S', T + 122 * MIN, cfg)!.efficiency).toBeCloseTo(0.9, 9);
+  });
+
   test('an expected arrival from a telematics ETA is in the snapshot before it plugs in', () => {
     const s = given(
       ...depot,

@@ -1,6 +1,7 @@
 import { ChargingEvent } from '../../schemas/events';
 import { ConfigBody, ConfigEvent, TariffPeriod } from '../../schemas/fleet-config';
 import { OptimizerConfig } from './config';
+import { learnedEfficiency, observeSample, SessionSpan } from './efficiency';
 import { ChargerSnapshot, CurrentType, Protocol, RateUnit, SiteSnapshot, SocSource, VehicleSnapshot, defaultTaper, defaultWeights } from './snapshot';
 
 /** The optimizer's view of the fleet, folded from fleet.config, charging.events and telematics.readings, plus what the
@@ -77,6 +78,8 @@ export interface FleetState {
   readonly control: ReadonlyMap<string, Control>;
   /** Highest measured site load this month (kW), per site and month `YYYY-MM`. */
   readonly peaks: ReadonlyMap<string, { month: string; kw: number }>;
+  /** Trusted SoC readings against metered energy, per session (the latest MAX_SPANS), to learn the site's efficiency. */
+  readonly charged: ReadonlyMap<string, { readonly siteId: string; readonly span: SessionSpan }>;
 }
 
 export const initial: FleetState = {
@@ -92,6 +95,7 @@ export const initial: FleetState = {
   telematics: new Map(),
   control: new Map(),
   peaks: new Map(),
+  charged: new Map(),
 };
 
 const put = <K, V>(m: ReadonlyMap<K, V>, k: K, v: V): ReadonlyMap<K, V> => new Map(m).set(k, v);
@@ -101,6 +105,20 @@ const del = <K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> => {
   return n;
 };
 export const controlKey = (chargePointId: string, connectorId: number): string => `${chargePointId}:${connectorId}`;
+
+const MAX_SPANS = 1000;
+
+/** A trusted SoC of a vehicle that is charging: a sample of its session's efficiency span. */
+const withSocSample = (s: FleetState, vehicleId: string, socPct: number): FleetState => {
+  const x = [...s.sessions.values()].find((y) => y.vehicleId === vehicleId);
+  const capacityKwh = s.vehicles.get(vehicleId)?.batteryCapacityKwh;
+  const siteId = x ? s.chargers.get(x.chargePointId)?.siteId : undefined;
+  if (!x || !capacityKwh || !siteId) return s;
+  const span = observeSample(s.charged.get(x.sessionId)?.span, capacityKwh, { socPct, gridKwh: (x.meterWh - x.meterStartWh) / 1000 });
+  const charged = new Map(s.charged).set(x.sessionId, { siteId, span });
+  if (charged.size > MAX_SPANS) charged.delete(charged.keys().next().value!);
+  return { ...s, charged };
+};
 
 const sessionOn = (s: FleetState, chargePointId: string, connectorId: number): Session | undefined =>
   [...s.sessions.values()].find((x) => x.chargePointId === chargePointId && x.connectorId === connectorId);
@@ -151,7 +169,7 @@ export const evolve = (s: FleetState, i: Input): FleetState => {
       let next: FleetState = { ...s, telematics: put(s.telematics, r.vehicleId, r) };
       const soc = s.soc.get(r.vehicleId);
       if (r.socPct !== null && (!soc || soc.at <= r.readingAt)) next = { ...next, soc: put(next.soc, r.vehicleId, { socPct: r.socPct, source: 'telematics', uncertaintyPct: MEASURED_SOC_UNCERTAINTY, at: r.readingAt }) };
-      return next;
+      return r.socPct !== null ? withSocSample(next, r.vehicleId, r.socPct) : next;
     }
     case 'commanded': {
       const k = controlKey(i.chargePointId, i.connectorId);
@@ -242,7 +260,7 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
       const x = (b.sessionId ? s.sessions.get(b.sessionId) : undefined) ?? sessionOn(s, cp, b.connectorId);
       if (!x) return s;
       let next: FleetState = { ...s, sessions: put(s.sessions, x.sessionId, { ...x, reportedSocPct: b.socPct }) };
-      if (x.vehicleId) next = { ...next, soc: put(next.soc, x.vehicleId, { socPct: b.socPct, source: 'charger', uncertaintyPct: MEASURED_SOC_UNCERTAINTY, at: e.occurredAt }) };
+      if (x.vehicleId) next = withSocSample({ ...next, soc: put(next.soc, x.vehicleId, { socPct: b.socPct, source: 'charger', uncertaintyPct: MEASURED_SOC_UNCERTAINTY, at: e.occurredAt }) }, x.vehicleId, b.socPct);
       return next;
     }
     case 'EvChargingNeedsReported': {
@@ -514,7 +532,7 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
     currency: tariff?.currency ?? 'EUR',
     demandChargePerKwMonth: tariff?.demandChargePerKwMonth ?? 0,
     billedPeakKw: peak && peak.month === monthOf(now) ? peak.kw : 0,
-    efficiency: cfg.efficiency,
+    efficiency: learnedEfficiency([...s.charged.values()].filter((c) => c.siteId === siteId).map((c) => c.span)) ?? cfg.efficiency,
     chargers,
     vehicles,
     weights: defaultWeights(maxPrice, tariff?.demandChargePerKwMonth ?? 0, cfg.slotMinutes),
