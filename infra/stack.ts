@@ -7,8 +7,6 @@ import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopR
 import { isAlive, readPid, spawnDaemon, stopDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
 import { databaseReady } from '../services/common/db';
 
-export { databaseReady };
-
 /** The local stack: Kafka broker, schema registry and (unless DATABASE_URL is set) the embedded TimescaleDB.
  *  Each part is started only when nothing answers on its port yet, so a second `up` finds everything running. */
 export interface StackStatus {
@@ -32,7 +30,6 @@ export const embeddedDbUrl = (c: Config) => `postgres://postgres@127.0.0.1:${c.e
 const dbDir = (c: Config) => path.join(c.home, 'pgdata');
 const dbPidFile = (c: Config) => path.join(c.home, 'db', 'db.pid');
 const dbLogFile = (c: Config) => path.join(c.home, 'db', 'db.log');
-
 
 /** Whether the registry URL points at the Apicurio instance this stack runs. */
 const registryPort = (c: Config): number | undefined => {

@@ -78,7 +78,6 @@ export const serveEmbeddedDb = async (opts: { dataDir?: string; port: number; ho
   };
 };
 
-
 /** Starts an embedded TimescaleDB in a child process (PGlite loads its WebAssembly with dynamic imports, which some
  *  hosts such as jest's VM do not allow in-process) and resolves once it accepts connections. In-memory unless
  *  `dataDir` is given. */

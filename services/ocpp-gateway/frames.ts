@@ -1,10 +1,7 @@
 /** ocpp.frames records and their per-charger hash chain, pure. */
 import { randomUUID } from 'node:crypto';
-import { FrameDirection, FrameKind, GENESIS_HASH, OcppFrameRecord, frameHash } from '../../schemas/frame-chain';
+import { FrameDirection, GENESIS_HASH, OcppFrameRecord, frameHash } from '../../schemas/frame-chain';
 import { Message, Protocol } from './protocol';
-
-export type Direction = FrameDirection;
-export type { FrameKind };
 
 /** A frame before it is placed in its charger's chain. */
 export type FrameDraft = Omit<FrameRecord, 'frameId' | 'seq' | 'prevHash' | 'hash'>;
@@ -26,7 +23,7 @@ export const chainFrame = (head: ChainHead, d: FrameDraft): { record: FrameRecor
 
 export const messageDraft = (
   base: Pick<FrameDraft, 'chargePointId' | 'gatewayId' | 'protocol'>,
-  direction: Direction,
+  direction: FrameDirection,
   m: Message,
   raw: string,
   at: number,
