@@ -1,4 +1,4 @@
-import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snapshot';
+import { ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot } from './snapshot';
 
 /** The charging LP, pure: `buildModel(snapshot)` gives HiGHS' sparse model data, `interpret(...)` turns the solver's
  *  column values back into a Plan. No I/O here; solver.ts runs HiGHS (in a worker thread in the service).
@@ -11,8 +11,9 @@ import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snaps
  *    p[v,t]  grid-side charging power of vehicle v in slot t while it is plugged in (kW), for the slots v is (or is
  *            expected to be) there; upper bound pmax_v. It delivers η·Δ·avail[v,t]·p[v,t] (avail = fraction of the
  *            slot the vehicle is there: late arrival, early departure mid-slot) and is what its charger is told, so the
- *            site row, on the powers themselves, holds at every instant of the slot, not only on its average. pmax_v = min(charger max, vehicle max AC or DC for the charger's current type); an
- *            expected arrival (telematics ETA, no charger yet) gets the best charger of the site.
+ *            site row, on the powers themselves, holds at every instant of the slot, not only on its average.
+ *            pmax_v = min(charger max, vehicle max AC or DC for the charger's current type); an expected arrival
+ *            (telematics ETA, no charger yet) gets the best charger of the site.
  *    s_v     departure shortfall (kWh in the battery)            cost W_s · (1 + priority_v)
  *    r_v     readiness shortfall (kWh missing from the safe SoC)  cost W_r · (1 + priority_v)
  *    L_t     controllable site load (kW) ∈ [0, gridLimit − baseLoad_t − fixedLoad_t]
@@ -20,8 +21,9 @@ import { CurrentType, isConnected, SiteSnapshot, VehicleSnapshot } from './snaps
  *    e[v,t]  energy delivered into v's battery before slot t (only for vehicles whose taper can bind)
  *    d±_v    change of v's slot-0 power from what it is commanded now, cost stickiness (1e-3 per kW: ties only)
  *    flat    the plan's own peak, cost flatteningShare·demandCharge (0.5): even below the billed peak a flat plan
- *            keeps slack for surprises (in the benchmark it cut the receding-horizon cost gap to the offline optimum
- *            at a 30 % limit from 40 % to 18 %); L_t − flat ≤ −baseLoad_t − fixedLoad_t
+ *            keeps slack for surprises (when it was added it cut the benchmark's receding-horizon cost gap at a 30 %
+ *            limit from 40 % to 18 %; with the benchmark's outage model since aligned with the service's, and the
+ *            efficiency learned, it matters much less); L_t − flat ≤ −baseLoad_t − fixedLoad_t
  *
  *  Constraints
  *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
@@ -71,7 +73,7 @@ export interface VehicleWindow {
   readonly needKwh: number;
   readonly effectiveTargetKwh: number;
   /** Column of p[v,t] for each slot, -1 where the vehicle is not there (with move blocking one column can cover the
-   *  slots of a block: the vehicle's mean power over it). */
+   *  slots of a block: the vehicle's power in each of them). */
   readonly pCol: Int32Array;
   readonly sCol: number;
   /** Fixed load (kW per slot) of a vehicle on an uncontrollable charger. */
@@ -95,7 +97,8 @@ const INF = Infinity;
 const at = (xs: readonly number[], t: number, fallback: number): number =>
   xs.length === 0 ? fallback : (xs[Math.min(t, xs.length - 1)] ?? fallback);
 
-export const vehicleMaxKw = (v: VehicleSnapshot, type: CurrentType): number => (type === 'DC' ? v.maxDcKw : v.maxAcKw);
+/** The most a vehicle takes on a charger (kW): the charger's max and the vehicle's AC or DC max, whichever is lower. */
+export const maxKwOn = (v: VehicleSnapshot, c: ChargerSnapshot): number => Math.min(c.maxPowerKw, c.currentType === 'DC' ? v.maxDcKw : v.maxAcKw);
 
 export const horizonSlots = (s: SiteSnapshot): number => {
   const slotMs = s.slotMinutes * 60000;
@@ -214,8 +217,9 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   const rows = new Rows();
   const windows: VehicleWindow[] = [];
   const busyChargers = new Set<string>();
-  /** Block columns (a vehicle's power over a whole block) → their period. */
-  const blockOf = new Map<number, number>();
+  /** Block columns (a vehicle's power over a whole block), and per period the block columns in it. */
+  const blockCols = new Set<number>();
+  const blockMembers: number[][] = periods.map(() => []);
 
   for (const v of s.vehicles) {
     const charger = v.chargePointId ? chargers.get(v.chargePointId) : undefined;
@@ -228,9 +232,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
       const b = a + slotMs;
       avail[t] = Math.max(0, Math.min(b, v.departAt) - Math.max(a, start)) / slotMs;
     }
-    const pmaxKw = charger
-      ? Math.min(charger.maxPowerKw, vehicleMaxKw(v, charger.currentType))
-      : controllable.reduce((m, c) => Math.max(m, Math.min(c.maxPowerKw, vehicleMaxKw(v, c.currentType))), 0) || v.maxAcKw;
+    const pmaxKw = charger ? maxKwOn(v, charger) : controllable.reduce((m, c) => Math.max(m, maxKwOn(v, c)), 0) || v.maxAcKw;
     const cap = v.batteryCapacityKwh;
     const e0 = (cap * Math.min(100, Math.max(0, v.socPct))) / 100;
     const effectiveTarget = Math.min(cap, v.targetKwh + (cap * Math.max(0, v.socUncertaintyPct)) / 100);
@@ -259,7 +261,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     let fastest = e0; // battery energy along the fastest possible charge (bound mode)
     // The vehicle's power variables in time order: one per slot, or one per block it is there for entirely.
     const spans: { col: number; first: number; len: number; hours: number }[] = [];
-    for (const per of periods) {
+    for (const [k, per] of periods.entries()) {
       const whole = per.len > 1 && avail.subarray(per.first, per.first + per.len).every((a) => a === avail[per.first]);
       for (const part of whole ? [per] : Array.from({ length: per.len }, (_, j) => ({ first: per.first + j, len: 1 }))) {
         const a = avail[part.first]!;
@@ -275,7 +277,10 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
         const col = cols.add(dt * a * price, 0, ub);
         pCol.fill(col, part.first, part.first + part.len);
         spans.push({ col, first: part.first, len: part.len, hours });
-        if (part.len > 1) blockOf.set(col, periods.indexOf(part));
+        if (part.len > 1) {
+          blockCols.add(col);
+          blockMembers[k]!.push(col);
+        }
       }
     }
     // Stickiness in slot 0: p[v,0] − d⁺ + d⁻ = currentKw, cost stickinessPerKw·(d⁺ + d⁻).
@@ -337,9 +342,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
 
   // Per block, the sum of its block columns (one row), so each slot's site row has one entry for all of them.
   const blockSumCol = new Map<number, number>();
-  periods.forEach((per, k) => {
-    if (per.len <= 1) return;
-    const members = [...blockOf].filter(([, pk]) => pk === k).map(([col]) => col);
+  blockMembers.forEach((members, k) => {
     if (members.length === 0) return;
     const sumCol = cols.add(0, 0, INF);
     rows.add([...members.map((c): [number, number] => [c, 1]), [sumCol, -1]], 0, 0);
@@ -349,7 +352,7 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   for (let t = 0; t < T; t++) {
     while (periods[period]!.first + periods[period]!.len <= t) period++;
     const entries: [number, number][] = [];
-    for (const wdw of windows) if (wdw.pCol[t]! >= 0 && !blockOf.has(wdw.pCol[t]!)) entries.push([wdw.pCol[t]!, 1]);
+    for (const wdw of windows) if (wdw.pCol[t]! >= 0 && !blockCols.has(wdw.pCol[t]!)) entries.push([wdw.pCol[t]!, 1]);
     if (blockSumCol.has(period)) entries.push([blockSumCol.get(period)!, 1]);
     entries.push([lCol + t, -1]);
     rows.add(entries, 0, 0);

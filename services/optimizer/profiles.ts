@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Plan, vehicleMaxKw } from './formulation';
+import { Plan, maxKwOn } from './formulation';
 import { ChargerSnapshot, Protocol, SiteSnapshot, ampsToKw, kwToAmps } from './snapshot';
 
 /** Plan → OCPP charging profiles, pure.
@@ -57,12 +57,6 @@ export const minKw = (c: ChargerSnapshot): number => (c.currentType === 'AC' ? a
 
 const EPS = 1e-6;
 
-/** The most a vehicle can take on its charger (kW); the charger's max for a session without a known vehicle. */
-const maxKw = (s: SiteSnapshot, vehicleId: string, c: ChargerSnapshot): number => {
-  const v = s.vehicles.find((x) => x.vehicleId === vehicleId);
-  return v ? Math.min(c.maxPowerKw, vehicleMaxKw(v, c.currentType)) : c.maxPowerKw;
-};
-
 /** Step 2 and 3 over the first `slots` slots: returns adjusted powers per plan vehicle (same order as plan.vehicles). */
 export const applyMinCurrentAndHysteresis = (
   s: SiteSnapshot,
@@ -99,6 +93,12 @@ export const applyMinCurrentAndHysteresis = (
   };
 
   const pulled: number[] = [];
+  const vehicles = new Map(s.vehicles.map((v) => [v.vehicleId, v]));
+  // The most a vehicle can take on its charger; the charger's max for a session without a known vehicle.
+  const maxKw = (i: number) => {
+    const v = vehicles.get(plan.vehicles[i]!.vehicleId);
+    return v ? maxKwOn(v, charger[i]!) : charger[i]!.maxPowerKw;
+  };
   const panelRoom = (i: number, panels: Map<string, number>) => {
     const pid = charger[i]?.panelId;
     return pid && panels.has(pid) ? Math.max(0, panels.get(pid)!) : Infinity;
@@ -127,7 +127,7 @@ export const applyMinCurrentAndHysteresis = (
       if (left <= EPS) break;
       const v = plan.vehicles[i]!;
       const later = v.powerKw.slice(t + 1).reduce((m, kw) => m + kw, 0) - (pulled[i] ?? 0);
-      const room = maxKw(s, v.vehicleId, charger[i]!) - powers[i]![t]!;
+      const room = maxKw(i) - powers[i]![t]!;
       const extra = Math.min(left, later, room, panelRoom(i, panels));
       if (extra <= EPS) continue;
       spend(i, t, extra, panels);
