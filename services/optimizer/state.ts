@@ -106,11 +106,15 @@ const del = <K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> => {
 };
 export const controlKey = (chargePointId: string, connectorId: number): string => `${chargePointId}:${connectorId}`;
 
+const sessionOn = (s: FleetState, chargePointId: string, connectorId: number): Session | undefined =>
+  [...s.sessions.values()].find((x) => x.chargePointId === chargePointId && x.connectorId === connectorId);
+const sessionOf = (s: FleetState, vehicleId: string): Session | undefined => [...s.sessions.values()].find((x) => x.vehicleId === vehicleId);
+
 const MAX_SPANS = 1000;
 
 /** A trusted SoC of a vehicle that is charging: a sample of its session's efficiency span. */
 const withSocSample = (s: FleetState, vehicleId: string, socPct: number): FleetState => {
-  const x = [...s.sessions.values()].find((y) => y.vehicleId === vehicleId);
+  const x = sessionOf(s, vehicleId);
   const capacityKwh = s.vehicles.get(vehicleId)?.batteryCapacityKwh;
   const siteId = x ? s.chargers.get(x.chargePointId)?.siteId : undefined;
   if (!x || !capacityKwh || !siteId) return s;
@@ -119,9 +123,6 @@ const withSocSample = (s: FleetState, vehicleId: string, socPct: number): FleetS
   if (charged.size > MAX_SPANS) charged.delete(charged.keys().next().value!);
   return { ...s, charged };
 };
-
-const sessionOn = (s: FleetState, chargePointId: string, connectorId: number): Session | undefined =>
-  [...s.sessions.values()].find((x) => x.chargePointId === chargePointId && x.connectorId === connectorId);
 
 /** Samples that mean "power now" in kW, from the sampled values of one MeterSampled. */
 const powerOf = (samples: readonly { measurand: string; phase: string | null; unit: string; value: number }[]): number | null => {
@@ -302,8 +303,8 @@ const withPeak = (s: FleetState, siteId: string, at: number): FleetState => {
 export const siteOf = (s: FleetState, i: Input): string | null => {
   const ofCharger = (cp: string) => s.chargers.get(cp)?.siteId ?? null;
   const ofVehicle = (v: string) => {
-    for (const x of s.sessions.values()) if (x.vehicleId === v) return ofCharger(x.chargePointId);
-    return s.vehicles.get(v)?.siteId ?? null;
+    const x = sessionOf(s, v);
+    return x ? ofCharger(x.chargePointId) : (s.vehicles.get(v)?.siteId ?? null);
   };
   switch (i.kind) {
     case 'config': {
