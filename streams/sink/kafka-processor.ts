@@ -3,6 +3,7 @@ import { Gauge, Registry } from 'prom-client';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
+import { fetchedOffsetOf, groupTimeouts } from './consumer';
 import { SinkRecord } from './pg-sink';
 
 /** Exactly-once Kafka → Kafka processing with Kafka transactions: the records a batch produces and the consumer
@@ -101,7 +102,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
 
   const producer: Producer = createDurableProducer(o.kafka, { transactionalId: o.transactionalId });
   await producer.connect();
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, sessionTimeout: o.sessionTimeoutMs ?? 30000, heartbeatInterval: Math.min(3000, (o.sessionTimeoutMs ?? 30000) / 3) });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, ...groupTimeouts(o.sessionTimeoutMs) });
   consumer.on(consumer.events.GROUP_JOIN, () => resetAll());
   // A fetch holding nothing but transaction markers never reaches eachBatch: step over them.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -135,7 +136,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
     }
     // A batch fetched before our seek: ignore, the seeked fetch follows. (A fetch that started at our position and
     // returns later offsets only skipped transaction markers or aborted records.)
-    const fetchedAt = Number((batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? Infinity);
+    const fetchedAt = fetchedOffsetOf(batch);
     if (first > from && fetchedAt > from) return;
     const until = restoreUntil.get(tp) ?? -1;
     const outputs: OutRecord[] = [];

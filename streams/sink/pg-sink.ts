@@ -4,6 +4,7 @@ import { Gauge, Registry } from 'prom-client';
 import { quoteIdent } from '../../services/common/db';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
+import { fetchedOffsetOf, groupTimeouts } from './consumer';
 
 /** The generic exactly-once sink, Kafka → PostgreSQL. Each batch's rows and the consumer's next offsets are written in
  *  ONE database transaction (table stream_offsets, per consumer name, topic and partition); the stored offsets, not
@@ -96,7 +97,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     return r.rows[0] ? Number(r.rows[0].next_offset) : (low.get(`${topic}:${partition}`) ?? 0);
   };
 
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, sessionTimeout: o.sessionTimeoutMs ?? 30000, heartbeatInterval: Math.min(3000, (o.sessionTimeoutMs ?? 30000) / 3) });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, ...groupTimeouts(o.sessionTimeoutMs) });
   consumer.on(consumer.events.GROUP_JOIN, () => {
     next.clear();
     markersUpTo.clear();
@@ -159,7 +160,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     const cursor = Math.max(from, markersUpTo.get(tp) ?? -1);
     // A fetch that started at our position and returns later offsets skipped only what kafkajs doesn't show
     // (transaction markers, aborted records): no gap.
-    const fetchedAt = Number((batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? Infinity);
+    const fetchedAt = fetchedOffsetOf(batch);
     if (firstFetched > cursor && fetchedAt > cursor) {
       // Kafka's position is past what the database holds (database restored, schema dropped): go back.
       o.log.info('seeking back to the stored offset', { topic, partition, stored: from, fetched: batch.firstOffset() });
