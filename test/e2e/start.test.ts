@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from './support/system';
+import { freePort } from '../support/stack';
 
 /** `voltstream start` (what `npm start` runs) as a user runs it, on ports and a state directory of its own: it starts
  *  its own Kafka broker and embedded TimescaleDB (the shared schema registry is running and is used as it is), every

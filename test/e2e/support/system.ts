@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
@@ -8,21 +7,7 @@ import { createContext, discoverServices } from '../../../services/common/contex
 import { RunningService, ServiceContext } from '../../../services/common/service';
 import { prepareKafka } from '../../../infra/stack';
 import { startBroker, stopBroker } from '../../../infra/kafka/broker';
-import { uniq } from '../../support/stack';
-
-/** The whole backend, isolated for one end-to-end run: a Kafka broker of its own on free ports (so fixed consumer
- *  groups and the test's traffic never mix with other runs on the shared broker), the shared schema registry, a fresh
- *  PostgreSQL database on the machine's server, and every discovered service in one process, as `voltstream start`
- *  runs them. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+import { freePort, uniq } from '../../support/stack';
 
 export interface System {
   readonly config: Config;
@@ -34,6 +19,10 @@ export interface System {
   stop(): Promise<void>;
 }
 
+/** The whole backend, isolated for one end-to-end run: a Kafka broker of its own on free ports (so fixed consumer
+ *  groups and the test's traffic never mix with other runs on the shared broker), the shared schema registry, a fresh
+ *  PostgreSQL database on the machine's server, and every discovered service in one process, as `voltstream start`
+ *  runs them. */
 export const startSystem = async (opts: { log?: (s: string) => void; env?: Record<string, string> } = {}): Promise<System> => {
   const log = opts.log ?? ((s: string) => process.stderr.write(`[e2e] ${s}\n`));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-e2e-'));
