@@ -3,23 +3,13 @@ import * as path from 'node:path';
 import { createLogger } from '../../services/common/log';
 import { createScenario } from '../../services/simulator/model/fleet';
 import { createSimulator, Simulator } from '../../services/simulator/simulator';
-import { uniq } from '../support/stack';
+import { uniq, waitForValue } from '../support/stack';
 import { artifactsDir, launchChromium } from './support/browser';
 import { startSystem, System } from './support/system';
 
 /** The dashboard in headless Chromium, on the live system: every service in one process on a private broker, a
  *  simulated depot configured through the API and connected over OCPP, the page served by the API at /dashboard. */
 jest.setTimeout(300000);
-
-const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-};
 
 describe('dashboard', () => {
   let sys: System;
@@ -50,7 +40,7 @@ describe('dashboard', () => {
     const site = sim.scenario.siteId;
     // The page's data first: the API serves what the dashboard folded from the log.
     // (Which vehicle is on which charger is the vehicle tracker's decision; the page shows whatever it decided.)
-    const state = await waitFor(
+    const state = await waitForValue(
       'chargers charging, and every occupied charger under an accepted TxProfile, on the dashboard',
       async () => {
         type Charger = { chargePointId: string; status: string; powerKw: number; vehicleId: string | null; profile: { purpose: string; status: string | null } | null };
@@ -62,6 +52,7 @@ describe('dashboard', () => {
         return controlled && s.chargers.some((c) => c.powerKw > 0) && s.traffic.length > 0 ? s : undefined;
       },
       120000,
+      500,
     );
     expect(state.chargers).toHaveLength(6);
     const matched = state.chargers.filter((c) => c.vehicleId !== null);

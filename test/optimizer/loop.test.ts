@@ -4,7 +4,7 @@ import { Topics } from '../../schemas/topics';
 import { createScenario } from '../../services/simulator/model/fleet';
 import { createSimulator, Simulator } from '../../services/simulator/simulator';
 import { Traffic } from '../../services/simulator/ocpp-charger';
-import { uniq } from '../support/stack';
+import { uniq, waitForValue } from '../support/stack';
 import { readWholeTopic } from '../e2e/support/log';
 import { startSystem, System } from '../e2e/support/system';
 
@@ -13,16 +13,6 @@ import { startSystem, System } from '../e2e/support/system';
  *  power follows the profile's limit, and the plan is on optimizer.plans. The site limit (7 kW) is below the
  *  charger's 11 kW, so following the profile is visible in the meter values. */
 jest.setTimeout(240000);
-
-const waitFor = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> => {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-};
 
 interface TxProfile16 {
   chargingProfilePurpose: string;
@@ -55,7 +45,7 @@ describe('optimizer loop through the gateway', () => {
     const cp = sim.scenario.chargers[0]!.id;
     const vehicle = sim.scenario.vehicles[0]!.id;
     // 1. The optimizer's TxProfile, delivered by the gateway to the charger and accepted.
-    const delivered = await waitFor(
+    const delivered = await waitForValue(
       'an accepted TxProfile at the charger',
       () => sim.traffic.find((t) => t.chargerId === cp && t.direction === 'in' && t.method === 'SetChargingProfile' && (t.params as { csChargingProfiles: TxProfile16 }).csChargingProfiles.chargingProfilePurpose === 'TxProfile' && t.ok),
       120000,
@@ -66,7 +56,7 @@ describe('optimizer loop through the gateway', () => {
     expect(limitKw).toBeLessThanOrEqual(7 + 1e-6);
 
     // 2. The charger's metered power follows the limit (after it applied it; below 6 A a charger pauses).
-    const following = await waitFor(
+    const following = await waitForValue(
       'meter values after the profile',
       () => {
         const after = sim.traffic.filter((t) => t.chargerId === cp && t.direction === 'out' && t.method === 'MeterValues' && t.wallAt > delivered.wallAt + 2500).map(powerKwOf).filter((kw): kw is number => kw !== undefined);

@@ -97,3 +97,16 @@ export const freePort = (): Promise<number> =>
     });
     srv.on('error', reject);
   });
+
+/** Polls `probe` every `everyMs` until it gives a value (a probe that throws counts as "not yet"), and returns it. */
+export const waitForValue = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> => {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await Promise.resolve()
+      .then(probe)
+      .catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+};
