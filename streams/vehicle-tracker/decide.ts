@@ -220,6 +220,10 @@ const settle = (st0: TrackerState, out: Out, at: number, p: TrackerParams): Trac
   return st;
 };
 
+/** Uncertainty (percent points) of a SoC estimated from the meter: a point, growing with time since the trusted reading
+ *  and with the rise estimated since (the efficiency's error scales with it). */
+export const estimateUncertaintyPct = (hoursSinceTrusted: number, risePct: number): number => 1 + 0.5 * hoursSinceTrusted + 0.05 * risePct;
+
 const estimateFor = (v: VehicleTrack, s: SessionTrack, at: number, p: TrackerParams) => {
   if (!v.capacityKwh) return undefined;
   // The last trusted SoC: the charger's own report or telematics, whichever is later.
@@ -231,7 +235,7 @@ const estimateFor = (v: VehicleTrack, s: SessionTrack, at: number, p: TrackerPar
   const hours = Math.max(0, at - base.at) / 3600_000;
   return {
     socPct: Math.min(100, base.soc + rise),
-    uncertaintyPct: 1 + 0.5 * hours + 0.05 * rise,
+    uncertaintyPct: estimateUncertaintyPct(hours, rise),
     baseSocPct: base.soc,
     baseAt: base.at,
     deliveredWhSinceBase: delivered,

@@ -6,6 +6,7 @@ import { SiteSnapshot } from '../../../services/optimizer/snapshot';
 import { learnedEfficiency, observeSample, SessionSpan } from '../../../services/optimizer/efficiency';
 import { Solver } from '../../../services/optimizer/solver';
 import { controlKey } from '../../../services/optimizer/state';
+import { estimateUncertaintyPct } from '../../../streams/vehicle-tracker/decide';
 import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleSnapshot } from './depot';
 
 /** Receding-horizon simulation of one depot day, slot by slot. The controller sees what the service would see
@@ -86,8 +87,8 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       outageBase.set(v.vehicleId, base);
       const hours = (now - base.at) / 3600000;
       const rise = (100 * base.gridKwh * ASSUMED_EFFICIENCY) / v.capacityKwh;
-      // The vehicle tracker's estimate (streams/vehicle-tracker/decide.ts): 1 point, +0.5 per hour, +5 % of the rise.
-      return { socPct: Math.min(100, base.socPct + rise), source: 'estimated', uncertaintyPct: 1 + 0.5 * hours + 0.05 * rise };
+      // The vehicle tracker's estimate and its uncertainty.
+      return { socPct: Math.min(100, base.socPct + rise), source: 'estimated', uncertaintyPct: estimateUncertaintyPct(hours, rise) };
     };
     for (const v of present) if (!metered.has(v.vehicleId)) metered.set(v.vehicleId, 0);
     const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) =>
