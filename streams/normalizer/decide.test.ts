@@ -1,7 +1,7 @@
 import { ChargingEvent } from '../../schemas/events';
 import { ChargerState, decide, initialCharger } from './decide';
 import { OcppFrame } from './frame';
-import { session16, session201, SessionScript } from './fixtures';
+import { comparable, session16, session201, SessionScript } from './fixtures';
 import { normalizeUnit, sample16, sample201 } from './units';
 
 const run = (frames: OcppFrame[], state: ChargerState = initialCharger): { state: ChargerState; events: ChargingEvent[] } => {
@@ -13,15 +13,6 @@ const run = (frames: OcppFrame[], state: ChargerState = initialCharger): { state
     events.push(...d.events);
   });
   return { state: s, events };
-};
-
-/** What must be equal between versions: everything but ids, the protocol and the OCPP transaction id. */
-const comparable = (e: ChargingEvent) => {
-  const b = { ...e.body } as Record<string, unknown>;
-  delete b.protocol;
-  delete b.transactionId;
-  if (typeof b.sessionId === 'string') b.sessionId = 'S';
-  return b;
 };
 
 const script: SessionScript = { chargePointId: 'CP-1', t0: Date.UTC(2026, 0, 5, 8), idTag: 'TAG-1', meterStartWh: 120_000, energyWh: 30_000, minutes: 60, socStartPct: 30 };

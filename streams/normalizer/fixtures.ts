@@ -1,3 +1,4 @@
+import { ChargingEvent } from '../../schemas/events';
 import { frameHash, GENESIS_HASH } from '../../schemas/frame-chain';
 import { OcppFrame } from './frame';
 
@@ -147,4 +148,14 @@ export const session201 = (s: SessionScript): OcppFrame[] => {
   rec.exchange(end + 60_000, 'StatusNotification', { timestamp: iso(end + 60_000), connectorStatus: 'Available', evseId: evse, connectorId: 1 }, {});
   rec.disconnected(end + 120_000, 'closed by charger');
   return rec.frames;
+};
+
+/** What must be equal between the versions' events of one session: everything but ids, the protocol and the OCPP
+ *  transaction id. */
+export const comparable = (e: ChargingEvent): Record<string, unknown> => {
+  const b = { ...e.body } as Record<string, unknown>;
+  delete b.protocol;
+  delete b.transactionId;
+  if (typeof b.sessionId === 'string') b.sessionId = 'S';
+  return b;
 };
