@@ -24,6 +24,25 @@ const clientLogLevel = (): logLevel => {
 
 const toLevel = (l: logLevel) => (l <= logLevel.ERROR ? 'error' : l === logLevel.WARN ? 'warn' : l === logLevel.INFO ? 'info' : 'debug');
 
+/** Broker errors kafkajs retries by itself (its protocol error table marks them retriable), by their text. */
+const retriableBrokerErrors: ReadonlySet<string> = (() => {
+  try {
+    const table = require('kafkajs/src/protocol/error') as { errorCodes: readonly { message: string; retriable: boolean }[] };
+    return new Set(table.errorCodes.filter((c) => c.retriable).map((c) => c.message));
+  } catch {
+    return new Set<string>();
+  }
+})();
+
+/** The level a kafkajs log entry is written at. kafkajs logs every attempt that fails with a retriable broker error at
+ *  ERROR before it retries (a busy transaction coordinator answers CONCURRENT_TRANSACTIONS many times a minute): those
+ *  attempts are debug. What it finally gives up on reaches the calling code, which reports it. */
+export const kafkaEntryLevel = (level: logLevel, log: { message?: string; error?: unknown }): 'error' | 'warn' | 'info' | 'debug' => {
+  if (level > logLevel.ERROR) return toLevel(level);
+  const text = typeof log.error === 'string' ? log.error : (log.message ?? '').replace(/^Failed to send messages: /, '');
+  return retriableBrokerErrors.has(text) ? 'debug' : 'error';
+};
+
 export const createKafka = (config: Pick<Config, 'kafkaBrokers'>, clientId: string): Kafka =>
   new Kafka({
     clientId,
@@ -36,7 +55,7 @@ export const createKafka = (config: Pick<Config, 'kafkaBrokers'>, clientId: stri
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...rest } = log;
-        kafkaLog[toLevel(level)](message, rest);
+        kafkaLog[kafkaEntryLevel(level, log)](message, rest);
       },
   });
 
