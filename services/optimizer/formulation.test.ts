@@ -53,6 +53,28 @@ describe('the charging LP', () => {
     close(byId(plan, 'low').shortfallKwh, 6);
   });
 
+  test('within one priority the shortfall falls on the fewest vehicles (the largest need); priority still comes first', async () => {
+    const oneHour = (vehicles: ReturnType<typeof vehicle>[]) => solve(site({ gridLimitKw: 11, chargers: [charger('a'), charger('b'), charger('c')], vehicles }));
+    // 11 kWh for needs of 3, 4 and 8 kWh: the 3 and the 4 leave ready, the 8 is 4 short (not three vehicles a bit short).
+    const equal = await oneHour([
+      vehicle('large', { chargePointId: 'c', targetKwh: 58, departAt: T0 + 4 * SLOT_MS }),
+      vehicle('medium', { chargePointId: 'b', targetKwh: 54, departAt: T0 + 4 * SLOT_MS }),
+      vehicle('small', { chargePointId: 'a', targetKwh: 53, departAt: T0 + 4 * SLOT_MS }),
+    ]);
+    close(byId(equal, 'small').shortfallKwh, 0);
+    close(byId(equal, 'medium').shortfallKwh, 0);
+    close(byId(equal, 'large').shortfallKwh, 4);
+    // The large need has the higher priority: it is served, and of the two below it the smaller leaves ready.
+    const ranked = await oneHour([
+      vehicle('small', { chargePointId: 'a', targetKwh: 53, departAt: T0 + 4 * SLOT_MS }),
+      vehicle('medium', { chargePointId: 'b', targetKwh: 54, departAt: T0 + 4 * SLOT_MS }),
+      vehicle('large', { chargePointId: 'c', targetKwh: 58, departAt: T0 + 4 * SLOT_MS, priority: 2 }),
+    ]);
+    close(byId(ranked, 'large').shortfallKwh, 0);
+    close(byId(ranked, 'small').shortfallKwh, 0);
+    close(byId(ranked, 'medium').shortfallKwh, 4);
+  });
+
   test('demand charge: spreads the charge to the lowest peak above the billed peak', async () => {
     const s = site({
       demandChargePerKwMonth: 10,

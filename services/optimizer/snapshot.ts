@@ -68,6 +68,9 @@ export interface SubPanel {
 export interface Weights {
   /** Penalty per kWh of departure shortfall, per (1 + priority); must dwarf every energy and demand cost. */
   readonly shortfallPerKwh: number;
+  /** Within one priority, the most (in priority steps, < 1) a kWh of shortfall costs extra on a vehicle with a small
+   *  remaining need: the shortfall lands on the fewest vehicles, the largest needs. */
+  readonly fewestShortBias: number;
   /** Penalty per kWh missing from the readiness level at the readiness deadline, per (1 + priority). */
   readonly readinessPerKwh: number;
   /** Largest per-kWh bias towards later slots (battery care); below any real price difference. */
@@ -120,6 +123,7 @@ export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, s
   const worstKwhCost = Math.max(0, maxPricePerKwh) + (Math.max(0, demandChargePerKwMonth) * 60) / slotMinutes + 1;
   return {
     shortfallPerKwh: 100 * worstKwhCost,
+    fewestShortBias: 0.05,
     readinessPerKwh: 10 * worstKwhCost,
     lateBiasPerKwh: 1e-4,
     stickinessPerKw: 1e-3,
