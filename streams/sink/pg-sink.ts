@@ -57,6 +57,9 @@ export interface PgSink {
   stop(): Promise<void>;
 }
 
+/** Records per transaction within one fetch (the unit of the decode/write overlap). */
+const CHUNK_RECORDS = 2000;
+
 export class OffsetConflict extends Error {
   readonly retriable = true;
 }
@@ -137,6 +140,41 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   await consumer.connect();
   for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
+  /** One transaction: the records' rows and the partition's next offset (from → upTo). False when the stored offset
+   *  moved under us (another instance): the caller stops and reloads it. */
+  const commitChunk = async (topic: string, partition: number, from: number, upTo: number, records: readonly SinkRecord[]): Promise<boolean> => {
+    const tp = `${topic}:${partition}`;
+    const client = await o.pool.connect();
+    // A connection lost mid-transaction fails the query below; without a listener it would also crash the process.
+    const lost = (e: Error) => o.log.error('database connection lost', { err: e });
+    client.on('error', lost);
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL search_path TO ${schema}, public`);
+      const moved = await client.query(
+        `INSERT INTO stream_offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $5)
+         ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset WHERE stream_offsets.next_offset = $4`,
+        [o.name, topic, partition, from, upTo],
+      );
+      if (moved.rowCount !== 1) throw new OffsetConflict(`stored offset of ${tp} is no longer ${from}`);
+      await o.apply(client, records);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      next.delete(tp);
+      if (e instanceof OffsetConflict) {
+        o.log.warn('offset moved under us (another instance?); reloading', { topic, partition });
+        return false;
+      }
+      throw e;
+    } finally {
+      client.off('error', lost);
+      client.release();
+    }
+    next.set(tp, upTo);
+    return true;
+  };
+
   const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const { topic, partition } = batch;
@@ -171,45 +209,38 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       resolveOffset(String(last));
       return;
     }
-    const records: SinkRecord[] = [];
-    for (const m of fresh) {
-      if (!m.value) continue;
-      records.push({ topic, partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: await o.serde.decode<Record<string, unknown>>(m.value) });
-    }
-    const upTo = last + 1;
-    const client = await o.pool.connect();
-    // A connection lost mid-transaction fails the query below; without a listener it would also crash the process.
-    const lost = (e: Error) => o.log.error('database connection lost', { err: e });
-    client.on('error', lost);
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL search_path TO ${schema}, public`);
-      const moved = await client.query(
-        `INSERT INTO stream_offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $5)
-         ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset WHERE stream_offsets.next_offset = $4`,
-        [o.name, topic, partition, from, upTo],
-      );
-      if (moved.rowCount !== 1) throw new OffsetConflict(`stored offset of ${tp} is no longer ${from}`);
-      await o.apply(client, records);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      next.delete(tp);
-      if (e instanceof OffsetConflict) {
-        o.log.warn('offset moved under us (another instance?); reloading', { topic, partition });
-        return;
+    // Chunks of one fetch, each committed with its offsets in its own transaction; the next chunk is decoded while
+    // the database writes the previous one (node and PostgreSQL work at the same time instead of taking turns).
+    const chunks: (typeof fresh)[] = [];
+    for (let i = 0; i < fresh.length; i += CHUNK_RECORDS) chunks.push(fresh.slice(i, i + CHUNK_RECORDS));
+    const decode = async (messages: typeof fresh): Promise<SinkRecord[]> => {
+      const records: SinkRecord[] = [];
+      for (const m of messages) {
+        if (!m.value) continue;
+        records.push({ topic, partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: await o.serde.decode<Record<string, unknown>>(m.value) });
       }
-      throw e;
-    } finally {
-      client.off('error', lost);
-      client.release();
+      return records;
+    };
+    let upTo = from;
+    let decoding = decode(chunks[0]!);
+    for (let c = 0; c < chunks.length; c++) {
+      const records = await decoding;
+      const chunkLast = c === chunks.length - 1 ? last : Number(chunks[c]![chunks[c]!.length - 1]!.offset);
+      const writing = commitChunk(topic, partition, upTo, chunkLast + 1, records);
+      if (c + 1 < chunks.length) {
+        decoding = decode(chunks[c + 1]!);
+        // Settled either way before it is awaited; a failed write below must not leave it unobserved.
+        decoding.catch(() => undefined);
+      }
+      if (!(await writing)) return;
+      upTo = chunkLast + 1;
+      applied += records.length;
+      resolveOffset(String(chunkLast));
+      gauge?.set({ consumer: o.name, topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - upTo));
+      if (o.afterCommit) await o.afterCommit(records);
+      o.onProgress?.(applied);
+      if (c + 1 < chunks.length && (!isRunning() || isStale())) break;
     }
-    next.set(tp, upTo);
-    applied += records.length;
-    resolveOffset(String(last));
-    gauge?.set({ consumer: o.name, topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - upTo));
-    if (o.afterCommit) await o.afterCommit(records);
-    o.onProgress?.(applied);
     await consumer.commitOffsets([{ topic, partition, offset: String(upTo) }]).catch(() => undefined);
     await heartbeat();
   };
