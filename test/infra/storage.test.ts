@@ -4,6 +4,8 @@ import { startEmbeddedDb, EmbeddedDb } from '../../infra/database/embedded';
 import { migrate, Migration } from '../../infra/database/migrate';
 import { Dialect } from '../../infra/database/dialect';
 import { freePort, testConfig, uniq } from '../support/stack';
+import { createTableSql, Row, TableDef } from '../../streams/sink/table';
+import { keyString, loadRows, upsertRows } from '../../streams/sink/sql';
 
 const migrations: Migration[] = [
   {
@@ -83,5 +85,42 @@ describe.each(cases)('storage on %s', (name, open) => {
     await db.pool.query(dialect.refreshAggregate('load_15m'));
     const agg = await db.pool.query(`SELECT bucket, max_w::float8 AS max_w FROM load_15m ORDER BY bucket`);
     expect(agg.rows.map((r) => r.max_w)).toEqual([3000, 6000, 9000, 12000]);
+  });
+
+  test("the sink's batched writes keep every value exactly: quoting, NULL, JSON, times to the millisecond", async () => {
+    const table: TableDef = {
+      name: 'awkward_values',
+      doc: 'sink round trip',
+      key: ['id'],
+      columns: [
+        { name: 'id', type: 'int', doc: '' },
+        { name: 'label', type: 'text', nullable: true, doc: '' },
+        { name: 'doc', type: 'jsonb', nullable: true, doc: '' },
+        { name: 'at', type: 'timestamptz', nullable: true, doc: '' },
+        { name: 'value', type: 'double', nullable: true, doc: '' },
+        { name: 'count', type: 'bigint', nullable: true, doc: '' },
+        { name: 'ok', type: 'bool', nullable: true, doc: '' },
+      ],
+    };
+    await db.pool.query(createTableSql(table));
+    const labels = ['plain', 'with "quotes"', 'back\\slash\\', '{braces},commas', 'NULL', '', ' spaced ', 'ünïcødé ⚡', 'new\nline'];
+    const rows: Row[] = labels.map((label, id) => ({
+      id,
+      label,
+      doc: { label, n: id, nested: { q: '"\\' } },
+      at: Date.UTC(2026, 0, 5, 8, 0, 0, 1) + id * 1001,
+      value: id === 3 ? 1e-7 : id * 0.1,
+      count: 2 ** 40 + id,
+      ok: id % 2 === 0,
+    }));
+    rows.push({ id: 99, label: null, doc: null, at: null, value: null, count: null, ok: null });
+    const client = await db.pool.connect();
+    try {
+      await upsertRows(client, table, rows);
+      const back = await loadRows(client, table, rows.map((r) => [r.id as number]));
+      expect(rows.map((r) => back.get(keyString([r.id])))).toEqual(rows);
+    } finally {
+      client.release();
+    }
   });
 });
