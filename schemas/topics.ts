@@ -39,7 +39,7 @@ export const topicSpecs: readonly TopicSpec[] = [
   { name: Topics.ocppCommandResults, schemaFile: 'ocpp.command-results.avsc', key: 'chargePointId', producer: 'services/ocpp-gateway', configs: { ...forever, ...durable } },
   { name: Topics.telematicsReadings, schemaFile: 'telematics.readings.avsc', key: 'vehicleId', producer: 'services/telematics-ingest', configs: { ...forever, ...durable } },
   { name: Topics.telematicsRejected, schemaFile: 'telematics.rejected.avsc', key: 'provider', producer: 'services/telematics-ingest', configs: { ...forever, ...durable } },
-  { name: Topics.chargingEvents, schemaFile: 'charging.events.avsc', key: 'chargePointId', producer: 'streams/normalizer, streams/vehicle-state', configs: { ...forever, ...durable } },
+  { name: Topics.chargingEvents, schemaFile: 'charging.events.avsc', key: 'chargePointId', producer: 'streams/normalizer, streams/vehicle-tracker', configs: { ...forever, ...durable } },
   { name: Topics.optimizerPlans, schemaFile: 'optimizer.plans.avsc', key: 'siteId', producer: 'services/optimizer', configs: { ...forever, ...durable } },
   { name: Topics.fleetConfig, schemaFile: 'fleet.config.avsc', key: '<kind>:<id>', producer: 'services/api', configs: { ...forever, ...durable }, partitions: 1 },
 ];

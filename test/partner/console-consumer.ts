@@ -9,7 +9,7 @@ import { KAFKA_VERSION } from '../../infra/versions';
 /** Apache Kafka's own console consumer (`kafka-console-consumer`, org.apache.kafka.tools.consumer.ConsoleConsumer) as
  *  the partner's stock client. Its jar (org.apache.kafka:kafka-tools) is fetched once from Maven Central beside the
  *  broker's jars; everything else it needs is on the broker's class path. (Debian 12's kcat links librdkafka 2.0.2,
- *  whose SCRAM client-final-message Kafka 4.x rejects; librdkafka 2.6.1 fixed it, see the report in test/partner.) */
+ *  whose SCRAM client-final-message Kafka 4.x rejects; librdkafka 2.6.1 fixed it.) */
 const toolsDir = path.join(cacheDir, `kafka-tools-${KAFKA_VERSION}`);
 
 export const ensureConsoleConsumer = (): void => {
