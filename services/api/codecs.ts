@@ -32,7 +32,8 @@ export const NonNegativeNumber = numberWhere('NonNegativeNumber', (n) => n >= 0,
 export const Percent = numberWhere('Percent', (n) => n >= 0 && n <= 100, 'a percentage between 0 and 100', { minimum: 0, maximum: 100 });
 export const Latitude = numberWhere('Latitude', (n) => n >= -90 && n <= 90, 'a latitude between -90 and 90', { minimum: -90, maximum: 90 });
 export const Longitude = numberWhere('Longitude', (n) => n >= -180 && n <= 180, 'a longitude between -180 and 180', { minimum: -180, maximum: 180 });
-export const SecurityProfile = numberWhere('IntSecurityProfile', (n) => Number.isInteger(n) && n >= 0 && n <= 3, 'an OCPP security profile 0, 1, 2 or 3', { minimum: 0, maximum: 3 });
+/** OCPP security profiles: 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS (contract: 1 unless configured). */
+export const SecurityProfile = numberWhere('IntSecurityProfile', (n) => n === 1 || n === 2 || n === 3, 'an OCPP security profile 1, 2 or 3', { enum: [1, 2, 3], default: 1 });
 const Phases = numberWhere('IntPhases', (n) => n === 1 || n === 3, 'phases 1 or 3', { enum: [1, 3] });
 const PositiveInt = numberWhere('IntPositive', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1', { minimum: 1 });
 
@@ -79,8 +80,9 @@ export const TariffBody = t.type({
 export type TariffBody = t.TypeOf<typeof TariffBody>;
 
 export const ChargerBody = t.intersection([
-  t.type({ siteId: NonEmptyString, maxPowerKw: PositiveNumber, securityProfile: SecurityProfile }),
+  t.type({ siteId: NonEmptyString, maxPowerKw: PositiveNumber }),
   t.partial({
+    securityProfile: SecurityProfile,
     password: t.union([Secret, t.null]),
     ownerPartnerId: t.union([PartnerId, t.null]),
     phases: Phases,

@@ -45,8 +45,8 @@ describe('system routes', () => {
     expect(put.security).toEqual([{ apiKey: ['config:write'] }]);
     expect(put.parameters).toEqual([{ name: 'chargePointId', in: 'path', required: true, schema: { type: 'string' } }]);
     const schema = put.requestBody.content['application/json'].schema;
-    expect(schema.required).toEqual(['siteId', 'maxPowerKw', 'securityProfile']);
-    expect(schema.properties.securityProfile).toMatchObject({ type: 'integer', minimum: 0, maximum: 3 });
+    expect(schema.required).toEqual(['siteId', 'maxPowerKw']);
+    expect(schema.properties.securityProfile).toMatchObject({ type: 'integer', enum: [1, 2, 3], default: 1 });
     expect(schema.properties.password.anyOf[0]).toMatchObject({ type: 'string', writeOnly: true });
     for (const p of ['/api/v1/sites/{siteId}', '/api/v1/sites/{siteId}/tariff', '/api/v1/vehicles/{vehicleId}', '/api/v1/vehicles/{vehicleId}/departures', '/health', '/metrics', '/api/v1/api-keys']) {
       expect(r.json.paths[p]).toBeDefined();
@@ -145,6 +145,14 @@ describe('configuration writes become fleet.config events', () => {
     expect(await verifySecret('correct horse battery', event.body.passwordHash!)).toBe(true);
   });
 
+  test('a charger registered without a security profile gets profile 1 (Basic auth), as the contract says', async () => {
+    const cp = uniq('CP');
+    const r = await t.call('PUT', `/api/v1/chargers/${cp}`, { body: { siteId: 'site-1', maxPowerKw: 11, password: 'correct horse battery' } });
+    expect(r.status).toBe(200);
+    const recs = await readTopicUntil<Record<string, unknown>>(Topics.fleetConfig, (x) => x.length > 0, { filter: (x) => x.key === `charger:${cp}` });
+    expect(configFromAvro(recs[0]!.value).body).toMatchObject({ type: 'ChargerConfigured', chargePointId: cp, securityProfile: 1 });
+  });
+
   test('PUT /api/v1/vehicles/{id}', async () => {
     const v = uniq('veh');
     const r = await t.call('PUT', `/api/v1/vehicles/${v}`, {
@@ -209,7 +217,7 @@ describe('invalid input: 4xx listing every problem, nothing written', () => {
     const r = await t.call('PUT', `/api/v1/chargers/${uniq('CP')}`, { body: { siteId: 's', maxPowerKw: 22, securityProfile: 4, password: 'short', ownerPartnerId: 'a b' } });
     expect(r.status).toBe(400);
     expect(r.json.problems).toEqual(expect.arrayContaining([
-      'securityProfile: expected an OCPP security profile 0, 1, 2 or 3, got 4',
+      'securityProfile: expected an OCPP security profile 1, 2 or 3, got 4',
       expect.stringMatching(/^password: expected a secret of 8 to 128 characters/),
       expect.stringMatching(/^ownerPartnerId: expected a partner id/),
     ]));

@@ -47,7 +47,7 @@ const produce = async (events: ChargingEvent[]) => {
   await producer.disconnect();
 };
 
-const charger = (owner: string) => ({ siteId: 'site-p', maxPowerKw: 22, securityProfile: 0, ownerPartnerId: owner });
+const charger = (owner: string) => ({ siteId: 'site-p', maxPowerKw: 22, ownerPartnerId: owner });
 
 beforeAll(async () => {
   t = await startTestApi();

@@ -89,7 +89,7 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
       chargePointId: p.chargePointId!,
       siteId: b.siteId,
       maxPowerKw: b.maxPowerKw,
-      securityProfile: b.securityProfile,
+      securityProfile: b.securityProfile ?? 1,
       passwordHash: b.password ? await hashSecret(b.password) : null,
       ownerPartnerId: b.ownerPartnerId ?? null,
       phases: b.phases ?? 3,
