@@ -196,6 +196,21 @@ describe.each([
     expect(got.filter((m) => m[0] === 3).map((m) => m[1])).toEqual(['same']);
     expect(got.find((m) => m[0] === 4 && m[1] === 'same')[3]).toMatch(/duplicate unique id/);
     await heartbeatWorks(p, 'after');
+    // Both refused frames are kept in ocpp.rejected with their raw bytes and the reason; the accepted CALL is not.
+    const rejected = await readFrom<Json>(ctx.kafka, Topics.ocppRejected, rejectedFrom, (k) => k === id, (r) => r.length >= 2);
+    expect(rejected).toHaveLength(2);
+    const byId = new Map(rejected.map((r: Json) => [r.uniqueId, r]));
+    for (const [uniqueId, reason] of [
+      ['same', /^duplicate unique id same: a CALL with this id is still pending$/],
+      ['other', /^CALL same is still pending: one outstanding CALL per direction$/],
+    ] as const) {
+      const r = byId.get(uniqueId);
+      const raw = Buffer.from(`[2, "${uniqueId}", "Heartbeat", {}]`);
+      expect({ uniqueId, code: r?.errorCode, stage: r?.stage, protocol: r?.protocol, action: r?.action, chargePointId: r?.chargePointId }).toEqual({ uniqueId, code, stage: 'FRAME', protocol, action: 'Heartbeat', chargePointId: id });
+      expect(Number(r.rawSize)).toBe(raw.length);
+      expect(Buffer.from(r.raw).equals(raw)).toBe(true);
+      expect(r.reason).toMatch(reason);
+    }
     p.ws.close();
   });
 });
