@@ -1,7 +1,7 @@
 import { ChargingEvent, EventBody } from '../../schemas/events';
 import { ConfigBody } from '../../schemas/fleet-config';
 import { chargerStatusHistoryProjection, chargerStatusProjection, connectorStatusProjection } from './charger-status';
-import { fleetChargersProjection, fleetVehiclesProjection } from './fleet';
+import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjection, fleetVehiclesProjection } from './fleet';
 import { DocumentProjection, foldDocuments, ProjectionInput, TelematicsReading } from './projection';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
@@ -135,5 +135,70 @@ describe('fleet configuration', () => {
     expect(only(fleetChargersProjection, [c(1, 'S1'), c(2, 'S2')])).toMatchObject({ site_id: 'S2', configured_at: 2 });
     const v = config(3, { type: 'VehicleConfigured', vehicleId: 'V1', batteryCapacityKwh: 75, maxAcPowerKw: 11, maxDcPowerKw: 150, consumptionKwhPerKm: 0.2, idTags: ['A', 'B'], telematicsProvider: 'p', providerVehicleId: 'x', siteId: 'S1' });
     expect(only(fleetVehiclesProjection, [v])).toMatchObject({ vehicle_id: 'V1', id_tags: ['A', 'B'] });
+  });
+
+  const site = (at: number, siteId: string, gridLimitKw: number, name = 'Depot'): ProjectionInput =>
+    config(at, { type: 'SiteConfigured', siteId, name, gridLimitKw, latitude: 52.5, longitude: 13.4, timezone: 'Europe/Berlin' });
+  const departure = (at: number, vehicleId: string, departureId: string, departAt: number, d: Partial<{ requiredSocPct: number | null; requiredEnergyKwh: number | null; routeKm: number | null; priority: number }> = {}): ProjectionInput =>
+    config(at, { type: 'DepartureScheduled', departureId, vehicleId, departAt, requiredSocPct: 80, requiredEnergyKwh: null, routeKm: null, priority: 1, ...d });
+
+  it('given a site configured, then one row with every field', () => {
+    expect(only(fleetSitesProjection, [site(1, 'S1', 100)])).toEqual({ site_id: 'S1', name: 'Depot', grid_limit_kw: 100, latitude: 52.5, longitude: 13.4, timezone: 'Europe/Berlin', configured_at: 1 });
+  });
+
+  it('given a site configured, when it is re-configured, then the new configuration replaces the old one', () => {
+    expect(only(fleetSitesProjection, [site(1, 'S1', 100, 'Depot'), site(2, 'S1', 150, 'Depot North')])).toEqual({
+      site_id: 'S1',
+      name: 'Depot North',
+      grid_limit_kw: 150,
+      latitude: 52.5,
+      longitude: 13.4,
+      timezone: 'Europe/Berlin',
+      configured_at: 2,
+    });
+  });
+
+  it('sites: one row per site; other configuration events leave them alone', () => {
+    const rows = foldDocuments(fleetSitesProjection, [
+      site(1, 'S1', 100),
+      site(2, 'S2', 40),
+      config(3, { type: 'TariffConfigured', siteId: 'S1', currency: 'EUR', periods: [], demandChargePerKwMonth: 0 }),
+      departure(4, 'V1', 'D1', 10_000),
+      ev(5, { type: 'HeartbeatReceived' }),
+    ]);
+    expect([...rows.values()].map((r) => [r.site_id, r.grid_limit_kw, r.configured_at])).toEqual([
+      ['S1', 100, 1],
+      ['S2', 40, 2],
+    ]);
+    const s1 = rows.get(JSON.stringify(['S1']));
+    expect(fleetSitesProjection.evolve(s1, config(6, { type: 'TariffConfigured', siteId: 'S1', currency: 'EUR', periods: [], demandChargePerKwMonth: 0 }))).toBe(s1);
+  });
+
+  it('given a departure scheduled, then one row per vehicle with every field', () => {
+    expect(only(fleetDeparturesProjection, [departure(1, 'V1', 'D1', 10_000, { requiredSocPct: null, requiredEnergyKwh: 30, routeKm: 120, priority: 2 })])).toEqual({
+      vehicle_id: 'V1',
+      departure_id: 'D1',
+      depart_at: 10_000,
+      required_soc_pct: null,
+      required_energy_kwh: 30,
+      route_km: 120,
+      priority: 2,
+      configured_at: 1,
+    });
+  });
+
+  it('given a departure scheduled, when another is scheduled for the same vehicle, then it replaces the first', () => {
+    const row = only(fleetDeparturesProjection, [departure(1, 'V1', 'D1', 10_000, { requiredSocPct: 80 }), departure(2, 'V1', 'D2', 20_000, { requiredSocPct: 60, priority: 3 })]);
+    expect(row).toEqual({ vehicle_id: 'V1', departure_id: 'D2', depart_at: 20_000, required_soc_pct: 60, required_energy_kwh: null, route_km: null, priority: 3, configured_at: 2 });
+  });
+
+  it('departures: one row per vehicle; other configuration events leave them alone', () => {
+    const rows = foldDocuments(fleetDeparturesProjection, [departure(1, 'V1', 'D1', 10_000), departure(2, 'V2', 'D2', 20_000), site(3, 'S1', 100), departure(4, 'V1', 'D3', 30_000)]);
+    expect([...rows.values()].map((r) => [r.vehicle_id, r.departure_id, r.depart_at, r.configured_at])).toEqual([
+      ['V1', 'D3', 30_000, 4],
+      ['V2', 'D2', 20_000, 2],
+    ]);
+    const v1 = rows.get(JSON.stringify(['V1']));
+    expect(fleetDeparturesProjection.evolve(v1, config(5, { type: 'VehicleConfigured', vehicleId: 'V1', batteryCapacityKwh: 75, maxAcPowerKw: 11, maxDcPowerKw: 150, consumptionKwhPerKm: 0.2, idTags: [], telematicsProvider: null, providerVehicleId: null, siteId: null }))).toBe(v1);
   });
 });
