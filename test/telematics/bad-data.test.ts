@@ -67,16 +67,26 @@ describe('telematics ingest: bad data, duplicates, ordering', () => {
   it('accepts 4 minutes ahead (clock skew) but not more than 5', async () => {
     const ref = uniq('vs');
     await h.configureVehicle('voltstream', ref);
-    expect((await vs(reading(ref, uniq('r'), Date.now() + 4 * 60_000, { socPct: 40 }))).status).toBe(200);
-    const res = await vs(reading(ref, uniq('r'), Date.now() + 6 * 60_000, { socPct: 40 }));
+    const marks = { rejected: await markTopic(Topics.telematicsRejected) };
+    const skewed = uniq('r');
+    expect((await vs(reading(ref, skewed, Date.now() + 4 * 60_000, { socPct: 40 }))).status).toBe(200);
+    const ahead = uniq('r');
+    const readingAt = Date.now() + 6 * 60_000;
+    const res = await vs(reading(ref, ahead, readingAt, { socPct: 40 }));
     expect(res.status).toBe(422);
     expect(res.body.problems).toEqual([expect.stringContaining('ahead of the receive time')]);
+    // The refused reading is kept as an audit record (the accepted one is not).
+    const rej = await rejectionsWith(marks.rejected, ref);
+    expect(rej).toHaveLength(1);
+    expect(rej[0]).toMatchObject({ provider: 'voltstream', httpStatus: 422, problems: res.body.problems });
+    expect(JSON.parse(rawText(rej[0]!))).toEqual(reading(ref, ahead, readingAt, { socPct: 40 }));
   });
 
   it('refuses impossible jumps against the vehicle’s earlier readings, and keeps plausible out-of-order ones', async () => {
     const ref = uniq('vs');
     const vehicleId = await h.configureVehicle('voltstream', ref);
     const mark = await markTopic(Topics.telematicsReadings);
+    const rejectedMark = await markTopic(Topics.telematicsRejected);
     const t0 = Date.now() - 3_600_000;
     const base = uniq('r');
     expect((await vs(reading(ref, `${base}-a`, t0, { socPct: 20, odometerKm: 1000 }))).status).toBe(200);
@@ -105,6 +115,17 @@ describe('telematics ingest: bad data, duplicates, ordering', () => {
     const recs = await readingsOf(mark, vehicleId);
     expect(recs.map((r) => r.providerReadingId)).toEqual([`${base}-a`, `${base}-b`, `${base}-f`]);
     expect(recs.map((r) => r.readingAt)).toEqual([t0, t0 + 30 * 60_000, t0 + 15 * 60_000]);
+
+    // Each refused jump is kept as an audit record with its raw reading and its problem; the accepted ones are not.
+    const rej = await rejectionsWith(rejectedMark, base);
+    const refused = [
+      [`${base}-c`, down],
+      [`${base}-d`, fast],
+      [`${base}-e`, teleport],
+      [`${base}-g`, lateBad],
+    ] as const;
+    expect(rej.map((r) => JSON.parse(rawText(r)).readingId)).toEqual(refused.map(([id]) => id));
+    rej.forEach((r, i) => expect(r).toMatchObject({ provider: 'voltstream', httpStatus: 422, problems: refused[i]![1].body.problems }));
   });
 
   it('answers a mixed batch per item (207): good readings written, bad ones refused and audited', async () => {
