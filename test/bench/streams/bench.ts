@@ -1,4 +1,6 @@
+import { fork } from 'node:child_process';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { Benchmark, progress } from '../benchmark';
@@ -7,7 +9,8 @@ import { loadConfig } from '../../../services/common/config';
 import { createKafka, ensureTopics } from '../../../services/common/kafka';
 import { createLogger } from '../../../services/common/log';
 import { createPool, quoteIdent } from '../../../services/common/db';
-import { ChargingEvent, EventBody, toAvro } from '../../../schemas/events';
+import { toAvro } from '../../../schemas/events';
+import { generate } from './events';
 import { createTopicSerde, TopicSerde } from '../../../schemas/registry';
 import { Topics } from '../../../schemas/topics';
 import { startEmbeddedDb } from '../../../infra/database/embedded';
@@ -27,45 +30,6 @@ interface BenchTopics {
   readings: string;
   config: string;
 }
-
-/** A realistic mix, per charger: sessions of meter samples (4 measurands), status changes, heartbeats, charger SoC. */
-const generate = function* (n: number, chargers: number, prefix: string): Generator<ChargingEvent> {
-  let i = 0;
-  const t0 = Date.UTC(2026, 0, 1);
-  const sessionSteps = 60;
-  for (let step = 0; i < n; step++) {
-    for (let c = 0; c < chargers && i < n; c++) {
-      const cp = `${prefix}-CP${c}`;
-      const at = t0 + step * 60_000 + c * 10;
-      const s = Math.floor(step / sessionSteps);
-      const sessionId = `${cp}:${s}`;
-      const phase = step % sessionSteps;
-      const ev = (body: EventBody): ChargingEvent => ({ eventId: `bench:${i++}`, chargePointId: cp, occurredAt: at, source: { topic: 'bench', partition: 0, offset: i }, body });
-      if (phase === 0) {
-        yield ev({ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Preparing', errorCode: null, info: null });
-        yield ev({ type: 'SessionStarted', sessionId, transactionId: String(s), connectorId: 1, idTag: 'T', meterStartWh: s * 50_000 });
-        yield ev({ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Charging', errorCode: null, info: null });
-      } else if (phase === sessionSteps - 1) {
-        yield ev({ type: 'SessionEnded', sessionId, transactionId: String(s), connectorId: 1, meterStopWh: s * 50_000 + phase * 180, energyWh: phase * 180, reason: 'Local' });
-        yield ev({ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Available', errorCode: null, info: null });
-      } else {
-        yield ev({
-          type: 'MeterSampled',
-          sessionId,
-          connectorId: 1,
-          samples: [
-            { measurand: 'Energy.Active.Import.Register', phase: null, location: null, context: 'Sample.Periodic', unit: 'Wh', value: s * 50_000 + phase * 180 },
-            { measurand: 'Power.Active.Import', phase: null, location: null, context: 'Sample.Periodic', unit: 'W', value: 10_800 },
-            { measurand: 'Current.Import', phase: 'L1', location: null, context: 'Sample.Periodic', unit: 'A', value: 15.6 },
-            { measurand: 'Voltage', phase: 'L1-N', location: null, context: 'Sample.Periodic', unit: 'V', value: 230.2 },
-          ],
-        });
-        if (phase % 10 === 0) yield ev({ type: 'HeartbeatReceived' });
-        if (phase % 15 === 0) yield ev({ type: 'ChargerReportedSoc', sessionId, connectorId: 1, socPct: 20 + phase });
-      }
-    }
-  }
-};
 
 const produceEvents = async (kafka: Kafka, serde: TopicSerde, topic: string, n: number, chargers: number, prefix: string): Promise<number> => {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -135,43 +99,56 @@ const project = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: stri
 };
 
 const LAG_SAMPLE_MS = 500;
-/** Produce at `rate` events/s for `seconds` while the sink runs; sample the lag every 500 ms. */
-const sustained = async (kafka: Kafka, serde: TopicSerde, pool: Pool, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string, concurrency: number) => {
+
+/** The producer of the sustained run, in a child process (see producer-main.ts). */
+const startProducer = (env: NodeJS.ProcessEnv): Promise<{ go(): Promise<number> }> =>
+  new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'producer-main.ts'), [], { execArgv: ['-r', 'tsx/cjs'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let done: ((producedMs: number) => void) | undefined;
+    child.on('message', (m: { type: string; producedMs?: number }) => {
+      if (m.type === 'ready')
+        resolve({
+          go: () =>
+            new Promise<number>((res) => {
+              done = res;
+              child.send({ type: 'go' });
+            }),
+        });
+      if (m.type === 'done') done?.(m.producedMs!);
+    });
+    child.on('exit', (code) => code !== 0 && reject(new Error(`the benchmark producer exited with ${code}`)));
+  });
+
+/** Produce at `rate` events/s for `seconds` from another process while the sink runs; sample the lag every 500 ms. */
+const sustained = async (kafka: Kafka, pool: Pool, serde: TopicSerde, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string, concurrency: number) => {
   const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: 15_000, partitionsConcurrently: concurrency });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   const n = rate * seconds;
-  const encoded: { key: string; value: Buffer }[] = [];
-  for (const e of generate(n, 500, prefix)) encoded.push({ key: e.chargePointId, value: await serde.encode(Topics.chargingEvents, toAvro(e)) });
+  const producer = await startProducer({ BENCH_TOPIC: topics.events, BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_PREFIX: prefix });
+  const admin = kafka.admin();
+  await admin.connect();
+  const lagOf = async () => {
+    let sum = 0;
+    const pos = running.sink.positions();
+    for (const p of await admin.fetchTopicOffsets(topics.events)) sum += Math.max(0, Number(p.high) - (pos.get(`${topics.events}:${p.partition}`) ?? 0));
+    return sum;
+  };
   const lags: number[] = [];
   const bar = progress(`sustained ${rate} events/s`, seconds);
-  const lagOf = async () => {
-    const ends = await endOffsets(kafka, [topics.events]);
-    const pos = running.sink.positions();
-    return [...ends].reduce((sum, [tp, end]) => sum + Math.max(0, end - (pos.get(tp) ?? 0)), 0);
-  };
   const t0 = Date.now();
-  let sent = 0;
-  let sampler = t0;
-  while (sent < n) {
-    const due = Math.min(n, Math.floor(((Date.now() - t0) / 1000) * rate) + Math.floor(rate / 10));
-    if (due > sent) {
-      await producer.send({ topic: topics.events, messages: encoded.slice(sent, due), acks: -1 });
-      sent = due;
-    }
-    if (Date.now() - sampler >= LAG_SAMPLE_MS) {
-      sampler = Date.now();
-      lags.push(await lagOf());
-      bar.tick(Math.min(seconds, Math.floor((Date.now() - t0) / 1000)), `lag ${lags[lags.length - 1]}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  let finished: number | undefined;
+  const producing = producer.go().then((ms) => (finished = ms));
+  while (finished === undefined) {
+    await new Promise((r) => setTimeout(r, LAG_SAMPLE_MS));
+    if (finished !== undefined) break;
+    lags.push(await lagOf());
+    bar.tick(Math.min(seconds, Math.floor((Date.now() - t0) / 1000)), `lag ${lags[lags.length - 1]}`);
   }
-  const producedMs = Date.now() - t0;
+  const producedMs = await producing;
   bar.tick(seconds);
   const d0 = Date.now();
   await running.sink.reached(await endOffsets(kafka, [topics.events]), 10 * 60_000);
   const drainMs = Date.now() - d0;
-  await producer.disconnect();
+  await admin.disconnect();
   await running.stop();
   return { achievedRate: Math.round(n / (producedMs / 1000)), maxLag: Math.max(...lags, 0), lastLag: lags[lags.length - 1] ?? 0, lags, drainMs };
 };
@@ -248,7 +225,7 @@ export const benchmark: Benchmark = {
       if (seconds > 0) {
         const sSchema = `bench_${id}_live`;
         schemas.push(sSchema);
-        const s = await sustained(kafka, serde, pg, sSchema, live, rate, seconds, `${id}c`, concurrency);
+        const s = await sustained(kafka, pg, serde, sSchema, live, rate, seconds, `${id}c`, concurrency);
         // Bounded: over the second half of the run the lag does not keep growing (least-squares slope under 2 % of the
         // offered rate), or it never exceeds half a second of input.
         const growth = lagGrowthPerSecond(s.lags.slice(Math.floor(s.lags.length / 2)), LAG_SAMPLE_MS);
