@@ -103,6 +103,15 @@ export const runKafkaTool = (mainClass: string, args: readonly string[]): string
   return execFileSync(java.bin, ['-cp', classpath(), '-Dlog4j2.level=WARN', mainClass, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 };
 
+/** A KRaft cluster id: 16 random bytes in base64url, as Kafka makes them, and like Kafka's never starting with '-'
+ *  (the storage tool would read `-t -abc...` as an option: one format in 64 failed). */
+export const newClusterId = (): string => {
+  for (;;) {
+    const id = crypto.randomBytes(16).toString('base64url').slice(0, 22);
+    if (!id.startsWith('-')) return id;
+  }
+};
+
 export const startBroker = async (o: BrokerOptions, log: (s: string) => void = console.log): Promise<Daemon> => {
   fetchKafka(log);
   const f = files(o);
@@ -114,7 +123,7 @@ export const startBroker = async (o: BrokerOptions, log: (s: string) => void = c
   fs.writeFileSync(f.log4j, log4jProperties);
   const jvmLog = [`-Dlog4j2.configurationFile=${f.log4j}`];
   if (!fs.existsSync(path.join(f.data, 'meta.properties'))) {
-    const clusterId = crypto.randomBytes(16).toString('base64url').slice(0, 22);
+    const clusterId = newClusterId();
     execFileSync(java.bin, ['-cp', classpath(), ...jvmLog, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', f.config], { stdio: 'pipe' });
     log(`  formatted KRaft storage in ${f.data} (cluster ${clusterId})`);
   }
