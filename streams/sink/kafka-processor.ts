@@ -180,6 +180,9 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
       await txn.abort().catch(() => undefined);
       // The state already folded this batch: drop it all and rebuild from the committed offsets.
       resetAll();
+      // kafkajs retries the batch without a word for its own (KafkaJS) errors: say it here, or a processor that keeps
+      // failing looks idle.
+      o.log.warn('batch not committed; state dropped, the batch is retried', { topic, partition, err: e as Error });
       throw e;
     }
     expected.set(tp, upTo);
