@@ -65,6 +65,10 @@ export const serveEmbeddedDb = async (opts: { dataDir?: string; port: number; ho
   if (opts.dataDir) fs.mkdirSync(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extensions: { timescaledb } });
   await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  // On a data directory that already has the extension, CREATE EXTENSION does nothing and timescaledb's library is
+  // not loaded until something calls into it, so its licensed half (continuous aggregates, compression) is missing:
+  // "functionality not supported under the current license". Load it now, as shared_preload_libraries would.
+  await db.exec(`LOAD 'timescaledb'`);
   const host = opts.host ?? '127.0.0.1';
   frameSocketMessages();
   const server = new PGLiteSocketServer({ db: db as never, port: opts.port, host });
