@@ -15,7 +15,7 @@ const columnsAsArrays = (t: TableDef, rows: readonly Row[]) => ({
 const quoted = (s: string): string => `"${s.replace(/[\\"]/g, '\\$&')}"`;
 
 /** PostgreSQL array literal of one column's values. */
-export const arrayLiteral = (c: Column, rows: readonly Row[]): string => {
+const arrayLiteral = (c: Column, rows: readonly Row[]): string => {
   const parts = new Array<string>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const v = rows[i]![c.name];

@@ -38,19 +38,6 @@ export const commentSql = (t: TableDef): string[] => [
 
 const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
-/** JS value → the text/array element that PostgreSQL parses for the column type. */
-export const toSql = (c: Column, v: unknown): unknown => {
-  if (v === undefined || v === null) return null;
-  switch (c.type) {
-    case 'timestamptz':
-      return new Date(v as number).toISOString();
-    case 'jsonb':
-      return JSON.stringify(v);
-    default:
-      return v;
-  }
-};
-
 /** A value read back by node-postgres → the JS domain value. */
 export const fromSql = (c: Column, v: unknown): unknown => {
   if (v === undefined || v === null) return null;

@@ -3,7 +3,7 @@ import { Client, Pool } from 'pg';
 import { migrate } from '../../infra/database/migrate';
 import { projectionMigrations } from '../../streams/projections/migrations';
 import { projectionTables } from '../../streams/projections/tables';
-import { toSql } from '../../streams/sink/table';
+import { insertRows } from '../../streams/sink/sql';
 import { detectDialect } from '../../infra/database/dialect';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { quoteIdent } from '../../services/common/db';
@@ -26,14 +26,14 @@ const T0 = Date.parse('2026-03-01T06:00:00Z');
 const min = 60_000;
 let reader: string;
 
+/** Rows written the way the sink writes them (a column a row leaves out is NULL). */
 const insert = async (table: string, rows: Record<string, unknown>[]) => {
   const def = projectionTables.find((d) => d.name === table)!;
-  for (const row of rows) {
-    const cols = def.columns.filter((c) => c.name in row);
-    await db.pool.query(
-      `INSERT INTO ${quoteIdent(db.schema)}.${table} (${cols.map((c) => c.name).join(', ')}) VALUES (${cols.map((_c, i) => `$${i + 1}`).join(', ')})`,
-      cols.map((c) => toSql(c, row[c.name])),
-    );
+  const client = await db.pool.connect();
+  try {
+    await insertRows(client, { ...def, name: `${quoteIdent(db.schema)}.${table}` }, rows);
+  } finally {
+    client.release();
   }
 };
 
