@@ -104,19 +104,22 @@ const LAG_SAMPLE_MS = 500;
 const startProducer = (env: NodeJS.ProcessEnv): Promise<{ go(): Promise<number> }> =>
   new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'producer-main.ts'), [], { execArgv: ['-r', 'tsx/cjs'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Whichever is waiting on the child: start-up (reject), or the run after 'go'.
+    let failed = reject as (e: Error) => void;
     let done: ((producedMs: number) => void) | undefined;
     child.on('message', (m: { type: string; producedMs?: number }) => {
       if (m.type === 'ready')
         resolve({
           go: () =>
-            new Promise<number>((res) => {
+            new Promise<number>((res, rej) => {
               done = res;
+              failed = rej;
               child.send({ type: 'go' });
             }),
         });
       if (m.type === 'done') done?.(m.producedMs!);
     });
-    child.on('exit', (code) => code !== 0 && reject(new Error(`the benchmark producer exited with ${code}`)));
+    child.on('exit', (code) => code !== 0 && failed(new Error(`the benchmark producer exited with ${code}`)));
   });
 
 /** Produce at `rate` events/s for `seconds` from another process while the sink runs; sample the lag every 500 ms. */
@@ -135,11 +138,13 @@ const sustained = async (kafka: Kafka, pool: Pool, serde: TopicSerde, schema: st
   const lags: number[] = [];
   const bar = progress(`sustained ${rate} events/s`, seconds);
   const t0 = Date.now();
-  let finished: number | undefined;
-  const producing = producer.go().then((ms) => (finished = ms));
-  while (finished === undefined) {
+  let producerRunning = true;
+  // Settles when the producer is done or has failed (then awaiting it below throws).
+  const producing = producer.go();
+  void producing.catch(() => undefined).finally(() => (producerRunning = false));
+  while (producerRunning) {
     await new Promise((r) => setTimeout(r, LAG_SAMPLE_MS));
-    if (finished !== undefined) break;
+    if (!producerRunning) break;
     lags.push(await lagOf());
     bar.tick(Math.min(seconds, Math.floor((Date.now() - t0) / 1000)), `lag ${lags[lags.length - 1]}`);
   }
