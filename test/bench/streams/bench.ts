@@ -125,37 +125,41 @@ const startProducer = (env: NodeJS.ProcessEnv): Promise<{ go(): Promise<number> 
 /** Produce at `rate` events/s for `seconds` from another process while the sink runs; sample the lag every 500 ms. */
 const sustained = async (kafka: Kafka, pool: Pool, serde: TopicSerde, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string, concurrency: number) => {
   const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: 15_000, partitionsConcurrently: concurrency });
-  const n = rate * seconds;
-  const producer = await startProducer({ BENCH_TOPIC: topics.events, BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_PREFIX: prefix });
-  const admin = kafka.admin();
-  await admin.connect();
-  const lagOf = async () => {
-    let sum = 0;
-    const pos = running.sink.positions();
-    for (const p of await admin.fetchTopicOffsets(topics.events)) sum += Math.max(0, Number(p.high) - (pos.get(`${topics.events}:${p.partition}`) ?? 0));
-    return sum;
-  };
-  const lags: number[] = [];
-  const bar = progress(`sustained ${rate} events/s`, seconds);
-  const t0 = Date.now();
-  let producerRunning = true;
-  // Settles when the producer is done or has failed (then awaiting it below throws).
-  const producing = producer.go();
-  void producing.catch(() => undefined).finally(() => (producerRunning = false));
-  while (producerRunning) {
-    await new Promise((r) => setTimeout(r, LAG_SAMPLE_MS));
-    if (!producerRunning) break;
-    lags.push(await lagOf());
-    bar.tick(Math.min(seconds, Math.floor((Date.now() - t0) / 1000)), `lag ${lags[lags.length - 1]}`);
+  try {
+    const n = rate * seconds;
+    const producer = await startProducer({ BENCH_TOPIC: topics.events, BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_PREFIX: prefix });
+    const admin = kafka.admin();
+    await admin.connect();
+    const lagOf = async () => {
+      let sum = 0;
+      const pos = running.sink.positions();
+      for (const p of await admin.fetchTopicOffsets(topics.events)) sum += Math.max(0, Number(p.high) - (pos.get(`${topics.events}:${p.partition}`) ?? 0));
+      return sum;
+    };
+    const lags: number[] = [];
+    const bar = progress(`sustained ${rate} events/s`, seconds);
+    const t0 = Date.now();
+    let producerRunning = true;
+    // Settles when the producer is done or has failed (then awaiting it below throws).
+    const producing = producer.go();
+    void producing.catch(() => undefined).finally(() => (producerRunning = false));
+    while (producerRunning) {
+      await new Promise((r) => setTimeout(r, LAG_SAMPLE_MS));
+      if (!producerRunning) break;
+      lags.push(await lagOf());
+      bar.tick(Math.min(seconds, Math.floor((Date.now() - t0) / 1000)), `lag ${lags[lags.length - 1]}`);
+    }
+    const producedMs = await producing;
+    bar.tick(seconds);
+    const d0 = Date.now();
+    await running.sink.reached(await endOffsets(kafka, [topics.events]), 10 * 60_000);
+    const drainMs = Date.now() - d0;
+    await admin.disconnect();
+    return { achievedRate: Math.round(n / (producedMs / 1000)), maxLag: Math.max(...lags, 0), lastLag: lags[lags.length - 1] ?? 0, lags, drainMs };
+  } finally {
+    // Also when the producer failed: a sink left running would keep the benchmark alive after its topics are gone.
+    await running.stop();
   }
-  const producedMs = await producing;
-  bar.tick(seconds);
-  const d0 = Date.now();
-  await running.sink.reached(await endOffsets(kafka, [topics.events]), 10 * 60_000);
-  const drainMs = Date.now() - d0;
-  await admin.disconnect();
-  await running.stop();
-  return { achievedRate: Math.round(n / (producedMs / 1000)), maxLag: Math.max(...lags, 0), lastLag: lags[lags.length - 1] ?? 0, lags, drainMs };
 };
 
 /** Least-squares slope of lag samples taken every `everyMs`, in records per second. */
