@@ -107,4 +107,15 @@ export const projectionMigrations: readonly Migration[] = [
     id: 'streams-003-vehicle-state-ids',
     up: () => ['telematics_reading_id', 'last_reading_id', 'estimate_event_id'].map((c) => `ALTER TABLE vehicle_state ADD COLUMN IF NOT EXISTS ${c} text`),
   },
+  {
+    // Cheaper writes (streams/README.md, benchmark). meter_values: no unique index on its key (tables.ts, keyIndexed);
+    // tables streams-001 created before that lose theirs here. Current-state tables, updated at nearly every event:
+    // room on each page for the new version of a row, so an update that changes no indexed column leaves the indexes
+    // alone (heap-only tuples).
+    id: 'streams-004-write-cost',
+    up: () => [
+      `ALTER TABLE meter_values DROP CONSTRAINT IF EXISTS meter_values_pkey`,
+      ...['charger_status', 'connector_status', 'sessions', 'vehicle_state'].map((t) => `ALTER TABLE ${t} SET (fillfactor = 70)`),
+    ],
+  },
 ];

@@ -11,6 +11,7 @@ import { TopicSerde } from '../../schemas/registry';
 import { Topics } from '../../schemas/topics';
 import { millis } from '../normalizer/frame';
 import { applyBatch } from '../sink/apply';
+import { acceptsCopyFromStdin } from '../sink/sql';
 import { PgSink, SinkRecord, startPgSink } from '../sink/pg-sink';
 import { projections, projectionTopics } from './index';
 import { projectionMigrations } from './migrations';
@@ -68,6 +69,7 @@ const REFRESH_COST_SHARE = 20;
 /** Migrates the schema and runs every projection behind one exactly-once sink. */
 export const startProjections = async (o: ProjectionsOptions): Promise<RunningProjections> => {
   const { dialect } = await migrate(o.pool, o.schema, projectionMigrations);
+  const copy = await acceptsCopyFromStdin(o.pool);
   const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig };
   const roleOf = new Map<string, string>([
     [topics.events, Topics.chargingEvents],
@@ -113,7 +115,7 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
         const i = toInput({ topic: roleOf.get(r.topic) ?? r.topic, value: r.value });
         if (i) inputs.push(i);
       }
-      await applyBatch(client, projections, inputs);
+      await applyBatch(client, projections, inputs, { copy });
     },
     afterCommit: async (records) => {
       if (roleOf.get(records[0]?.topic ?? '') !== Topics.chargingEvents) return;

@@ -1,19 +1,19 @@
 import { ClientBase } from 'pg';
 import { Projection, ProjectionInput } from '../projections/projection';
 import { Row } from './table';
-import { insertRows, keyString, loadRows, upsertRows } from './sql';
+import { InsertOptions, insertRows, keyString, loadRows, upsertRows } from './sql';
 
 /** Applies one batch of inputs to every projection inside the caller's transaction: document projections load the
  *  rows the batch touches (one SELECT per table), fold in memory and upsert what changed (one statement); append
  *  projections insert their rows (one statement). Returns the number of rows written per table. */
-export const applyBatch = async (client: ClientBase, projections: readonly Projection[], inputs: readonly ProjectionInput[]): Promise<Record<string, number>> => {
+export const applyBatch = async (client: ClientBase, projections: readonly Projection[], inputs: readonly ProjectionInput[], o?: InsertOptions): Promise<Record<string, number>> => {
   const written: Record<string, number> = {};
   for (const p of projections) {
     if (p.kind === 'append') {
       const rows: Row[] = [];
       for (const i of inputs) for (const r of p.rows(i)) rows.push(r);
       if (rows.length) {
-        await insertRows(client, p.table, rows);
+        await insertRows(client, p.table, rows, o);
         written[p.table.name] = rows.length;
       }
       continue;

@@ -149,8 +149,10 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     const lost = (e: Error) => o.log.error('database connection lost', { err: e });
     client.on('error', lost);
     try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL search_path TO ${schema}, public`);
+      // One round trip. Commits need not wait for the disk: a projection is derived from the log, and a database crash
+      // that loses the last transactions loses their stored offsets with them (WAL is replayed in order), so the sink
+      // applies those records again. The transaction stays atomic; only its durability is left to the next checkpoint.
+      await client.query(`BEGIN; SET LOCAL search_path TO ${schema}, public; SET LOCAL synchronous_commit TO off`);
       const moved = await client.query(
         `INSERT INTO stream_offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $5)
          ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset WHERE stream_offsets.next_offset = $4`,

@@ -1,4 +1,5 @@
 import { ClientBase } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { Column, fromSql, Row, sqlType, TableDef } from './table';
 
 /** Batched writes: one statement per table and batch, every column passed as one array parameter and spread by
@@ -28,11 +29,76 @@ const arrayLiteral = (c: Column, rows: readonly Row[]): string => {
   return `{${parts.join(',')}}`;
 };
 
-/** Insert rows; rows whose key exists are left alone (append-only tables; makes a re-applied batch harmless). */
-export const insertRows = async (client: ClientBase, t: TableDef, rows: readonly Row[]): Promise<void> => {
+export interface InsertOptions {
+  /** The server takes COPY FROM STDIN (see acceptsCopyFromStdin). */
+  readonly copy: boolean;
+}
+
+/** Insert rows; rows whose key exists are left alone (append-only tables; makes a re-applied batch harmless). A table
+ *  whose key has no index (keyIndexed false) takes the rows as they come, by COPY where the server can: half the
+ *  database's work of an INSERT from arrays. */
+export const insertRows = async (client: ClientBase, t: TableDef, rows: readonly Row[], o: InsertOptions = { copy: false }): Promise<void> => {
   if (rows.length === 0) return;
+  if (t.keyIndexed === false && o.copy) return copyRows(client, t, rows);
   const { params, source } = columnsAsArrays(t, rows);
-  await client.query(`INSERT INTO ${t.name} (${t.columns.map((c) => c.name).join(', ')}) ${source} ON CONFLICT (${t.key.join(', ')}) DO NOTHING`, params);
+  const onConflict = t.keyIndexed === false ? '' : ` ON CONFLICT (${t.key.join(', ')}) DO NOTHING`;
+  await client.query(`INSERT INTO ${t.name} (${t.columns.map((c) => c.name).join(', ')}) ${source}${onConflict}`, params);
+};
+
+/** PGlite (the embedded TimescaleDB, PostgreSQL compiled to WebAssembly) answers one protocol message at a time and
+ *  drops the connection on COPY FROM STDIN; every other PostgreSQL takes it. */
+export const acceptsCopyFromStdin = async (db: Pick<ClientBase, 'query'>): Promise<boolean> => {
+  const r = await db.query<{ v: string }>('SELECT version() AS v');
+  return !/emscripten/i.test(r.rows[0]?.v ?? '');
+};
+
+/** COPY's text format: a row a line, columns separated by tabs, \N for NULL, backslash escapes. One formatter per
+ *  column and COPY, remembering its last value: the rows of one event (four meter samples, say) repeat most fields,
+ *  and a table of millions of rows spends its client time here. */
+const copyFormatter = (c: Column): ((v: unknown) => string) => {
+  let last: unknown;
+  let lastText = '';
+  const format = (v: unknown): string => {
+    switch (c.type) {
+      case 'timestamptz':
+        return new Date(Number(v)).toISOString();
+      case 'bool':
+        return v ? 't' : 'f';
+      case 'text':
+        return copyEscape(String(v));
+      case 'jsonb':
+        return copyEscape(JSON.stringify(v));
+      default:
+        return String(v);
+    }
+  };
+  return (v) => {
+    if (v === undefined || v === null) return '\\N';
+    if (v !== last) {
+      last = v;
+      lastText = format(v);
+    }
+    return lastText;
+  };
+};
+
+const copyEscape = (s: string): string => (/[\\\t\n\r]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s);
+
+const copyRows = async (client: ClientBase, t: TableDef, rows: readonly Row[]): Promise<void> => {
+  const names = t.columns.map((c) => c.name);
+  const formats = t.columns.map(copyFormatter);
+  let text = '';
+  for (const row of rows) {
+    let line = formats[0]!(row[names[0]!]);
+    for (let i = 1; i < names.length; i++) line += `\t${formats[i]!(row[names[i]!])}`;
+    text += `${line}\n`;
+  }
+  const stream = client.query(copyFrom(`COPY ${t.name} (${names.join(', ')}) FROM STDIN`));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+    stream.end(text);
+  });
 };
 
 /** Insert or replace rows by key (current-state tables). Keys must be unique within `rows`. */

@@ -15,6 +15,10 @@ export interface TableDef {
   readonly columns: readonly Column[];
   /** Primary key columns (for time series it includes the time column, as TimescaleDB requires). */
   readonly key: readonly string[];
+  /** False: the key identifies and orders rows (digests, pages) but no unique index enforces it. For an append-only
+   *  time series of many rows per event that only the exactly-once sink writes: its stored offsets already keep a
+   *  record from being applied twice, and the index cost as much as the rest of the insert. Default true. */
+  readonly keyIndexed?: boolean;
   /** Time column of a time series (hypertable with TimescaleDB, BRIN index otherwise). */
   readonly time?: string;
   /** Column that time-series queries filter on besides time (segment-by / composite index). */
@@ -29,7 +33,7 @@ export const sqlType = (t: ColumnType): string =>
 export const createTableSql = (t: TableDef): string =>
   `CREATE TABLE IF NOT EXISTS ${t.name} (\n  ${t.columns
     .map((c) => `${c.name} ${sqlType(c.type)}${c.nullable ? '' : ' NOT NULL'}`)
-    .join(',\n  ')},\n  PRIMARY KEY (${t.key.join(', ')})\n)`;
+    .join(',\n  ')}${t.keyIndexed === false ? '' : `,\n  PRIMARY KEY (${t.key.join(', ')})`}\n)`;
 
 export const commentSql = (t: TableDef): string[] => [
   `COMMENT ON TABLE ${t.name} IS ${literal(t.doc)}`,

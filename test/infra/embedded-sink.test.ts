@@ -8,6 +8,8 @@ import { RunningProjections, startProjections } from '../../streams/projections/
 import { endOffsets } from '../../streams/sink/pg-sink';
 import { createTestTopics, deleteTestTopics, produce, quietLog, testSerde, TestTopics } from '../streams/support';
 import { freePort, testKafka, uniq } from '../support/stack';
+import { toAvro } from '../../schemas/events';
+import { generate } from '../bench/streams/events';
 
 /** The projections sink against the embedded TimescaleDB (PGlite behind pglite-socket). A sink batch is one Bind
  *  message with one array parameter per column: hundreds of KiB, more than one TCP chunk. pglite-socket used to hand
@@ -87,6 +89,23 @@ describe('embedded TimescaleDB: projections sink', () => {
         `SELECT (SELECT count(*)::int FROM ${schema}.telematics_readings) AS readings, (SELECT count(*)::int FROM ${schema}.vehicle_state) AS vehicles`,
       );
       expect(counts.rows[0]).toEqual({ readings: n, vehicles: 20 });
+    });
+
+    it('writes a large batch of meter samples, odd text included, once', async () => {
+      // meter_values has no unique index (tables.ts); PGlite takes no COPY FROM STDIN, so here it gets INSERTs.
+      const prefix = uniq('CP');
+      const events = [...generate(6000, 10, prefix)];
+      const odd = events.find((e) => e.body.type === 'MeterSampled')!;
+      if (odd.body.type === 'MeterSampled') odd.body.samples[0] = { ...odd.body.samples[0]!, location: 'tab\there\\ and\nnewline' };
+      await produce(kafka, serde, topics.events, Topics.chargingEvents, events.map((e) => ({ key: e.chargePointId, value: toAvro(e) })));
+      const schema = 'projections';
+      const samples = events.reduce((a, e) => a + (e.body.type === 'MeterSampled' ? e.body.samples.length : 0), 0);
+      running = await startProjections({ kafka, serde, pool, log: quietLog, schema, groupId: uniq('embedded-sink'), topics: { events: topics.events, readings: topics.readings, config: topics.config } });
+      await running.sink.reached(await endOffsets(kafka, [topics.events, topics.readings, topics.config]), 120_000);
+      const counts = await pool.query<{ rows: number; distinct: number }>(`SELECT count(*)::int AS rows, count(DISTINCT (event_id, idx))::int AS distinct FROM ${schema}.meter_values`);
+      expect(counts.rows[0]).toEqual({ rows: samples, distinct: samples });
+      const back = await pool.query<{ location: string; at: Date }>(`SELECT location, at FROM ${schema}.meter_values WHERE event_id = $1 AND idx = 0`, [odd.eventId]);
+      expect(back.rows).toEqual([{ location: 'tab\there\\ and\nnewline', at: new Date(odd.occurredAt) }]);
     });
   });
 });
