@@ -35,6 +35,10 @@ export interface DocumentProjection {
   /** Values of table.key (in order) of the row this input changes, or undefined when it doesn't concern the table. */
   keyOf(input: ProjectionInput): readonly (string | number)[] | undefined;
   evolve(row: Row | undefined, input: ProjectionInput): Row | undefined;
+  /** Records of more than one partition change the same row (vehicle_state: readings keyed by vehicle, estimates and
+   *  matches keyed by charger). The sink then locks the keys a batch touches before loading them, so two partitions
+   *  applied at once (or by two instances) wait for each other instead of one overwriting the other's fold. */
+  readonly keysSpanPartitions?: boolean;
 }
 
 /** An append-only time series: each input becomes zero or more rows. */

@@ -61,6 +61,7 @@ const emptyVehicle = (vehicle_id: string): Row => ({
 export const vehicleStateProjection: DocumentProjection = {
   kind: 'document',
   table: vehicleState,
+  keysSpanPartitions: true,
   keyOf: (i) => {
     const v = vehicleOf(i);
     return v === undefined ? undefined : [v];

@@ -1,7 +1,7 @@
 import { ClientBase } from 'pg';
 import { Projection, ProjectionInput } from '../projections/projection';
 import { Row } from './table';
-import { InsertOptions, insertRows, keyString, loadRows, upsertRows } from './sql';
+import { InsertOptions, insertRows, keyString, loadRows, lockKeys, upsertRows } from './sql';
 
 /** Applies one batch of inputs to every projection inside the caller's transaction: document projections load the
  *  rows the batch touches (one SELECT per table), fold in memory and upsert what changed (one statement); append
@@ -28,6 +28,7 @@ export const applyBatch = async (client: ClientBase, projections: readonly Proje
       touched.push({ key, values, input: i });
     }
     if (touched.length === 0) continue;
+    if (p.keysSpanPartitions) await lockKeys(client, p.table, [...keys.keys()]);
     const loaded = await loadRows(client, p.table, [...keys.values()]);
     const current = new Map(loaded);
     for (const t of touched) {

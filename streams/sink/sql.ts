@@ -114,6 +114,16 @@ export const upsertRows = async (client: ClientBase, t: TableDef, rows: readonly
 
 export const keyString = (values: readonly unknown[]): string => JSON.stringify(values);
 
+/** Locks `keys` (keyString) of table `t` until the end of the transaction. One statement takes them all in the order
+ *  of their lock ids, so transactions locking overlapping keys wait in line and never in a circle. */
+export const lockKeys = async (client: ClientBase, t: TableDef, keys: readonly string[]): Promise<void> => {
+  if (keys.length === 0) return;
+  await client.query(
+    `SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT DISTINCT hashtextextended($1 || k, 0) AS id FROM unnest($2::text[]) AS k ORDER BY id) ids`,
+    [`${t.name}:`, keys],
+  );
+};
+
 /** The current rows of `keys` (each the values of t.key in order), by keyString. */
 export const loadRows = async (client: ClientBase, t: TableDef, keys: readonly (readonly unknown[])[]): Promise<Map<string, Row>> => {
   const out = new Map<string, Row>();
