@@ -1,5 +1,6 @@
 import { Migration } from '../../infra/database/migrate';
 import { commentSql, createTableSql } from '../sink/table';
+import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSql } from './load-aggregate';
 import { projectionTables } from './tables';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
@@ -20,7 +21,7 @@ import { projectionTables } from './tables';
  *   stream_offsets          consumer offsets stored in the same transaction as the rows (exactly once)
  *
  *  Views:
- *   charger_load_15m   continuous aggregate (TimescaleDB) / materialized view (PostgreSQL): power per charger and
+ *   charger_load_15m   continuous aggregate (TimescaleDB) / table refreshed from where it changed (PostgreSQL): power per charger and
  *                      connector in 15-minute buckets from Power.Active.Import totals; refreshed by the projections service
  *   site_load_15m      site load per 15-minute bucket (sum over the site's chargers), with the grid limit
  *   vehicle_soc        the SoC to trust per vehicle: source telematics | charger | estimate, its time and age
@@ -53,26 +54,9 @@ export const projectionMigrations: readonly Migration[] = [
   {
     id: 'streams-002-views',
     up: (d) => [
-      ...d.aggregateView(
-        'charger_load_15m',
-        `SELECT ${d.timeBucket('15 minutes', 'at')} AS bucket, charge_point_id, connector_id,
-           avg(value) AS avg_power_w, max(value) AS max_power_w, count(*) AS samples
-         FROM meter_values
-         WHERE measurand = 'Power.Active.Import' AND phase IS NULL
-         GROUP BY 1, charge_point_id, connector_id`,
-      ),
-      d.refreshAggregate('charger_load_15m'),
-      `CREATE OR REPLACE VIEW site_load_15m AS
-       SELECT l.bucket, c.site_id,
-         sum(l.avg_power_w) / 1000.0 AS avg_power_kw,
-         sum(l.max_power_w) / 1000.0 AS peak_power_kw_upper_bound,
-         sum(l.avg_power_w) / 1000.0 * 0.25 AS energy_kwh,
-         count(DISTINCT l.charge_point_id) AS chargers,
-         max(s.grid_limit_kw) AS grid_limit_kw
-       FROM charger_load_15m l
-       JOIN fleet_chargers c ON c.charge_point_id = l.charge_point_id
-       LEFT JOIN fleet_sites s ON s.site_id = c.site_id
-       GROUP BY l.bucket, c.site_id`,
+      ...d.aggregateView(LOAD_AGGREGATE, loadAggregateSelect(d)),
+      d.refreshAggregate(LOAD_AGGREGATE),
+      siteLoadViewSql(LOAD_AGGREGATE),
       `CREATE OR REPLACE VIEW vehicle_soc AS
        WITH ids AS (SELECT vehicle_id FROM fleet_vehicles UNION SELECT vehicle_id FROM vehicle_state)
        SELECT ids.vehicle_id, best.soc_pct, best.source, best.at AS soc_at,
@@ -117,5 +101,10 @@ export const projectionMigrations: readonly Migration[] = [
       `ALTER TABLE meter_values DROP CONSTRAINT IF EXISTS meter_values_pkey`,
       ...['charger_status', 'connector_status', 'sessions', 'vehicle_state'].map((t) => `ALTER TABLE ${t} SET (fillfactor = 70)`),
     ],
+  },
+  {
+    // Plain PostgreSQL: the load aggregate becomes a table refreshed from where it changed (load-aggregate.ts).
+    id: 'streams-005-load-aggregate-table',
+    up: (d) => loadTableMigration(d),
   },
 ];

@@ -3,7 +3,6 @@ import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { migrate } from '../../infra/database/migrate';
 import { Dialect } from '../../infra/database/dialect';
-import { quoteIdent } from '../../services/common/db';
 import { Logger } from '../../services/common/log';
 import { fromAvro } from '../../schemas/events';
 import { configFromAvro } from '../../schemas/fleet-config';
@@ -12,6 +11,7 @@ import { Topics } from '../../schemas/topics';
 import { millis } from '../normalizer/frame';
 import { applyBatch } from '../sink/apply';
 import { acceptsCopyFromStdin } from '../sink/sql';
+import { refreshLoadAggregate } from './load-aggregate';
 import { PgSink, SinkRecord, startPgSink } from '../sink/pg-sink';
 import { projections, projectionTopics } from './index';
 import { projectionMigrations } from './migrations';
@@ -76,18 +76,36 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     [topics.readings, Topics.telematicsReadings],
     [topics.config, Topics.fleetConfig],
   ]);
-  const refreshAggregates = async () => {
-    await o.pool.query(dialect.refreshAggregate(`${quoteIdent(o.schema)}.charger_load_15m`));
+  // Earliest meter sample time written since the last refresh of the load aggregate (-Infinity: unknown, all of it;
+  // an earlier run may have written samples it never refreshed). Taken at commit, so a refresh that starts after it
+  // sees the rows.
+  let loadChangedFrom = -Infinity;
+  const meterFrom = new WeakMap<readonly SinkRecord[], number>();
+  const refreshNow = async () => {
+    const from = loadChangedFrom;
+    if (from === Infinity) return;
+    loadChangedFrom = Infinity;
+    try {
+      await refreshLoadAggregate(o.pool, dialect, o.schema, from === -Infinity ? null : from);
+    } catch (e) {
+      loadChangedFrom = Math.min(loadChangedFrom, from);
+      throw e;
+    }
   };
-  // In the background, one at a time, and never more than 1/REFRESH_COST_SHARE of the time: a materialized view on
-  // plain PostgreSQL is recomputed over the whole history, so its refresh grows with the table (a continuous
-  // aggregate only re-materializes what changed).
+  // In the background, one at a time, and never more than 1/REFRESH_COST_SHARE of the time.
   const refreshEvery = o.refreshEveryMs ?? 15_000;
   let nextRefreshAt = 0;
   let refreshing: Promise<void> | null = null;
+  /** On demand (tests, replays): after the refresh in progress, if any, one that covers everything committed so far. */
+  const refreshAggregates = async () => {
+    while (refreshing) await refreshing;
+    const now = refreshNow();
+    refreshing = now.catch(() => undefined).finally(() => (refreshing = null));
+    await now;
+  };
   const refreshInBackground = () => {
     const t0 = Date.now();
-    refreshing = refreshAggregates()
+    refreshing = refreshNow()
       .catch((e: unknown) => o.log.warn('aggregate refresh failed', { err: e as Error }))
       .finally(() => {
         nextRefreshAt = Date.now() + Math.max(refreshEvery, REFRESH_COST_SHARE * (Date.now() - t0));
@@ -111,15 +129,19 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     ...(o.partitionsConcurrently ? { partitionsConcurrently: o.partitionsConcurrently } : {}),
     apply: async (client, records) => {
       const inputs: ProjectionInput[] = [];
+      let earliestSample = Infinity;
       for (const r of records) {
         const i = toInput({ topic: roleOf.get(r.topic) ?? r.topic, value: r.value });
-        if (i) inputs.push(i);
+        if (!i) continue;
+        inputs.push(i);
+        if (i.kind === 'event' && i.event.body.type === 'MeterSampled') earliestSample = Math.min(earliestSample, i.event.occurredAt);
       }
       await applyBatch(client, projections, inputs, { copy });
+      meterFrom.set(records, earliestSample);
     },
     afterCommit: async (records) => {
-      if (roleOf.get(records[0]?.topic ?? '') !== Topics.chargingEvents) return;
-      if (refreshing || Date.now() < nextRefreshAt) return;
+      loadChangedFrom = Math.min(loadChangedFrom, meterFrom.get(records) ?? Infinity);
+      if (loadChangedFrom === Infinity || refreshing || Date.now() < nextRefreshAt) return;
       refreshInBackground();
     },
   });

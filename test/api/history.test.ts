@@ -4,6 +4,7 @@ import { migrate } from '../../infra/database/migrate';
 import { projectionMigrations } from '../../streams/projections/migrations';
 import { projectionTables } from '../../streams/projections/tables';
 import { insertRows } from '../../streams/sink/sql';
+import { refreshLoadAggregate } from '../../streams/projections/load-aggregate';
 import { detectDialect } from '../../infra/database/dialect';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { quoteIdent } from '../../services/common/db';
@@ -75,12 +76,8 @@ beforeAll(async () => {
   await insert('meter_values', mv);
   await db.pool.query(`SET search_path TO ${quoteIdent(db.schema)}`);
   const client = await db.pool.connect();
-  try {
-    await client.query(`SET search_path TO ${quoteIdent(db.schema)}`);
-    await client.query((await detectDialect(client)).refreshAggregate('charger_load_15m'));
-  } finally {
-    client.release();
-  }
+  const dialect = await detectDialect(client).finally(() => client.release());
+  await refreshLoadAggregate(db.pool, dialect, db.schema, null);
   await insert('soc_history', [
     { at: T0 + 0 * min, vehicle_id: veh, source: 'telematics', soc_pct: 20, event_id: 's1' },
     { at: T0 + 20 * min, vehicle_id: veh, session_id: `${cp1}:5`, source: 'estimate', soc_pct: 35, uncertainty_pct: 3, event_id: 's2' },
