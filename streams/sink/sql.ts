@@ -45,8 +45,8 @@ export const insertRows = async (client: ClientBase, t: TableDef, rows: readonly
   await client.query(`INSERT INTO ${t.name} (${t.columns.map((c) => c.name).join(', ')}) ${source}${onConflict}`, params);
 };
 
-/** PGlite (the embedded TimescaleDB, PostgreSQL compiled to WebAssembly) answers one protocol message at a time and
- *  drops the connection on COPY FROM STDIN; every other PostgreSQL takes it. */
+/** PGlite (the embedded TimescaleDB, PostgreSQL compiled to WebAssembly) behind pglite-socket drops the connection on
+ *  COPY FROM STDIN (test/infra/embedded-sink.test.ts saw it); every other PostgreSQL takes it. */
 export const acceptsCopyFromStdin = async (db: Pick<ClientBase, 'query'>): Promise<boolean> => {
   const r = await db.query<{ v: string }>('SELECT version() AS v');
   return !/emscripten/i.test(r.rows[0]?.v ?? '');
