@@ -167,15 +167,17 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
       await heartbeat();
       return;
     }
-    const messages = new Map<string, { key: string; value: Buffer }[]>();
-    for (const r of outputs) {
-      const dest = r.topic ?? o.output;
-      const list = messages.get(dest) ?? [];
-      list.push({ key: r.key, value: await o.serde.encode(r.schemaTopic, r.value) });
-      messages.set(dest, list);
-    }
+    // An output the schema refuses fails the batch like a failed commit does: the state has folded the batch already,
+    // and a retry on top of it would fold it twice and lose the outputs of the first fold.
     const txn = await producer.transaction();
     try {
+      const messages = new Map<string, { key: string; value: Buffer }[]>();
+      for (const r of outputs) {
+        const dest = r.topic ?? o.output;
+        const list = messages.get(dest) ?? [];
+        list.push({ key: r.key, value: await o.serde.encode(r.schemaTopic, r.value) });
+        messages.set(dest, list);
+      }
       for (const [dest, msgs] of messages) await txn.send({ topic: dest, messages: msgs, acks: DURABLE_ACKS });
       await whileConcurrent(() => txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic, partitions: [{ partition, offset: String(upTo) }] }] }));
       await txn.commit();
