@@ -179,12 +179,14 @@ export class ChargerConnection {
     return { chargePointId: this.chargePointId, protocol: this.protocol, stage: 'FRAME' as const, raw: bytes, receivedAt: at };
   }
 
-  /** Refuses a frame: CALLERROR at once (for CALLs), ocpp.rejected, and the frames that crossed the wire in ocpp.frames. */
+  /** Refuses a frame: CALLERROR at once (for CALLs), ocpp.rejected, and the frames that crossed the wire in ocpp.frames.
+   *  The refused frame's own record there carries the refusal (errorCode, errorDescription), so that readers of
+   *  ocpp.frames (the normalizer) can tell a refused CALL from one that was taken, without waiting for the answer. */
   private refuse(r: Refusal, bytes: Buffer, at: number, inDraft?: FrameDraft): void {
     const code = errorCode(this.protocol, r.fault);
     this.deps.metrics.rejected.inc({ stage: 'FRAME', reason: code });
     this.deps.reject({ ...this.rejectionBase(bytes, at), uniqueId: r.uniqueId === '-1' ? null : r.uniqueId, action: r.action, errorCode: code, reason: r.reason });
-    const drafts: FrameDraft[] = inDraft ? [inDraft] : [];
+    const drafts: FrameDraft[] = inDraft ? [{ ...inDraft, errorCode: code, errorDescription: r.reason }] : [];
     if (r.answer) {
       const err = callError(this.protocol, r);
       const text = serialize(err);

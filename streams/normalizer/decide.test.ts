@@ -18,6 +18,22 @@ const run = (frames: OcppFrame[], state: ChargerState = initialCharger): { state
 const script: SessionScript = { chargePointId: 'CP-1', t0: Date.UTC(2026, 0, 5, 8), idTag: 'TAG-1', meterStartWh: 120_000, energyWh: 30_000, minutes: 60, socStartPct: 30 };
 
 describe('normalizer decide', () => {
+  it('given a CALL the gateway refused, or one that breaks the OCPP schema, then nothing changes', () => {
+    const frames = session16(script);
+    const status = frames.find((f) => f.kind === 'CALL' && f.action === 'StatusNotification')!;
+    const before = run(frames.slice(0, frames.indexOf(status)));
+    const payload: Record<string, unknown> = { ...(JSON.parse(status.payloadJson!) as Record<string, unknown>), status: 'Faulted', errorCode: 'GroundFailure' };
+    const variant = (p: Record<string, unknown>, refusal: string | null): OcppFrame => ({ ...status, payloadJson: JSON.stringify(p), errorCode: refusal, errorDescription: refusal && 'refused by the gateway' });
+    const after = (f: OcppFrame) => run([f], before.state);
+    // Taken: the status change comes out (so the two cases below would show one).
+    expect(after(variant(payload, null)).events.map((e) => e.body)).toEqual([{ type: 'ConnectorStatusChanged', connectorId: 1, status: 'Faulted', errorCode: 'GroundFailure', info: null }]);
+    const refused = after(variant(payload, 'OccurrenceConstraintViolation'));
+    expect(refused).toEqual({ state: before.state, events: [] });
+    const { connectorId: _missing, ...withoutConnector } = payload;
+    const invalid = after(variant(withoutConnector, null));
+    expect(invalid).toEqual({ state: before.state, events: [] });
+  });
+
   it('given a 1.6 session, when folded, then connection, boot, statuses, session, meter samples and SoC come out in order', () => {
     const { events, state } = run(session16(script));
     const types = events.map((e) => e.body.type);

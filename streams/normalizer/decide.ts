@@ -1,6 +1,9 @@
+import * as E from 'fp-ts/Either';
 import { ChargingEvent, EventBody, MeterSample, SourceRef } from '../../schemas/events';
 import { CommandResult, OcppFrame } from './frame';
 import { energyRegister, isTransactionBoundaryRegister, sample16, sample201, SampledValue16, SampledValue201 } from './units';
+import { Protocol, protocols } from '../../services/ocpp-gateway/protocol';
+import { validatePayload } from '../../services/ocpp-gateway/schemas';
 
 /** The normalizer as a fold over one charger's frames: `decide(state, frame, source) => { state, events }`.
  *  Pure: no I/O, no clock; event ids come from the source record (`<topic>:<partition>:<offset>:<n>`), so running it
@@ -304,6 +307,10 @@ const result201 = (s: ChargerState, f: OcppFrame, r: Record<string, unknown>, ou
 
 // ---- the fold --------------------------------------------------------------------------------------------------
 
+/** The payload of an inbound CALL against its version's OCPP schema, as the gateway checks it. */
+const isValidCall = (f: OcppFrame, payload: object): boolean =>
+  protocols.includes(f.protocol as Protocol) && f.action !== null && E.isRight(validatePayload(f.protocol as Protocol, f.action, 'req', payload));
+
 export const decide = (s: ChargerState, f: OcppFrame, source: SourceRef): Decision => {
   const out = new Out(f.chargePointId, source);
   const v201 = f.protocol.startsWith('ocpp2');
@@ -318,9 +325,11 @@ export const decide = (s: ChargerState, f: OcppFrame, source: SourceRef): Decisi
       state = { ...s, pending: {} };
       break;
     case 'CALL': {
-      if (f.direction !== 'IN') break;
+      // A CALL the gateway refused (its record carries the refusal; the charger got a CALLERROR and will retry) changes
+      // nothing, and neither does one that breaks the OCPP schema (records written before refusals were marked).
+      if (f.direction !== 'IN' || f.errorCode !== null) break;
       const p = parse(f.payloadJson);
-      if (typeof p !== 'object' || p === null) break;
+      if (typeof p !== 'object' || p === null || !isValidCall(f, p)) break;
       state = v201 ? call201(s, f, p as Record<string, unknown>, out) : call16(s, f, p as Record<string, unknown>, out);
       break;
     }

@@ -14,6 +14,7 @@ const prefix = uniq('bad');
 const MAX = 4096;
 let gw: Gateway;
 let rejectedFrom: Map<number, number>;
+let framesFrom: Map<number, number>;
 
 interface RawPeer {
   readonly ws: WebSocket;
@@ -125,6 +126,7 @@ beforeAll(async () => {
   const ids = ['16', '201', 'dup16', 'dup201', 'flood', 'bystander', 'huge'].map((s) => `${prefix}-${s}`);
   await configureFleet(ctx.kafka, ctx.serde, ids.map((id) => ({ id, password: `pw-${id}` })));
   rejectedFrom = await topicEnds(ctx.kafka, Topics.ocppRejected);
+  framesFrom = await topicEnds(ctx.kafka, Topics.ocppFrames);
   gw = await createGateway(ctx, {
     gatewayId: uniq('gw-bad'),
     port: 0,
@@ -211,6 +213,16 @@ describe.each([
       expect(Buffer.from(r.raw).equals(raw)).toBe(true);
       expect(r.reason).toMatch(reason);
     }
+    // In ocpp.frames every inbound CALL is kept; the refused ones carry their refusal, so the normalizer skips them.
+    const calls = (await readFrom<Json>(ctx.kafka, Topics.ocppFrames, framesFrom, (k) => k === id, (r) => r.filter((f: Json) => f.kind === 'CALL' && f.direction === 'IN').length >= 4))
+      .filter((f: Json) => f.kind === 'CALL' && f.direction === 'IN' && f.uniqueId !== 'after')
+      .map((f: Json) => ({ uniqueId: f.uniqueId, errorCode: f.errorCode, refused: f.errorDescription !== null }))
+      .sort((a: Json, b: Json) => (a.uniqueId === b.uniqueId ? Number(b.refused) - Number(a.refused) : a.uniqueId < b.uniqueId ? -1 : 1));
+    expect(calls).toEqual([
+      { uniqueId: 'other', errorCode: code, refused: true },
+      { uniqueId: 'same', errorCode: code, refused: true },
+      { uniqueId: 'same', errorCode: null, refused: false },
+    ]);
     p.ws.close();
   });
 });
