@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { Dialect } from '../../infra/database/dialect';
-import { quoteIdent } from '../../services/common/db';
+import { quoteIdent, withTransaction } from '../../services/common/db';
 
 /** charger_load_15m: power per charger and connector in 15-minute buckets, from the Power.Active.Import totals of
  *  meter_values; site_load_15m sums it per site.
@@ -70,15 +70,8 @@ export const refreshLoadAggregate = async (pool: Pool, d: Dialect, schema: strin
     return;
   }
   // The SELECT names meter_values unqualified: the schema goes on the search path of this one transaction.
-  const client = await pool.connect();
-  try {
-    await client.query(`BEGIN; SET LOCAL search_path TO ${quoteIdent(schema)}, public`);
+  await withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, public`);
     await client.query(upsertBuckets(d, table, fromMs === null ? null : 'to_timestamp($1 / 1000.0)'), fromMs === null ? [] : [fromMs]);
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 };
