@@ -5,7 +5,6 @@ import { projectionMigrations } from '../../streams/projections/migrations';
 import { projectionTables } from '../../streams/projections/tables';
 import { insertRows } from '../../streams/sink/sql';
 import { refreshLoadAggregate } from '../../streams/projections/load-aggregate';
-import { detectDialect } from '../../infra/database/dialect';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { quoteIdent } from '../../services/common/db';
 import { Topics } from '../../schemas/topics';
@@ -52,7 +51,7 @@ const plan = (planId: string, decidedAt: number) => ({
 
 beforeAll(async () => {
   db = await freshPgSchema('proj_h');
-  await migrate(db.pool, db.schema, projectionMigrations);
+  const { dialect } = await migrate(db.pool, db.schema, projectionMigrations);
   await insert('fleet_sites', [{ site_id: site, name: 'Depot H', grid_limit_kw: 100, latitude: 52.5, longitude: 13.4, timezone: 'Europe/Berlin', configured_at: T0 - 60 * min }]);
   await insert('fleet_chargers', [cp1, cp2].map((cp) => ({ charge_point_id: cp, site_id: site, max_power_kw: 50, owner_partner_id: null, phases: 3, current_type: 'AC', configured_at: T0 - 60 * min })));
   await insert('fleet_vehicles', [{ vehicle_id: veh, battery_capacity_kwh: 75, max_ac_power_kw: 11, max_dc_power_kw: 150, consumption_kwh_per_km: 0.2, id_tags: ['T1'], telematics_provider: null, site_id: site, configured_at: T0 - 60 * min }]);
@@ -74,9 +73,6 @@ beforeAll(async () => {
     }
   }
   await insert('meter_values', mv);
-  await db.pool.query(`SET search_path TO ${quoteIdent(db.schema)}`);
-  const client = await db.pool.connect();
-  const dialect = await detectDialect(client).finally(() => client.release());
   await refreshLoadAggregate(db.pool, dialect, db.schema, null);
   await insert('soc_history', [
     { at: T0 + 0 * min, vehicle_id: veh, source: 'telematics', soc_pct: 20, event_id: 's1' },
