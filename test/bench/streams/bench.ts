@@ -125,10 +125,10 @@ const startProducer = (env: NodeJS.ProcessEnv): Promise<{ go(): Promise<number> 
 /** Produce at `rate` events/s for `seconds` from another process while the sink runs; sample the lag every 500 ms. */
 const sustained = async (kafka: Kafka, pool: Pool, serde: TopicSerde, schema: string, topics: BenchTopics, rate: number, seconds: number, prefix: string, concurrency: number) => {
   const running = await startProjections({ kafka, serde, pool, log, schema, groupId: `bench-${schema}`, topics, refreshEveryMs: 15_000, partitionsConcurrently: concurrency });
+  const admin = kafka.admin();
   try {
     const n = rate * seconds;
     const producer = await startProducer({ BENCH_TOPIC: topics.events, BENCH_RATE: String(rate), BENCH_N: String(n), BENCH_PREFIX: prefix });
-    const admin = kafka.admin();
     await admin.connect();
     const lagOf = async () => {
       let sum = 0;
@@ -154,10 +154,11 @@ const sustained = async (kafka: Kafka, pool: Pool, serde: TopicSerde, schema: st
     const d0 = Date.now();
     await running.sink.reached(await endOffsets(kafka, [topics.events]), 10 * 60_000);
     const drainMs = Date.now() - d0;
-    await admin.disconnect();
     return { achievedRate: Math.round(n / (producedMs / 1000)), maxLag: Math.max(...lags, 0), lastLag: lags[lags.length - 1] ?? 0, lags, drainMs };
   } finally {
-    // Also when the producer failed: a sink left running would keep the benchmark alive after its topics are gone.
+    // Also when the producer failed: a sink or an admin client left running would keep the benchmark alive after its
+    // topics are gone.
+    await admin.disconnect();
     await running.stop();
   }
 };
