@@ -8,6 +8,7 @@ import { createPool } from './db';
 import { createTopicSerde } from '../../schemas/registry';
 import { ServiceContext, ServiceDefinition } from './service';
 import { embeddedDbUrl } from '../../infra/stack';
+import { createHealth } from './health';
 
 export const createContext = (config: Config, name = 'voltstream'): ServiceContext => {
   const embeddedDb = config.databaseUrl === undefined;
@@ -21,6 +22,7 @@ export const createContext = (config: Config, name = 'voltstream'): ServiceConte
     pool: createPool({ url: config.databaseUrl ?? embeddedDbUrl(config), embedded: embeddedDb }),
     embeddedDb,
     metrics,
+    health: createHealth(metrics),
   };
 };
 

@@ -4,6 +4,7 @@ import { Kafka } from 'kafkajs';
 import { Config } from './config';
 import { Logger } from './log';
 import { TopicSerde } from '../../schemas/registry';
+import { Health } from './health';
 
 /** What every service or stream processor gets when it starts: one Kafka client, one schema serde, one database pool,
  *  one metrics registry per process, so `voltstream start` can run all of them side by side in one process and
@@ -17,6 +18,8 @@ export interface ServiceContext {
   /** Whether `pool` is the embedded TimescaleDB (one connection: keep transactions short). */
   readonly embeddedDb: boolean;
   readonly metrics: Registry;
+  /** Every consumer and processor of the process reports its state here; `/health` and `/ready` read it. */
+  readonly health: Health;
 }
 
 export interface RunningService {

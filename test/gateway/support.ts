@@ -10,6 +10,7 @@ import { createLogger } from '../../services/common/log';
 import { createPool, quoteIdent } from '../../services/common/db';
 import { hashSecret } from '../../services/common/password';
 import { ServiceContext } from '../../services/common/service';
+import { createHealth } from '../../services/common/health';
 import { createTopicSerde, TopicSerde } from '../../schemas/registry';
 import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
@@ -18,6 +19,7 @@ import { GENESIS_HASH, frameHash } from '../../schemas/frame-chain';
 
 export const gatewayContext = (overrides: Partial<Config> = {}, pool?: Pool): ServiceContext => {
   const config = testConfig(overrides);
+  const metrics = new Registry();
   return {
     config,
     log: createLogger('ocpp-gateway-test', (process.env.GATEWAY_TEST_LOG as 'debug' | undefined) ?? 'error'),
@@ -25,7 +27,8 @@ export const gatewayContext = (overrides: Partial<Config> = {}, pool?: Pool): Se
     serde: createTopicSerde(config.schemaRegistryUrl),
     pool: pool ?? createPool({ url: config.databaseUrl!, embedded: false, max: 8 }),
     embeddedDb: false,
-    metrics: new Registry(),
+    metrics,
+    health: createHealth(metrics),
   };
 };
 
