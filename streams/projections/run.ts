@@ -59,6 +59,7 @@ export interface RunningProjections {
   readonly sink: PgSink;
   readonly dialect: Dialect;
   readonly topics: readonly string[];
+  readonly groupId: string;
   refreshAggregates(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -112,9 +113,10 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
         refreshing = null;
       });
   };
+  const groupId = o.groupId ?? `voltstream-projections-${o.schema}`;
   const sink = await startPgSink({
     name: 'projections',
-    groupId: o.groupId ?? `voltstream-projections-${o.schema}`,
+    groupId,
     topics: [...roleOf.keys()],
     kafka: o.kafka,
     serde: o.serde,
@@ -149,7 +151,7 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     await sink.stop();
     await refreshing;
   };
-  return { sink, dialect, topics: [...roleOf.keys()], refreshAggregates, stop };
+  return { sink, dialect, topics: [...roleOf.keys()], groupId, refreshAggregates, stop };
 };
 
 export { projectionTopics };

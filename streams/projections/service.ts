@@ -4,6 +4,7 @@ import * as E from 'fp-ts/Either';
 import { ServiceDefinition } from '../../services/common/service';
 import { decodeWith } from '../../services/common/decode';
 import { startProjections } from './run';
+import { superviseConsumer } from '../../services/common/supervised-consumer';
 
 /** PROJECTIONS_SCHEMA: where the projection tables live (default `projections`). */
 export const projectionsSchema = (env: NodeJS.ProcessEnv = process.env): string =>
@@ -19,7 +20,11 @@ export const service: ServiceDefinition = {
   order: 10,
   start: async (ctx) => {
     const schema = projectionsSchema();
-    const running = await startProjections({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, log: ctx.log.child({ processor: 'projections' }), schema, metrics: ctx.metrics, partitionsConcurrently: ctx.embeddedDb ? 1 : 3 });
-    return { name: 'projections', endpoints: [`database schema ${schema}`], stop: running.stop };
+    const log = ctx.log.child({ processor: 'projections' });
+    const supervisor = await superviseConsumer(ctx, 'projections', async () => {
+      const running = await startProjections({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, log, schema, metrics: ctx.metrics, partitionsConcurrently: ctx.embeddedDb ? 1 : 3 });
+      return { topics: running.topics, groupId: running.groupId, positions: () => running.sink.positions(), died: running.sink.died, stop: running.stop };
+    });
+    return { name: 'projections', endpoints: [`database schema ${schema}`], stop: supervisor.stop };
   },
 };

@@ -4,6 +4,7 @@ import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
 import { fetchedOffsetOf, groupTimeouts } from './consumer';
+import { consumerDied } from '../../services/common/supervise';
 import { SinkRecord } from './pg-sink';
 
 /** Exactly-once Kafka → Kafka processing with Kafka transactions: the records a batch produces and the consumer
@@ -53,6 +54,8 @@ export interface KafkaProcessorOptions {
 export interface RunningProcessor {
   /** Committed next offset per `topic:partition` as this instance knows it. */
   positions(): ReadonlyMap<string, number>;
+  /** Settles when the consumer crashed for good (the supervisor then starts a new processor). */
+  readonly died: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +106,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
   const producer: Producer = createDurableProducer(o.kafka, { transactionalId: o.transactionalId });
   await producer.connect();
   const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, ...groupTimeouts(o.sessionTimeoutMs) });
+  const died = consumerDied(consumer);
   consumer.on(consumer.events.GROUP_JOIN, () => resetAll());
   // A fetch holding nothing but transaction markers never reaches eachBatch: step over them. Only such a fetch: the
   // event also follows every batch eachBatch set aside (stale after a seek, fetched before the restore's seek), and
@@ -201,6 +205,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
   return {
     positions: () => new Map(expected),
+    died,
     stop: async () => {
       await consumer.disconnect();
       await producer.disconnect();

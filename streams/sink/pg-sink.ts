@@ -5,6 +5,7 @@ import { quoteIdent } from '../../services/common/db';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
 import { fetchedOffsetOf, groupTimeouts } from './consumer';
+import { consumerDied } from '../../services/common/supervise';
 
 /** The generic exactly-once sink, Kafka → PostgreSQL. Each batch's rows and the consumer's next offsets are written in
  *  ONE database transaction (table stream_offsets, per consumer name, topic and partition); the stored offsets, not
@@ -54,6 +55,8 @@ export interface PgSink {
   positions(): ReadonlyMap<string, number>;
   /** Resolves once every `topic:partition` of `targets` has reached its offset. */
   reached(targets: ReadonlyMap<string, number>, timeoutMs?: number): Promise<void>;
+  /** Settles when the consumer crashed for good (the supervisor then starts a new sink). */
+  readonly died: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +104,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   };
 
   const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, ...groupTimeouts(o.sessionTimeoutMs) });
+  const died = consumerDied(consumer);
   consumer.on(consumer.events.GROUP_JOIN, () => {
     next.clear();
     markersUpTo.clear();
@@ -252,6 +256,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   const positions = () => new Map(next);
   return {
     positions,
+    died,
     reached: async (targets, timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
       const done = async () => {
