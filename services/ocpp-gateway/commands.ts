@@ -3,7 +3,7 @@
  *  Routing: every gateway instance consumes ocpp.commands in ONE consumer group (so each command is read by one
  *  instance, not broadcast). The reader looks the charger up in the `connections` table (store.ts): if it holds the
  *  connection it delivers the command itself; if another instance holds it, it forwards the command to that instance's
- *  internal HTTP endpoint (POST <gateway_url>/internal/commands), which answers 202 only when it holds a live
+ *  internal listener (POST <internal url>/internal/commands, bearer token; internal-listener.ts), which answers 202 only when it holds a live
  *  connection, and from then on owns the command (delivers it and records the outcome). A 409 or an unreachable
  *  instance means the table was stale: the reader looks again every 250 ms until the deadline.
  *
@@ -40,8 +40,8 @@ export interface RouterDeps {
   readonly groupId: string;
   /** Which chargers this deployment handles commands for (tests share a broker; production: all). */
   readonly accepts: (chargePointId: string) => boolean;
-  /** Bearer token for the internal endpoint of the other instances, when they require one. */
-  readonly internalToken?: string;
+  /** Bearer token for the internal listener of the other instances. */
+  readonly internalToken: string;
   local(chargePointId: string): ChargerConnection | undefined;
   reject(r: Rejection): void;
 }
@@ -116,7 +116,7 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
     try {
       const res = await fetch(`${url}/internal/commands`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...(d.internalToken ? { Authorization: `Bearer ${d.internalToken}` } : {}) },
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${d.internalToken}` },
         body: JSON.stringify({ command: c, deadline }),
         signal: AbortSignal.timeout(3000),
       });

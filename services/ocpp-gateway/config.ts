@@ -16,9 +16,18 @@
  *   OCPP_BATCH_MS              how long frames of all chargers are collected into one produce request (default 2)
  *   OCPP_BATCH_MAX             largest number of records in one produce request (default 2000)
  *   OCPP_KAFKA_LANES           idempotent producers sending in parallel, each owning partitions p % lanes (default 1)
- *   OCPP_INTERNAL_URL          URL other gateway instances use to forward commands to this one
- *                              (default http://127.0.0.1:<OCPP_PORT>)
- *   OCPP_INTERNAL_TOKEN        when set, instances must present it (Authorization: Bearer) to forward commands to each other
+ *   OCPP_INTERNAL_HOST         bind address of the internal listener (forwarded commands), never the charger-facing
+ *                              port (default 127.0.0.1)
+ *   OCPP_INTERNAL_PORT         its port (default 0: any free port; the URL is published in the connections table)
+ *   OCPP_INTERNAL_URL          URL other gateway instances use to reach the internal listener, stored in `connections`
+ *                              (default http://<OCPP_INTERNAL_HOST>:<port>)
+ *   OCPP_INTERNAL_TOKEN        bearer token instances present to each other; unset: one random token generated once
+ *                              and kept in $VOLTSTREAM_HOME/gateway-internal-token (mode 0600), shared by local instances
+ *   OCPP_HANDSHAKE_CONCURRENCY handshakes (password check + claim) worked on at once (default 4, the libuv pool scrypt uses)
+ *   OCPP_HANDSHAKE_QUEUE       handshakes waiting for a slot; beyond it the upgrade gets 503 + Retry-After (default 256)
+ *   OCPP_RETRY_AFTER_S         Retry-After of a 503, jittered uniformly over [value, 2 x value] (default 5)
+ *   OCPP_MAILBOX_MAX           inbound frames queued per connection; more get a CALLERROR at once (default 8)
+ *   OCPP_AUTH_CACHE_TTL_S      how long a verified Basic credential skips scrypt (default 300, 0: no cache)
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
  */
 import * as t from 'io-ts';
@@ -50,6 +59,13 @@ const Env = t.partial({
   OCPP_INTERNAL_URL: t.string,
   OCPP_DB_SCHEMA: t.string,
   OCPP_INTERNAL_TOKEN: t.string,
+  OCPP_INTERNAL_HOST: t.string,
+  OCPP_INTERNAL_PORT: IntFromString,
+  OCPP_HANDSHAKE_CONCURRENCY: IntFromString,
+  OCPP_HANDSHAKE_QUEUE: IntFromString,
+  OCPP_RETRY_AFTER_S: IntFromString,
+  OCPP_MAILBOX_MAX: IntFromString,
+  OCPP_AUTH_CACHE_TTL_S: IntFromString,
 });
 
 export interface TlsSettings {
@@ -73,7 +89,15 @@ export interface GatewaySettings {
   /** undefined: derived from the port the gateway listens on. */
   readonly internalUrl: string | undefined;
   readonly dbSchema: string;
+  /** undefined: the one kept under VOLTSTREAM_HOME (internal-token.ts). */
   readonly internalToken: string | undefined;
+  readonly internalHost: string;
+  readonly internalPort: number;
+  readonly handshakeConcurrency: number;
+  readonly handshakeQueue: number;
+  readonly retryAfterS: number;
+  readonly mailboxMax: number;
+  readonly authCacheTtlS: number;
   /** Bytes of a refused frame kept in ocpp.rejected. */
   readonly rejectAuditBytes: number;
 }
@@ -92,6 +116,13 @@ export const defaultSettings: GatewaySettings = {
   internalUrl: undefined,
   dbSchema: 'gateway',
   internalToken: undefined,
+  internalHost: '127.0.0.1',
+  internalPort: 0,
+  handshakeConcurrency: 4,
+  handshakeQueue: 256,
+  retryAfterS: 5,
+  mailboxMax: 8,
+  authCacheTtlS: 300,
   rejectAuditBytes: 8192,
 };
 
@@ -116,6 +147,13 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         internalUrl: e.OCPP_INTERNAL_URL,
         dbSchema: e.OCPP_DB_SCHEMA ?? defaultSettings.dbSchema,
         internalToken: e.OCPP_INTERNAL_TOKEN || undefined,
+        internalHost: e.OCPP_INTERNAL_HOST || defaultSettings.internalHost,
+        internalPort: e.OCPP_INTERNAL_PORT ?? defaultSettings.internalPort,
+        handshakeConcurrency: Math.max(1, e.OCPP_HANDSHAKE_CONCURRENCY ?? defaultSettings.handshakeConcurrency),
+        handshakeQueue: e.OCPP_HANDSHAKE_QUEUE ?? defaultSettings.handshakeQueue,
+        retryAfterS: Math.max(1, e.OCPP_RETRY_AFTER_S ?? defaultSettings.retryAfterS),
+        mailboxMax: Math.max(1, e.OCPP_MAILBOX_MAX ?? defaultSettings.mailboxMax),
+        authCacheTtlS: e.OCPP_AUTH_CACHE_TTL_S ?? defaultSettings.authCacheTtlS,
         rejectAuditBytes: defaultSettings.rejectAuditBytes,
       });
     }),

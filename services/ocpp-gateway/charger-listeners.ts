@@ -1,0 +1,50 @@
+/** The charger-facing listeners: plain WebSocket (security profile 1) and TLS (profiles 2 and 3). They serve OCPP
+ *  upgrades only: any plain HTTP request gets 404, whatever its path. */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Duplex } from 'node:stream';
+import { TlsSettings } from './config';
+
+type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface ChargerListeners {
+  readonly port: number;
+  readonly tlsPort: number | undefined;
+  close(): Promise<void>;
+}
+
+const notFound = (_req: http.IncomingMessage, res: http.ServerResponse) => void res.writeHead(404, { 'Content-Length': '0' }).end();
+
+const listen = (server: http.Server, port: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+
+const closeServer = async (server: http.Server) => {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  server.closeAllConnections();
+  await closed;
+};
+
+export const startChargerListeners = async (port: number, tls: TlsSettings | undefined, onUpgrade: (tls: boolean) => UpgradeHandler): Promise<ChargerListeners> => {
+  const plain = http.createServer(notFound);
+  plain.on('upgrade', onUpgrade(false));
+  const plainPort = await listen(plain, port);
+  let secure: https.Server | undefined;
+  let tlsPort: number | undefined;
+  if (tls) {
+    secure = https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key), ...(tls.ca ? { ca: fs.readFileSync(tls.ca) } : {}), requestCert: true, rejectUnauthorized: false }, notFound);
+    secure.on('upgrade', onUpgrade(true));
+    tlsPort = await listen(secure, tls.port);
+  }
+  return {
+    port: plainPort,
+    tlsPort,
+    close: async () => {
+      await closeServer(plain);
+      if (secure) await closeServer(secure);
+    },
+  };
+};
