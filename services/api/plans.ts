@@ -1,4 +1,6 @@
 import { Pool } from 'pg';
+import { consumerDied } from '../common/supervise';
+import { ConsumerComponent } from '../common/supervised-consumer';
 import { ServiceContext } from '../common/service';
 import { quoteIdent } from '../common/db';
 import { Migration } from '../../infra/database/migrate';
@@ -64,8 +66,10 @@ export const insertPlans = async (pool: Pool, schema: string, records: readonly 
   );
 };
 
-export const startPlansProjection = async (ctx: ServiceContext, opts: { schema: string; groupId?: string }) => {
-  const consumer = ctx.kafka.consumer({ groupId: opts.groupId ?? 'api-plans-projection', maxWaitTimeInMs: 500 });
+export const startPlansProjection = async (ctx: ServiceContext, opts: { schema: string; groupId?: string }): Promise<ConsumerComponent> => {
+  const groupId = opts.groupId ?? 'api-plans-projection';
+  const consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: 500 });
+  const died = consumerDied(consumer);
   await consumer.connect();
   await consumer.subscribe({ topic: Topics.optimizerPlans, fromBeginning: true });
   await consumer.run({
@@ -88,5 +92,5 @@ export const startPlansProjection = async (ctx: ServiceContext, opts: { schema: 
       await heartbeat();
     },
   });
-  return { stop: () => consumer.disconnect() };
+  return { topics: [Topics.optimizerPlans], groupId, died, stop: () => consumer.disconnect() };
 };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, Message, Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { ServiceContext } from '../../services/common/service';
+import { consumerDied } from '../../services/common/supervise';
 import { createDurableProducer, DURABLE_ACKS, ensureTopics } from '../../services/common/kafka';
 import { configFromAvro } from '../../schemas/fleet-config';
 import { fromAvro } from '../../schemas/events';
@@ -26,6 +27,8 @@ export interface RunningRouter {
   readonly groupId: string;
   /** Current ownership view (for inspection and tests). */
   ownership(): Ownership;
+  /** Settles when either of its consumers crashed for good. */
+  readonly died: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +66,7 @@ const startConfigTail = async (ctx: ServiceContext, admin: Admin) => {
         await sleep(20);
       }
     },
+    died: consumerDied(consumer),
     stop: () => consumer.disconnect(),
   };
 };
@@ -91,6 +95,7 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
   };
 
   const consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
+  const died = Promise.race([consumerDied(consumer), tail.died]);
   await consumer.connect();
   await consumer.subscribe({ topic: Topics.chargingEvents, fromBeginning: true });
   await consumer.run({
@@ -142,6 +147,7 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
   return {
     groupId,
     ownership: tail.state,
+    died,
     stop: async () => {
       await consumer.disconnect();
       await tail.stop();

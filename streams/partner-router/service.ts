@@ -1,5 +1,7 @@
 import { ServiceDefinition } from '../../services/common/service';
 import { startPartnerRouter } from './router';
+import { superviseConsumer } from '../../services/common/supervised-consumer';
+import { Topics } from '../../schemas/topics';
 
 /** streams/partner-router: charging.events → partner.{partnerId}.events by charger ownership at event time. */
 export const service: ServiceDefinition = {
@@ -7,7 +9,10 @@ export const service: ServiceDefinition = {
   summary: 'Route each charger event to the feed of the partner operating the charger at that time',
   order: 30,
   start: async (ctx) => {
-    const r = await startPartnerRouter(ctx);
-    return { name: 'partner-router', stop: r.stop };
+    const supervisor = await superviseConsumer(ctx, 'partner-router', async () => {
+      const r = await startPartnerRouter(ctx);
+      return { topics: [Topics.chargingEvents], groupId: r.groupId, died: r.died, stop: r.stop };
+    });
+    return { name: 'partner-router', stop: supervisor.stop };
   },
 };

@@ -1,6 +1,8 @@
 import { Registry } from 'prom-client';
 import * as E from 'fp-ts/Either';
 import { HttpRoute, sendJson, sendProblem } from '../../common/http';
+import { Health } from '../../common/health';
+import { askPeers, Peer } from '../../common/peers';
 import { ApiRoute, readJsonBody } from '../server';
 import { KeyStore } from '../auth';
 import { ApiKeyBody } from '../codecs';
@@ -9,6 +11,10 @@ import { ApiKeyBody } from '../codecs';
 export const systemRoutes = (opts: {
   metrics: Registry;
   health: () => Promise<Record<string, boolean>>;
+  /** This process's parts (consumers, processors). */
+  parts: Health;
+  /** The deployment's other processes, reported beside this one. */
+  peers: readonly Peer[];
   openapi: () => unknown;
 }): ApiRoute[] => [
   {
@@ -16,11 +22,25 @@ export const systemRoutes = (opts: {
     path: '/health',
     scope: 'public',
     tag: 'system',
-    summary: 'Liveness and dependencies: 200 when Kafka and the database answer, 503 otherwise',
+    summary: 'Liveness: 200 when Kafka and the database answer and no consumer of this process or of its peer processes is down, 503 naming what is not',
     handle: async (_req, res) => {
-      const checks = await opts.health();
-      const ok = Object.values(checks).every(Boolean);
-      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', checks });
+      const [checks, peers] = await Promise.all([opts.health(), askPeers(opts.peers, 'health')]);
+      const report = opts.parts.report();
+      const ok = Object.values(checks).every(Boolean) && report.alive && Object.values(peers).every((p) => p.ok);
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', checks, ...(report.notReady.length ? { notReady: report.notReady } : {}), parts: report.parts, ...(opts.peers.length ? { peers } : {}) });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/ready',
+    scope: 'public',
+    tag: 'system',
+    summary: 'Readiness: 200 when every consumer of this process and of its peer processes runs and has caught up; 503 naming each one starting, restoring or down',
+    handle: async (_req, res) => {
+      const peers = await askPeers(opts.peers, 'ready');
+      const report = opts.parts.report();
+      const notReady = [...report.notReady, ...Object.entries(peers).filter(([, p]) => !p.ok).map(([name, p]) => `${name}: ${p.detail}`)];
+      sendJson(res, notReady.length ? 503 : 200, { status: notReady.length ? 'not ready' : 'ready', ...(notReady.length ? { notReady } : {}), parts: report.parts, ...(opts.peers.length ? { peers } : {}) });
     },
   },
   {

@@ -1,34 +1,59 @@
-import { CliCommand } from '../command';
+import { CliCommand, parseArgs } from '../command';
 import { waitForSignal } from './stack';
 import { loadConfig } from '../../common/config';
-import { createContext, discoverServices } from '../../common/context';
+import { createContext } from '../../common/context';
+import { serveHealth } from '../../common/health-server';
+import { deployables, findDeployable, healthPortOf } from '../services';
 
 export const command: CliCommand = {
   name: 'service',
   summary: 'Run one service or stream processor against a running stack',
   get usage() {
     return [
-      'Usage: voltstream service <name>',
+      'Usage: voltstream service <name> [--health-port N]',
       '',
-      'Runs a single service (the stack must be up: voltstream stack up). Ctrl-C stops it.',
+      'Runs a single service in this process (the stack must be up: voltstream stack up). Ctrl-C or SIGTERM stops it.',
+      'Every service serves GET /health, /ready and /metrics on a port of its own (the API on API_PORT): --health-port,',
+      'or <NAME>_HEALTH_PORT (e.g. OCPP_GATEWAY_HEALTH_PORT), or the default below; 0 takes any free port.',
+      '/ready is 503 and names the part while any of its consumers starts, catches up or is down; a consumer that',
+      'crashes is restarted with backoff.',
       '',
       'Services:',
-      ...discoverServices().map((s) => `  ${s.name.padEnd(20)} ${s.summary}`),
+      ...deployables.map((d) => `  ${d.definition.name.padEnd(20)} ${String(d.healthPort).padEnd(5)} ${d.definition.summary}`),
     ].join('\n');
   },
   run: async (args) => {
-    const name = args[0];
-    const def = discoverServices().find((s) => s.name === name);
-    if (!def) {
-      console.error(`unknown service '${name ?? ''}'; known: ${discoverServices().map((s) => s.name).join(', ')}`);
+    const { flags, positionals } = parseArgs(args);
+    const name = positionals[0];
+    const d = name ? findDeployable(name) : undefined;
+    if (!d) {
+      console.error(`voltstream service: unknown service '${name ?? ''}'; known: ${deployables.map((x) => x.definition.name).join(', ')}`);
       return 2;
     }
-    const ctx = createContext(loadConfig(), def.name);
-    const running = await def.start(ctx);
-    console.log(`${def.name} running${running.endpoints?.length ? `: ${running.endpoints.join(', ')}` : ''}. Ctrl-C stops it.`);
+    const port = flags['health-port'] !== undefined ? Number(flags['health-port']) : healthPortOf(d);
+    if (port !== 'api' && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+      console.error(`voltstream service: --health-port must be a port number, got '${String(flags['health-port'])}'`);
+      return 2;
+    }
+    const ctx = createContext(loadConfig(), d.definition.name);
+    const health = port === 'api' ? undefined : await serveHealth({ service: d.definition.name, health: ctx.health, metrics: ctx.metrics, port });
+    let running;
+    try {
+      running = await d.definition.start(ctx);
+    } catch (e) {
+      console.error(`voltstream service ${d.definition.name}: failed to start: ${(e as Error).message}`);
+      await health?.close();
+      await ctx.pool.end().catch(() => undefined);
+      return 1;
+    }
+    const where = [...(running.endpoints ?? []), ...(health ? [`${health.url}/health`] : [])];
+    console.log(`${d.definition.name} running${where.length ? `: ${where.join(', ')}` : ''}. Ctrl-C stops it.`);
     await waitForSignal();
     await running.stop();
-    await ctx.pool.end();
+    await health?.close();
+    await ctx.pool.end().catch(() => undefined);
+    // A client library still retrying a connection must not keep a stopped service alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
     return 0;
   },
 };

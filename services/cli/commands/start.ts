@@ -1,8 +1,11 @@
 import { CliCommand, parseArgs } from '../command';
 import { loadConfig } from '../../common/config';
-import { createContext, discoverServices } from '../../common/context';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { createLogger } from '../../common/log';
-import { RunningService } from '../../common/service';
+import { deployables, healthPortOf, healthPortVariable } from '../services';
+import { portOrFree } from '../../common/ports';
+import { ServiceProcesses, startServiceProcesses } from '../service-processes';
 import * as stack from '../../../infra/stack';
 import { createSimulator, Simulator } from '../../simulator/simulator';
 import { depotFlagsHelp, parseDepotFlags, simulatorOptions } from '../../simulator/run-options';
@@ -10,11 +13,12 @@ import { statusLine } from '../../simulator/status-line';
 
 const usage = `Usage: voltstream start [options]
 
-The whole system on this machine, in one process: the local stack (Kafka, schema registry, embedded TimescaleDB unless
-DATABASE_URL is set; parts already running are used as they are), every service and stream processor of the
-repository (services/*/service.ts, streams/*/service.ts, in their start order), and a simulated depot (20 chargers,
-25 vehicles by default). Prints where to look. Ctrl-C stops the simulator, the services, then the stack parts this
-command started.
+The whole system on this machine: the local stack (Kafka, schema registry, embedded TimescaleDB unless DATABASE_URL
+is set; parts already running are used as they are), every service and stream processor, each in a process of its
+own (voltstream service <name>; restarted when it exits; its log in $VOLTSTREAM_HOME/logs/<name>.log; its /health,
+/ready and /metrics on a port of its own, listed at start), and a simulated depot (20 chargers, 25 vehicles by
+default). Runs in development mode (VOLTSTREAM_MODE=development unless set). Prints where to look. Ctrl-C stops the
+simulator, the services, then the stack parts this command started.
 
   --no-simulator            start the stack and the services only
   --status-every S          print the depot's status line every S seconds (default 30; 0: never)
@@ -38,7 +42,8 @@ export const command: CliCommand = {
   usage,
   run: async (args) => {
     const { flags } = parseArgs(args);
-    const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+    const mode = process.env.VOLTSTREAM_MODE ?? 'development';
+    const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env, VOLTSTREAM_MODE: mode });
     const depot = parseDepotFlags(flags, config);
     const t0 = Date.now();
     let interrupted: string | undefined;
@@ -49,8 +54,8 @@ export const command: CliCommand = {
 
     console.log('Starting the local stack...');
     const s = await stack.up(config, { log: (l) => console.log(l) });
-    const ctx = createContext(config, 'voltstream');
-    const running: RunningService[] = [];
+    const logDir = path.join(config.home, 'logs');
+    let services: ServiceProcesses | undefined;
     let sim: Simulator | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
 
@@ -61,13 +66,10 @@ export const command: CliCommand = {
         await sim.stop().catch((e: Error) => console.error(`  simulator: ${e.message}`));
         console.log('  simulator stopped');
       }
-      for (const r of [...running].reverse()) {
-        await r.stop().then(
-          () => console.log(`  ${r.name} stopped`),
-          (e: Error) => console.error(`  ${r.name}: ${e.message}`),
-        );
+      if (services) {
+        await services.stop();
+        console.log('  services stopped');
       }
-      await ctx.pool.end().catch(() => undefined);
       if (s.started.length) console.log(`  stopping ${s.started.join(', ')}...`);
       await s.stop();
       console.log('Stopped.');
@@ -77,20 +79,26 @@ export const command: CliCommand = {
     };
 
     try {
-      const defs = discoverServices();
-      console.log(`Starting ${defs.length} services...`);
-      for (const def of defs) {
-        if (interrupted) break;
-        const t1 = Date.now();
-        try {
-          const r = await def.start(ctx);
-          running.push(r);
-          console.log(`  ${def.name.padEnd(20)} started in ${secs(t1)}${r.endpoints?.length ? `  ${r.endpoints.join('  ')}` : ''}`);
-        } catch (e) {
-          console.error(`  ${def.name.padEnd(20)} FAILED: ${(e as Error).message}`);
-          ctx.log.error('service failed to start', { service: def.name, err: e });
-        }
-      }
+      const specs = await Promise.all(
+        deployables
+          .filter((d) => d.inStart)
+          .map(async (d, i) => {
+            const wanted = healthPortOf(d);
+            const port = wanted === 'api' ? config.apiPort : await portOrFree(wanted);
+            return { name: d.definition.name, healthUrl: `http://127.0.0.1:${port}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
+          }),
+      );
+      const peers = specs.filter((x) => x.port !== 'api').map((x) => `${x.name}=${x.healthUrl.replace(/\/health$/, '')}`).join(',');
+      const env: NodeJS.ProcessEnv = { ...process.env, VOLTSTREAM_HOME: config.home, LOG_LEVEL: config.logLevel, VOLTSTREAM_MODE: mode, VOLTSTREAM_PEERS: peers };
+      console.log(`Starting ${specs.length} services, each in a process of its own (logs in ${logDir})...`);
+      const t1 = Date.now();
+      services = startServiceProcesses(
+        specs.map((x) => ({ name: x.name, healthUrl: x.healthUrl, env: { ...env, GATEWAY_ID: `${x.name}-${os.hostname()}-${x.i}`, ...(x.port === 'api' ? {} : { [healthPortVariable(x.name)]: String(x.port) }) } })),
+        { logDir, say: (l) => console.log(l) },
+      );
+      await services.answering(180000);
+      for (const st of services.status()) console.log(`  ${st.name.padEnd(20)} pid ${String(st.pid).padEnd(8)} ${st.healthUrl.replace(/\/health$/, '/ready')}`);
+      console.log(`  all answering in ${secs(t1)}`);
       if (!flags['no-simulator'] && !interrupted) {
         sim = createSimulator(simulatorOptions(depot, config, createLogger('simulator', config.logLevel)));
         const t2 = Date.now();
@@ -120,7 +128,7 @@ Voltstream is running (ready in ${secs(t0)}).
 ${stack.describe(config, s.databaseUrl).join('\n')}
   Projections       schema "projections" in that database
 ${sim ? `  Simulated depot   site ${sim.scenario.siteId}: ${sim.scenario.chargers.length} chargers, ${sim.scenario.vehicles.length} vehicles, grid limit ${sim.scenario.gridLimitKw} kW, seed ${sim.scenario.seed}, speed ×${depot.speed}\n` : ''}
-Logs: JSON lines on stderr (LOG_LEVEL=${config.logLevel}). Press Ctrl-C to stop.
+Logs: JSON lines (LOG_LEVEL=${config.logLevel}) in ${logDir}/<service>.log. Each service's /ready is listed above. Press Ctrl-C to stop.
 `);
     const every = Number(flags['status-every'] ?? 30);
     if (sim && every > 0) statusTimer = setInterval(() => console.log(statusLine(sim!)), every * 1000);

@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { Config, loadConfig } from '../../../services/common/config';
-import { createContext, discoverServices } from '../../../services/common/context';
+import { createContext } from '../../../services/common/context';
+import { serviceDefinitions } from '../../../services/cli/services';
 import { RunningService, ServiceContext } from '../../../services/common/service';
 import { prepareKafka } from '../../../infra/stack';
 import { startBroker, stopBroker } from '../../../infra/kafka/broker';
@@ -73,7 +74,7 @@ export const startSystem = async (opts: { log?: (s: string) => void; env?: Recor
   try {
     await prepareKafka(config);
     ctx = createContext(config, 'e2e');
-    for (const def of discoverServices()) {
+    for (const def of serviceDefinitions()) {
       const t1 = Date.now();
       try {
         services.push(await def.start(ctx));
