@@ -4,7 +4,8 @@ import { serveEmbeddedDb } from './embedded';
 const main = async () => {
   const port = Number(process.env.EMBEDDED_DB_PORT ?? 5433);
   const dataDir = process.env.EMBEDDED_DB_DIR;
-  const db = await serveEmbeddedDb({ port, ...(dataDir ? { dataDir } : {}) });
+  const idle = process.env.EMBEDDED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+  const db = await serveEmbeddedDb({ port, ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
   console.log(`embedded TimescaleDB listening at ${db.url}${dataDir ? ` (data in ${dataDir})` : ''}`);
   const stop = async () => {
     await db.stop();

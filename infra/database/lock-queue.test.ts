@@ -1,0 +1,30 @@
+import { emptyQueue, LockQueue, release, request } from './lock-queue';
+
+const requestAll = (q: LockQueue, ...ids: number[]) => ids.reduce((acc, id) => request(acc, id).queue, q);
+
+test('the first session is granted the lock; later ones wait in arrival order', () => {
+  const first = request(emptyQueue, 1);
+  expect(first.granted).toBe(true);
+  const second = request(first.queue, 2);
+  expect(second.granted).toBe(false);
+  expect(requestAll(second.queue, 3)).toEqual({ owner: 1, waiting: [2, 3] });
+});
+
+test('asking again while holding or waiting changes nothing', () => {
+  const q = requestAll(emptyQueue, 1, 2);
+  expect(request(q, 1)).toEqual({ queue: q, granted: true });
+  expect(request(q, 2)).toEqual({ queue: q, granted: false });
+});
+
+test('release hands the lock to the longest waiting session', () => {
+  const q = requestAll(emptyQueue, 1, 2, 3);
+  const r = release(q, 1);
+  expect(r).toEqual({ queue: { owner: 2, waiting: [3] }, next: 2 });
+  expect(release(release(r.queue, 2).queue, 3)).toEqual({ queue: emptyQueue, next: undefined });
+});
+
+test('a waiting session that leaves is taken out of the line without moving the lock', () => {
+  const q = requestAll(emptyQueue, 1, 2, 3);
+  expect(release(q, 2)).toEqual({ queue: { owner: 1, waiting: [3] }, next: undefined });
+  expect(release(q, 9)).toEqual({ queue: q, next: undefined });
+});

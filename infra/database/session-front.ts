@@ -1,0 +1,306 @@
+import * as net from 'node:net';
+import { randomInt } from 'node:crypto';
+import { emptyQueue, LockQueue, release, request } from './lock-queue';
+import { fromSnapshot, mayChangeSettings, quoteIdent, SessionSettings, SNAPSHOT_SQL, switchSql } from './session-settings';
+import { closedStatement, parseMessage, queryText, scopeNames } from './statement-names';
+import { afterAnswer, holdsDatabase, lastReadyStatus, TransactionState } from './transaction-state';
+import {
+  authenticationOk, backendKeyData, dataRows, ErrorFields, errorResponse, firstError, parameterStatus, readyForQuery,
+  simpleQuery, sslRefused, sync,
+} from './wire-backend';
+import { CANCEL_REQUEST, createFrontendFramer, FrontendMessage, GSSENC_REQUEST, parseStartupOptions, PROTOCOL_3, SSL_REQUEST, startupParameters } from './wire-framing';
+
+/** What the front needs of PGlite: one backend that takes whole protocol messages and answers them. */
+export interface ProtocolEngine {
+  execProtocolRaw(message: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface SessionFrontOptions {
+  readonly db: ProtocolEngine;
+  readonly port: number;
+  readonly host: string;
+  /** A session that holds PGlite inside a transaction and sends nothing for this long is terminated and rolled
+   *  back, as PostgreSQL's idle_in_transaction_session_timeout does. */
+  readonly idleInTransactionTimeoutMs: number;
+}
+
+export interface SessionFront {
+  readonly port: number;
+  /** Client sessions now connected (started up and not yet gone). */
+  sessions(): number;
+  stop(): Promise<void>;
+}
+
+/** Reported to every client at startup, as a PostgreSQL server does (psql and pg read some of them). */
+const REPORTED = ['server_version', 'server_encoding', 'client_encoding', 'DateStyle', 'IntervalStyle', 'TimeZone', 'integer_datetimes',
+  'standard_conforming_strings', 'default_transaction_read_only', 'in_hot_standby'];
+// Startup parameters that are not settings (client_encoding: PGlite speaks UTF8 only, and says so).
+const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options', 'client_encoding']);
+
+type Inbound = FrontendMessage | { readonly kind: 'closed' };
+
+interface Session {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly inbox: Inbound[];
+  /** The session's user, role and settings as last seen; live in PGlite while the session is the live one. */
+  saved: SessionSettings;
+  /** Sent SQL that may have changed its settings since they were last read back. */
+  dirty: boolean;
+  tx: TransactionState;
+  busy: boolean;
+  done: boolean;
+  readonly statements: Set<string>;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+class FatalSessionError extends Error {
+  constructor(readonly fields: ErrorFields) {
+    super(fields.message);
+  }
+}
+
+/** Many client connections over PGlite's single backend. A session holds PGlite from its first message until PGlite
+ *  is idle again (ReadyForQuery 'I'), so transactions run whole, one after another, and idle sessions interleave
+ *  statement by statement. On a switch between sessions the leaving one's settings are read back if it may have
+ *  changed them, and the arriving one's put in place; one session alone pays nothing for the others. */
+export const startSessionFront = async (opts: SessionFrontOptions): Promise<SessionFront> => {
+  const { db } = opts;
+  const exec = (sql: string) => db.execProtocolRaw(simpleQuery(sql));
+  const execOk = async (sql: string) => {
+    const answer = await exec(sql);
+    const e = firstError(answer);
+    if (e) throw new Error(`${sql}: ${e.message}`);
+    return answer;
+  };
+
+  // PGlite's own start leaves client_min_messages at debug3: every client would see its debug notices.
+  await execOk('SET client_min_messages TO notice');
+  const reported = dataRows(await execOk(`SELECT ${REPORTED.map((n) => `pg_catalog.current_setting('${n}')`).join(', ')}`))[0]!;
+  const start = fromSnapshot(dataRows(await execOk(SNAPSHOT_SQL)));
+  const baseline = start.settings;
+  let current: SessionSettings = start;
+  let live: number | undefined;
+  let lock: LockQueue = emptyQueue;
+  const waiters = new Map<number, () => void>();
+  const sessions = new Map<number, Session>();
+  let nextId = 1;
+
+  const acquire = (s: Session): Promise<void> | undefined => {
+    const r = request(lock, s.id);
+    lock = r.queue;
+    if (r.granted) return undefined;
+    return new Promise<void>((resolve) => waiters.set(s.id, resolve));
+  };
+  const releaseLock = (s: Session) => {
+    const r = release(lock, s.id);
+    lock = r.queue;
+    waiters.delete(s.id);
+    if (r.next !== undefined) {
+      const wake = waiters.get(r.next);
+      waiters.delete(r.next);
+      wake?.();
+    }
+  };
+
+  const readBack = async (): Promise<SessionSettings> => fromSnapshot(dataRows(await execOk(SNAPSHOT_SQL)));
+
+  /** Puts `s`'s user, role and settings in place in PGlite (the lock held). */
+  const switchTo = async (s: Session) => {
+    if (live === s.id) return;
+    const leaving = live === undefined ? undefined : sessions.get(live);
+    if (leaving?.dirty) {
+      leaving.saved = current = await readBack();
+      leaving.dirty = false;
+    }
+    const sql = switchSql(current, s.saved, baseline);
+    if (sql) {
+      const e = firstError(await exec(sql));
+      if (e) {
+        // Whatever part of the switch did happen, the state is no longer known: read it.
+        current = await readBack();
+        live = undefined;
+        throw new FatalSessionError({ severity: 'FATAL', code: e.code === '42704' ? '28000' : e.code, message: e.message });
+      }
+      current = s.saved;
+    }
+    live = s.id;
+  };
+
+  const send = (s: Session, bytes: Uint8Array) => {
+    if (!s.socket.destroyed && s.socket.writable) s.socket.write(bytes);
+  };
+  const fail = (s: Session, e: ErrorFields) => {
+    send(s, errorResponse(e));
+    s.socket.end();
+    s.socket.destroy();
+  };
+
+  const armIdleTimer = (s: Session) => {
+    clearTimeout(s.idleTimer);
+    s.idleTimer = undefined;
+    if (!holdsDatabase(s.tx) || s.done) return;
+    s.idleTimer = setTimeout(() => {
+      if (holdsDatabase(s.tx) && !s.busy && s.inbox.length === 0) {
+        fail(s, { severity: 'FATAL', code: '25P03', message: 'terminating connection due to idle-in-transaction timeout' });
+      }
+    }, opts.idleInTransactionTimeoutMs);
+    s.idleTimer.unref();
+  };
+
+  const startup = async (s: Session, bytes: Buffer) => {
+    const params = startupParameters(bytes);
+    const user = params.user;
+    if (!user) throw new FatalSessionError({ severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' });
+    const settings: Record<string, string> = {};
+    for (const [name, value] of Object.entries(params)) if (!NOT_SETTINGS.has(name)) settings[name] = value;
+    Object.assign(settings, parseStartupOptions(params.options ?? ''));
+    s.saved = { user, role: 'none', settings };
+    const waiting = acquire(s);
+    if (waiting) await waiting;
+    let superuser: string;
+    try {
+      await switchTo(s);
+      superuser = dataRows(await execOk(`SELECT pg_catalog.current_setting('is_superuser')`))[0]![0] ?? 'off';
+    } finally {
+      releaseLock(s);
+    }
+    send(s, Buffer.concat([
+      authenticationOk(),
+      ...REPORTED.map((name, i) => parameterStatus(name, reported[i] ?? '')),
+      parameterStatus('application_name', settings.application_name ?? ''),
+      parameterStatus('session_authorization', user),
+      parameterStatus('is_superuser', superuser),
+      backendKeyData(s.id, randomInt(2 ** 31)),
+      readyForQuery('I'),
+    ]));
+  };
+
+  /** Forwards a run of client messages to PGlite as one call, under the lock. */
+  const forward = async (s: Session, messages: Buffer[]) => {
+    const prefix = `_s${s.id}_`;
+    const scoped = messages.map((m) => {
+      const type = String.fromCharCode(m[0]!);
+      if (type === 'Q' && !s.dirty) s.dirty = mayChangeSettings(queryText(m));
+      if (type === 'P') {
+        const { name, query } = parseMessage(m);
+        if (!s.dirty) s.dirty = mayChangeSettings(query);
+        if (name) s.statements.add(prefix + name);
+      }
+      if (type === 'C') {
+        const closed = closedStatement(m);
+        if (closed) s.statements.delete(prefix + closed);
+      }
+      return scopeNames(m, prefix);
+    });
+    const waiting = acquire(s);
+    if (waiting) await waiting;
+    await switchTo(s);
+    const answer = await db.execProtocolRaw(scoped.length === 1 ? scoped[0]! : Buffer.concat(scoped));
+    s.tx = afterAnswer(s.tx, answer);
+    send(s, answer);
+    if (!holdsDatabase(s.tx)) releaseLock(s);
+  };
+
+  /** The session is gone: roll back what it left open, drop its statements and give PGlite back clean. */
+  const finish = async (s: Session) => {
+    s.done = true;
+    clearTimeout(s.idleTimer);
+    sessions.delete(s.id);
+    const needsDatabase = holdsDatabase(s.tx) || s.statements.size > 0 || (live === s.id && s.dirty);
+    if (!needsDatabase) {
+      if (live === s.id) live = undefined;
+      releaseLock(s);
+      return;
+    }
+    const waiting = acquire(s);
+    if (waiting) await waiting;
+    try {
+      if (holdsDatabase(s.tx)) {
+        if (lastReadyStatus(await db.execProtocolRaw(sync())) !== 'I') await exec('ROLLBACK');
+      }
+      for (const name of s.statements) await exec(`DEALLOCATE ${quoteIdent(name)}`);
+      if (live === s.id) {
+        if (s.dirty) current = await readBack();
+        live = undefined;
+      }
+    } finally {
+      releaseLock(s);
+    }
+  };
+
+  const pump = async (s: Session) => {
+    if (s.busy || s.done) return;
+    s.busy = true;
+    try {
+      while (s.inbox.length && !s.done) {
+        const next = s.inbox[0]!;
+        if (next.kind === 'closed') {
+          s.inbox.length = 0;
+          await finish(s);
+        } else if (next.kind === 'untyped') {
+          s.inbox.shift();
+          if (next.code === SSL_REQUEST || next.code === GSSENC_REQUEST) send(s, sslRefused());
+          else if (next.code === CANCEL_REQUEST) s.socket.destroy(); // no query can be cancelled mid-call in PGlite
+          else if (next.code === PROTOCOL_3) await startup(s, next.bytes);
+          else throw new FatalSessionError({ severity: 'FATAL', code: '0A000', message: `unsupported frontend protocol ${next.code >> 16}.${next.code & 0xffff}` });
+        } else if (next.type === 'X') {
+          s.inbox.shift();
+          s.socket.end();
+        } else {
+          // Every whole message up to a Terminate goes to PGlite in one call.
+          const run: Buffer[] = [];
+          while (s.inbox.length && s.inbox[0]!.kind === 'typed' && s.inbox[0]!.type !== 'X') run.push((s.inbox.shift() as { bytes: Buffer }).bytes);
+          await forward(s, run);
+        }
+      }
+    } catch (e) {
+      const fields = e instanceof FatalSessionError ? e.fields : { severity: 'FATAL' as const, code: 'XX000', message: (e as Error).message };
+      fail(s, fields);
+      if (lock.owner === s.id && !holdsDatabase(s.tx)) releaseLock(s);
+    } finally {
+      s.busy = false;
+    }
+    if (s.inbox.length && !s.done) void pump(s);
+    else armIdleTimer(s);
+  };
+
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const s: Session = {
+      id: nextId++, socket, inbox: [], saved: start, dirty: false, tx: 'idle', busy: false, done: false, statements: new Set(), idleTimer: undefined,
+    };
+    sessions.set(s.id, s);
+    const framer = createFrontendFramer();
+    socket.on('data', (chunk: Buffer) => {
+      clearTimeout(s.idleTimer);
+      try {
+        s.inbox.push(...framer.push(chunk));
+      } catch (e) {
+        fail(s, { severity: 'FATAL', code: '08P01', message: (e as Error).message });
+        return;
+      }
+      void pump(s);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      s.inbox.push({ kind: 'closed' });
+      void pump(s);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : opts.port,
+    sessions: () => sessions.size,
+    stop: async () => {
+      for (const s of sessions.values()) s.socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Let the sessions' roll-backs run before the caller closes PGlite.
+      for (let i = 0; i < 100 && lock.owner !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+};
