@@ -92,5 +92,5 @@ export const startPlansProjection = async (ctx: ServiceContext, opts: { schema: 
       await heartbeat();
     },
   });
-  return { topics: [Topics.optimizerPlans], groupId, died, stop: () => consumer.disconnect() };
+  return { topics: [Topics.optimizerPlans], groupId, consumers: [consumer], died, stop: () => consumer.disconnect() };
 };

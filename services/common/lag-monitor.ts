@@ -1,4 +1,4 @@
-import { Admin, Kafka } from 'kafkajs';
+import { Admin, Consumer, Kafka } from 'kafkajs';
 import { PartHandle } from './health';
 import { Logger } from './log';
 
@@ -54,8 +54,10 @@ export interface LagMonitor {
 }
 
 /** Reports a consumer's state to its part: restoring (with progress) until it has reached the end offsets its inputs
- *  had when it started, running after that, with its lag. Polls every `everyMs`. A tail that only transaction markers
- *  fill (invisible to a consumer) counts as reached when the position stays one short of it. */
+ *  had when it started, running after that, with its lag; down while one of its consumers has crashed (until it
+ *  joins its group again, whether kafkajs restarted it or the supervisor replaced it) or while Kafka does not answer
+ *  the lag poll for `downAfterMs`. Polls every `everyMs`. A tail that only transaction markers fill (invisible to a
+ *  consumer) counts as reached when the position stays one short of it. */
 export const monitorLag = async (o: {
   kafka: Kafka;
   topics: readonly string[];
@@ -65,7 +67,9 @@ export const monitorLag = async (o: {
    *  commits that trail), its own positions: the larger of the two counts. */
   groupId: string;
   positions?: Positions;
+  consumers?: readonly Consumer[];
   everyMs?: number;
+  downAfterMs?: number;
 }): Promise<LagMonitor> => {
   const admin = o.kafka.admin();
   await admin.connect();
@@ -73,7 +77,18 @@ export const monitorLag = async (o: {
   const targets = new Map(start.highs);
   let caughtUp = false;
   let stopped = false;
+  let crashed: string | undefined;
+  let failingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;
+  for (const c of o.consumers ?? []) {
+    c.on(c.events.CRASH, ({ payload }) => {
+      crashed = `consumer crashed: ${(payload.error as Error)?.message ?? String(payload.error)}`;
+      o.part.down(crashed);
+    });
+    c.on(c.events.GROUP_JOIN, () => {
+      crashed = undefined;
+    });
+  }
   const positions = async (): Promise<ReadonlyMap<string, number>> => {
     const at = await committedPositions(admin, o.groupId, o.topics);
     for (const [tp, p] of o.positions?.() ?? []) at.set(tp, Math.max(p, at.get(tp) ?? -1));
@@ -82,20 +97,23 @@ export const monitorLag = async (o: {
   const tick = async () => {
     const now = await offsetsOf(admin, o.topics);
     const at = await positions();
+    failingSince = undefined;
     // A target one past the position that has not moved is a transaction marker the consumer never sees.
     const adjusted = new Map([...targets].map(([tp, t]) => [tp, (at.get(tp) ?? -2) === t - 1 ? t - 1 : t]));
     const c = catchUp(adjusted, now.lows, now.highs, at);
     o.part.lag(c.lag);
-    if (caughtUp) return;
-    if (c.remaining === 0) {
-      caughtUp = true;
-      o.part.running();
-    } else o.part.restoring({ done: c.total - c.remaining, total: c.total }, 'catching up with its inputs');
+    if (crashed) return o.part.down(crashed);
+    if (!caughtUp && c.remaining === 0) caughtUp = true;
+    if (caughtUp) o.part.running();
+    else o.part.restoring({ done: c.total - c.remaining, total: c.total }, 'catching up with its inputs');
   };
   const loop = () => {
     timer = setTimeout(() => {
       tick()
-        .catch((e: unknown) => o.log.debug('lag poll failed', { err: e as Error }))
+        .catch((e: unknown) => {
+          failingSince ??= Date.now();
+          if (Date.now() - failingSince >= (o.downAfterMs ?? 5000)) o.part.down(`Kafka does not answer: ${(e as Error).message}`);
+        })
         .finally(() => {
           if (!stopped) loop();
         });

@@ -83,7 +83,6 @@ export const supervise = async (o: SupervisorOptions): Promise<Supervisor> => {
   const stopWaiters: (() => void)[] = [];
 
   const first = await attempt();
-  if (first instanceof Error) o.log.error('part failed to start; retrying', { part: o.name, err: first });
   const done = loop(first);
   return {
     current: () => current,

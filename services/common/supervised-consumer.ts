@@ -1,4 +1,4 @@
-import { Kafka } from 'kafkajs';
+import { Consumer, Kafka } from 'kafkajs';
 import { Health } from './health';
 import { monitorLag, Positions } from './lag-monitor';
 import { Logger } from './log';
@@ -12,6 +12,8 @@ export interface ConsumerComponent extends Supervisable {
   /** Its consumer group (committed offsets) and, where it keeps them itself, its own positions. */
   readonly groupId: string;
   readonly positions?: Positions;
+  /** Its kafkajs consumers: a crash of one shows as down until it has joined its group again. */
+  readonly consumers: readonly Consumer[];
 }
 
 export const superviseConsumer = (
@@ -27,7 +29,7 @@ export const superviseConsumer = (
     start: async () => {
       const component = await start();
       try {
-        const monitor = await monitorLag({ kafka: deps.kafka, topics: component.topics, part, log: deps.log, groupId: component.groupId, ...(component.positions ? { positions: component.positions } : {}) });
+        const monitor = await monitorLag({ kafka: deps.kafka, topics: component.topics, part, log: deps.log, groupId: component.groupId, consumers: component.consumers, ...(component.positions ? { positions: component.positions } : {}) });
         return {
           died: component.died,
           stop: async () => {

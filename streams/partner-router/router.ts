@@ -29,6 +29,7 @@ export interface RunningRouter {
   ownership(): Ownership;
   /** Settles when either of its consumers crashed for good. */
   readonly died: Promise<Error>;
+  readonly consumers: readonly Consumer[];
   stop(): Promise<void>;
 }
 
@@ -67,6 +68,7 @@ const startConfigTail = async (ctx: ServiceContext, admin: Admin) => {
       }
     },
     died: consumerDied(consumer),
+    consumer,
     stop: () => consumer.disconnect(),
   };
 };
@@ -148,6 +150,7 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
     groupId,
     ownership: tail.state,
     died,
+    consumers: [consumer, tail.consumer],
     stop: async () => {
       await consumer.disconnect();
       await tail.stop();

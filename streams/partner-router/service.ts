@@ -11,7 +11,7 @@ export const service: ServiceDefinition = {
   start: async (ctx) => {
     const supervisor = await superviseConsumer(ctx, 'partner-router', async () => {
       const r = await startPartnerRouter(ctx);
-      return { topics: [Topics.chargingEvents], groupId: r.groupId, died: r.died, stop: r.stop };
+      return { topics: [Topics.chargingEvents], groupId: r.groupId, consumers: r.consumers, died: r.died, stop: r.stop };
     });
     return { name: 'partner-router', stop: supervisor.stop };
   },

@@ -23,7 +23,7 @@ export const service: ServiceDefinition = {
     const log = ctx.log.child({ processor: 'projections' });
     const supervisor = await superviseConsumer(ctx, 'projections', async () => {
       const running = await startProjections({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, log, schema, metrics: ctx.metrics, partitionsConcurrently: ctx.embeddedDb ? 1 : 3 });
-      return { topics: running.topics, groupId: running.groupId, positions: () => running.sink.positions(), died: running.sink.died, stop: running.stop };
+      return { topics: running.topics, groupId: running.groupId, positions: () => running.sink.positions(), consumers: [running.sink.consumer], died: running.sink.died, stop: running.stop };
     });
     return { name: 'projections', endpoints: [`database schema ${schema}`], stop: supervisor.stop };
   },

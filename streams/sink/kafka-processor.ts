@@ -56,6 +56,7 @@ export interface RunningProcessor {
   positions(): ReadonlyMap<string, number>;
   /** Settles when the consumer crashed for good (the supervisor then starts a new processor). */
   readonly died: Promise<Error>;
+  readonly consumer: Consumer;
   stop(): Promise<void>;
 }
 
@@ -71,7 +72,7 @@ const lagGauge = (metrics: Registry | undefined): Gauge<'consumer' | 'topic' | '
  *  partitions (send) but not when it adds the consumer group (AddOffsetsToTxn, the first request of a transaction
  *  without outputs, i.e. most batches): retried here, within the same transaction, instead of failing the batch (which
  *  drops the state and restores every partition). */
-const whileConcurrent = async <T>(f: () => Promise<T>, attempts = 12): Promise<T> => {
+export const whileConcurrent = async <T>(f: () => Promise<T>, attempts = 12): Promise<T> => {
   for (let i = 0; ; i++) {
     try {
       return await f();
@@ -206,6 +207,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
   return {
     positions: () => new Map(expected),
     died,
+    consumer,
     stop: async () => {
       await consumer.disconnect();
       await producer.disconnect();

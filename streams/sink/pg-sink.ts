@@ -57,6 +57,7 @@ export interface PgSink {
   reached(targets: ReadonlyMap<string, number>, timeoutMs?: number): Promise<void>;
   /** Settles when the consumer crashed for good (the supervisor then starts a new sink). */
   readonly died: Promise<Error>;
+  readonly consumer: Consumer;
   stop(): Promise<void>;
 }
 
@@ -257,6 +258,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   return {
     positions,
     died,
+    consumer,
     reached: async (targets, timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
       const done = async () => {

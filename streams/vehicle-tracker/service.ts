@@ -26,7 +26,7 @@ export const service: ServiceDefinition = {
         metrics: ctx.metrics,
         processor: createTracker(defaultTrackerTopics),
       });
-      return { topics: inputs, groupId, positions: running.positions, died: running.died, stop: running.stop };
+      return { topics: inputs, groupId, positions: running.positions, consumers: [running.consumer], died: running.died, stop: running.stop };
     });
     return { name: 'vehicle-tracker', stop: supervisor.stop };
   },
