@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../services/common/config';
 import { up } from '../infra/stack';
+import './setup-env';
 
 /** Integration tests run against the real stack: Kafka and the schema registry are started here when nothing answers
  *  on their ports (and stopped again by global-teardown). Tests use the machine's PostgreSQL through DATABASE_URL

@@ -12,7 +12,9 @@ import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 /** Sets a SCRAM-SHA-256 and SCRAM-SHA-512 credential for one Kafka user through the Admin API
  *  (AlterUserScramCredentials, which kafkajs lacks). Run with Java's single-file launcher and the broker's class path:
  *    java -cp 'infra/.cache/kafka-<v>/libs/*' services/api/ScramCredentials.java <bootstrap>
- *  and two lines on stdin: user name, password (so the password never shows on a command line). */
+ *  and on stdin: user name, password, then any Kafka client properties (key=value, one a line) for reaching a broker
+ *  that authenticates its clients (so no secret shows on a command line). Platform names are refused here as well as
+ *  by the API (services/common/kafka-principals.ts): a SCRAM user ANONYMOUS would be Kafka's unauthenticated principal. */
 public class ScramCredentials {
   public static void main(String[] args) throws Exception {
     if (args.length != 1) {
@@ -26,7 +28,17 @@ public class ScramCredentials {
       System.err.println("expected a user name and a password on stdin");
       System.exit(2);
     }
+    String lower = user.toLowerCase(java.util.Locale.ROOT);
+    if (lower.equals("anonymous") || lower.startsWith("voltstream") || lower.startsWith("user:") || lower.startsWith("kafka") || lower.startsWith("admin")
+        || lower.startsWith("broker") || lower.startsWith("controller") || user.contains(":")) {
+      System.err.println("refusing to set SCRAM credentials for reserved user name \"" + user + "\" (ANONYMOUS in any case, voltstream*, kafka*, admin*, broker*, controller*, names with ':')");
+      System.exit(3);
+    }
     Properties props = new Properties();
+    for (String line = in.readLine(); line != null; line = in.readLine()) {
+      int eq = line.indexOf('=');
+      if (eq > 0) props.put(line.substring(0, eq), line.substring(eq + 1));
+    }
     props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
     props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "20000");
     props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "40000");

@@ -1,6 +1,7 @@
 import * as t from 'io-ts';
 import { described } from './json-schema';
 import { partnerIdPattern } from '../../schemas/topics';
+import { reservedPrincipalProblem } from '../common/kafka-principals';
 
 /** io-ts codecs of every HTTP body the API accepts. Each failure carries a message a person can act on;
  *  services/common/decode.ts turns them into `path: message` lines for the problem+json body. */
@@ -57,7 +58,21 @@ export const TariffBoundary = stringWhere('TariffBoundary', (s) => isIsoInstant(
   description: 'ISO 8601 instant, or HH:MM local time (site time zone) for a daily pattern',
 });
 export const CurrencyCode = stringWhere('CurrencyCode', (s) => /^[A-Z]{3}$/.test(s), 'an ISO 4217 currency code such as EUR', { pattern: '^[A-Z]{3}$' });
-export const PartnerId = stringWhere('PartnerId', (s) => partnerIdPattern.test(s), 'a partner id of 1-64 letters, digits, _ or -', { pattern: partnerIdPattern.source });
+/** A partner id is also the partner's Kafka user name: platform names (ANONYMOUS in any case, voltstream*, ...) are refused. */
+export const partnerIdProblem = (s: string): string | undefined =>
+  partnerIdPattern.test(s) ? reservedPrincipalProblem(s) : `expected a partner id of 1-64 letters, digits, _ or -, got ${JSON.stringify(s)}`;
+export const PartnerId = described(
+  new t.Type<string, string, unknown>(
+    'PartnerId',
+    (u): u is string => typeof u === 'string' && partnerIdProblem(u) === undefined,
+    (u, c) => {
+      const problem = typeof u === 'string' ? partnerIdProblem(u) : `expected a partner id of 1-64 letters, digits, _ or -, got ${JSON.stringify(u) ?? 'nothing'}`;
+      return problem === undefined ? t.success(u as string) : t.failure(u, c, problem);
+    },
+    t.identity,
+  ),
+  { type: 'string', pattern: partnerIdPattern.source, description: 'also the Kafka user name: ANONYMOUS (any case) and names starting with voltstream, kafka, admin, broker, controller or User: are reserved' },
+);
 export const Secret = stringWhere('Secret', (s) => s.length >= 8 && s.length <= 128, 'a secret of 8 to 128 characters', { minLength: 8, maxLength: 128, writeOnly: true });
 export const IdTag = stringWhere('IdTag', (s) => s.length >= 1 && s.length <= 36, 'an idTag of 1 to 36 characters', { minLength: 1, maxLength: 36 });
 

@@ -28,7 +28,29 @@ const Env = t.partial({
   EMBEDDED_DB_PORT: IntFromString,
   GATEWAY_ID: t.string,
   LOG_LEVEL: t.keyof({ debug: null, info: null, warn: null, error: null }),
+  VOLTSTREAM_MODE: t.keyof({ development: null, production: null }),
+  KAFKA_SASL_MECHANISM: t.keyof({ 'SCRAM-SHA-256': null, 'SCRAM-SHA-512': null, 'scram-sha-256': null, 'scram-sha-512': null }),
+  KAFKA_SASL_USERNAME: t.string,
+  KAFKA_SASL_PASSWORD: t.string,
+  KAFKA_TLS: t.keyof({ '0': null, '1': null, true: null, false: null }),
+  KAFKA_TLS_CA_FILE: t.string,
 });
+type Env = t.TypeOf<typeof Env>;
+
+/** development: the local stack's conveniences (anonymous Kafka listener, default keys) are allowed, and said aloud.
+ *  production (the default when VOLTSTREAM_MODE is unset): services authenticate to Kafka and refuse default secrets. */
+export type Mode = 'development' | 'production';
+
+export interface KafkaSasl {
+  readonly mechanism: 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface KafkaTls {
+  /** PEM file of the CA that signed the brokers' certificates; undefined: the system's trusted CAs. */
+  readonly caFile: string | undefined;
+}
 
 export interface Config {
   readonly kafkaBrokers: readonly string[];
@@ -46,7 +68,25 @@ export interface Config {
   readonly embeddedDbPort: number;
   readonly gatewayId: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly mode: Mode;
+  /** undefined: no explicit credentials (createKafka then uses the local stack's service user, if it has one). */
+  readonly kafkaSasl: KafkaSasl | undefined;
+  /** undefined: plain TCP to the brokers. */
+  readonly kafkaTls: KafkaTls | undefined;
 }
+
+export const defaultAdminKey = 'dev-admin-key';
+
+const decodeSasl = (e: Env): E.Either<string, KafkaSasl | undefined> => {
+  const given = (['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const).filter((k) => e[k]);
+  if (given.length === 0) return e.KAFKA_SASL_MECHANISM ? E.left('invalid environment: KAFKA_SASL_MECHANISM is set but KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are not') : E.right(undefined);
+  if (given.length === 1) return E.left(`invalid environment: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together, only ${given[0]} is set`);
+  const mechanism = (e.KAFKA_SASL_MECHANISM ?? 'SCRAM-SHA-512').toLowerCase() as KafkaSasl['mechanism'];
+  return E.right({ mechanism, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! });
+};
+
+const decodeTls = (e: Env): KafkaTls | undefined =>
+  e.KAFKA_TLS === '1' || e.KAFKA_TLS === 'true' || (e.KAFKA_TLS_CA_FILE && e.KAFKA_TLS !== '0' && e.KAFKA_TLS !== 'false') ? { caFile: e.KAFKA_TLS_CA_FILE || undefined } : undefined;
 
 export const defaultRegistryUrl = 'http://127.0.0.1:8081/apis/ccompat/v7';
 
@@ -54,13 +94,14 @@ export const decodeConfig = (env: NodeJS.ProcessEnv): E.Either<string, Config> =
   pipe(
     Env.decode(env),
     E.mapLeft((errors) => `invalid environment: ${formatErrors(errors).join('; ')}`),
-    E.map((e) => ({
+    E.chain((e) => pipe(decodeSasl(e), E.map((kafkaSasl) => ({ e, kafkaSasl })))),
+    E.map(({ e, kafkaSasl }) => ({
       kafkaBrokers: (e.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean),
       schemaRegistryUrl: e.SCHEMA_REGISTRY_URL ?? defaultRegistryUrl,
       databaseUrl: e.DATABASE_URL || undefined,
       ocppPort: e.OCPP_PORT ?? 9000,
       apiPort: e.API_PORT ?? 8080,
-      adminKey: e.VOLTSTREAM_ADMIN_KEY ?? 'dev-admin-key',
+      adminKey: e.VOLTSTREAM_ADMIN_KEY ?? defaultAdminKey,
       home: e.VOLTSTREAM_HOME ?? `${process.cwd()}/.voltstream`,
       partitions: e.KAFKA_PARTITIONS ?? 6,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR ?? 1,
@@ -68,6 +109,9 @@ export const decodeConfig = (env: NodeJS.ProcessEnv): E.Either<string, Config> =
       embeddedDbPort: e.EMBEDDED_DB_PORT ?? 5433,
       gatewayId: e.GATEWAY_ID ?? `gw-${process.pid}`,
       logLevel: e.LOG_LEVEL ?? 'info',
+      mode: e.VOLTSTREAM_MODE ?? 'production',
+      kafkaSasl,
+      kafkaTls: decodeTls(e),
     })),
   );
 

@@ -1,5 +1,8 @@
-import { Admin, Kafka, logLevel, LogEntry, Producer, ITopicConfig } from 'kafkajs';
-import { Config } from './config';
+import * as fs from 'node:fs';
+import * as E from 'fp-ts/Either';
+import { Admin, Kafka, logLevel, LogEntry, Producer, ITopicConfig, SASLOptions } from 'kafkajs';
+import { Config, KafkaSasl, KafkaTls } from './config';
+import { LocalKafkaAccess, localBrokerDir, readLocalKafkaAccess } from './kafka-access';
 import { createLogger } from './log';
 import { TopicSpec, topicSpecs } from '../../schemas/topics';
 
@@ -43,10 +46,66 @@ export const kafkaEntryLevel = (level: logLevel, log: { message?: string; error?
   return retriableBrokerErrors.has(text) ? 'debug' : 'error';
 };
 
-export const createKafka = (config: Pick<Config, 'kafkaBrokers'>, clientId: string): Kafka =>
-  new Kafka({
+/** What a client needs besides the brokers. `mode`, `home` and the credentials are optional for tests that point a
+ *  client at a broker of their own; every service passes its whole Config. */
+export type KafkaClientConfig = Pick<Config, 'kafkaBrokers'> & Partial<Pick<Config, 'mode' | 'kafkaSasl' | 'kafkaTls' | 'home'>>;
+
+export interface KafkaClientSecurity {
+  readonly sasl: KafkaSasl | undefined;
+  readonly tls: KafkaTls | undefined;
+}
+
+/** How a client authenticates: the configured credentials, else the service user of the local broker these brokers
+ *  are (its access file), else anonymously, which production mode refuses. */
+export const kafkaClientSecurity = (config: KafkaClientConfig, local: LocalKafkaAccess | undefined): E.Either<string, KafkaClientSecurity> => {
+  if (config.kafkaSasl) return E.right({ sasl: config.kafkaSasl, tls: config.kafkaTls });
+  if (local?.service && config.kafkaBrokers.includes(local.bootstrap)) return E.right({ sasl: local.service, tls: config.kafkaTls });
+  if (config.mode === 'production')
+    return E.left(
+      `refusing to connect to Kafka at ${config.kafkaBrokers.join(',')} without credentials: VOLTSTREAM_MODE is production (the default when unset). ` +
+        'Set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (KAFKA_SASL_MECHANISM SCRAM-SHA-256 or SCRAM-SHA-512, default SCRAM-SHA-512; ' +
+        'KAFKA_TLS=1 and KAFKA_TLS_CA_FILE for TLS), or start the local stack with `voltstream stack up --secure`, or set VOLTSTREAM_MODE=development.',
+    );
+  return E.right({ sasl: undefined, tls: config.kafkaTls });
+};
+
+export const kafkajsSasl = (s: KafkaSasl): SASLOptions => ({ mechanism: s.mechanism, username: s.username, password: s.password });
+
+const toSsl = (tls: KafkaTls) => (tls.caFile ? { ca: [fs.readFileSync(tls.caFile, 'utf8')] } : true);
+
+/** kafkaClientSecurity with the local broker's access file read from VOLTSTREAM_HOME when no credentials are configured. */
+export const resolveKafkaClientSecurity = (config: KafkaClientConfig): E.Either<string, KafkaClientSecurity> => {
+  const local = config.kafkaSasl || config.home === undefined ? E.right(undefined) : readLocalKafkaAccess(localBrokerDir(config.home));
+  return E.isLeft(local) ? local : kafkaClientSecurity(config, local.right);
+};
+
+/** The same security as properties of Kafka's Java client (for the tools that use it, e.g. ScramCredentials.java). */
+export const javaClientProperties = (security: KafkaClientSecurity): Record<string, string> => {
+  const { sasl, tls } = security;
+  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return {
+    'security.protocol': `${sasl ? 'SASL_' : ''}${tls ? 'SSL' : 'PLAINTEXT'}`,
+    ...(sasl
+      ? {
+          'sasl.mechanism': sasl.mechanism.toUpperCase(),
+          'sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username=${quote(sasl.username)} password=${quote(sasl.password)};`,
+        }
+      : {}),
+    ...(tls?.caFile ? { 'ssl.truststore.type': 'PEM', 'ssl.truststore.location': tls.caFile } : {}),
+  };
+};
+
+/** A kafkajs client for `config`. Throws (at start-up, where the caller is an entry point) when production mode finds
+ *  no credentials or the local broker's access file is unreadable. */
+export const createKafka = (config: KafkaClientConfig, clientId: string): Kafka => {
+  const security = resolveKafkaClientSecurity(config);
+  if (E.isLeft(security)) throw new Error(security.left);
+  const { sasl, tls } = security.right;
+  return new Kafka({
     clientId,
     brokers: [...config.kafkaBrokers],
+    ...(sasl ? { sasl: kafkajsSasl(sasl) } : {}),
+    ...(tls ? { ssl: toSsl(tls) } : {}),
     connectionTimeout: 3000,
     requestTimeout: 10000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
@@ -58,6 +117,7 @@ export const createKafka = (config: Pick<Config, 'kafkaBrokers'>, clientId: stri
         kafkaLog[kafkaEntryLevel(level, log)](message, rest);
       },
   });
+};
 
 /** Idempotent producer, one request in flight (kafkajs needs that for idempotence), acks from all in-sync replicas. */
 export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: string } = {}): Producer =>

@@ -33,9 +33,9 @@ describe('provider configuration', () => {
   });
 
   it('decodes its environment', () => {
-    expect(decodeTelematicsConfig({})).toEqual(E.right({ port: undefined, providersFile: undefined, produceTimeoutMs: 5000, pull: true, jumpChecks: true }));
-    expect(decodeTelematicsConfig({ TELEMATICS_STANDALONE: '1', TELEMATICS_PULL: '0' })).toMatchObject(E.right({ port: 8082, pull: false }));
-    expect(decodeTelematicsConfig({ TELEMATICS_PORT: '9123', TELEMATICS_JUMP_CHECKS: 'false' })).toMatchObject(E.right({ port: 9123, jumpChecks: false }));
+    expect(decodeTelematicsConfig({ VOLTSTREAM_MODE: 'development' })).toEqual(E.right({ port: undefined, providersFile: undefined, produceTimeoutMs: 5000, pull: true, jumpChecks: true }));
+    expect(decodeTelematicsConfig({ VOLTSTREAM_MODE: 'development', TELEMATICS_STANDALONE: '1', TELEMATICS_PULL: '0' })).toMatchObject(E.right({ port: 8082, pull: false }));
+    expect(decodeTelematicsConfig({ VOLTSTREAM_MODE: 'development', TELEMATICS_PORT: '9123', TELEMATICS_JUMP_CHECKS: 'false' })).toMatchObject(E.right({ port: 9123, jumpChecks: false }));
     expect(E.isLeft(decodeTelematicsConfig({ TELEMATICS_PORT: 'eighty' }))).toBe(true);
   });
 });

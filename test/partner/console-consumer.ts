@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { cacheDir, fetchKafka, kafkaLibDir } from '../../infra/fetch';
 import { findJava } from '../../infra/java';
 import { KAFKA_VERSION } from '../../infra/versions';
+import { localBrokerDir, readLocalKafkaAccess } from '../../services/common/kafka-access';
+import { testConfig } from '../support/stack';
 
 /** Apache Kafka's own console consumer (`kafka-console-consumer`, org.apache.kafka.tools.consumer.ConsoleConsumer) as
  *  the partner's stock client. Its jar (org.apache.kafka:kafka-tools) is fetched once from Maven Central beside the
@@ -30,6 +32,16 @@ export interface ConsoleResult {
   readonly stderr: string;
 }
 
+/** How the stack's partner listener is secured, as its broker wrote at start (access.json): SASL_SSL, verified with the
+ *  broker's CA; a broker started before it offered TLS wrote no such file and speaks SASL_PLAINTEXT. */
+export const partnerSecurityProperties = (): string[] => {
+  const access = readLocalKafkaAccess(localBrokerDir(testConfig().home));
+  if (access._tag === 'Left') throw new Error(access.left);
+  const partner = access.right?.partner;
+  if (!partner || partner.protocol === 'SASL_PLAINTEXT') return ['security.protocol=SASL_PLAINTEXT'];
+  return ['security.protocol=SASL_SSL', 'ssl.truststore.type=PEM', `ssl.truststore.location=${partner.caFile}`];
+};
+
 /** Reads `topic` over the partner listener as SCRAM user `username`, printing each record's key; stops after
  *  `maxMessages` or when nothing arrives for `timeoutMs`. */
 export const consoleConsume = (opts: {
@@ -48,7 +60,7 @@ export const consoleConsume = (opts: {
   fs.writeFileSync(
     props,
     [
-      'security.protocol=SASL_PLAINTEXT',
+      ...partnerSecurityProperties(),
       `sasl.mechanism=${opts.mechanism ?? 'SCRAM-SHA-256'}`,
       `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${opts.username}" password="${opts.password}";`,
       '',

@@ -3,10 +3,9 @@ import { Admin } from 'kafkajs';
 import { Config } from '../../common/config';
 import { sendJson, sendProblem } from '../../common/http';
 import { TopicSerde } from '../../../schemas/registry';
-import { partnerIdPattern } from '../../../schemas/topics';
 import { ApiRoute, readJsonBody } from '../server';
-import { PartnerBody } from '../codecs';
-import { provisionPartner } from '../partners';
+import { PartnerBody, partnerIdProblem } from '../codecs';
+import { partnerListener, provisionPartner } from '../partners';
 
 /** Partner administration (scope admin) and the partner's own WebSocket feed (scope partner:{partnerId}). */
 export const partnerRoutes = (deps: { admin: Admin; serde: TopicSerde; config: Config }): ApiRoute[] => [
@@ -19,18 +18,21 @@ export const partnerRoutes = (deps: { admin: Admin; serde: TopicSerde; config: C
     description:
       'Creates partner.{partnerId}.events (and its schema subject) when missing, sets the SCRAM-SHA-256/512 password of the ' +
       'Kafka user named partnerId, and allows that user READ and DESCRIBE on its topic and on consumer groups prefixed ' +
-      '`partner.{partnerId}.` — nothing else. Partners connect to the SASL_PLAINTEXT listener (KAFKA_PARTNER_PORT, 9094).',
+      '`partner.{partnerId}.` — nothing else. Partners connect to the SASL_SSL listener (KAFKA_PARTNER_PORT, 9094), verifying the broker with the CA certificate the answer names (SECURITY.md). ' +
+      'Reserved ids (ANONYMOUS in any case, names starting with voltstream, kafka, admin, broker, controller) are refused with 400.',
     requestBody: PartnerBody,
     handle: async (req, res, params) => {
       const body = await readJsonBody(req, PartnerBody);
-      const idProblem = partnerIdPattern.test(params.partnerId!) ? [] : [`partnerId: expected 1-64 letters, digits, _ or -, got ${JSON.stringify(params.partnerId)}`];
+      const problem = partnerIdProblem(params.partnerId!);
+      const idProblem = problem === undefined ? [] : [`partnerId: ${problem}`];
       if (E.isLeft(body)) return sendProblem(res, body.left.status, body.left.title, [...idProblem, ...body.left.problems]);
       if (idProblem.length) return sendProblem(res, 400, 'Invalid request body', idProblem);
       const access = await provisionPartner(deps, params.partnerId!, body.right.password);
+      const listener = partnerListener(deps.config);
       sendJson(res, 200, {
         ...access,
         name: body.right.name ?? null,
-        kafka: { bootstrap: `127.0.0.1:${deps.config.partnerKafkaPort}`, securityProtocol: 'SASL_PLAINTEXT', username: access.partnerId },
+        kafka: { bootstrap: listener.bootstrap, securityProtocol: listener.securityProtocol, username: access.partnerId, caCertificateFile: listener.caCertificateFile },
       });
     },
   },
