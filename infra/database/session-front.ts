@@ -84,6 +84,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
   let lock: LockQueue = emptyQueue;
   const waiters = new Map<number, () => void>();
   const sessions = new Map<number, Session>();
+  const superusers = new Map<string, string>();
   let nextId = 1;
 
   const acquire = (s: Session): Promise<void> | undefined => {
@@ -120,7 +121,9 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
         // Whatever part of the switch did happen, the state is no longer known: read it.
         current = await readBack();
         live = undefined;
-        throw new FatalSessionError({ severity: 'FATAL', code: e.code === '42704' ? '28000' : e.code, message: e.message });
+        // An unknown user fails at SET SESSION AUTHORIZATION: PostgreSQL refuses it at login, as 28000.
+        const code = /^role .* does not exist$/.test(e.message) ? '28000' : e.code;
+        throw new FatalSessionError({ severity: 'FATAL', code, message: e.message });
       }
       current = s.saved;
     }
@@ -156,21 +159,23 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     for (const [name, value] of Object.entries(params)) if (!NOT_SETTINGS.has(name)) settings[name] = value;
     Object.assign(settings, parseStartupOptions(params.options ?? ''));
     s.saved = { user, role: 'none', settings };
-    const waiting = acquire(s);
-    if (waiting) await waiting;
-    let superuser: string;
-    try {
-      await switchTo(s);
-      superuser = dataRows(await execOk(`SELECT pg_catalog.current_setting('is_superuser')`))[0]![0] ?? 'off';
-    } finally {
-      releaseLock(s);
+    // A connection must not wait for another session's transaction to end. When PGlite is free, the user and settings
+    // are tried now, so that a wrong one fails the login as on PostgreSQL; otherwise at the session's first message.
+    if (lock.owner === undefined) {
+      acquire(s);
+      try {
+        await switchTo(s);
+        superusers.set(user, dataRows(await execOk(`SELECT pg_catalog.current_setting('is_superuser')`))[0]![0] ?? 'off');
+      } finally {
+        releaseLock(s);
+      }
     }
     send(s, Buffer.concat([
       authenticationOk(),
       ...REPORTED.map((name, i) => parameterStatus(name, reported[i] ?? '')),
       parameterStatus('application_name', settings.application_name ?? ''),
       parameterStatus('session_authorization', user),
-      parameterStatus('is_superuser', superuser),
+      parameterStatus('is_superuser', superusers.get(user) ?? 'off'),
       backendKeyData(s.id, randomInt(2 ** 31)),
       readyForQuery('I'),
     ]));
