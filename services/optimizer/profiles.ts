@@ -290,11 +290,23 @@ export const txProfileCommands = (
   return out;
 };
 
+// Once per snapshot, not once per charger: the caps of a 1,000-charger site were a million additions.
+const totals = new WeakMap<SiteSnapshot, { fixed: number; total: number }>();
+const siteTotals = (s: SiteSnapshot): { fixed: number; total: number } => {
+  let t = totals.get(s);
+  if (!t) {
+    t = {
+      fixed: s.chargers.filter((x) => !x.controllable).reduce((m, x) => m + x.measuredKw, 0),
+      total: s.chargers.filter((x) => x.controllable).reduce((m, x) => m + x.maxPowerKw, 0),
+    };
+    totals.set(s, t);
+  }
+  return t;
+};
+
 /** The charger's share of the grid limit (kW) for the fallback TxDefaultProfile. */
 export const safeShareKw = (s: SiteSnapshot, c: ChargerSnapshot): number => {
-  const controllable = s.chargers.filter((x) => x.controllable);
-  const fixed = s.chargers.filter((x) => !x.controllable).reduce((m, x) => m + x.measuredKw, 0);
-  const total = controllable.reduce((m, x) => m + x.maxPowerKw, 0);
+  const { fixed, total } = siteTotals(s);
   if (total <= 0) return 0;
   const share = Math.min(c.maxPowerKw, (Math.max(0, s.gridLimitKw - fixed) * c.maxPowerKw) / total);
   return share + EPS < minKw(c) ? 0 : share;

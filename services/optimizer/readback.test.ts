@@ -1,4 +1,5 @@
-import { compositeLimitKw, planRecord } from './service';
+import { compositeLimitKw } from './inputs';
+import { planRecord } from './outputs';
 import { charger, site, vehicle } from './fixtures';
 import { heuristicPlan } from './baselines';
 

@@ -1,137 +1,138 @@
 /** `voltstream service optimizer`: plans every site's charging and sends the profiles to the chargers.
  *
- *  Reads fleet.config, charging.events, telematics.readings and ocpp.command-results (for GetCompositeSchedule
- *  read-backs) from the beginning into one in-memory fold (state.ts; its own consumer group per instance, nothing
- *  committed: the state is rebuilt at every start). An input that matters (state.ts: replanReason) re-plans its site
- *  after a quiet time (debounce); every slot boundary re-plans every site with vehicles. A plan goes to
- *  optimizer.plans (with its snapshot), then a TxProfile per connected vehicle and a GetCompositeSchedule read-back to
- *  ocpp.commands; every charger also gets its safe caps (profiles.ts) when it connects or its site changes. */
+ *  One consumer (its own group per life, nothing committed) folds fleet.config, charging.events, telematics.readings,
+ *  ocpp.command-results and the optimizer's own ocpp.commands into the in-memory fold (state.ts). At start it restores:
+ *  it reads its inputs' end offsets and folds up to them (configuration first) with every output suppressed, reporting
+ *  progress on its health part; only then does it send caps and plan every site, and from there on an input that
+ *  matters (replan.ts) re-plans its site after a quiet time, and every slot boundary re-plans every busy site. A plan
+ *  goes to optimizer.plans (with its snapshot), then a TxProfile per connected vehicle and a GetCompositeSchedule
+ *  read-back to ocpp.commands. The consumer runs under the supervisor: one that dies is replaced by a new one, whose
+ *  fold restores from scratch. */
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Consumer, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import { pipe } from 'fp-ts/function';
 import * as E from 'fp-ts/Either';
-import { fromAvro } from '../../schemas/events';
-import { configFromAvro } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
 import { createDurableProducer, DURABLE_ACKS } from '../common/kafka';
 import { ServiceContext, ServiceDefinition } from '../common/service';
+import { consumerDied, supervise, Supervisable } from '../common/supervise';
 import { decodeOptimizerConfig, OptimizerConfig } from './config';
 import { Plan } from './formulation';
+import { commandedOf, compositeLimitKw, decodeInput, Decoded, inputTime, inputTopics, InputTopic } from './inputs';
+import { commandRecord, planRecord } from './outputs';
 import { planSite } from './planner';
-import { commandId, compositeScheduleCommand, fromLimit, OcppCommandDraft, safeCapCommands, txProfileCommands } from './profiles';
-import { ChargerSnapshot, SiteSnapshot } from './snapshot';
+import { commandId, compositeScheduleCommand, OcppCommandDraft, safeCapCommands, txProfileCommands } from './profiles';
+import { replanReason } from './replan';
+import { acceptMarkers, progressOf, reached, RestorePlan, tp } from './restore';
+import { chargerSnapshotOf, snapshotOf } from './site-snapshot';
+import { SiteSnapshot } from './snapshot';
 import { createWorkerSolver, Solver } from './solver';
-import { controlKey, evolve, FleetState, initial, Input, replanReason, siteOf, snapshotOf } from './state';
+import { controlKey, evolve, FleetState, initial, Input, sessionOf, siteOf } from './state';
 
 export interface Optimizer {
-  /** Plans `siteId` now (tests, CLI); resolves with the plan, or null when there is nothing to plan. */
+  /** Plans `siteId` now, once restored (tests, CLI); resolves with the plan, or null when there is nothing to plan. */
   planNow(siteId: string, trigger: string): Promise<Plan | null>;
   state(): FleetState;
+  /** Resolves when the current consumer's fold has caught up with the end offsets its inputs had at its start. */
+  restored(): Promise<void>;
   stop(): Promise<void>;
 }
 
-const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Number(v));
-const msOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : ms(v));
-
-const toInput = (topic: string, value: Record<string, unknown>): Input | { kind: 'result'; value: Record<string, unknown> } => {
-  switch (topic) {
-    case Topics.fleetConfig:
-      return { kind: 'config', event: configFromAvro(value) };
-    case Topics.telematicsReadings:
-      return {
-        kind: 'reading',
-        reading: {
-          readingId: String(value.readingId),
-          vehicleId: String(value.vehicleId),
-          readingAt: ms(value.readingAt),
-          socPct: (value.socPct as number | null) ?? null,
-          pluggedIn: (value.pluggedIn as boolean | null) ?? null,
-          etaAt: msOrNull(value.etaAt),
-          batteryCapacityKwh: (value.batteryCapacityKwh as number | null) ?? null,
-        },
-      };
-    case Topics.ocppCommandResults:
-      return { kind: 'result', value };
-    default:
-      return { kind: 'event', event: fromAvro(value) };
-  }
-};
-
-/** GetCompositeSchedule.conf (1.6 or 2.0.1) → the limit in force at its start, in kW. */
-export const compositeLimitKw = (c: ChargerSnapshot, responseJson: string | null): number | null =>
-  pipe(
-    E.tryCatch(() => JSON.parse(responseJson ?? 'null') as Record<string, unknown> | null, () => null),
-    E.map((r) => {
-      if (!r || r.status !== 'Accepted') return null;
-      const schedule = (r.chargingSchedule ?? r.schedule) as { chargingRateUnit?: string; chargingSchedulePeriod?: { limit: number; numberPhases?: number }[] } | undefined;
-      const first = schedule?.chargingSchedulePeriod?.[0];
-      if (!schedule || !first) return null;
-      if (schedule.chargingRateUnit === 'W') return first.limit / 1000;
-      return fromLimit({ ...c, rateUnit: 'A', currentType: 'AC', phases: first.numberPhases ?? c.phases }, first.limit);
-    }),
-    E.getOrElseW(() => null),
-  );
+export interface OptimizerOptions {
+  readonly solver?: Solver;
+  readonly instanceId?: string;
+  /** Epoch ms now (tests run two optimizers on one fixed instant). */
+  readonly clock?: () => number;
+  /** The health part it reports to (default `optimizer`). */
+  readonly part?: string;
+}
 
 const METER_REPLAN_MS = 5 * 60000;
 const CAPS_RECENT_MS = 3600000;
-const inputTime = (i: Input): number => (i.kind === 'config' ? i.event.at : i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.at);
+const RESULTS_MAX_AGE_MS = 3600000;
+/** A long fold gives the event loop a turn this often (consumer heartbeats, HTTP, timers). */
+const YIELD_MS = 20;
+const TICK_MS = 1000;
 
-export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig, opts: { solver?: Solver; instanceId?: string } = {}): Promise<Optimizer> => {
+/** What one consumer's life folds and remembers; a restarted consumer starts a new one. */
+interface Fold {
+  state: FleetState;
+  restoring: boolean;
+  stopped: boolean;
+  readonly restored: Promise<void>;
+  readonly markRestored: () => void;
+  readonly lastKw: Map<string, number>; // controlKey → slot-0 kW of the last TxProfile
+  readonly sentCaps: Set<string>;
+  readonly readBacks: Map<string, { chargePointId: string; connectorId: number }>;
+  readonly lastReadBack: Map<string, number>;
+  readonly pending: Map<string, { timer: NodeJS.Timeout; reasons: Set<string> }>;
+  readonly lastMeterReplan: Map<string, number>;
+  readonly unconfigured: Map<string, Buffer>;
+  /** Sites whose chargers (re)connected or changed recently, found while restoring: their caps go out after it. */
+  readonly capsSites: Set<string>;
+}
+
+const newFold = (): Fold => {
+  let markRestored = () => {};
+  const restored = new Promise<void>((resolve) => (markRestored = resolve));
+  return {
+    state: initial,
+    restoring: true,
+    stopped: false,
+    restored,
+    markRestored,
+    lastKw: new Map(),
+    sentCaps: new Set(),
+    readBacks: new Map(),
+    lastReadBack: new Map(),
+    pending: new Map(),
+    lastMeterReplan: new Map(),
+    unconfigured: new Map(),
+    capsSites: new Set(),
+  };
+};
+
+export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig, opts: OptimizerOptions = {}): Promise<Optimizer> => {
   const log = ctx.log.child({ service: 'optimizer' });
   const solver = opts.solver ?? createWorkerSolver({ timeoutMs: cfg.solveTimeoutMs });
   const instance = opts.instanceId ?? ctx.config.gatewayId;
+  const clock = opts.clock ?? Date.now;
+  const part = ctx.health.part(opts.part ?? 'optimizer');
   const producer: Producer = createDurableProducer(ctx.kafka);
-  const consumer: Consumer = ctx.kafka.consumer({ groupId: `${cfg.groupId}-${instance}-${randomUUID().slice(0, 8)}`, maxWaitTimeInMs: 200 });
   const metric = <T>(name: string, make: () => T): T => (ctx.metrics.getSingleMetric(name) as T | undefined) ?? make();
   const plansTotal = metric('voltstream_optimizer_plans_total', () => new Counter({ name: 'voltstream_optimizer_plans_total', help: 'Plans decided', labelNames: ['status', 'trigger'], registers: [ctx.metrics] }));
   const solveSeconds = metric('voltstream_optimizer_solve_seconds', () => new Histogram({ name: 'voltstream_optimizer_solve_seconds', help: 'Snapshot to plan', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [ctx.metrics] }));
 
-  let state = initial;
+  let fold = newFold();
   let stopped = false;
   const wanted = (siteId: string) => cfg.sites === null || cfg.sites.includes(siteId);
-  const lastKw = new Map<string, number>(); // controlKey → slot-0 kW of the last TxProfile
-  const sentCaps = new Set<string>();
-  const readBacks = new Map<string, { chargePointId: string; connectorId: number }>();
-  const lastReadBack = new Map<string, number>();
-  const pending = new Map<string, { timer: NodeJS.Timeout; reasons: Set<string> }>();
-  const lastMeterReplan = new Map<string, number>();
-  const unconfigured = new Map<string, Buffer>();
   let running: Promise<unknown> = Promise.resolve();
+  const chain = (what: string, f: () => Promise<unknown>) => {
+    running = running.then(f).catch((e) => log.error(`${what} failed`, { err: e as Error }));
+  };
 
-  const send = async (drafts: readonly OcppCommandDraft[], planId: string | null, expiresInMs: number) => {
-    if (drafts.length === 0) return;
-    const now = Date.now();
-    const messages = await Promise.all(
-      drafts.map(async (d) => ({
-        key: d.chargePointId,
-        value: await ctx.serde.encode(Topics.ocppCommands, {
-          commandId: d.commandId,
-          chargePointId: d.chargePointId,
-          action: d.action,
-          payloadJson: JSON.stringify(d.payload),
-          issuedBy: 'optimizer',
-          issuedAt: now,
-          expiresAt: now + expiresInMs,
-          planId,
-        }),
-      })),
-    );
+  const send = async (f: Fold, drafts: readonly OcppCommandDraft[], planId: string | null, expiresInMs: number) => {
+    if (drafts.length === 0 || f.restoring || f.stopped) return;
+    const now = clock();
+    const messages = await Promise.all(drafts.map(async (d) => ({ key: d.chargePointId, value: await ctx.serde.encode(Topics.ocppCommands, commandRecord(d, planId, now, expiresInMs)) })));
     await producer.send({ topic: Topics.ocppCommands, acks: DURABLE_ACKS, messages });
   };
 
-  const sendCaps = async (siteId: string) => {
-    const snap = snapshotOf(state, siteId, Date.now(), cfg);
+  const sendCaps = async (f: Fold, siteId: string) => {
+    const snap = snapshotOf(f.state, siteId, clock(), cfg);
     if (!snap) return;
     const drafts = snap.chargers.filter((c) => c.protocol !== null).flatMap((c) => safeCapCommands(snap, c, snap.now - (snap.now % 60000)));
-    const fresh = drafts.filter((d) => !sentCaps.has(d.commandId));
-    await send(fresh, null, 3600000);
-    for (const d of fresh) sentCaps.add(d.commandId);
+    const fresh = drafts.filter((d) => !f.sentCaps.has(d.commandId));
+    await send(f, fresh, null, 3600000);
+    for (const d of fresh) f.sentCaps.add(d.commandId);
   };
 
-  const planNow = async (siteId: string, trigger: string): Promise<Plan | null> => {
-    const now = Date.now();
-    const snap: SiteSnapshot | null = snapshotOf(state, siteId, now, cfg);
+  const planNow = async (f: Fold, siteId: string, trigger: string): Promise<Plan | null> => {
+    if (f.stopped) return null;
+    const now = clock();
+    const snap: SiteSnapshot | null = snapshotOf(f.state, siteId, now, cfg);
     if (!snap || snap.vehicles.length === 0) return null;
     const started = performance.now();
     const { plan, fallbackReason } = await planSite(snap, solver, { timeLimitS: Math.max(1, cfg.solveTimeoutMs / 1000 - 1) });
@@ -144,46 +145,43 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       acks: DURABLE_ACKS,
       messages: [{ key: siteId, value: await ctx.serde.encode(Topics.optimizerPlans, planRecord(planId, trigger, now, plan, snap)) }],
     });
-    const profiles = txProfileCommands(snap, plan, planId, { profileSlots: cfg.profileSlots, minPauseSlots: cfg.minPauseSlots }, lastKw);
+    const profiles = txProfileCommands(snap, plan, planId, { profileSlots: cfg.profileSlots, minPauseSlots: cfg.minPauseSlots }, f.lastKw);
     const chargers = new Map(snap.chargers.map((c) => [c.chargePointId, c]));
     const reads: OcppCommandDraft[] = [];
     for (const d of profiles) {
       const k = controlKey(d.chargePointId, d.connectorId);
-      if (now - (lastReadBack.get(k) ?? 0) < cfg.slotMinutes * 60000) continue;
+      if (now - (f.lastReadBack.get(k) ?? 0) < cfg.slotMinutes * 60000) continue;
       const r = compositeScheduleCommand(chargers.get(d.chargePointId)!, d.connectorId, cfg.slotMinutes * 60, planId);
       reads.push(r);
-      readBacks.set(r.commandId, { chargePointId: d.chargePointId, connectorId: d.connectorId });
-      lastReadBack.set(k, now);
+      f.readBacks.set(r.commandId, { chargePointId: d.chargePointId, connectorId: d.connectorId });
+      f.lastReadBack.set(k, now);
     }
-    await send(profiles, planId, cfg.slotMinutes * 60000);
-    await send(reads, planId, 60000);
+    await send(f, profiles, planId, cfg.slotMinutes * 60000);
+    await send(f, reads, planId, 60000);
     for (const d of profiles) {
-      lastKw.set(controlKey(d.chargePointId, d.connectorId), d.firstKw ?? 0);
-      state = evolve(state, { kind: 'commanded', chargePointId: d.chargePointId, connectorId: d.connectorId, commandId: d.commandId, limitKw: d.firstKw ?? 0, at: now });
+      f.lastKw.set(controlKey(d.chargePointId, d.connectorId), d.firstKw ?? 0);
+      f.state = evolve(f.state, { kind: 'commanded', chargePointId: d.chargePointId, connectorId: d.connectorId, commandId: d.commandId, limitKw: d.firstKw ?? 0, at: now });
     }
     log.info('planned', { siteId, trigger, planId, status: plan.status, vehicles: plan.vehicles.length, profiles: profiles.length, solveMs: Math.round(plan.solveMs) });
     return plan;
   };
 
-  const schedule = (siteId: string, reason: string) => {
-    if (stopped || !wanted(siteId)) return;
-    const p = pending.get(siteId);
+  const schedule = (f: Fold, siteId: string, reason: string) => {
+    if (stopped || f.stopped || f.restoring || !wanted(siteId)) return;
+    const p = f.pending.get(siteId);
     if (p) {
       p.reasons.add(reason);
       return;
     }
     const reasons = new Set([reason]);
     const timer = setTimeout(() => {
-      pending.delete(siteId);
-      const trigger = [...reasons].sort().join(',');
-      running = running
-        .then(() => (stopped ? null : planNow(siteId, trigger)))
-        .catch((e) => log.error('planning failed', { siteId, err: e as Error }));
+      f.pending.delete(siteId);
+      chain('planning', () => planNow(f, siteId, [...reasons].sort().join(',')));
     }, cfg.debounceMs);
-    pending.set(siteId, { timer, reasons });
+    f.pending.set(siteId, { timer, reasons });
   };
 
-  const capsFor = (i: Input, before: FleetState): string | null => {
+  const capsFor = (state: FleetState, i: Input, before: FleetState): string | null => {
     if (i.kind === 'event' && (i.event.body.type === 'ChargerConnected' || i.event.body.type === 'ChargerBooted')) return state.chargers.get(i.event.chargePointId)?.siteId ?? null;
     if (i.kind === 'config') {
       const b = i.event.body;
@@ -193,150 +191,270 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     return null;
   };
 
-  const caresAboutVehicle = (vehicleId: string): boolean => {
-    const v = state.vehicles.get(vehicleId);
+  const caresAboutVehicle = (s: FleetState, vehicleId: string): boolean => {
+    const v = s.vehicles.get(vehicleId);
     if (!v) return false;
     if (cfg.sites === null || (v.siteId !== null && wanted(v.siteId))) return true;
-    for (const x of state.sessions.values()) if (x.vehicleId === vehicleId && wanted(state.chargers.get(x.chargePointId)?.siteId ?? '')) return true;
-    return false;
+    const x = sessionOf(s, vehicleId);
+    return x !== undefined && wanted(s.chargers.get(x.chargePointId)?.siteId ?? '');
   };
 
-  const handle = (topic: string, value: Record<string, unknown>) => {
-    const input = toInput(topic, value);
-    if (input.kind === 'result') {
-      const where = readBacks.get(String(input.value.commandId));
-      if (!where) return;
-      readBacks.delete(String(input.value.commandId));
-      const c = state.chargers.get(where.chargePointId);
-      const snap = c ? snapshotOf(state, c.siteId, Date.now(), cfg)?.chargers.find((x) => x.chargePointId === where.chargePointId) : undefined;
-      if (!snap) return;
-      const limitKw = input.value.outcome === 'ACCEPTED' ? compositeLimitKw(snap, (input.value.responseJson as string | null) ?? null) : null;
-      return handleInput({ kind: 'composite', ...where, limitKw, at: Date.now() });
-    }
-    return handleInput(input);
+  /** Restoring: fold only. Caps of recent (re)connections are remembered for after. */
+  const restoreInput = (f: Fold, input: Input) => {
+    const before = f.state;
+    f.state = evolve(f.state, input);
+    const capsSite = capsFor(f.state, input, before);
+    if (capsSite && wanted(capsSite) && clock() - inputTime(input) < CAPS_RECENT_MS) f.capsSites.add(capsSite);
   };
 
-  const handleInput = (input: Input) => {
-    const before = state;
-    state = evolve(state, input);
-    const site = siteOf(state, input);
+  const handleInput = (f: Fold, input: Input) => {
+    if (f.restoring) return restoreInput(f, input);
+    const before = f.state;
+    f.state = evolve(f.state, input);
+    const site = siteOf(f.state, input);
     if (!site) return;
-    const reason = replanReason(before, state, input, (cp, conn) => lastKw.get(controlKey(cp, conn)));
-    const now = Date.now();
+    const reason = replanReason(before, f.state, input, (cp, conn) => f.lastKw.get(controlKey(cp, conn)));
+    const now = clock();
     // A vehicle drawing less than its limit keeps deviating: meter-triggered re-plans at most every METER_REPLAN_MS.
-    if (reason === 'meter' && now - (lastMeterReplan.get(site) ?? 0) < METER_REPLAN_MS) return;
-    if (reason === 'meter') lastMeterReplan.set(site, now);
-    if (reason) schedule(site, reason);
-    const capsSite = capsFor(input, before);
-    // History read at start-up does not re-send caps: chargers keep their profiles.
-    if (capsSite && wanted(capsSite) && now - inputTime(input) < CAPS_RECENT_MS) running = running.then(() => sendCaps(capsSite)).catch((e) => log.error('caps failed', { err: e as Error }));
+    if (reason === 'meter' && now - (f.lastMeterReplan.get(site) ?? 0) < METER_REPLAN_MS) return;
+    if (reason === 'meter') f.lastMeterReplan.set(site, now);
+    if (reason) schedule(f, site, reason);
+    const capsSite = capsFor(f.state, input, before);
+    if (capsSite && wanted(capsSite) && now - inputTime(input) < CAPS_RECENT_MS) chain('caps', () => sendCaps(f, capsSite));
+  };
+
+  const handle = (f: Fold, d: Decoded) => {
+    switch (d.kind) {
+      case 'input':
+        return handleInput(f, d.input);
+      case 'command': {
+        // Only while restoring: once running, the fold learns its commands as it sends them.
+        const commanded = f.restoring ? commandedOf(d.command) : null;
+        if (!commanded || commanded.kind !== 'commanded' || !wanted(f.state.chargers.get(commanded.chargePointId)?.siteId ?? '')) return;
+        f.state = evolve(f.state, commanded);
+        f.lastKw.set(controlKey(commanded.chargePointId, commanded.connectorId), commanded.limitKw);
+        return;
+      }
+      case 'result': {
+        // Read-backs sent before a restart are not known to this fold: their results change nothing.
+        const where = f.readBacks.get(d.result.commandId);
+        if (!where || f.restoring) return;
+        f.readBacks.delete(d.result.commandId);
+        const c = chargerSnapshotOf(f.state, where.chargePointId, clock());
+        if (!c) return;
+        const limitKw = d.result.outcome === 'ACCEPTED' ? compositeLimitKw(c, d.result.responseJson) : null;
+        return handleInput(f, { kind: 'composite', ...where, limitKw, at: clock() });
+      }
+    }
+  };
+
+  /** Where each input starts and ends: old readings (beyond the lookback), results (an hour) and commands (a TxProfile's
+   *  span) cannot matter and are skipped; the rest is read from the log start. */
+  const restorePlan = async (): Promise<RestorePlan> => {
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    try {
+      const starts = new Map<string, number>();
+      const targets = new Map<string, number>();
+      const maxAge: Partial<Record<InputTopic, number>> = {
+        [Topics.telematicsReadings]: cfg.readingsLookbackMinutes * 60000,
+        [Topics.ocppCommandResults]: RESULTS_MAX_AGE_MS,
+        [Topics.ocppCommands]: cfg.profileSlots * cfg.slotMinutes * 60000,
+      };
+      for (const topic of inputTopics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        for (const p of ends) {
+          starts.set(tp(topic, p.partition), Number(p.low));
+          targets.set(tp(topic, p.partition), Number(p.high));
+        }
+        const age = maxAge[topic];
+        if (age === undefined) continue;
+        for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, clock() - age)) {
+          const key = tp(topic, p.partition);
+          const at = Number(p.offset);
+          starts.set(key, Math.max(starts.get(key) ?? 0, at >= 0 ? at : (targets.get(key) ?? 0)));
+        }
+      }
+      return { starts, targets };
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+
+  const finishRestore = (f: Fold, started: number, records: number) => {
+    f.restoring = false;
+    part.running();
+    log.info('restored', { records, ms: Math.round(performance.now() - started), sites: f.state.sites.size, sessions: f.state.sessions.size });
+    f.markRestored();
+    for (const siteId of f.capsSites) chain('caps', () => sendCaps(f, siteId));
+    for (const siteId of f.state.sites.keys()) if (wanted(siteId)) chain('planning', () => planNow(f, siteId, 'restored'));
+  };
+
+  /** One consumer's life: restore, then run. */
+  const startRun = async (): Promise<Supervisable> => {
+    const f = newFold();
+    fold = f;
+    const started = performance.now();
+    part.restoring({ done: 0, total: 0 }, 'reading the end offsets of its inputs');
+    const plan = await restorePlan();
+    const positions = new Map<string, number>();
+    const lags = new Map<string, number>();
+    const others = inputTopics.filter((t) => t !== Topics.fleetConfig).map((topic) => ({ topic }));
+    let configDone = reached(progressOf(plan, positions, [Topics.fleetConfig]));
+    let records = 0;
+    let lastYield = performance.now();
+    const consumer: Consumer = ctx.kafka.consumer({ groupId: `${cfg.groupId}-${instance}-${randomUUID().slice(0, 8)}`, maxWaitTimeInMs: 200 });
+    const died = consumerDied(consumer);
+
+    const check = (at: ReadonlyMap<string, number>) => {
+      if (!f.restoring || f.stopped) return;
+      if (!configDone && reached(progressOf(plan, at, [Topics.fleetConfig]))) {
+        configDone = true;
+        consumer.resume(others);
+      }
+      if (configDone && reached(progressOf(plan, at))) finishRestore(f, started, records);
+    };
+    const advance = (key: string, next: number) => {
+      if (next > (positions.get(key) ?? -1)) positions.set(key, next);
+    };
+
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = tp(payload.topic, payload.partition);
+      lags.set(key, Math.max(0, Number(payload.offsetLag)));
+      // A fetch of nothing but transaction markers or aborted records: its end is a position too.
+      if (payload.batchSize === 0) advance(key, Number(payload.lastOffset) + 1);
+      check(positions);
+    });
+
+    let lastDone = -1;
+    let tick: NodeJS.Timeout | undefined;
+    const report = () => {
+      if (f.stopped) return;
+      const p = progressOf(plan, positions);
+      if (f.restoring) {
+        part.restoring(p, configDone ? 'catching up with its inputs' : 'restoring the configuration');
+        // Unmoved since the last tick: a position one short of its target waits for a marker it will never see.
+        if (p.done === lastDone && configDone) check(acceptMarkers(plan, positions));
+        lastDone = p.done;
+      }
+      part.lag([...lags.values()].reduce((m, x) => m + x, 0));
+      tick = setTimeout(report, TICK_MS);
+      tick.unref();
+    };
+
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...inputTopics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        const key = tp(topic, partition);
+        const offset = Number(message.offset);
+        if (f.stopped || offset < (plan.starts.get(key) ?? 0)) return;
+        if (f.restoring && !configDone && topic !== Topics.fleetConfig) {
+          // Fetched before the pause took: read again once the configuration is in.
+          consumer.pause([{ topic }]);
+          consumer.seek({ topic, partition, offset: message.offset });
+          return;
+        }
+        records++;
+        if (performance.now() - lastYield > YIELD_MS) {
+          await nextTurn();
+          lastYield = performance.now();
+        }
+        await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
+        advance(key, offset + 1);
+        if (f.restoring && offset + 1 >= (plan.targets.get(key) ?? 0)) check(positions);
+      },
+    });
+    if (!configDone) consumer.pause(others);
+    for (const [key, start] of plan.starts) {
+      const [topic, partition] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
+      if (start > 0) consumer.seek({ topic, partition, offset: String(start) });
+    }
+    report();
+    check(positions);
+    return {
+      died,
+      stop: async () => {
+        f.stopped = true;
+        if (tick) clearTimeout(tick);
+        for (const p of f.pending.values()) clearTimeout(p.timer);
+        f.pending.clear();
+        await consumer.disconnect();
+      },
+    };
+  };
+
+  /** One record: skipped before decoding when it cannot matter here, else decoded and handled. */
+  const fold1 = async (f: Fold, topic: InputTopic, key: string, value: Buffer | null, offset: number, partition: number) => {
+    if (!value) return;
+    if (topic === Topics.ocppCommands && !f.restoring) return;
+    if (topic === Topics.telematicsReadings && !caresAboutVehicle(f.state, key)) {
+      // Its configuration may still be on its way (topics are read side by side): keep the latest, undecoded.
+      if (!f.state.vehicles.has(key)) f.unconfigured.set(key, value);
+      return;
+    }
+    if (topic === Topics.chargingEvents && cfg.sites !== null && f.state.chargers.has(key) && !wanted(f.state.chargers.get(key)!.siteId)) return;
+    const decode = async (t: InputTopic, v: Buffer): Promise<E.Either<string, Decoded>> => {
+      const raw = await ctx.serde.decode<unknown>(v).then(
+        (r) => ({ ok: true as const, r }),
+        (e: Error) => ({ ok: false as const, reason: `undecodable: ${e.message}` }),
+      );
+      return raw.ok ? decodeInput(t, raw.r) : E.left(raw.reason);
+    };
+    const d = await decode(topic, value);
+    if (E.isLeft(d)) {
+      log.warn('input skipped', { topic, partition, offset, reason: d.left });
+      return;
+    }
+    handle(f, d.right);
+    const vehicleId = topic === Topics.fleetConfig && key.startsWith('vehicle:') ? key.slice('vehicle:'.length) : null;
+    const raw = vehicleId !== null ? f.unconfigured.get(vehicleId) : undefined;
+    if (vehicleId !== null && raw) {
+      f.unconfigured.delete(vehicleId);
+      if (!caresAboutVehicle(f.state, vehicleId)) return;
+      const r = await decode(Topics.telematicsReadings, raw);
+      if (E.isRight(r)) handle(f, r.right);
+    }
   };
 
   await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [Topics.fleetConfig, Topics.chargingEvents, Topics.telematicsReadings, Topics.ocppCommandResults], fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachMessage: async ({ topic, message }) => {
-      if (!message.value) return;
-      // Skip before decoding what cannot matter here (the start-up replay reads every topic from the beginning).
-      const key = message.key?.toString() ?? '';
-      if (topic === Topics.telematicsReadings && !caresAboutVehicle(key)) {
-        // Its configuration may still be on its way (topics are read side by side): keep the latest, undecoded.
-        if (!state.vehicles.has(key)) unconfigured.set(key, message.value);
-        return;
-      }
-      if (topic === Topics.chargingEvents && cfg.sites !== null && state.chargers.has(key) && !wanted(state.chargers.get(key)!.siteId)) return;
-      try {
-        handle(topic, await ctx.serde.decode<Record<string, unknown>>(message.value));
-        const vehicleId = topic === Topics.fleetConfig && key.startsWith('vehicle:') ? key.slice('vehicle:'.length) : null;
-        const raw = vehicleId !== null ? unconfigured.get(vehicleId) : undefined;
-        if (vehicleId !== null && raw) {
-          unconfigured.delete(vehicleId);
-          if (caresAboutVehicle(vehicleId)) handle(Topics.telematicsReadings, await ctx.serde.decode<Record<string, unknown>>(raw));
-        }
-      } catch (e) {
-        log.warn('input skipped', { topic, offset: message.offset, err: e as Error });
-      }
-    },
-  });
-
-  // Readings older than the lookback (a day) and command results older than an hour cannot matter: skip them at start-up (the
-  // readings topic is the fleet's busiest). Records fetched before the seek lands are folded harmlessly.
-  const admin = ctx.kafka.admin();
-  try {
-    await admin.connect();
-    for (const [topic, ageMs] of [[Topics.telematicsReadings, cfg.readingsLookbackMinutes * 60000], [Topics.ocppCommandResults, 3600000]] as const) {
-      for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - ageMs)) {
-        if (Number(p.offset) >= 0) consumer.seek({ topic, partition: p.partition, offset: p.offset });
-      }
-    }
-  } catch (e) {
-    log.warn('could not skip old readings; replaying them all', { err: e as Error });
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  const supervisor = await supervise({ name: opts.part ?? 'optimizer', part, log, start: startRun });
 
   // Every slot boundary: re-plan every site with something to plan.
   const slotMs = cfg.slotMinutes * 60000;
-  let tick: NodeJS.Timeout;
+  let slotTimer: NodeJS.Timeout;
   const arm = () => {
-    tick = setTimeout(() => {
-      for (const siteId of state.sites.keys()) {
-        const busy = [...state.sessions.values()].some((x) => state.chargers.get(x.chargePointId)?.siteId === siteId);
-        if (busy) schedule(siteId, 'slot');
-      }
+    slotTimer = setTimeout(() => {
+      const f = fold;
+      const busy = new Set(f.state.sessions.values().map((x) => f.state.chargers.get(x.chargePointId)?.siteId));
+      for (const siteId of f.state.sites.keys()) if (busy.has(siteId)) schedule(f, siteId, 'slot');
       arm();
     }, slotMs - (Date.now() % slotMs) + 50);
-    tick.unref();
+    slotTimer.unref();
   };
   arm();
 
   return {
-    planNow: (siteId, trigger) => {
-      const p = running.then(() => planNow(siteId, trigger));
+    planNow: async (siteId, trigger) => {
+      const f = fold;
+      await f.restored;
+      const p = running.then(() => planNow(f, siteId, trigger));
       running = p.catch(() => undefined);
       return p;
     },
-    state: () => state,
+    state: () => fold.state,
+    restored: () => fold.restored,
     stop: async () => {
       stopped = true;
-      clearTimeout(tick);
-      for (const p of pending.values()) clearTimeout(p.timer);
-      pending.clear();
+      clearTimeout(slotTimer);
+      await supervisor.stop();
       await running.catch(() => undefined);
-      await consumer.disconnect();
       await producer.disconnect();
       if (!opts.solver) await solver.close();
     },
   };
 };
-
-/** The optimizer.plans record (schemas/avro/optimizer.plans.avsc). */
-export const planRecord = (planId: string, trigger: string, decidedAt: number, plan: Plan, snapshot: SiteSnapshot): Record<string, unknown> => ({
-  planId,
-  siteId: plan.siteId,
-  decidedAt,
-  trigger,
-  horizonStart: plan.horizonStart,
-  slotMinutes: plan.slotMinutes,
-  status: plan.status,
-  objective: Number.isFinite(plan.objective) ? plan.objective : 0,
-  solveMs: plan.solveMs,
-  gridLimitKw: plan.gridLimitKw,
-  siteKw: [...plan.siteKw],
-  vehicles: plan.vehicles.map((v) => ({
-    vehicleId: v.vehicleId,
-    chargePointId: v.chargePointId,
-    connectorId: v.connectorId,
-    powerKw: [...v.powerKw],
-    targetKwh: v.targetKwh,
-    plannedKwh: v.plannedKwh,
-    shortfallKwh: v.shortfallKwh,
-    departAt: v.departAt,
-  })),
-  inputsJson: JSON.stringify(snapshot),
-});
 
 export const service: ServiceDefinition = {
   name: 'optimizer',

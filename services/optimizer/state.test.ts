@@ -1,7 +1,10 @@
 import { EventBody } from '../../schemas/events';
 import { ConfigBody } from '../../schemas/fleet-config';
 import { defaultOptimizerConfig } from './config';
-import { evolve, FleetState, initial, Input, priceAt, replanReason, snapshotOf } from './state';
+import { replanReason } from './replan';
+import { snapshotOf } from './site-snapshot';
+import { evolve, FleetState, initial, Input } from './state';
+import { priceAt } from './tariff';
 
 /** given inputs / when input / then state, snapshot or re-plan reason: no broker. */
 const T = Date.UTC(2026, 0, 5, 8, 0);
