@@ -11,6 +11,8 @@ export interface Migration {
 /** Applies, in order, the migrations not yet recorded in `<schema>.schema_migrations`. Idempotent. */
 export const migrate = async (pool: Pool, schema: string, migrations: readonly Migration[]): Promise<{ dialect: Dialect; applied: string[] }> => {
   const client = await pool.connect();
+  // The pool's connection goes back with the search_path it came with (the pool sets its own on connect).
+  const searchPath = (await client.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path;
   try {
     const s = quoteIdent(schema);
     const dialect = await detectDialect(client);
@@ -33,6 +35,7 @@ export const migrate = async (pool: Pool, schema: string, migrations: readonly M
     }
     return { dialect, applied };
   } finally {
+    await client.query('SELECT pg_catalog.set_config($1, $2, false)', ['search_path', searchPath]).catch(() => undefined);
     client.release();
   }
 };
