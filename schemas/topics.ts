@@ -29,6 +29,14 @@ export const Topics = {
   fleetConfig: 'fleet.config',
 } as const;
 
+/** The compacted changelog of a fold's keyed store (streams/runtime): one record per key and change, in the same
+ *  transaction as the fold's outputs, so a restart restores the store from it instead of re-reading the input. */
+export const changelogTopic = (processor: string, store: string): string => `${processor}.${store}.changelog`;
+
+/** Compaction keeps the last record per key; small segments let the cleaner reach the changes of the last minutes
+ *  (the active segment is never compacted), so a restore reads little more than the live keys. */
+const compacted = { 'cleanup.policy': 'compact', 'segment.bytes': String(8 * 1024 * 1024), 'segment.ms': '300000', 'min.cleanable.dirty.ratio': '0.1', ...durable };
+
 export const partnerTopic = (partnerId: string): string => `partner.${partnerId}.events`;
 export const partnerIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -42,6 +50,8 @@ export const topicSpecs: readonly TopicSpec[] = [
   { name: Topics.chargingEvents, schemaFile: 'charging.events.avsc', key: 'chargePointId', producer: 'streams/normalizer, streams/vehicle-tracker', configs: { ...forever, ...durable } },
   { name: Topics.optimizerPlans, schemaFile: 'optimizer.plans.avsc', key: 'siteId', producer: 'services/optimizer', configs: { ...forever, ...durable } },
   { name: Topics.fleetConfig, schemaFile: 'fleet.config.avsc', key: '<kind>:<id>', producer: 'services/api', configs: { ...forever, ...durable }, partitions: 1 },
+  // Same partition count as its input (ocpp.frames): partition p holds the state of the chargers of frames partition p.
+  { name: changelogTopic('normalizer', 'chargers'), schemaFile: 'store.changelog.avsc', key: 'chargePointId', producer: 'streams/normalizer', configs: compacted },
 ];
 
 export const partnerTopicSpec = (partnerId: string): TopicSpec => ({

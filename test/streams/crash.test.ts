@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { Kafka } from 'kafkajs';
 import { fromAvro } from '../../schemas/events';
 import { Topics } from '../../schemas/topics';
-import { decide, initialCharger, ChargerState } from '../../streams/normalizer/decide';
-import { OcppFrame } from '../../streams/normalizer/frame';
+import * as E from 'fp-ts/Either';
+import { catalog } from '../../schemas/catalog';
+import { decide, evolve, initialCharger, ChargerState, publishedEvents } from '../../streams/normalizer/decide';
+import { evolveAll } from '../../streams/runtime/fold';
 import { session16, session201, SessionScript } from '../../streams/normalizer/fixtures';
 import { replay } from '../../streams/replay/replay';
 import { endOffsets } from '../../streams/sink/pg-sink';
@@ -141,9 +143,12 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
     const byCp = new Map<string, ChargerState>();
     const frames = await readTopicUntil<Record<string, unknown>>(topics.frames, () => false, { timeoutMs: 3000 });
     for (const f of frames) {
-      const d = decide(byCp.get(f.key!) ?? initialCharger, { ...(f.value as unknown as OcppFrame), seq: Number(f.value.seq), receivedAt: Number(f.value.receivedAt) }, { topic: topics.frames, partition: f.partition, offset: Number(f.offset) });
-      byCp.set(f.key!, d.state);
-      d.events.forEach((e) => expected.add(e.eventId));
+      const frame = catalog.ocppFrames.decode(f.value);
+      if (E.isLeft(frame)) throw new Error(frame.left);
+      const before = byCp.get(f.key!) ?? initialCharger;
+      const facts = decide(before, frame.right, { topic: topics.frames, partition: f.partition, offset: Number(f.offset) });
+      byCp.set(f.key!, evolveAll(evolve, before, facts));
+      publishedEvents(facts).forEach((e) => expected.add(e.eventId));
     }
     const events = (await readTopicUntil<Record<string, unknown>>(topics.events, () => false, { timeoutMs: 3000 })).map((x) => fromAvro(x.value));
     const ids = events.map((e) => e.eventId);

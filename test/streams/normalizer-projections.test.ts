@@ -2,15 +2,17 @@ import { Kafka } from 'kafkajs';
 import { fromAvro } from '../../schemas/events';
 import { Topics } from '../../schemas/topics';
 import { comparable, session16, session201 } from '../../streams/normalizer/fixtures';
-import { RunningProcessor } from '../../streams/sink/kafka-processor';
+import { RunningFold } from '../../streams/runtime/run-fold';
+import { ChargerState } from '../../streams/normalizer/decide';
 import { endOffsets } from '../../streams/sink/pg-sink';
 import { RunningProjections, startProjections } from '../../streams/projections/run';
 import { freshPgSchema, readTopicUntil, uniq } from '../support/stack';
-import { createTestTopics, deleteTestTopics, produce, quietLog, startTestNormalizer, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { deleteChangelog, startFoldNormalizer } from './fold-support';
 
 jest.setTimeout(180_000);
 
-describe('normalizer → charging.events → projections (real Kafka, registry, PostgreSQL)', () => {
+describe('normalizer (fold runtime) → charging.events → projections (real Kafka, registry, PostgreSQL)', () => {
   let kafka: Kafka;
   let topics: TestTopics;
   const serde = testSerde();
@@ -18,7 +20,7 @@ describe('normalizer → charging.events → projections (real Kafka, registry, 
   const cp201 = uniq('CP201');
   const t0 = Date.UTC(2026, 2, 2, 7, 0);
   const script = { t0, idTag: 'TAG-9', meterStartWh: 50_000, energyWh: 22_000, minutes: 90, socStartPct: 20 };
-  let normalizer: RunningProcessor;
+  let normalizer: RunningFold<ChargerState>;
   let projections: RunningProjections;
   let db: Awaited<ReturnType<typeof freshPgSchema>>;
   const groupId = uniq('normalizer');
@@ -32,7 +34,7 @@ describe('normalizer → charging.events → projections (real Kafka, registry, 
     await produce(kafka, serde, topics.commandResults, Topics.ocppCommandResults, [
       { key: cp16, value: { commandId: 'cmd-1', chargePointId: cp16, action: 'SetChargingProfile', outcome: 'REJECTED', status: 'Rejected', responseJson: '{"status":"Rejected"}', detail: null, gatewayId: 'gw', completedAt: t0 + 5000 } },
     ]);
-    normalizer = await startTestNormalizer(kafka, serde, topics, groupId);
+    normalizer = await startFoldNormalizer(kafka, serde, topics, groupId);
     await waitForGroup(kafka, groupId, [topics.frames, topics.commandResults]);
     projections = await startProjections({ kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, topics: { events: topics.events, readings: topics.readings, config: topics.config } });
     await projections.sink.reached(await endOffsets(kafka, [topics.events]));
@@ -44,6 +46,7 @@ describe('normalizer → charging.events → projections (real Kafka, registry, 
     await projections?.stop();
     await db?.drop();
     await deleteTestTopics(kafka, topics);
+    await deleteChangelog(kafka, topics);
   });
 
   it('writes the same event sequence for the 1.6 and the 2.0.1 charger, exactly once', async () => {

@@ -1,0 +1,50 @@
+import * as E from 'fp-ts/Either';
+import * as t from 'io-ts';
+import { SourceRef } from '../../schemas/events';
+import { TopicEntry } from '../../schemas/catalog';
+
+/** What a component hands the fold runtime: catalog entries for its inputs and output, a keyed store, and two pure
+ *  functions kept apart. `decide(state, input)` says what happened; `evolve(state, event)` is the state after it;
+ *  `publish(event)` is what of an event goes to the output topic (some events only move the state). */
+
+/** An input topic, as far as the runtime needs it: where to read and how to decode. */
+export interface InputTopic<A> {
+  readonly name: string;
+  readonly decode: (value: unknown) => E.Either<string, A>;
+}
+
+export type InputTopics = Readonly<Record<string, InputTopic<unknown>>>;
+
+type ValueOf<T> = T extends InputTopic<infer A> ? A : never;
+
+/** One decoded input record, tagged with the role of its topic (`from`) and where it came from. */
+export type Received<I extends InputTopics> = {
+  readonly [K in keyof I & string]: { readonly from: K; readonly value: ValueOf<I[K]>; readonly key: string | null; readonly source: SourceRef };
+}[keyof I & string];
+
+/** State kept per key, one store per partition of `input` (the key must be that topic's record key, so that the
+ *  store's partitions are the input's). Changes go to a compacted changelog topic. */
+export interface KeyedStoreDefinition<S, I extends InputTopics> {
+  readonly name: string;
+  /** Version of the state's shape. A changelog written with another version is not read: the store is rebuilt from
+   *  the input's history once. Raise it whenever the codec changes. */
+  readonly shape: number;
+  readonly codec: t.Type<S, unknown, unknown>;
+  readonly initial: S;
+  readonly input: keyof I & string;
+  /** The key of the state an input of `input` folds into. Inputs of other topics see `initial` and change nothing. */
+  readonly keyOf: (input: Received<I>) => string;
+}
+
+export interface FoldDefinition<S, I extends InputTopics, Ev, O> {
+  readonly name: string;
+  readonly inputs: I;
+  readonly output: TopicEntry<O>;
+  readonly store: KeyedStoreDefinition<S, I>;
+  readonly decide: (state: S, input: Received<I>) => readonly Ev[];
+  readonly evolve: (state: S, event: Ev) => S;
+  readonly publish: (event: Ev) => { readonly key: string; readonly value: O } | undefined;
+}
+
+/** The state after a list of events. */
+export const evolveAll = <S, Ev>(evolve: (s: S, e: Ev) => S, state: S, events: readonly Ev[]): S => events.reduce(evolve, state);
