@@ -47,7 +47,9 @@ export const startServiceProcesses = (specs: readonly ServiceProcessSpec[], o: {
     const entry = children.get(spec.name) ?? { child: undefined, restarts: 0, backoffMs: 1000, startedAt: 0 };
     children.set(spec.name, entry);
     const out = fs.openSync(logFile(spec.name), 'a');
-    const child = spawn(process.execPath, [cli, 'service', spec.name], { cwd: root, env: spec.env, stdio: ['ignore', out, out] });
+    // Its own process group, so a terminal's Ctrl-C reaches only `voltstream start`, which stops the services in order;
+    // the IPC channel closes when `start` dies however it dies, and the service then stops itself.
+    const child = spawn(process.execPath, [cli, 'service', spec.name], { cwd: root, env: spec.env, stdio: ['ignore', out, out, 'ipc'], detached: true });
     fs.closeSync(out);
     entry.child = child;
     entry.startedAt = Date.now();
@@ -58,6 +60,7 @@ export const startServiceProcesses = (specs: readonly ServiceProcessSpec[], o: {
       if (Date.now() - entry.startedAt > 60000) entry.backoffMs = 1000;
       o.say(`  ${spec.name} exited (${signal ?? `code ${code}`}); restarting in ${(entry.backoffMs / 1000).toFixed(0)} s (log: ${logFile(spec.name)})`);
       entry.timer = setTimeout(() => {
+        if (stopping) return;
         entry.restarts++;
         launch(spec);
       }, entry.backoffMs);

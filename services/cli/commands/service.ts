@@ -5,6 +5,13 @@ import { createContext } from '../../common/context';
 import { serveHealth } from '../../common/health-server';
 import { deployables, findDeployable, healthPortOf } from '../services';
 
+/** Run by `voltstream start` (an IPC channel to it): settles when that process is gone, however it ended. */
+const supervisorGone = (): Promise<string> =>
+  new Promise((resolve) => {
+    if (!process.send) return;
+    process.on('disconnect', () => resolve('supervisor gone'));
+  });
+
 export const command: CliCommand = {
   name: 'service',
   summary: 'Run one service or stream processor against a running stack',
@@ -48,7 +55,8 @@ export const command: CliCommand = {
     }
     const where = [...(running.endpoints ?? []), ...(health ? [`${health.url}/health`] : [])];
     console.log(`${d.definition.name} running${where.length ? `: ${where.join(', ')}` : ''}. Ctrl-C stops it.`);
-    await waitForSignal();
+    const why = await Promise.race([waitForSignal(), supervisorGone()]);
+    if (why === 'supervisor gone') console.error(`${d.definition.name}: the voltstream start that ran it is gone; stopping`);
     await running.stop();
     await health?.close();
     await ctx.pool.end().catch(() => undefined);
