@@ -1,6 +1,9 @@
 import * as path from 'node:path';
+import { pipe } from 'fp-ts/function';
 import { Config } from '../services/common/config';
-import { createKafka, ensureTopics } from '../services/common/kafka';
+import * as E from 'fp-ts/Either';
+import { createKafka, ensureTopics, javaClientProperties, resolveKafkaClientSecurity } from '../services/common/kafka';
+import { localBrokerDir, readLocalKafkaAccess } from '../services/common/kafka-access';
 import { createTopicSerde, registerAll } from '../schemas/registry';
 import { brokerReady, defaultBrokerOptions, startBroker, stopBroker } from './kafka/broker';
 import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopRegistry } from './registry/apicurio';
@@ -37,11 +40,19 @@ const registryPort = (c: Config): number | undefined => {
   return m ? Number(m[2]) : undefined;
 };
 
+/** The credentials the stack's own probes and tools use: configured, or the local broker's service user; anonymous
+ *  when there are none (a development broker, or one not started yet). */
+const stackSecurity = (c: Config) =>
+  pipe(
+    resolveKafkaClientSecurity({ ...c, mode: 'development' }),
+    E.getOrElseW(() => ({ sasl: undefined, tls: undefined })),
+  );
+
 export const status = async (c: Config): Promise<StackStatus> => {
   const broker = c.kafkaBrokers[0] ?? '127.0.0.1:9092';
   const regPort = registryPort(c);
   return {
-    kafka: await brokerReady({ port: localPort(broker) }),
+    kafka: await brokerReady({ port: localPort(broker) }, stackSecurity(c).sasl),
     registry: regPort !== undefined ? await registryReady(regPort) : (await fetch(`${c.schemaRegistryUrl}/subjects`).then((r) => r.ok).catch(() => false)),
     database: await databaseReady(c.databaseUrl ?? embeddedDbUrl(c)),
   };
@@ -88,11 +99,14 @@ export const prepareKafka = async (c: Config): Promise<{ createdTopics: string[]
   }
 };
 
+/** `secure` (default: in production mode): the broker's services listener takes only its generated SCRAM service user
+ *  (infra/kafka/broker.ts), and the registry connects as that user. */
 export const up = async (
   c: Config,
-  opts: { database?: boolean; log?: (s: string) => void } = {},
+  opts: { database?: boolean; log?: (s: string) => void; secure?: boolean } = {},
 ): Promise<Stack> => {
   const log = opts.log ?? console.log;
+  const secure = opts.secure ?? c.mode === 'production';
   const started: string[] = [];
   const broker = c.kafkaBrokers[0] ?? '127.0.0.1:9092';
   const stopStarted = async () => {
@@ -103,17 +117,19 @@ export const up = async (
     }
   };
   try {
-    if (!(await brokerReady({ port: localPort(broker) }))) {
+    if (!(await brokerReady({ port: localPort(broker) }, stackSecurity(c).sasl))) {
       if (c.kafkaBrokers.length !== 1 || !isLocal(broker)) throw new Error(`Kafka at ${c.kafkaBrokers.join(',')} does not answer, and it is not a local broker this command can start`);
       const t0 = Date.now();
-      await startBroker({ ...defaultBrokerOptions(c.home), port: localPort(broker), partnerPort: c.partnerKafkaPort }, log);
+      await startBroker({ ...defaultBrokerOptions(c.home), port: localPort(broker), partnerPort: c.partnerKafkaPort, secure }, log);
       started.push('kafka');
-      log(`  kafka     started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      log(`  kafka     started in ${((Date.now() - t0) / 1000).toFixed(1)} s${secure ? ' (secure: SCRAM service user)' : ''}`);
     }
     const regPort = registryPort(c);
     if (regPort !== undefined && !(await registryReady(regPort))) {
       const t0 = Date.now();
-      await startRegistry({ ...defaultRegistryOptions(c.home, c.kafkaBrokers), port: regPort }, log);
+      const security = stackSecurity(c);
+      const kafkaClientProperties = security.sasl || security.tls ? javaClientProperties(security) : undefined;
+      await startRegistry({ ...defaultRegistryOptions(c.home, c.kafkaBrokers), port: regPort, kafkaClientProperties }, log);
       started.push('registry');
       log(`  registry  started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
@@ -145,8 +161,19 @@ export const down = async (c: Config, log: (s: string) => void = console.log): P
   log(`  kafka     ${await stopBroker(defaultBrokerOptions(c.home))}`);
 };
 
+/** The broker as it described itself at start (access.json); a broker this repository did not start, as configured. */
+const describeKafka = (c: Config): string[] => {
+  const access = readLocalKafkaAccess(localBrokerDir(c.home));
+  const local = E.isRight(access) && access.right && c.kafkaBrokers.includes(access.right.bootstrap) ? access.right : undefined;
+  if (!local) return [`  Kafka broker      ${c.kafkaBrokers.join(',')}${c.kafkaSasl ? `  (as ${c.kafkaSasl.username}, ${c.kafkaSasl.mechanism.toUpperCase()})` : ''}  (partners: 127.0.0.1:${c.partnerKafkaPort})`];
+  return [
+    `  Kafka broker      ${local.bootstrap}  ${local.service ? `(secure: SCRAM user ${local.service.username}, password in ${localBrokerDir(c.home)}/access.json)` : '(development: anonymous PLAINTEXT, loopback only)'}`,
+    `  Kafka partners    ${local.partner.bootstrap}  ${local.partner.protocol}, SCRAM-SHA-256/512${local.partner.caFile ? `; CA certificate ${local.partner.caFile}` : ''}`,
+  ];
+};
+
 export const describe = (c: Config, databaseUrl: string): string[] => [
-  `  Kafka broker      ${c.kafkaBrokers.join(',')}  (partners: SASL/SCRAM on 127.0.0.1:${c.partnerKafkaPort})`,
+  ...describeKafka(c),
   `  Schema registry   ${c.schemaRegistryUrl}`,
   `  Database          ${databaseUrl}${c.databaseUrl ? '' : '  (embedded TimescaleDB)'}`,
 ];

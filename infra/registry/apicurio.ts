@@ -13,6 +13,9 @@ export interface RegistryOptions {
   readonly managementPort: number;
   readonly kafkaBrokers: readonly string[];
   readonly heapMb?: number;
+  /** Kafka client properties (security.protocol, sasl.*, ssl.*) for a broker that authenticates its clients; written to
+   *  config/application.properties (mode 0600) as apicurio.kafka.common.*, never on the command line. */
+  readonly kafkaClientProperties?: Readonly<Record<string, string>>;
 }
 
 export const defaultRegistryOptions = (home: string, kafkaBrokers: readonly string[]): RegistryOptions => ({
@@ -40,6 +43,13 @@ export const startRegistry = async (o: RegistryOptions, log: (s: string) => void
   const existing = readPid(pidFile);
   if (existing && isAlive(existing) && (await registryReady(o.port))) return { name: 'registry', pid: existing, logFile };
   fs.mkdirSync(o.dir, { recursive: true });
+  const applicationProperties = path.join(o.dir, 'config', 'application.properties');
+  fs.rmSync(applicationProperties, { force: true });
+  if (o.kafkaClientProperties) {
+    fs.mkdirSync(path.dirname(applicationProperties), { recursive: true });
+    const escape = (v: string) => v.replace(/\\/g, '\\\\');
+    fs.writeFileSync(applicationProperties, Object.entries(o.kafkaClientProperties).map(([k, v]) => `apicurio.kafka.common.${k}=${escape(v)}\n`).join(''), { mode: 0o600 });
+  }
   const java = findJava(21);
   const props: Record<string, string> = {
     'quarkus.http.host': '127.0.0.1',

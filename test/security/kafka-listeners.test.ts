@@ -5,7 +5,7 @@ import * as tls from 'node:tls';
 import * as E from 'fp-ts/Either';
 import { Kafka, KafkaConfig, logLevel } from 'kafkajs';
 import { startBroker, stopBroker } from '../../infra/kafka/broker';
-import { createKafka, ensureTopics } from '../../services/common/kafka';
+import { createKafka, ensureTopics, kafkajsSasl } from '../../services/common/kafka';
 import { LocalKafkaAccess, readLocalKafkaAccess } from '../../services/common/kafka-access';
 import { controllerUserName } from '../../services/common/kafka-principals';
 import { partnerAcls, setScramCredentials } from '../../services/api/partners';
@@ -39,7 +39,7 @@ const listTopics = async (kafka: Kafka): Promise<E.Either<string, string[]>> => 
   }
 };
 
-const asPartner = (mechanism: 'scram-sha-256' | 'scram-sha-512' = 'scram-sha-256') => ({ mechanism, username: partner, password: partnerPassword }) as const;
+const asPartner = (mechanism: 'scram-sha-256' | 'scram-sha-512' = 'scram-sha-256') => kafkajsSasl({ mechanism, username: partner, password: partnerPassword });
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-secure-broker-'));
@@ -88,7 +88,7 @@ test('an unauthenticated client is refused on every listener', async () => {
 });
 
 test('the service user reaches every topic; a partner sees only its own topic, on either listener', async () => {
-  const service = await listTopics(client(ports.service, { sasl: access.service! }));
+  const service = await listTopics(client(ports.service, { sasl: kafkajsSasl(access.service!) }));
   expect(service).toEqual(E.right(expect.arrayContaining([Topics.ocppFrames, Topics.fleetConfig, partnerTopic(partner)])));
   expect(await listTopics(client(ports.partner, { ssl: { ca: [caPem] }, sasl: asPartner() }))).toEqual(E.right([partnerTopic(partner)]));
   expect(await listTopics(client(ports.partner, { ssl: { ca: [caPem] }, sasl: asPartner('scram-sha-512') }))).toEqual(E.right([partnerTopic(partner)]));

@@ -3,16 +3,21 @@ import { loadConfig } from '../../common/config';
 import * as stack from '../../../infra/stack';
 import { fetchAll } from '../../../infra/fetch';
 
-const usage = `Usage: voltstream stack <up|down|status|fetch> [--detach]
+const usage = `Usage: voltstream stack <up|down|status|fetch> [--detach] [--secure]
 
   up       Start what is not running yet: Kafka broker (KRaft), schema registry (Apicurio, Confluent API),
            embedded TimescaleDB (unless DATABASE_URL is set); create topics, register schemas.
            Stays in the foreground; Ctrl-C stops what it started. --detach returns once all is healthy.
+           --secure (the default when VOLTSTREAM_MODE is production or unset): the broker's services listener takes
+           only its generated SCRAM service user (password in VOLTSTREAM_HOME/kafka/access.json, mode 0600), which
+           every service then uses; without it (VOLTSTREAM_MODE=development) that listener is anonymous. Either way
+           partners connect with SASL_SSL, verifying the CA in VOLTSTREAM_HOME/kafka/tls/ca.pem. See SECURITY.md.
   down     Stop every part of the local stack (also ones started with --detach).
   status   Say which parts answer.
   fetch    Download the Kafka and registry jars from Maven Central into infra/.cache (done by 'up' when missing).
 
-Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, VOLTSTREAM_HOME (state, default ./.voltstream).`;
+Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, VOLTSTREAM_HOME (state, default ./.voltstream),
+VOLTSTREAM_MODE (development | production).`;
 
 /** Signal listeners alone don't keep Node's event loop alive: the interval does, until a signal arrives. */
 export const waitForSignal = () =>
@@ -55,7 +60,7 @@ export const command: CliCommand = {
         }
         const t0 = Date.now();
         console.log('Starting the local stack...');
-        const s = await stack.up(config);
+        const s = await stack.up(config, flags.secure ? { secure: true } : {});
         console.log(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
         stack.describe(config, s.databaseUrl).forEach((l) => console.log(l));
         if (flags.detach) {
