@@ -3,8 +3,11 @@ import { Config, defaultAdminKey } from './config';
 
 /** Development defaults: the secrets every copy of this repository shares. `voltstream start` says aloud which ones a
  *  development run uses; outside development mode a service that would use one refuses to start. */
-export const defaultsInUse = (config: Pick<Config, 'adminKey' | 'kafkaSasl'>): string[] => [
+export const defaultsInUse = (config: Pick<Config, 'adminKey' | 'kafkaSasl'>, telematics?: { readonly providersFile: string | undefined }): string[] => [
   ...(config.adminKey === defaultAdminKey ? [`admin API key "${defaultAdminKey}" (set VOLTSTREAM_ADMIN_KEY)`] : []),
+  ...(telematics && telematics.providersFile === undefined
+    ? ['telematics providers with keys dev-telematics-key, dev-webhook-secret, dev-fleet-key (set TELEMATICS_PROVIDERS_FILE)']
+    : []),
   ...(config.kafkaSasl === undefined ? ['Kafka: no KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD (the local broker\'s anonymous listener, or its generated service user)'] : []),
 ];
 

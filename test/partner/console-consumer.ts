@@ -53,6 +53,8 @@ export const consoleConsume = (opts: {
   mechanism?: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
   maxMessages?: number;
   timeoutMs?: number;
+  /** security.protocol and ssl.* lines; default: what the stack's partner listener offers. */
+  securityProperties?: readonly string[];
 }): Promise<ConsoleResult> => {
   ensureConsoleConsumer();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'partner-client-'));
@@ -60,7 +62,7 @@ export const consoleConsume = (opts: {
   fs.writeFileSync(
     props,
     [
-      ...partnerSecurityProperties(),
+      ...(opts.securityProperties ?? partnerSecurityProperties()),
       `sasl.mechanism=${opts.mechanism ?? 'SCRAM-SHA-256'}`,
       `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${opts.username}" password="${opts.password}";`,
       '',

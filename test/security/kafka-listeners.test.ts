@@ -11,6 +11,7 @@ import { controllerUserName } from '../../services/common/kafka-principals';
 import { partnerAcls, setScramCredentials } from '../../services/api/partners';
 import { partnerTopic, partnerTopicSpec, topicSpecs, Topics } from '../../schemas/topics';
 import { freePort, uniq } from '../support/stack';
+import { consoleConsume } from '../partner/console-consumer';
 
 /** A broker of its own started in secure mode (`voltstream stack up --secure`): who reaches which listener, and as
  *  whom. Before the secure mode, the services' listener took anyone as the super user ANONYMOUS. */
@@ -139,4 +140,15 @@ test('the partner listener completes a TLS handshake verified with the generated
     expect(verified.right.issuer.CN).toBe('Voltstream local Kafka CA');
   }
   expect(await handshake(undefined)).toEqual(E.left(expect.stringMatching(/self[- ]signed certificate/)));
+});
+
+test("a partner reads its topic with Kafka's stock console consumer configured as SECURITY.md says", async () => {
+  const producer = createKafka({ kafkaBrokers: [access.bootstrap], kafkaSasl: access.service ?? undefined }, uniq('secure-producer')).producer();
+  await producer.connect();
+  await producer.send({ topic: partnerTopic(partner), messages: [{ key: 'CP-secure-1', value: 'x' }] });
+  await producer.disconnect();
+  const tlsProperties = ['security.protocol=SASL_SSL', 'ssl.truststore.type=PEM', `ssl.truststore.location=${access.partner.caFile}`];
+  const r = await consoleConsume({ bootstrap: access.partner.bootstrap, username: partner, password: partnerPassword, topic: partnerTopic(partner), group: `partner.${partner}.audit`, maxMessages: 1, timeoutMs: 15_000, securityProperties: tlsProperties });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('CP-secure-1');
 });
