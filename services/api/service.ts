@@ -1,4 +1,6 @@
+import * as E from 'fp-ts/Either';
 import { HttpRoute } from '../common/http';
+import { refuseDefaultAdminKey } from '../common/defaults';
 import { createDurableProducer } from '../common/kafka';
 import { RunningService, ServiceContext, ServiceDefinition } from '../common/service';
 import { migrate } from '../../infra/database/migrate';
@@ -40,6 +42,8 @@ export interface RunningApi extends RunningService {
 }
 
 export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Promise<RunningApi> => {
+  const adminKey = refuseDefaultAdminKey(ctx.config);
+  if (E.isLeft(adminKey)) throw new Error(adminKey.left);
   const apiSchema = opts.apiSchema ?? 'api';
   const schemas = { api: apiSchema, projections: opts.projectionSchema ?? 'projections' };
   const analyticsSchema = opts.analyticsSchema ?? 'analytics';
