@@ -1,34 +1,23 @@
+import * as E from 'fp-ts/Either';
 import { isIsoInstant } from './codecs';
+import { SortKey } from './cursor';
 
-/** Time-range queries with stable keyset cursors. A cursor is the sort key of the last row returned — time in
- *  microseconds (exact, as PostgreSQL keeps it) plus the row's id columns — base64url-encoded, opaque to callers.
+/** Time-range queries with stable keyset cursors. A cursor (cursor.ts) carries the sort key of the last row returned —
+ *  time in microseconds (exact, as PostgreSQL keeps it) plus the row's id columns — signed, opaque to callers.
  *  The next page starts strictly after it, so rows arriving meanwhile never shift or repeat a page. */
 export interface RangeQuery {
   readonly from: Date;
   readonly to: Date;
   readonly limit: number;
-  readonly after: readonly (string | number)[] | null;
+  readonly after: SortKey | null;
 }
 
 export const defaultLimit = 500;
 export const maxLimit = 5000;
 const defaultSpanMs = 24 * 3600 * 1000;
 
-export const encodeCursor = (key: readonly (string | number)[]): string => Buffer.from(JSON.stringify(key)).toString('base64url');
-
-export const decodeCursor = (s: string, arity: number): (string | number)[] | undefined => {
-  try {
-    const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(v) || v.length !== arity || !v.every((x) => typeof x === 'string' || typeof x === 'number')) return undefined;
-    if (typeof v[0] !== 'string' || !/^-?\d+$/.test(v[0])) return undefined;
-    return v as (string | number)[];
-  } catch {
-    return undefined;
-  }
-};
-
 /** `from`, `to` (ISO 8601; default: the 24 hours up to now), `limit` (1..5000, default 500), `cursor`; every problem listed. */
-export const parseRange = (url: URL, cursorArity: number, now = Date.now()): { ok: true; query: RangeQuery } | { ok: false; problems: string[] } => {
+export const parseRange = (url: URL, readCursor: (cursor: string) => E.Either<string, SortKey>, now = Date.now()): { ok: true; query: RangeQuery } | { ok: false; problems: string[] } => {
   const problems: string[] = [];
   const p = url.searchParams;
   const instant = (name: string, fallback: number): Date => {
@@ -46,20 +35,26 @@ export const parseRange = (url: URL, cursorArity: number, now = Date.now()): { o
     if (!/^\d+$/.test(l) || Number(l) < 1 || Number(l) > maxLimit) problems.push(`limit: expected a whole number from 1 to ${maxLimit}, got ${JSON.stringify(l)}`);
     else limit = Number(l);
   }
-  let after: (string | number)[] | null = null;
+  let after: SortKey | null = null;
   const c = p.get('cursor');
   if (c !== null && c !== '') {
-    const d = decodeCursor(c, cursorArity);
-    if (!d) problems.push('cursor: not a cursor of this endpoint (pass nextCursor from the previous page unchanged)');
-    else after = d;
+    const d = readCursor(c);
+    if (E.isLeft(d)) problems.push(d.left);
+    else after = d.right;
   }
   return problems.length ? { ok: false, problems } : { ok: true, query: { from, to, limit, after } };
 };
 
+const numberLiteral = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A text cell a spreadsheet would run as a formula (OWASP "CSV injection": a leading = + - @, tab or CR) gets a
+ *  leading single quote. Numbers stay numbers: a number, and text that is exactly a decimal number (PostgreSQL's
+ *  bigint and numeric arrive as text), can't be a formula. */
 export const csvCell = (v: unknown): string => {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const safe = typeof v === 'string' && /^[=+\-@\t\r]/.test(s) && !numberLiteral.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
 export const toCsv = (columns: readonly string[], rows: readonly Record<string, unknown>[]): string =>

@@ -2,7 +2,9 @@ import { Pool } from 'pg';
 import { quoteIdent } from '../../common/db';
 import { RouteParams, sendJson, sendProblem } from '../../common/http';
 import { ApiRoute, QueryParam } from '../server';
-import { encodeCursor, maxLimit, parseRange, toCsv, wantsCsv } from '../pagination';
+import { maxLimit, parseRange, toCsv, wantsCsv } from '../pagination';
+import { signCursor, verifyCursor } from '../cursor';
+import { signingKey } from '../signing-key';
 import { isSafeId } from '../codecs';
 
 /** History for data teams (scope history:read), over the projection tables (streams/projections) and the API's own
@@ -153,10 +155,10 @@ const endpoints: readonly Endpoint[] = [
   {
     path: '/api/v1/sites/{siteId}/plans',
     summary: "The optimizer's plans for a site: planned site load per slot, per-vehicle power, solver status",
-    description: 'From the API\'s projection of optimizer.plans. `include=inputs` adds the snapshot each plan was decided from.',
+    description: 'From the projection of optimizer.plans (streams/projections). `include=inputs` adds the snapshot each plan was decided from.',
     columns: ['decidedAt', 'planId', 'siteId', 'trigger', 'status', 'objective', 'solveMs', 'gridLimitKw', 'horizonStart', 'slotMinutes', 'siteKw', 'vehicles', 'inputs'],
     query: [{ name: 'include', description: '`inputs` to include each plan\'s input snapshot', schema: { enum: ['inputs'] } }],
-    from: (s) => `${q(s.api)}.optimizer_plans p`,
+    from: (s) => `${q(s.projections)}.optimizer_plans p`,
     time: 'p.decided_at',
     keys: [{ sql: 'p.plan_id', type: 'text' }],
     select: `p.decided_at AS "decidedAt", p.plan_id AS "planId", p.site_id AS "siteId", p.trigger AS "trigger", p.status AS "status", p.objective AS "objective",
@@ -179,7 +181,8 @@ const rangeQuery: QueryParam[] = [
 
 const toJsonValue = (v: unknown): unknown => (v instanceof Date ? v.toISOString() : v);
 
-export const historyRoutes = (pool: Pool, schemas: Schemas): ApiRoute[] =>
+/** `cursorKey` signs the cursors (default: the API's signing key for history cursors, see signing-key.ts). */
+export const historyRoutes = (pool: Pool, schemas: Schemas, cursorKey: Buffer = signingKey('history-cursor')): ApiRoute[] =>
   endpoints.map((ep) => ({
     method: 'GET' as const,
     path: ep.path,
@@ -190,7 +193,7 @@ export const historyRoutes = (pool: Pool, schemas: Schemas): ApiRoute[] =>
     produces: ['text/csv'],
     query: [...rangeQuery, ...(ep.query ?? [])],
     handle: async (req, res, params, url) => {
-      const range = parseRange(url, 1 + ep.keys.length);
+      const range = parseRange(url, (c) => verifyCursor(cursorKey, ep.path, c, ep.keys.map((k) => k.type)));
       const f = ep.filter(params, url);
       const problems = [...(range.ok ? [] : range.problems), ...f.problems];
       if (!range.ok || problems.length) return sendProblem(res, 400, 'Invalid query', problems);
@@ -215,7 +218,7 @@ export const historyRoutes = (pool: Pool, schemas: Schemas): ApiRoute[] =>
       const { rows } = await pool.query<Record<string, unknown>>(sql, values);
       const page = rows.slice(0, limit);
       const lastRow = page[page.length - 1];
-      const nextCursor = rows.length > limit && lastRow ? encodeCursor([lastRow._t as string, ...ep.keys.map((_k, i) => lastRow[`_k${i}`] as string | number)]) : null;
+      const nextCursor = rows.length > limit && lastRow ? signCursor(cursorKey, ep.path, [lastRow._t as string, ...ep.keys.map((_k, i) => lastRow[`_k${i}`] as string | number)]) : null;
       const columns = ep.columns.filter((c) => c !== 'inputs' || url.searchParams.get('include') === 'inputs');
       const items = page.map((r) => Object.fromEntries(columns.map((c) => [c, toJsonValue(r[c])])));
       const headers: Record<string, string> = {};
