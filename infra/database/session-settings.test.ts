@@ -26,6 +26,14 @@ test('a role set by SET ROLE comes back after the authorization, which resets it
 });
 
 test('SQL that may change settings is told from SQL that cannot', () => {
-  for (const sql of ['SET search_path TO x', 'reset all', 'SELECT set_config($1, $2, false)', 'DISCARD ALL', 'BEGIN; SET work_mem = 1', 'UPDATE t SET x = 1']) expect(mayChangeSettings(sql)).toBe(true);
-  for (const sql of ['SELECT 1', 'BEGIN; SET LOCAL synchronous_commit TO off', 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'INSERT INTO settings VALUES (1)']) expect(mayChangeSettings(sql)).toBe(false);
+  const changing = [
+    'SET search_path TO x', '  reset all', 'SELECT set_config($1, $2, false)', 'DISCARD ALL', 'BEGIN; SET work_mem = 1', '-- why\nSET x = 1',
+    '/* a */ SET ROLE ana', `DO $$ BEGIN EXECUTE 'SET search_path TO x'; END $$`, 'DO $$ BEGIN SET search_path TO x; END $$', 'SELECT 1;RESET search_path',
+  ];
+  for (const sql of changing) expect([sql, mayChangeSettings(sql)]).toEqual([sql, true]);
+  const harmless = [
+    'SELECT 1', 'BEGIN; SET LOCAL synchronous_commit TO off', 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'INSERT INTO settings VALUES (1)',
+    'UPDATE t SET x = 1', 'INSERT INTO kv VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET v = kv.v + 1', `CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = x AS 'SELECT 1'`,
+  ];
+  for (const sql of harmless) expect([sql, mayChangeSettings(sql)]).toEqual([sql, false]);
 });

@@ -55,8 +55,13 @@ export const switchSql = (current: SessionSettings, target: SessionSettings, bas
 };
 
 /** Whether SQL a client sent may have changed its session's settings, so that they must be read back (a read costs
- *  about a millisecond, too much for every switch). Errs on the side of yes: `UPDATE t SET` counts. SET LOCAL and
- *  SET TRANSACTION end with the transaction, which never outlives the session's hold on PGlite. Not seen: a setting
- *  changed inside a function whose call names neither SET nor set_config. */
-export const mayChangeSettings = (sql: string): boolean =>
-  /\b(set|reset)\b(?!\s+(local|transaction)\b)|\bdiscard\b|set_config/i.test(sql);
+ *  about a millisecond, too much for every switch). A SET, RESET or DISCARD that starts a statement (after a
+ *  semicolon, a quote or dollar quote as in EXECUTE 'SET ...', or a PL/pgSQL BEGIN / THEN / ELSE / LOOP), or any call
+ *  of set_config. SET LOCAL and SET TRANSACTION end with the transaction, which never outlives the session's hold on
+ *  PGlite; UPDATE ... SET and CREATE FUNCTION ... SET change nothing for the session. Not seen: a setting changed by a
+ *  function whose call names neither. */
+export const mayChangeSettings = (sql: string): boolean => {
+  if (/set_config/i.test(sql)) return true;
+  const code = sql.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/--[^\n]*/g, ' ');
+  return /(^|[;'$]|\b(begin|then|else|loop)\b)\s*((set|reset)\b(?!\s+(local|transaction)\b)|discard\b)/i.test(code);
+};

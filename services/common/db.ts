@@ -1,7 +1,8 @@
 import { Client, Pool, PoolClient } from 'pg';
 
-/** The projection database: one pool per process. The embedded TimescaleDB (PGlite behind a socket) is
- *  fast with one connection and slow with several, so its pool holds one. */
+/** The projection database: one pool per process. The embedded TimescaleDB is one PGlite backend behind a session
+ *  front that runs one transaction at a time (infra/database/session-front.ts): more connections than a few add
+ *  only waiting, so its pools default to EMBEDDED_POOL_MAX. */
 export interface DbOptions {
   readonly url: string;
   readonly embedded: boolean;
@@ -10,10 +11,12 @@ export interface DbOptions {
   readonly max?: number;
 }
 
+export const EMBEDDED_POOL_MAX = 4;
+
 export const createPool = (opts: DbOptions): Pool => {
   const pool = new Pool({
     connectionString: opts.url,
-    max: opts.embedded ? 1 : (opts.max ?? 10),
+    max: opts.max ?? (opts.embedded ? EMBEDDED_POOL_MAX : 10),
     idleTimeoutMillis: 30000,
   });
   if (opts.schema) {

@@ -18,6 +18,7 @@ import { startProjections } from '../../../streams/projections/run';
 import { endOffsets } from '../../../streams/sink/pg-sink';
 import { digestSchema } from '../../../streams/replay/digest';
 import { freePort } from '../../support/stack';
+import { measureClients } from './embedded-clients';
 
 /** Projections throughput: events/s from Kafka into the machine's PostgreSQL and into an embedded TimescaleDB, the
  *  time to rebuild every projection from N events, and a sustained run at a fixed rate watching the lag. Baseline in
@@ -190,7 +191,9 @@ export const benchmark: Benchmark = {
     const seconds = num('seconds', 20);
     const chargers = num('chargers', 500);
     const concurrency = num('concurrency', 3);
-    console.log(`Cores: ${os.cpus().length}. Options: --events ${rebuildEvents} (PostgreSQL drain = rebuild), --timescale-events ${tsEvents}, --rate ${rate} --seconds ${seconds} (sustained), --chargers ${chargers}, --concurrency ${concurrency} (partitions applied in parallel on PostgreSQL)`);
+    const clientCounts = typeof flags['embedded-clients'] === 'string' ? flags['embedded-clients'].split(',').map(Number) : [1, 4, 8];
+    const opSeconds = num('embedded-op-seconds', 5);
+    console.log(`Cores: ${os.cpus().length}. Options: --events ${rebuildEvents} (PostgreSQL drain = rebuild), --timescale-events ${tsEvents}, --rate ${rate} --seconds ${seconds} (sustained), --chargers ${chargers}, --concurrency ${concurrency} (partitions applied in parallel on PostgreSQL), --embedded-clients ${clientCounts.join(',')} --embedded-op-seconds ${opSeconds} (clients at once on the embedded database)`);
     const config = loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
     const kafka = createKafka(config, `bench-streams-${process.pid}`);
     const serde = createTopicSerde(config.schemaRegistryUrl);
@@ -219,15 +222,27 @@ export const benchmark: Benchmark = {
       if (!flags['skip-timescale']) {
         const m = await produceEvents(kafka, serde, small.events, tsEvents, Math.min(chargers, 200), `${id}b`);
         const emb = await startEmbeddedDb({ port: await freePort() });
-        const tsPool = createPool({ url: emb.url, embedded: true });
-        tsPool.on('error', () => undefined);
         try {
-          const t = await project(kafka, serde, tsPool, `bench_${id}_ts`, small, `embedded TimescaleDB ${m} events`, m, num('timescale-timeout', 300) * 1000);
-          console.log(`embedded TimescaleDB (PGlite, one connection, hypertables): ${m} events in ${(t.ms / 1000).toFixed(1)} s = ${Math.round(m / (t.ms / 1000))} events/s (continuous aggregate refresh ${t.refreshMs} ms)`);
-        } catch (e) {
-          console.log(`embedded TimescaleDB: FAILED (${(e as Error).message})`);
+          // One client is the baseline: before the session front (infra/database/session-front.ts) the embedded
+          // database took only one connection.
+          await measureClients(emb.url, 1, 2, `bench_${id}_ops`); // warm-up: table, WebAssembly JIT
+          for (const c of clientCounts) {
+            const r = await measureClients(emb.url, c, opSeconds, `bench_${id}_ops`);
+            console.log(`embedded TimescaleDB, ${c} client(s) at once for ${opSeconds} s: ${r.queries} operations = ${r.perSecond}/s; latency per operation mean ${r.meanMs.toFixed(2)} ms, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms (3 in 4 a point read, 1 in 4 BEGIN + upsert + COMMIT)`);
+          }
+          for (const c of clientCounts) {
+            const tsPool = createPool({ url: emb.url, embedded: true, max: c });
+            tsPool.on('error', () => undefined);
+            try {
+              const t = await project(kafka, serde, tsPool, `bench_${id}_ts${c}`, small, `embedded TimescaleDB ${m} events, ${c} connection(s)`, m, num('timescale-timeout', 300) * 1000, c);
+              console.log(`embedded TimescaleDB (PGlite, ${c} connection(s), ${c} partition(s) applied in parallel, hypertables): ${m} events in ${(t.ms / 1000).toFixed(1)} s = ${Math.round(m / (t.ms / 1000))} events/s (continuous aggregate refresh ${t.refreshMs} ms)`);
+            } catch (e) {
+              console.log(`embedded TimescaleDB, ${c} connection(s): FAILED (${(e as Error).message})`);
+            } finally {
+              await tsPool.end();
+            }
+          }
         } finally {
-          await tsPool.end();
           await emb.stop();
         }
       }
