@@ -1,13 +1,12 @@
-/** Child process of the crash test: the normalizer and the projections sink on the test's topics, small batches,
+/** Child process of the crash test: the normalizer (fold runtime) and the projections sink on the test's topics, small batches,
  *  printing progress on stdout; the test SIGKILLs it at random moments. Run with `node -r tsx/cjs`. */
 import { loadConfig } from '../../services/common/config';
 import { createKafka } from '../../services/common/kafka';
 import { createLogger } from '../../services/common/log';
 import { createPool } from '../../services/common/db';
 import { createTopicSerde } from '../../schemas/registry';
-import { createNormalizer } from '../../streams/normalizer/processor';
 import { startProjections } from '../../streams/projections/run';
-import { startKafkaProcessor } from '../../streams/sink/kafka-processor';
+import { startFoldNormalizer } from './fold-support';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -23,19 +22,13 @@ const main = async () => {
   const serde = createTopicSerde(config.schemaRegistryUrl);
   const pool = createPool({ url: config.databaseUrl!, embedded: false, max: 2 });
   const say = (what: string) => process.stdout.write(`${what}\n`);
-  await startKafkaProcessor({
-    name: 'normalizer',
-    groupId: env('CRASH_NORMALIZER_GROUP'),
-    transactionalId: env('CRASH_TXID'),
-    inputs: [topics.frames, topics.commandResults],
-    output: topics.events,
-    kafka,
-    serde,
+  let normalized = 0;
+  await startFoldNormalizer(kafka, serde, topics, env('CRASH_NORMALIZER_GROUP'), {
     log,
-    processor: createNormalizer({ frames: topics.frames, commandResults: topics.commandResults }),
+    transactionalIdPrefix: env('CRASH_TXID'),
     maxBytesPerPartition: 2 * 1024,
     sessionTimeoutMs: 8000,
-    onProgress: (n) => say(`normalized ${n}`),
+    onCommitted: (c) => say(`normalized ${(normalized += c.records)}`),
   });
   await startProjections({
     kafka,

@@ -13,6 +13,7 @@ import { endOffsets } from '../../streams/sink/pg-sink';
 import { freshPgSchema, readTopicUntil, testConfig, uniq } from '../support/stack';
 import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics } from './support';
 import { committedOffsets } from '../../streams/sink/kafka-processor';
+import { deleteChangelog } from './fold-support';
 
 jest.setTimeout(600_000);
 
@@ -70,6 +71,7 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
   afterAll(async () => {
     await live?.drop();
     await deleteTestTopics(kafka, topics);
+    await deleteChangelog(kafka, topics);
   });
 
   it('ends with projections equal to a rebuild from offset 0, the same energy per session, no duplicate events', async () => {

@@ -1,0 +1,172 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { Kafka } from 'kafkajs';
+import { catalog } from '../../schemas/catalog';
+import { ChargingEvent } from '../../schemas/events';
+import { Topics } from '../../schemas/topics';
+import { ChargerState, commandCompleted, decide, evolve, initialCharger, publishedEvents } from '../../streams/normalizer/decide';
+import { session16, session201, SessionScript } from '../../streams/normalizer/fixtures';
+import { evolveAll } from '../../streams/runtime/fold';
+import { committedOffsets } from '../../streams/sink/kafka-processor';
+import { endOffsets } from '../../streams/sink/pg-sink';
+import { readTopicUntil, uniq } from '../support/stack';
+import { createTestTopics, deleteTestTopics, produce, testKafka, testSerde, TestTopics } from './support';
+import { deleteChangelog } from './fold-support';
+
+jest.setTimeout(600_000);
+
+const root = path.join(__dirname, '..', '..');
+
+interface Runner {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  instance(): string | undefined;
+  /** Partitions of ocpp.frames this instance committed a transaction for. */
+  framePartitions(): ReadonlySet<number>;
+  commits(): number;
+  /** Resolves at the next committed transaction of this instance. */
+  nextCommit(): Promise<void>;
+}
+
+const startRunner = (env: NodeJS.ProcessEnv, frames: string): Runner => {
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'fold-runner.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let instance: string | undefined;
+  let commits = 0;
+  const partitions = new Set<number>();
+  let waiters: (() => void)[] = [];
+  let rest = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) {
+      const [what, topic, partition] = l.split(' ');
+      if (what === 'instance') instance = topic;
+      if (what !== 'committed') continue;
+      commits++;
+      if (topic === frames) partitions.add(Number(partition));
+      for (const w of waiters) w();
+      waiters = [];
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => process.stderr.write(`[fold-runner ${child.pid}] ${c}`));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    instance: () => instance,
+    framePartitions: () => partitions,
+    commits: () => commits,
+    nextCommit: () => new Promise<void>((resolve) => waiters.push(resolve)),
+  };
+};
+
+const until = async (what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 120_000) => {
+  const end = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid-batch, the other takes over', () => {
+  let kafka: Kafka;
+  let topics: TestTopics;
+  const serde = testSerde();
+  const runners: Runner[] = [];
+
+  beforeAll(async () => {
+    kafka = testKafka('takeover');
+    topics = await createTestTopics(kafka, 6);
+    const scripts: SessionScript[] = [];
+    const t0 = Date.UTC(2026, 8, 1, 6, 0);
+    for (let c = 0; c < 120; c++) {
+      const chargePointId = uniq(`TAKE${c}`);
+      for (let s = 0; s < 2; s++) scripts.push({ chargePointId, t0: t0 + s * 3 * 3600_000 + c * 1000, idTag: `T${c}`, meterStartWh: 20_000 * s, energyWh: 5000 + 11 * c + 700 * s, minutes: 60, every: 1, transactionId: String(c * 10 + s + 1), socStartPct: 15 });
+    }
+    const frames = scripts.flatMap((s, i) => (i % 2 === 0 ? session16(s) : session201({ ...s, kilo: true })));
+    const seq = new Map<string, number>();
+    const renumbered = frames.map((f) => {
+      const n = (seq.get(f.chargePointId) ?? 0) + 1;
+      seq.set(f.chargePointId, n);
+      return { ...f, seq: n };
+    });
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, renumbered.map((f) => ({ key: f.chargePointId, value: f })));
+    await produce(
+      kafka,
+      serde,
+      topics.commandResults,
+      Topics.ocppCommandResults,
+      scripts.slice(0, 60).map((s, i) => ({ key: s.chargePointId, value: { commandId: `cmd-${i}`, chargePointId: s.chargePointId, action: 'SetChargingProfile', outcome: i % 3 === 0 ? 'REJECTED' : 'ACCEPTED', status: null, responseJson: null, detail: null, gatewayId: 'gw', completedAt: t0 + i } })),
+    );
+  });
+
+  afterAll(async () => {
+    for (const r of runners) r.child.kill('SIGKILL');
+    await Promise.all(runners.map((r) => r.exited));
+    await deleteTestTopics(kafka, topics);
+    await deleteChangelog(kafka, topics);
+  });
+
+  it('commits each expected event exactly once, with the content of one pure run over the frames', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', FOLD_TOPICS: JSON.stringify(topics), FOLD_GROUP: uniq('takeover-normalizer'), FOLD_TXID: uniq('takeover-tx') };
+    const inputs = [topics.frames, topics.commandResults];
+    const ends = await endOffsets(kafka, inputs);
+    const total = [...ends.values()].reduce((a, b) => a + b, 0);
+    const committed = async () => [...(await committedOffsets(kafka, env.FOLD_GROUP!, inputs)).values()].reduce((a, b) => a + Math.max(0, b), 0);
+
+    const a = startRunner(env, topics.frames);
+    runners.push(a);
+    await until('the first instance commits', () => a.commits() >= 3);
+    const b = startRunner(env, topics.frames);
+    runners.push(b);
+    // Both hold frames partitions after the rebalance, and both commit.
+    await until('both instances commit frames partitions', () => a.framePartitions().size > 0 && b.framePartitions().size > 0 && b.commits() >= 3);
+    expect(a.instance()).toBeDefined();
+    expect(b.instance()).not.toEqual(a.instance());
+
+    // Kill the first instance in the middle of its next batch (right after a commit, before the next one).
+    await a.nextCommit();
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 50)));
+    a.child.kill('SIGKILL');
+    expect(await a.exited).toBeNull();
+    const atKill = await committed();
+    process.stderr.write(`takeover test: ${total} input records, ${atKill} committed at the kill; instance A held frames partitions ${[...a.framePartitions()]}\n`);
+    expect(atKill).toBeLessThan(total);
+
+    await until('the second instance finishes every partition', async () => (await committed()) >= total, 240_000);
+    // Only B was left to finish what A held; B is still alive.
+    expect(b.child.exitCode).toBeNull();
+
+    // What one pure run over the log decides, from every input record.
+    const expected = new Map<string, ChargingEvent>();
+    const byCp = new Map<string, ChargerState>();
+    const frameTotal = [...ends].filter(([tp]) => tp.startsWith(`${topics.frames}:`)).reduce((x, [, n]) => x + n, 0);
+    for (const r of await readTopicUntil<Record<string, unknown>>(topics.frames, (rs) => rs.length >= frameTotal, { timeoutMs: 60_000 })) {
+      const frame = catalog.ocppFrames.decode(r.value);
+      if (E.isLeft(frame)) throw new Error(frame.left);
+      const before = byCp.get(r.key!) ?? initialCharger;
+      const facts = decide(before, frame.right, { topic: topics.frames, partition: r.partition, offset: Number(r.offset) });
+      byCp.set(r.key!, evolveAll(evolve, before, facts));
+      for (const e of publishedEvents(facts)) expected.set(e.eventId, e);
+    }
+    for (const r of await readTopicUntil<Record<string, unknown>>(topics.commandResults, (rs) => rs.length >= 60, { timeoutMs: 30_000 })) {
+      const result = catalog.ocppCommandResults.decode(r.value);
+      if (E.isLeft(result)) throw new Error(result.left);
+      const e = commandCompleted(result.right, { topic: topics.commandResults, partition: r.partition, offset: Number(r.offset) });
+      expected.set(e.eventId, e);
+    }
+
+    const written = (await readTopicUntil<Record<string, unknown>>(topics.events, (rs) => rs.length >= expected.size + 1, { timeoutMs: 15_000 })).map((r) => {
+      const e = catalog.chargingEvents.decode(r.value);
+      if (E.isLeft(e)) throw new Error(e.left);
+      return e.right;
+    });
+    const ids = written.map((e) => e.eventId);
+    expect(ids.length).toBe(expected.size);
+    expect(new Set(ids)).toEqual(new Set(expected.keys()));
+    for (const e of written) expect(e).toEqual(expected.get(e.eventId));
+    expect(written.filter((e) => e.body.type === 'CommandCompleted')).toHaveLength(60);
+    expect(written.filter((e) => e.body.type === 'SessionEnded')).toHaveLength(240);
+  });
+});
