@@ -36,10 +36,24 @@ interface Sent {
   readonly status: string | undefined;
 }
 
-/** The context with every producer's sends recorded, and the named health part's status at the moment of each. */
-const watchedContext = (ctx: ServiceContext, part: string, sent: Sent[]): ServiceContext => {
+/** The context with every producer's sends recorded, and the named health part's status at the moment of each; `crash`
+ *  tells the latest consumer's crash listeners what kafkajs tells them when it gives a consumer up. */
+const watchedContext = (ctx: ServiceContext, part: string, sent: Sent[], crash: { now?: () => void }): ServiceContext => {
   const kafka = new Proxy(ctx.kafka, {
     get(target, prop) {
+      if (prop === 'consumer') {
+        return (...args: Parameters<Kafka['consumer']>) => {
+          const c = target.consumer(...args);
+          const on = c.on.bind(c) as (event: string, listener: (e: unknown) => void) => () => void;
+          const listeners: ((e: unknown) => void)[] = [];
+          (c as { on: unknown }).on = (event: string, listener: (e: unknown) => void) => {
+            if (event === c.events.CRASH) listeners.push(listener);
+            return on(event, listener);
+          };
+          crash.now = () => listeners.forEach((l) => l({ type: c.events.CRASH, payload: { error: new Error('test: consumer gave up'), groupId: 'g', restart: false } }));
+          return c;
+        };
+      }
       if (prop === 'producer') {
         return (...args: Parameters<Kafka['producer']>) => {
           const p = target.producer(...args);
@@ -88,6 +102,11 @@ describe('optimizer restore', () => {
   const T = Math.floor(Date.now() / 60000) * 60000;
   const clock = () => T;
   const cfg: OptimizerConfig = { ...defaultOptimizerConfig, sites: [siteId], debounceMs: 300, groupId: uniq('restore-test') };
+
+  let b: Optimizer;
+  let reader: Awaited<ReturnType<typeof planReader>>;
+  const sent: Sent[] = [];
+  const crash: { now?: () => void } = {};
 
   const send = async (topic: string, records: { key: string; value: unknown }[]) => {
     for (let i = 0; i < records.length; i += 500) {
@@ -196,16 +215,15 @@ describe('optimizer restore', () => {
     await a.stop();
 
     // When a second optimizer starts on that history (and A's commands).
-    const reader = await planReader(siteId);
+    reader = await planReader(siteId);
     stops.push(() => reader.stop());
-    const sent: Sent[] = [];
     const seen: { status: string; done?: number; total?: number }[] = [];
     const watch = setInterval(() => {
       const p = ctx.health.report().parts['optimizer-b'];
       if (p) seen.push({ status: p.status, done: p.restore?.done, total: p.restore?.total });
     }, 5);
     const t0 = performance.now();
-    const b = await createOptimizer(watchedContext(ctx, 'optimizer-b', sent), cfg, { clock, instanceId: uniq('b'), part: 'optimizer-b' });
+    b = await createOptimizer(watchedContext(ctx, 'optimizer-b', sent, crash), cfg, { clock, instanceId: uniq('b'), part: 'optimizer-b' });
     stops.push(() => b.stop());
     await b.restored();
     const restoreMs = performance.now() - t0;
@@ -232,5 +250,20 @@ describe('optimizer restore', () => {
     first.vehicles.forEach((v, i) => v.powerKw.forEach((kw, t) => expect(kw).toBeCloseTo(expectedPlan.vehicles[i]!.powerKw[t]!, 6)));
     first.siteKw.forEach((kw, t) => expect(kw).toBeCloseTo(expectedPlan.siteKw[t]!, 6));
     console.log(`restored ${records} records of this test (and the shared topics' history) in ${Math.round(restoreMs)} ms`);
+  });
+
+  test('a consumer that crashes for good is replaced under the supervisor, and its fold restores again before acting', async () => {
+    const part = () => ctx.health.report().parts['optimizer-b']!;
+    const before = b.state();
+    const plansBefore = reader.plans.length;
+    sent.length = 0;
+    crash.now!();
+    await waitForValue('B restarted and restored', () => (part().restarts === 1 && part().status === 'running' ? true : undefined), 60000, 20);
+    await b.restored();
+    expect(b.state()).not.toBe(before);
+    expect(b.state().sessions.values().filter((x) => cps.includes(x.chargePointId)).map((x) => x.sessionId).sort()).toEqual(before.sessions.values().filter((x) => cps.includes(x.chargePointId)).map((x) => x.sessionId).sort());
+    const again = await waitForValue('the plan after the second restore', () => reader.plans.slice(plansBefore).find((p) => p.trigger === 'restored'), 60000);
+    expect(again.vehicles.map((v) => v.vehicleId).sort()).toEqual([...vehicles].sort());
+    expect(sent.filter((s) => s.status !== 'running')).toEqual([]);
   });
 });
