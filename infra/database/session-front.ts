@@ -39,6 +39,13 @@ const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options', 'cli
 
 type Inbound = FrontendMessage | { readonly kind: 'closed' };
 
+/** PGlite's WebAssembly aborts on COPY FROM STDIN (psql's \copy ... from stdin), taking every session with it: such a
+ *  query is refused before it reaches PGlite. Only its simple-query form is recognised (psql and pg-copy-streams). */
+const isCopyFromStdin = (m: Inbound): boolean => m.kind === 'typed' && m.type === 'Q' && /^\s*copy\b[\s\S]*\bfrom\s+stdin\b/i.test(queryText(m.bytes));
+const COPY_FROM_STDIN_REFUSED: ErrorFields = {
+  severity: 'ERROR', code: '0A000', message: 'COPY FROM STDIN is not supported by the embedded database (PGlite): use INSERT, or a PostgreSQL DATABASE_URL',
+};
+
 interface Session {
   readonly id: number;
   readonly socket: net.Socket;
@@ -48,6 +55,8 @@ interface Session {
   /** Sent SQL that may have changed its settings since they were last read back. */
   dirty: boolean;
   tx: TransactionState;
+  /** The last ReadyForQuery status PGlite gave this session. */
+  status: 'I' | 'T' | 'E';
   busy: boolean;
   done: boolean;
   readonly statements: Set<string>;
@@ -203,6 +212,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     await switchTo(s);
     const answer = await db.execProtocolRaw(scoped.length === 1 ? scoped[0]! : Buffer.concat(scoped));
     s.tx = afterAnswer(s.tx, answer);
+    s.status = lastReadyStatus(answer) ?? s.status;
     send(s, answer);
     if (!holdsDatabase(s.tx)) releaseLock(s);
   };
@@ -252,10 +262,13 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
         } else if (next.type === 'X') {
           s.inbox.shift();
           s.socket.end();
+        } else if (isCopyFromStdin(next)) {
+          s.inbox.shift();
+          send(s, Buffer.concat([errorResponse(COPY_FROM_STDIN_REFUSED), readyForQuery(s.status)]));
         } else {
-          // Every whole message up to a Terminate goes to PGlite in one call.
+          // Every whole message up to a Terminate or a refused COPY goes to PGlite in one call.
           const run: Buffer[] = [];
-          while (s.inbox.length && s.inbox[0]!.kind === 'typed' && s.inbox[0]!.type !== 'X') run.push((s.inbox.shift() as { bytes: Buffer }).bytes);
+          for (let m = s.inbox[0]; m?.kind === 'typed' && m.type !== 'X' && !isCopyFromStdin(m); m = s.inbox[0]) run.push((s.inbox.shift() as { bytes: Buffer }).bytes);
           await forward(s, run);
         }
       }
@@ -273,7 +286,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
     const s: Session = {
-      id: nextId++, socket, inbox: [], saved: start, dirty: false, tx: 'idle', busy: false, done: false, statements: new Set(), idleTimer: undefined,
+      id: nextId++, socket, inbox: [], saved: start, dirty: false, tx: 'idle', status: 'I', busy: false, done: false, statements: new Set(), idleTimer: undefined,
     };
     sessions.set(s.id, s);
     const framer = createFrontendFramer();

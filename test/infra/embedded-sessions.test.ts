@@ -273,3 +273,15 @@ test('two sessions may prepare statements of the same name', async () => {
     await Promise.all([a.end(), b.end()]);
   }
 });
+
+test('COPY FROM STDIN, which aborts PGlite, is refused and the database serves on', async () => {
+  const [a, b] = [await connect(db.url), await connect(db.url)];
+  try {
+    await a.query('CREATE TEMP TABLE copied (x int)');
+    expect(await errorOf(a.query('COPY copied FROM STDIN'))).toBe('0A000');
+    expect((await a.query('SELECT count(*)::int AS n FROM copied')).rows).toEqual([{ n: 0 }]);
+    expect((await b.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  } finally {
+    await Promise.all([a.end(), b.end()]);
+  }
+});
