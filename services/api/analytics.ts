@@ -1,8 +1,7 @@
 import { Migration } from '../../infra/database/migrate';
 import { quoteIdent } from '../common/db';
 
-/** SQL access for data teams: the schema `analytics` holds documented views over the projections (and the API's
- *  plans projection), and the role `voltstream_analyst` may read those views and nothing else. The role is NOLOGIN: give
+/** SQL access for data teams: the schema `analytics` holds documented views over the projections, and the role `voltstream_analyst` may read those views and nothing else. The role is NOLOGIN: give
  *  each analyst a login role in it (services/api/ANALYTICS.md). Views run with their owner's rights, so members need
  *  no access to the projection schemas themselves. Roles are cluster-wide; the statements are idempotent. */
 export const analystRole = 'voltstream_analyst';
@@ -10,8 +9,9 @@ export const analystRole = 'voltstream_analyst';
 export const analyticsMigrations = (s: { analytics: string; projections: string; api: string }): readonly Migration[] => {
   const V = quoteIdent(s.analytics);
   const P = quoteIdent(s.projections);
-  const A = quoteIdent(s.api);
   const view = (name: string, doc: string, select: string) => [`CREATE OR REPLACE VIEW ${name} AS ${select}`, `COMMENT ON VIEW ${name} IS '${doc.replace(/'/g, "''")}'`];
+  const plansView = view('optimizer_plans', 'Every optimizer plan: solver status, planned site load per slot (site_kw, kW) and per-vehicle power (vehicles, JSON).',
+    `SELECT plan_id, site_id, decided_at, trigger, status, objective, solve_ms, grid_limit_kw, horizon_start, slot_minutes, site_kw, vehicles FROM ${P}.optimizer_plans`);
   return [
     {
       id: 'analytics-0001-views-and-role',
@@ -46,11 +46,15 @@ export const analyticsMigrations = (s: { analytics: string; projections: string;
           `SELECT vehicle_id, soc_pct, source, soc_at, age_s, uncertainty_pct, plugged_in, charging_state FROM ${P}.vehicle_soc`),
         ...view('site_load_15m', 'Site load per 15-minute bucket: average power (kW), peak upper bound (kW), energy (kWh), against the grid limit.',
           `SELECT bucket, site_id, avg_power_kw, peak_power_kw_upper_bound, energy_kwh, chargers, grid_limit_kw FROM ${P}.site_load_15m`),
-        ...view('optimizer_plans', 'Every optimizer plan: solver status, planned site load per slot (site_kw, kW) and per-vehicle power (vehicles, JSON).',
-          `SELECT plan_id, site_id, decided_at, trigger, status, objective, solve_ms, grid_limit_kw, horizon_start, slot_minutes, site_kw, vehicles FROM ${A}.optimizer_plans`),
+        ...plansView,
         `GRANT USAGE ON SCHEMA ${V} TO ${analystRole}`,
         `GRANT SELECT ON ALL TABLES IN SCHEMA ${V} TO ${analystRole}`,
       ],
+    },
+    {
+      // The plans table moved from the API's schema to the projections (streams/projections/plans.ts).
+      id: 'analytics-0002-plans-from-projections',
+      up: () => [...plansView, `GRANT SELECT ON ALL TABLES IN SCHEMA ${V} TO ${analystRole}`],
     },
   ];
 };

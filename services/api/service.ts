@@ -14,7 +14,7 @@ import { discoverExternalRoutes } from './external-routes';
 import { partnerRoutes } from './routes/partners';
 import { historyRoutes } from './routes/history';
 import { stateRoutes } from './routes/state';
-import { planMigrations, startPlansProjection } from './plans';
+import { peersFromEnv } from '../common/peers';
 import { analyticsMigrations } from './analytics';
 import { createPartnerFeed } from './partner-feed';
 
@@ -30,8 +30,6 @@ export interface ApiOptions {
   readonly extraRoutes?: readonly HttpRoute[];
   /** Schema of the analysts' views (services/api/ANALYTICS.md). Default `analytics`. */
   readonly analyticsSchema?: string;
-  /** Consumer group of the API's optimizer.plans projection; false: don't run it (another instance does). */
-  readonly plansGroupId?: string | false;
   /** Skip discovery of services/telematics-ingest/http.ts and services/dashboard/http.ts. */
   readonly discover?: boolean;
 }
@@ -47,7 +45,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
   const apiSchema = opts.apiSchema ?? 'api';
   const schemas = { api: apiSchema, projections: opts.projectionSchema ?? 'projections' };
   const analyticsSchema = opts.analyticsSchema ?? 'analytics';
-  await migrate(ctx.pool, apiSchema, [...keyMigrations, ...planMigrations]);
+  await migrate(ctx.pool, apiSchema, keyMigrations);
   // The views need the projection tables (streams/projections migrates them when it starts): retry until they exist.
   let analyticsTimer: NodeJS.Timeout | undefined;
   const migrateAnalytics = async (): Promise<void> => {
@@ -64,7 +62,9 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     }
   };
   await migrateAnalytics();
-  const plans = opts.plansGroupId === false ? undefined : await startPlansProjection(ctx, { schema: apiSchema, groupId: opts.plansGroupId });
+  const peers = E.getOrElseW((message: string) => {
+    throw new Error(message);
+  })(peersFromEnv());
   const keys = createKeyStore({ pool: ctx.pool, schema: apiSchema, adminKey: ctx.config.adminKey });
   const producer = createDurableProducer(ctx.kafka);
   await producer.connect();
@@ -79,6 +79,8 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
   const routes: HttpRoute[] = [
     ...systemRoutes({
       metrics: ctx.metrics,
+      parts: ctx.health,
+      peers,
       openapi: () => openapi,
       health: async () => ({
         kafka: await admin.describeCluster().then(() => true, () => false),
@@ -109,7 +111,6 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     endpoints: [`${server.url}/openapi.json`, `${server.url}/health`],
     stop: async () => {
       if (analyticsTimer) clearTimeout(analyticsTimer);
-      await plans?.stop();
       await feed.close();
       await server.close();
       for (const c of external.closers) await c().catch(() => undefined);

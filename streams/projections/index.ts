@@ -2,6 +2,7 @@ import { Topics } from '../../schemas/topics';
 import { chargerStatusHistoryProjection, chargerStatusProjection, connectorStatusProjection } from './charger-status';
 import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjection, fleetVehiclesProjection } from './fleet';
 import { Projection } from './projection';
+import { optimizerPlansProjection } from './plans';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
 
@@ -22,7 +23,8 @@ export const projections: readonly Projection[] = [
   fleetChargersProjection,
   fleetVehiclesProjection,
   fleetDeparturesProjection,
+  optimizerPlansProjection,
 ];
 
 /** The topics the projections read. */
-export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig];
+export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans];

@@ -1,7 +1,7 @@
 import { Migration } from '../../infra/database/migrate';
 import { commentSql, createTableSql } from '../sink/table';
 import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSql } from './load-aggregate';
-import { projectionTables } from './tables';
+import { optimizerPlans, projectionTables } from './tables';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
  *
@@ -18,6 +18,7 @@ import { projectionTables } from './tables';
  *   vehicle_matches         every vehicle ↔ session match and correction                         (time series)
  *   command_outcomes        outcome of each command (profile accepted / rejected ...)            (time series)
  *   fleet_sites, fleet_chargers, fleet_vehicles, fleet_departures   configuration as last set (fleet.config)
+ *   optimizer_plans         every plan the optimizer decided (optimizer.plans)
  *   stream_offsets          consumer offsets stored in the same transaction as the rows (exactly once)
  *
  *  Views:
@@ -106,5 +107,11 @@ export const projectionMigrations: readonly Migration[] = [
     // Plain PostgreSQL: the load aggregate becomes a table refreshed from where it changed (load-aggregate.ts).
     id: 'streams-005-load-aggregate-table',
     up: (d) => loadTableMigration(d),
+  },
+  {
+    // The plans table moved here from the API's schema (api.optimizer_plans, no longer written), so that a replay
+    // rebuilds and compares it like every other projection.
+    id: 'streams-006-optimizer-plans',
+    up: () => [createTableSql(optimizerPlans), ...commentSql(optimizerPlans), `CREATE INDEX IF NOT EXISTS optimizer_plans_site_decided_idx ON optimizer_plans (site_id, decided_at, plan_id)`],
   },
 ];

@@ -1,6 +1,7 @@
 import { ChargingEvent } from '../../schemas/events';
 import { ConfigEvent } from '../../schemas/fleet-config';
 import { Row, TableDef } from '../sink/table';
+import { PlanRecord } from '../../schemas/plan-record';
 
 /** A decoded telematics.readings record (schemas/avro/telematics.readings.avsc). */
 export interface TelematicsReading {
@@ -25,7 +26,8 @@ export interface TelematicsReading {
 export type ProjectionInput =
   | { readonly kind: 'event'; readonly event: ChargingEvent }
   | { readonly kind: 'reading'; readonly reading: TelematicsReading }
-  | { readonly kind: 'config'; readonly config: ConfigEvent };
+  | { readonly kind: 'config'; readonly config: ConfigEvent }
+  | { readonly kind: 'plan'; readonly plan: PlanRecord };
 
 /** A table holding one row per key (current state): the sink loads the rows a batch touches, folds `evolve` over
  *  the batch in memory and upserts the result. `evolve` returns the row unchanged (same object) when nothing changed. */

@@ -1,4 +1,7 @@
 import { Kafka } from 'kafkajs';
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import { decodePlanRecord } from '../../schemas/plan-record';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { migrate } from '../../infra/database/migrate';
@@ -28,6 +31,16 @@ export const toInput = (r: Pick<SinkRecord, 'topic' | 'value'>): ProjectionInput
     }
     case Topics.fleetConfig:
       return { kind: 'config', config: configFromAvro(r.value) };
+    case Topics.optimizerPlans:
+      return pipe(
+        decodePlanRecord(r.value),
+        E.fold(
+          (why) => {
+            throw new Error(`optimizer.plans record does not decode: ${why}`);
+          },
+          (plan) => ({ kind: 'plan', plan }),
+        ),
+      );
     default:
       return { kind: 'event', event: fromAvro(r.value) };
   }
@@ -43,7 +56,7 @@ export interface ProjectionsOptions {
   /** Consumer group; default `voltstream-projections-<schema>`. */
   readonly groupId?: string;
   /** Input topics (tests use their own); default charging.events, telematics.readings, fleet.config, in the role of those. */
-  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string };
+  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string };
   /** How often the 15-minute load aggregate is refreshed while meter values arrive. */
   readonly refreshEveryMs?: number;
   readonly onProgress?: (applied: number) => void;
@@ -71,11 +84,12 @@ const REFRESH_COST_SHARE = 20;
 export const startProjections = async (o: ProjectionsOptions): Promise<RunningProjections> => {
   const { dialect } = await migrate(o.pool, o.schema, projectionMigrations);
   const copy = await acceptsCopyFromStdin(o.pool);
-  const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig };
+  const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig, plans: Topics.optimizerPlans };
   const roleOf = new Map<string, string>([
     [topics.events, Topics.chargingEvents],
     [topics.readings, Topics.telematicsReadings],
     [topics.config, Topics.fleetConfig],
+    ...(topics.plans ? [[topics.plans, Topics.optimizerPlans] as [string, string]] : []),
   ]);
   // Earliest meter sample time written since the last refresh of the load aggregate (-Infinity: unknown, all of it;
   // an earlier run may have written samples it never refreshed). Taken at commit, so a refresh that starts after it

@@ -64,6 +64,7 @@ export const chargerStatusHistory: TableDef = {
     n('error_code', 'text', 'OCPP error code'),
     n('info', 'text', 'free text, or disconnect reason'),
     t('event_id', 'text', 'charging.events eventId'),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -117,6 +118,7 @@ export const meterValues: TableDef = {
     t('value', 'double', 'value in that unit'),
     t('event_id', 'text', 'charging.events eventId'),
     t('idx', 'int', 'position of the sample in the event'),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -188,6 +190,7 @@ export const socHistory: TableDef = {
     t('soc_pct', 'double', 'percent'),
     n('uncertainty_pct', 'double', 'estimates only, percentage points'),
     t('event_id', 'text', 'charging.events eventId or telematics readingId'),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -204,6 +207,7 @@ export const socEstimateChecks: TableDef = {
     t('reported_soc_pct', 'double', 'telematics SoC'),
     t('error_pct', 'double', 'estimated minus reported, percentage points'),
     t('event_id', 'text', 'charging.events eventId'),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -222,6 +226,7 @@ export const vehicleMatches: TableDef = {
     t('method', 'text', 'idTag, telematics, energy'),
     n('replaces_vehicle_id', 'text', 'the earlier, corrected match'),
     t('event_id', 'text', 'charging.events eventId'),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -239,6 +244,7 @@ export const commandOutcomes: TableDef = {
     t('outcome', 'text', 'ACCEPTED, REJECTED, CALLERROR, TIMEOUT, OFFLINE, INVALID, EXPIRED'),
     n('detail', 'text', 'why'),
     t('event_id', 'text', 'charging.events eventId'),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -307,6 +313,28 @@ export const fleetDepartures: TableDef = {
 };
 
 /** Every table a replay rebuilds and digests. */
+/** Plans the optimizer decided (optimizer.plans). */
+export const optimizerPlans: TableDef = {
+  name: 'optimizer_plans',
+  doc: 'Every plan on optimizer.plans: planned site load per slot (site_kw, kW) and per-vehicle power (vehicles[].powerKw), with the solver status and the inputs it was decided from.',
+  key: ['plan_id'],
+  columns: [
+    t('plan_id', 'text', 'plan id'),
+    t('site_id', 'text', 'site id'),
+    t('decided_at', 'timestamptz', 'when the optimizer decided it'),
+    t('trigger', 'text', 'what made it plan (comma-separated reasons)'),
+    t('horizon_start', 'timestamptz', 'start of the first slot'),
+    t('slot_minutes', 'int', 'slot length, minutes'),
+    t('status', 'text', 'solver status'),
+    t('objective', 'double', 'objective value'),
+    t('solve_ms', 'double', 'solve time, ms'),
+    t('grid_limit_kw', 'double', 'grid limit planned against, kW'),
+    t('site_kw', 'jsonb', 'planned site load per slot, kW (JSON array)'),
+    t('vehicles', 'jsonb', 'per vehicle: charger, connector, power per slot (kW), target, planned and short energy (kWh), departure (JSON)'),
+    n('inputs', 'jsonb', 'the snapshot the plan was decided from (JSON)'),
+  ],
+};
+
 export const projectionTables: readonly TableDef[] = [
   chargerStatus,
   connectorStatus,
@@ -323,4 +351,5 @@ export const projectionTables: readonly TableDef[] = [
   fleetChargers,
   fleetVehicles,
   fleetDepartures,
+  optimizerPlans,
 ];

@@ -3,6 +3,7 @@ import { Pool } from 'pg';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
 import { startProjections } from '../projections/run';
+import { projectionTopics } from '../projections/index';
 import { endOffsets } from '../sink/pg-sink';
 import { compareDigests, Difference, digestSchema, sampleDifferences, snapshotSchema, TableDigest } from './digest';
 import { projectionTables } from '../projections/tables';
@@ -16,7 +17,7 @@ export interface ReplayOptions {
   readonly log: Logger;
   readonly schema: string;
   readonly liveSchema?: string;
-  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string };
+  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string };
   /** (applied, total) as the rebuild goes. */
   readonly onProgress?: (applied: number, total: number) => void;
   readonly timeoutMs?: number;
@@ -45,8 +46,7 @@ const lowOffsets = async (kafka: Kafka, topics: readonly string[]): Promise<Map<
 
 export const replay = async (o: ReplayOptions): Promise<ReplayResult> => {
   const t0 = Date.now();
-  const topics = o.topics ? [o.topics.events, o.topics.readings, o.topics.config] : undefined;
-  const inputTopics = topics ?? ['charging.events', 'telematics.readings', 'fleet.config'];
+  const inputTopics = o.topics ? [o.topics.events, o.topics.readings, o.topics.config, ...(o.topics.plans ? [o.topics.plans] : [])] : projectionTopics;
   // The target: the live projections' positions (snapshot with their digests) or the end of the log.
   const live = o.liveSchema ? await snapshotSchema(o.pool, o.liveSchema) : undefined;
   const ends = await endOffsets(o.kafka, inputTopics);

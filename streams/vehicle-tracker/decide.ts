@@ -352,6 +352,6 @@ const onEvent = (st0: TrackerState, e: ChargingEvent, out: Out, p: TrackerParams
 
 export const decide = (st: TrackerState, input: ProjectionInput, ref: InputRef, p: TrackerParams = defaultParams): TrackerDecision => {
   const out = new Out(ref);
-  const state = input.kind === 'event' ? onEvent(st, input.event, out, p) : input.kind === 'reading' ? onReading(st, input.reading, out, p) : onConfig(st, input.config, out);
+  const state = input.kind === 'event' ? onEvent(st, input.event, out, p) : input.kind === 'reading' ? onReading(st, input.reading, out, p) : input.kind === 'config' ? onConfig(st, input.config, out) : st;
   return { state, events: out.events };
 };

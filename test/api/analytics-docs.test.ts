@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { Pool } from 'pg';
 import { migrate } from '../../infra/database/migrate';
 import { projectionMigrations } from '../../streams/projections/migrations';
-import { planMigrations } from '../../services/api/plans';
 import { analyticsMigrations } from '../../services/api/analytics';
 import { testConfig, uniq } from '../support/stack';
 
@@ -24,7 +23,6 @@ beforeAll(async () => {
   await admin.end();
   pool = new Pool({ connectionString: dbUrl, max: 1 });
   await migrate(pool, 'projections', projectionMigrations);
-  await migrate(pool, 'api', planMigrations);
   await migrate(pool, 'analytics', analyticsMigrations({ analytics: 'analytics', projections: 'projections', api: 'api' }));
 });
 

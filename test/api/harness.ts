@@ -28,7 +28,7 @@ export const startTestApi = async (opts: ApiOptions = {}): Promise<TestApi> => {
   const ctx = createContext(testConfig({ adminKey, logLevel: 'warn' }), uniq('api-test'));
   const apiSchema = uniq('api_test').replace(/-/g, '_');
   const analyticsSchema = uniq('analytics_test').replace(/-/g, '_');
-  const api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, plansGroupId: false, discover: false, ...opts });
+  const api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, discover: false, ...opts });
   const call: TestApi['call'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const key = o.key === undefined ? adminKey : o.key;

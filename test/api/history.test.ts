@@ -5,9 +5,10 @@ import { projectionMigrations } from '../../streams/projections/migrations';
 import { projectionTables } from '../../streams/projections/tables';
 import { insertRows } from '../../streams/sink/sql';
 import { refreshLoadAggregate } from '../../streams/projections/load-aggregate';
-import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
+import * as E from 'fp-ts/Either';
+import { optimizerPlansProjection } from '../../streams/projections/plans';
+import { decodePlanRecord } from '../../schemas/plan-record';
 import { quoteIdent } from '../../services/common/db';
-import { Topics } from '../../schemas/topics';
 import { freshPgSchema, testConfig, uniq } from '../support/stack';
 import { startTestApi, TestApi, TestResponse } from './harness';
 
@@ -82,15 +83,12 @@ beforeAll(async () => {
   await insert('vehicle_state', [{ vehicle_id: veh, telematics_soc_pct: 50, telematics_at: Date.now() - 2 * min, plugged_in: true }]);
   await insert('command_outcomes', [{ at: Date.now() - min, charge_point_id: cp1, command_id: 'c1', action: 'SetChargingProfile', outcome: 'ACCEPTED', event_id: 'co1' }]);
 
-  t = await startTestApi({ projectionSchema: db.schema, analyticsSchema, plansGroupId: uniq('plans-test') });
+  await insert('optimizer_plans', [plan(randomUUID(), T0 + 1 * min), plan(randomUUID(), T0 + 2 * min), { ...plan(randomUUID(), Date.now()), horizonStart: Date.now() - 16 * min }].flatMap((p) =>
+    optimizerPlansProjection.rows({ kind: 'plan', plan: E.getOrElseW((why: string) => { throw new Error(why); })(decodePlanRecord(p)) }),
+  ));
+  t = await startTestApi({ projectionSchema: db.schema, analyticsSchema });
   reader = await t.issueKey(['history:read']);
 
-  const producer = createDurableProducer(t.ctx.kafka);
-  await producer.connect();
-  for (const p of [plan(randomUUID(), T0 + 1 * min), plan(randomUUID(), T0 + 2 * min), { ...plan(randomUUID(), Date.now()), horizonStart: Date.now() - 16 * min }]) {
-    await producer.send({ topic: Topics.optimizerPlans, acks: DURABLE_ACKS, messages: [{ key: site, value: await t.ctx.serde.encode(Topics.optimizerPlans, p) }] });
-  }
-  await producer.disconnect();
 });
 
 afterAll(async () => {

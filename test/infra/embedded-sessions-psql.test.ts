@@ -4,7 +4,6 @@ import { Pool } from 'pg';
 import { EmbeddedDb, startEmbeddedDb } from '../../infra/database/embedded';
 import { migrate } from '../../infra/database/migrate';
 import { analyticsMigrations } from '../../services/api/analytics';
-import { planMigrations } from '../../services/api/plans';
 import { createPool } from '../../services/common/db';
 import { projectionMigrations } from '../../streams/projections/migrations';
 import { freePort } from '../support/stack';
@@ -21,7 +20,6 @@ beforeAll(async () => {
   db = await startEmbeddedDb({ port: await freePort() });
   pool = createPool({ url: db.url, embedded: true, schema: 'projections' });
   await migrate(pool, 'projections', projectionMigrations);
-  await migrate(pool, 'api', planMigrations);
   await migrate(pool, 'analytics', analyticsMigrations({ analytics: 'analytics', projections: 'projections', api: 'api' }));
 });
 afterAll(async () => {

@@ -62,7 +62,7 @@ describe('vehicle tracker on the real stack: matching and SoC backup, exactly on
     to: t0 + 2 * day + 180 * min,
   });
 
-  const timeOf = (i: ProjectionInput) => (i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.config.at);
+  const timeOf = (i: ProjectionInput) => (i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.kind === 'config' ? i.config.at : i.plan.decidedAt);
 
   beforeAll(async () => {
     kafka = testKafka('tracker');

@@ -34,7 +34,6 @@ export const stateRoutes = (pool: Pool, schemas: Schemas, now: () => number = Da
       const siteId = params.siteId!;
       if (!isSafeId(siteId)) return sendProblem(res, 400, 'Invalid path', [`siteId: expected 1-128 letters, digits or . _ : @ -, got ${JSON.stringify(siteId)}`]);
       const P = quoteIdent(schemas.projections);
-      const A = quoteIdent(schemas.api);
       const at = now();
       const site = (await pool.query(`SELECT * FROM ${P}.fleet_sites WHERE site_id = $1`, [siteId])).rows[0] as Record<string, unknown> | undefined;
       const chargers = (
@@ -58,7 +57,7 @@ export const stateRoutes = (pool: Pool, schemas: Schemas, now: () => number = Da
           [ids],
         )
       ).rows as Record<string, unknown>[];
-      const plan = (await pool.query(`SELECT plan_id, decided_at, horizon_start, slot_minutes, status, vehicles FROM ${A}.optimizer_plans WHERE site_id = $1 ORDER BY decided_at DESC, plan_id DESC LIMIT 1`, [siteId])).rows[0] as
+      const plan = (await pool.query(`SELECT plan_id, decided_at, horizon_start, slot_minutes, status, vehicles FROM ${P}.optimizer_plans WHERE site_id = $1 ORDER BY decided_at DESC, plan_id DESC LIMIT 1`, [siteId])).rows[0] as
         | { plan_id: string; decided_at: Date; horizon_start: Date; slot_minutes: number; status: string; vehicles: PlanVehicle[] }
         | undefined;
       const commands = (
