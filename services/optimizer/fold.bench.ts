@@ -90,7 +90,7 @@ const run = (n: number) => {
   console.log(
     `${n} chargers, ${inputs.length} records: fold ${r(foldMs)} ms (${r((inputs.length / foldMs) * 1000)} records/s); snapshot ${r(snapMs)} ms (${snap.vehicles.length} vehicles); ` +
       `caps of ${snap.chargers.length} chargers ${r(capsMs)} ms (${caps.length} commands); TxProfiles ${r(profilesMs)} ms (${profiles.length}); ` +
-      `caps at each of ${recent} recent connections, as restore did before: ${r((perConnectMs / Math.max(1, sample)) * recent)} ms (extrapolated from ${sample})`,
+      `the site's caps at each of ${recent} recent connections (what the service's start-up did before it restored first): ${r((perConnectMs / Math.max(1, sample)) * recent)} ms (extrapolated from ${sample})`,
   );
 };
 

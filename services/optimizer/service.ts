@@ -327,12 +327,17 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     });
 
     let lastDone = -1;
+    let lastLog = performance.now();
     let tick: NodeJS.Timeout | undefined;
     const report = () => {
       if (f.stopped) return;
       const p = progressOf(plan, positions);
       if (f.restoring) {
         part.restoring(p, configDone ? 'catching up with its inputs' : 'restoring the configuration');
+        if (performance.now() - lastLog > 10000) {
+          lastLog = performance.now();
+          log.info('restoring', { done: p.done, total: p.total, pct: Math.floor((100 * p.done) / Math.max(1, p.total)) });
+        }
         // Unmoved since the last tick: a position one short of its target waits for a marker it will never see.
         if (p.done === lastDone && configDone) check(acceptMarkers(plan, positions));
         lastDone = p.done;
