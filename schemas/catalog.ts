@@ -76,7 +76,7 @@ const fields = decodeWith(t.UnknownRecord);
 export const catalog = {
   ocppFrames: entry<OcppFrameRecord>(Topics.ocppFrames, decodeWith(OcppFrameCodec), same, ['services/ocpp-gateway'], ['streams/normalizer', 'services/audit', 'services/dashboard']),
   ocppRejected: entry(Topics.ocppRejected, fields, same, ['services/ocpp-gateway'], []),
-  ocppCommands: entry(Topics.ocppCommands, fields, same, ['services/optimizer', 'services/api'], ['services/ocpp-gateway']),
+  ocppCommands: entry(Topics.ocppCommands, fields, same, ['services/optimizer', 'services/api'], ['services/ocpp-gateway', 'services/optimizer']),
   ocppCommandResults: entry<CommandResult>(Topics.ocppCommandResults, decodeWith(CommandResultCodec), same, ['services/ocpp-gateway'], ['streams/normalizer', 'services/optimizer', 'services/api']),
   telematicsReadings: entry<TelematicsReadingRecord>(Topics.telematicsReadings, decodeWith(TelematicsReadingCodec), same, ['services/telematics-ingest'], ['streams/vehicle-tracker', 'streams/projections', 'services/optimizer']),
   telematicsRejected: entry(Topics.telematicsRejected, fields, same, ['services/telematics-ingest'], []),
