@@ -56,11 +56,15 @@ export interface KafkaClientSecurity {
 }
 
 /** How a client authenticates: the configured credentials, else the service user of the local broker these brokers
- *  are (its access file), else anonymously, which production mode refuses. */
+ *  are (its access file), else anonymously, which production mode refuses unless these brokers are a local broker
+ *  that was explicitly started in development mode (its access file says its services' listener is anonymous): so an
+ *  auditor's `voltstream replay` in a second terminal reaches the broker `npm start` runs, and nothing else
+ *  anonymously. */
 export const kafkaClientSecurity = (config: KafkaClientConfig, local: LocalKafkaAccess | undefined): E.Either<string, KafkaClientSecurity> => {
   if (config.kafkaSasl) return E.right({ sasl: config.kafkaSasl, tls: config.kafkaTls });
   if (local?.service && config.kafkaBrokers.includes(local.bootstrap)) return E.right({ sasl: local.service, tls: config.kafkaTls });
-  if (config.mode === 'production')
+  const localDevelopmentBroker = local !== undefined && local.service === null && config.kafkaBrokers.every((b) => b === local.bootstrap);
+  if (config.mode === 'production' && !localDevelopmentBroker)
     return E.left(
       `refusing to connect to Kafka at ${config.kafkaBrokers.join(',')} without credentials: VOLTSTREAM_MODE is production (the default when unset). ` +
         'Set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (KAFKA_SASL_MECHANISM SCRAM-SHA-256 or SCRAM-SHA-512, default SCRAM-SHA-512; ' +

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Consumer } from 'kafkajs';
 import { ServiceContext } from '../common/service';
+import { consumerDied, Supervisable, supervise } from '../common/supervise';
 import { Topics } from '../../schemas/topics';
 import { fromAvro } from '../../schemas/events';
 import { configFromAvro } from '../../schemas/fleet-config';
@@ -27,20 +28,21 @@ export const startDashboardFeed = async (ctx: ServiceContext, opts: { lookbackMs
   const lookbackMs = opts.lookbackMs ?? 6 * 3600000;
   let version = 0;
   let ready = false;
-  const groupId = `dashboard-${randomUUID()}`;
-  const consumer: Consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024 });
   const admin = ctx.kafka.admin();
   await admin.connect();
   const since = Date.now() - lookbackMs;
-  const starts: { topic: string; partition: number; offset: string }[] = [];
-  for (const topic of topics) {
-    const offsets = topic === Topics.fleetConfig
-      ? (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, offset: o.low }))
-      : await admin.fetchTopicOffsetsByTimestamp(topic, since);
-    for (const o of offsets) starts.push({ topic, partition: o.partition, offset: o.offset });
+  /** Next offset per topic:partition: where the first consumer starts, and where a replacement resumes. */
+  const positions = new Map<string, { topic: string; partition: number; offset: string }>();
+  try {
+    for (const topic of topics) {
+      const offsets = topic === Topics.fleetConfig
+        ? (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, offset: o.low }))
+        : await admin.fetchTopicOffsetsByTimestamp(topic, since);
+      for (const o of offsets) positions.set(`${topic}:${o.partition}`, { topic, partition: o.partition, offset: o.offset });
+    }
+  } finally {
+    await admin.disconnect();
   }
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: false });
 
   const apply = async (topic: string, value: Buffer) => {
     const r = (await ctx.serde.decode(value)) as any;
@@ -84,37 +86,56 @@ export const startDashboardFeed = async (ctx: ServiceContext, opts: { lookbackMs
     version++;
   };
 
-  await consumer.run({
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-      for (const m of batch.messages) {
-        if (m.value) {
-          try {
-            await apply(batch.topic, m.value);
-          } catch (e) {
-            log.warn('dashboard could not fold a record', { topic: batch.topic, offset: m.offset, err: e });
-          }
-        }
-        resolveOffset(m.offset);
-      }
-      await heartbeat();
-    },
-  });
-  for (const s of starts) consumer.seek(s);
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    ready = true;
-  });
-  await admin.disconnect();
-  return {
-    state,
-    version: () => version,
-    ready: () => ready,
-    stop: async () => {
+  /** One consumer with a throw-away group; the supervisor replaces it when it crashes for good, and the new one
+   *  resumes where the last one was. */
+  const follow = async (): Promise<Supervisable> => {
+    const groupId = `dashboard-${randomUUID()}`;
+    const consumer: Consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024 });
+    const died = consumerDied(consumer);
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      ready = true;
+      part.running();
+    });
+    const stop = async () => {
       await consumer.disconnect().catch(() => undefined);
       const a = ctx.kafka.admin();
       await a.connect().then(() => a.deleteGroups([groupId]), () => undefined).catch(() => undefined);
       await a.disconnect().catch(() => undefined);
-    },
+    };
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: false });
+      await consumer.run({
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+          for (const m of batch.messages) {
+            if (m.value) {
+              try {
+                await apply(batch.topic, m.value);
+              } catch (e) {
+                log.warn('dashboard could not fold a record', { topic: batch.topic, offset: m.offset, err: e });
+              }
+            }
+            resolveOffset(m.offset);
+            positions.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: String(Number(m.offset) + 1) });
+          }
+          await heartbeat();
+        },
+      });
+      for (const p of positions.values()) consumer.seek(p);
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+    return { died, stop };
+  };
+  const part = ctx.health.part('dashboard-feed');
+  const supervisor = await supervise({ name: 'dashboard-feed', part, log, start: follow });
+  return {
+    state,
+    version: () => version,
+    ready: () => ready,
+    stop: () => supervisor.stop(),
   };
 };
 /* eslint-enable @typescript-eslint/no-explicit-any */

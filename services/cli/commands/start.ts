@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { createLogger } from '../../common/log';
 import { deployables, healthPortOf, healthPortVariable } from '../services';
 import { portOrFree } from '../../common/ports';
+import { defaultsInUse } from '../../common/defaults';
 import { ServiceProcesses, startServiceProcesses } from '../service-processes';
 import * as stack from '../../../infra/stack';
 import { createSimulator, Simulator } from '../../simulator/simulator';
@@ -42,7 +43,8 @@ export const command: CliCommand = {
   usage,
   run: async (args) => {
     const { flags } = parseArgs(args);
-    const mode = process.env.VOLTSTREAM_MODE ?? 'development';
+    // Development unless said otherwise, for this process (the simulator, the telematics defaults) and the services.
+    const mode = (process.env.VOLTSTREAM_MODE ??= 'development');
     const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env, VOLTSTREAM_MODE: mode });
     const depot = parseDepotFlags(flags, config);
     const t0 = Date.now();
@@ -118,6 +120,7 @@ export const command: CliCommand = {
     }
 
     const api = `http://127.0.0.1:${config.apiPort}`;
+    const defaults = defaultsInUse(config, { providersFile: process.env.TELEMATICS_PROVIDERS_FILE || undefined });
     console.log(`
 Voltstream is running (ready in ${secs(t0)}).
 
@@ -128,6 +131,7 @@ Voltstream is running (ready in ${secs(t0)}).
 ${stack.describe(config, s.databaseUrl).join('\n')}
   Projections       schema "projections" in that database
 ${sim ? `  Simulated depot   site ${sim.scenario.siteId}: ${sim.scenario.chargers.length} chargers, ${sim.scenario.vehicles.length} vehicles, grid limit ${sim.scenario.gridLimitKw} kW, seed ${sim.scenario.seed}, speed ×${depot.speed}\n` : ''}
+${defaults.length ? `${mode === 'development' ? 'DEVELOPMENT MODE' : `${mode} mode`}: published defaults in use, never for production:\n${defaults.map((d) => `  - ${d}`).join('\n')}\n` : ''}
 Logs: JSON lines (LOG_LEVEL=${config.logLevel}) in ${logDir}/<service>.log. Each service's /ready is listed above. Press Ctrl-C to stop.
 `);
     const every = Number(flags['status-every'] ?? 30);
