@@ -10,6 +10,11 @@ export interface ClientLatency {
   readonly meanMs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** the point reads alone: one query each */
+  readonly readP50Ms: number;
+  readonly readP99Ms: number;
+  /** the write transactions alone: three round trips each */
+  readonly writeP50Ms: number;
 }
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
@@ -25,6 +30,8 @@ export const measureClients = async (url: string, clients: number, seconds: numb
   try {
     await prepare(pool, schema);
     const latencies: number[] = [];
+    const reads: number[] = [];
+    const writes: number[] = [];
     const until = Date.now() + seconds * 1000;
     await Promise.all(
       Array.from({ length: clients }, async (_, c) => {
@@ -40,7 +47,9 @@ export const measureClients = async (url: string, clients: number, seconds: numb
             } else {
               await client.query(`SELECT v FROM ${schema}.kv WHERE k = $1`, [k]);
             }
-            latencies.push(performance.now() - t0);
+            const ms = performance.now() - t0;
+            latencies.push(ms);
+            (i % 4 === 3 ? writes : reads).push(ms);
           }
         } finally {
           client.release();
@@ -48,6 +57,8 @@ export const measureClients = async (url: string, clients: number, seconds: numb
       }),
     );
     const sorted = [...latencies].sort((a, b) => a - b);
+    const sortedReads = [...reads].sort((a, b) => a - b);
+    const sortedWrites = [...writes].sort((a, b) => a - b);
     return {
       clients,
       queries: latencies.length,
@@ -55,6 +66,9 @@ export const measureClients = async (url: string, clients: number, seconds: numb
       meanMs: latencies.reduce((a, b) => a + b, 0) / latencies.length,
       p50Ms: percentile(sorted, 0.5),
       p99Ms: percentile(sorted, 0.99),
+      readP50Ms: percentile(sortedReads, 0.5),
+      readP99Ms: percentile(sortedReads, 0.99),
+      writeP50Ms: percentile(sortedWrites, 0.5),
     };
   } finally {
     await pool.end();
