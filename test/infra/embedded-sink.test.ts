@@ -11,9 +11,10 @@ import { freePort, testKafka, uniq } from '../support/stack';
 import { toAvro } from '../../schemas/events';
 import { generate } from '../bench/streams/events';
 
-/** The projections sink against the embedded TimescaleDB (PGlite behind pglite-socket). A sink batch is one Bind
+/** The projections sink against the embedded TimescaleDB (PGlite behind the session front). A sink batch is one Bind
  *  message with one array parameter per column: hundreds of KiB, more than one TCP chunk. pglite-socket used to hand
- *  each chunk to PGlite as it came, and PGlite's WebAssembly aborted on the partial message, killing the database. */
+ *  each chunk to PGlite as it came, and PGlite's WebAssembly aborted on the partial message, killing the database;
+ *  the front (infra/database/wire-framing.ts) passes on whole messages only. */
 jest.setTimeout(180_000);
 
 describe('embedded TimescaleDB: projections sink', () => {
