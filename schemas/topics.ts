@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Every Kafka topic of the system: who writes it, what its key is, how long it keeps data.
- *  Partition count and replication factor come from the environment (KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR). */
+ *  Partition count and replication come from the environment (KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR,
+ *  KAFKA_MIN_INSYNC_REPLICAS). */
 export interface TopicSpec {
   readonly name: string;
   /** Avro schema file under schemas/avro, registered as `<topic>-value`. */
@@ -15,7 +16,9 @@ export interface TopicSpec {
 }
 
 const forever = { 'retention.ms': '-1', 'retention.bytes': '-1' };
-const durable = { 'min.insync.replicas': '1' };
+/** An out-of-sync replica never becomes leader: it would drop writes that were acknowledged. min.insync.replicas is the
+ *  cluster's (services/common/kafka.ts: ensureTopics, KAFKA_MIN_INSYNC_REPLICAS). */
+const durable = { 'unclean.leader.election.enable': 'false' };
 
 export const Topics = {
   ocppFrames: 'ocpp.frames',
@@ -27,6 +30,7 @@ export const Topics = {
   chargingEvents: 'charging.events',
   optimizerPlans: 'optimizer.plans',
   fleetConfig: 'fleet.config',
+  deadLetter: 'streams.dead-letter',
 } as const;
 
 /** The compacted changelog of a fold's keyed store (streams/runtime): one record per key and change, in the same
@@ -50,6 +54,8 @@ export const topicSpecs: readonly TopicSpec[] = [
   { name: Topics.chargingEvents, schemaFile: 'charging.events.avsc', key: 'chargePointId', producer: 'streams/normalizer, streams/vehicle-tracker', configs: { ...forever, ...durable } },
   { name: Topics.optimizerPlans, schemaFile: 'optimizer.plans.avsc', key: 'siteId', producer: 'services/optimizer', configs: { ...forever, ...durable } },
   { name: Topics.fleetConfig, schemaFile: 'fleet.config.avsc', key: '<kind>:<id>', producer: 'services/api', configs: { ...forever, ...durable }, partitions: 1 },
+  // Records a stream processor could not apply, with the reason: their partition goes on without them.
+  { name: Topics.deadLetter, schemaFile: 'streams.dead-letter.avsc', key: '<topic>/<partition>/<offset>', producer: 'streams/projections', configs: { ...forever, ...durable } },
   // Same partition count as its input (ocpp.frames): partition p holds the state of the chargers of frames partition p.
   { name: changelogTopic('normalizer', 'chargers'), schemaFile: 'store.changelog.avsc', key: 'chargePointId', producer: 'streams/normalizer', configs: compacted },
 ];

@@ -2,6 +2,7 @@ import { Migration } from '../../infra/database/migrate';
 import { commentSql, createTableSql } from '../sink/table';
 import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSql } from './load-aggregate';
 import { optimizerPlans, projectionTables } from './tables';
+import { CHARGER_TIME_COLUMN } from './charger-time';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
  *
@@ -113,5 +114,14 @@ export const projectionMigrations: readonly Migration[] = [
     // rebuilds and compares it like every other projection.
     id: 'streams-006-optimizer-plans',
     up: () => [createTableSql(optimizerPlans), ...commentSql(optimizerPlans), `CREATE INDEX IF NOT EXISTS optimizer_plans_site_decided_idx ON optimizer_plans (site_id, decided_at, plan_id)`],
+  },
+  {
+    // Implausible charger times (charger-time.ts): the time column holds the receive time, the charger's own time is
+    // kept here. Tables created before get the column.
+    id: 'streams-007-charger-time',
+    up: () =>
+      projectionTables
+        .filter((t) => t.columns.some((c) => c.name === CHARGER_TIME_COLUMN))
+        .flatMap((t) => [`ALTER TABLE ${t.name} ADD COLUMN IF NOT EXISTS ${CHARGER_TIME_COLUMN} timestamptz`, ...commentSql(t).filter((c) => c.includes(`.${CHARGER_TIME_COLUMN} IS`))]),
   },
 ];

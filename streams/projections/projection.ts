@@ -24,7 +24,8 @@ export interface TelematicsReading {
 
 /** What a projection folds: the records of its input topics, decoded. */
 export type ProjectionInput =
-  | { readonly kind: 'event'; readonly event: ChargingEvent }
+  /** chargerAt: the charger's own time, when it was implausible and event.occurredAt is the receive time (charger-time.ts). */
+  | { readonly kind: 'event'; readonly event: ChargingEvent; readonly chargerAt?: number }
   | { readonly kind: 'reading'; readonly reading: TelematicsReading }
   | { readonly kind: 'config'; readonly config: ConfigEvent }
   | { readonly kind: 'plan'; readonly plan: PlanRecord };

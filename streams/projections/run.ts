@@ -13,12 +13,30 @@ import { TopicSerde } from '../../schemas/registry';
 import { Topics } from '../../schemas/topics';
 import { millis } from '../normalizer/frame';
 import { applyBatch } from '../sink/apply';
+import { UnapplicableRecord } from '../sink/apply-errors';
+import { decodeChargingEvent } from '../../schemas/records';
+import { keepingChargerTime, withPlausibleTime } from './charger-time';
 import { acceptsCopyFromStdin } from '../sink/sql';
 import { refreshLoadAggregate } from './load-aggregate';
 import { PgSink, SinkRecord, startPgSink } from '../sink/pg-sink';
 import { projections, projectionTopics } from './index';
 import { projectionMigrations } from './migrations';
 import { ProjectionInput, TelematicsReading } from './projection';
+
+/** toInput for the sink: a record that does not decode to its topic's domain type is unapplicable (set aside), and an
+ *  implausible charger time gives way to the receive time. */
+const sinkInput = (r: SinkRecord, topic: string): ProjectionInput | undefined => {
+  let input: ProjectionInput | undefined;
+  try {
+    input =
+      topic === Topics.chargingEvents
+        ? { kind: 'event', event: E.getOrElseW((why: string): never => { throw new Error(why); })(decodeChargingEvent(r.value)) }
+        : toInput({ topic, value: r.value });
+  } catch (e) {
+    throw new UnapplicableRecord(`${topic} record does not decode: ${(e as Error).message}`);
+  }
+  return input && withPlausibleTime(input, r.timestamp);
+};
 
 const nullableMillis = (v: unknown): number | null => (v === null || v === undefined ? null : millis(v));
 
@@ -66,6 +84,8 @@ export interface ProjectionsOptions {
   readonly sessionTimeoutMs?: number;
   /** Partitions applied in parallel (default 1; more needs as many database connections). */
   readonly partitionsConcurrently?: number;
+  /** Where records that cannot be applied go (default streams.dead-letter; tests use their own). */
+  readonly deadLetterTopic?: string;
 }
 
 export interface RunningProjections {
@@ -128,6 +148,7 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
       });
   };
   const groupId = o.groupId ?? `voltstream-projections-${o.schema}`;
+  const projecting = keepingChargerTime(projections);
   const sink = await startPgSink({
     name: 'projections',
     groupId,
@@ -143,16 +164,17 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     ...(o.maxBytesPerPartition ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
     ...(o.sessionTimeoutMs ? { sessionTimeoutMs: o.sessionTimeoutMs } : {}),
     ...(o.partitionsConcurrently ? { partitionsConcurrently: o.partitionsConcurrently } : {}),
+    ...(o.deadLetterTopic ? { deadLetterTopic: o.deadLetterTopic } : {}),
     apply: async (client, records) => {
       const inputs: ProjectionInput[] = [];
       let earliestSample = Infinity;
       for (const r of records) {
-        const i = toInput({ topic: roleOf.get(r.topic) ?? r.topic, value: r.value });
+        const i = sinkInput(r, roleOf.get(r.topic) ?? r.topic);
         if (!i) continue;
         inputs.push(i);
         if (i.kind === 'event' && i.event.body.type === 'MeterSampled') earliestSample = Math.min(earliestSample, i.event.occurredAt);
       }
-      await applyBatch(client, projections, inputs, { copy });
+      await applyBatch(client, projecting, inputs, { copy });
       meterFrom.set(records, earliestSample);
     },
     afterCommit: async (records) => {

@@ -1,7 +1,7 @@
 import { ClientBase } from 'pg';
 import { Projection, ProjectionInput } from '../projections/projection';
 import { Row } from './table';
-import { InsertOptions, insertRows, keyString, loadRows, lockKeys, upsertRows } from './sql';
+import { InsertOptions, insertRows, keyString, loadRows, lockKeys, pgKeyValue, upsertRows } from './sql';
 
 /** Applies one batch of inputs to every projection inside the caller's transaction: document projections load the
  *  rows the batch touches (one SELECT per table), fold in memory and upsert what changed (one statement); append
@@ -21,8 +21,10 @@ export const applyBatch = async (client: ClientBase, projections: readonly Proje
     const touched: { key: string; values: readonly (string | number)[]; input: ProjectionInput }[] = [];
     const keys = new Map<string, readonly (string | number)[]>();
     for (const i of inputs) {
-      const values = p.keyOf(i);
-      if (!values) continue;
+      const raw = p.keyOf(i);
+      if (!raw) continue;
+      // As the table holds the key (sql.ts pgText), so that the row loaded back is found under it.
+      const values = raw.map(pgKeyValue);
       const key = keyString(values);
       keys.set(key, values);
       touched.push({ key, values, input: i });

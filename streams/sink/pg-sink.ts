@@ -1,3 +1,5 @@
+import * as E from 'fp-ts/Either';
+import * as O from 'fp-ts/Option';
 import { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Pool, PoolClient } from 'pg';
 import { Gauge, Registry } from 'prom-client';
@@ -6,19 +8,37 @@ import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
 import { fetchedOffsetOf, groupTimeouts } from './consumer';
 import { consumerDied } from '../../services/common/supervise';
+import { DataFault, dataFault } from './apply-errors';
+import { createDeadLetterWriter, DeadLetter, deadLettersTableSql, insertDeadLetter } from './dead-letter';
+import { decodeValue } from './decode-value';
 
 /** The generic exactly-once sink, Kafka → PostgreSQL. Each batch's rows and the consumer's next offsets are written in
  *  ONE database transaction (table stream_offsets, per consumer name, topic and partition); the stored offsets, not
  *  Kafka's, decide where reading resumes: records below them are skipped, a gap makes the consumer seek back. So a
  *  crash anywhere (before, during or after the commit) neither drops nor double-applies a record. Kafka offsets are
  *  committed too, after the database, but only as a hint for monitoring tools. The database client is never held
- *  while awaiting Kafka (the embedded TimescaleDB has one connection). */
+ *  while awaiting Kafka (the embedded TimescaleDB has one connection).
+ *
+ *  No record stalls its partition: one that does not decode, or whose rows the database refuses as data (dataFault:
+ *  SQLSTATE 21, 22, 23, 54000), is found by bisecting the failed transaction's records, set aside to the dead-letter
+ *  topic (dead-letter.ts) and stepped over; connection losses and the like are retried as before. */
 export interface SinkRecord {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
   readonly key: string | null;
   readonly value: Record<string, unknown>;
+  /** The Kafka record's timestamp (epoch ms): when the log received the record. */
+  readonly timestamp?: number;
+}
+
+/** A fetched record: decoded, or why its bytes are no record of the topic's schema. */
+interface Fetched {
+  readonly offset: number;
+  readonly key: string | null;
+  readonly timestamp: number;
+  readonly raw: Buffer;
+  readonly decoded: E.Either<string, SinkRecord>;
 }
 
 export interface PgSinkOptions {
@@ -48,6 +68,8 @@ export interface PgSinkOptions {
   readonly sessionTimeoutMs?: number;
   /** Partitions applied in parallel, each in its own transaction (1 for the one-connection embedded database). */
   readonly partitionsConcurrently?: number;
+  /** Where records that cannot be applied go; default streams.dead-letter (tests use their own). */
+  readonly deadLetterTopic?: string;
 }
 
 export interface PgSink {
@@ -81,6 +103,8 @@ export const offsetsTableSql = (schema: string) =>
 export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   const schema = quoteIdent(o.schema);
   await o.pool.query(offsetsTableSql(o.schema));
+  await o.pool.query(deadLettersTableSql(o.schema));
+  const deadLetters = createDeadLetterWriter({ kafka: o.kafka, serde: o.serde, ...(o.deadLetterTopic ? { topic: o.deadLetterTopic } : {}), ...(o.metrics ? { metrics: o.metrics } : {}) });
   const gauge = lagGauge(o.metrics);
   const next = new Map<string, number>();
   /** Per partition: offset up to which fetches held only transaction markers / aborted records. */
@@ -147,7 +171,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
 
   /** One transaction: the records' rows and the partition's next offset (from → upTo). False when the stored offset
    *  moved under us (another instance): the caller stops and reloads it. */
-  const commitChunk = async (topic: string, partition: number, from: number, upTo: number, records: readonly SinkRecord[]): Promise<boolean> => {
+  const commitChunk = async (topic: string, partition: number, from: number, upTo: number, records: readonly SinkRecord[], deadLetter?: DeadLetter): Promise<boolean> => {
     const tp = `${topic}:${partition}`;
     const client = await o.pool.connect();
     // A connection lost mid-transaction fails the query below; without a listener it would also crash the process.
@@ -164,7 +188,8 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
         [o.name, topic, partition, from, upTo],
       );
       if (moved.rowCount !== 1) throw new OffsetConflict(`stored offset of ${tp} is no longer ${from}`);
-      await o.apply(client, records);
+      if (deadLetter) await insertDeadLetter(client, deadLetter);
+      else await o.apply(client, records);
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -180,6 +205,47 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     }
     next.set(tp, upTo);
     return true;
+  };
+
+  /** The record at `item` goes to the dead-letter topic, then one transaction moves the offsets past it (from → upTo). */
+  const setAside = async (topic: string, partition: number, from: number, upTo: number, item: Fetched, fault: DataFault): Promise<boolean> => {
+    const letter: DeadLetter = { sourceTopic: topic, sourcePartition: partition, sourceOffset: item.offset, sourceKey: item.key, sourceTimestamp: item.timestamp, consumer: o.name, fault, value: item.raw, deadAt: Date.now() };
+    o.log.warn('record set aside to the dead-letter topic', { topic, partition, offset: item.offset, reasonClass: fault.reasonClass, reason: fault.reason });
+    await deadLetters.write(letter);
+    if (!(await commitChunk(topic, partition, from, upTo, [], letter))) return false;
+    deadLetters.counted(letter);
+    return true;
+  };
+
+  /** Applies the records of [from, upTo) in one transaction; when the database refuses them as data, in halves, down
+   *  to the single records it refuses, which are set aside. Returns the record lists committed (in order), or false
+   *  when the stored offset moved under us. */
+  const applyRange = async (topic: string, partition: number, from: number, upTo: number, items: readonly Fetched[]): Promise<readonly (readonly SinkRecord[])[] | false> => {
+    if (from >= upTo) return [];
+    const bad = items.findIndex((i) => E.isLeft(i.decoded));
+    if (bad >= 0) {
+      const item = items[bad]!;
+      const before = await applyRange(topic, partition, from, item.offset, items.slice(0, bad));
+      if (before === false) return false;
+      const reason = E.isLeft(item.decoded) ? item.decoded.left : '';
+      if (!(await setAside(topic, partition, item.offset, item.offset + 1, item, { reasonClass: 'undecodable', reason }))) return false;
+      const after = await applyRange(topic, partition, item.offset + 1, upTo, items.slice(bad + 1));
+      return after === false ? false : [...before, ...after];
+    }
+    const records = items.map((i) => (i.decoded as E.Right<SinkRecord>).right);
+    try {
+      if (!(await commitChunk(topic, partition, from, upTo, records))) return false;
+      return records.length ? [records] : [];
+    } catch (e) {
+      const fault = dataFault(e);
+      if (O.isNone(fault) || items.length === 0) throw e;
+      if (items.length === 1) return (await setAside(topic, partition, from, upTo, items[0]!, fault.value)) ? [] : false;
+      const mid = items.length >> 1;
+      const first = await applyRange(topic, partition, from, items[mid]!.offset, items.slice(0, mid));
+      if (first === false) return false;
+      const second = await applyRange(topic, partition, items[mid]!.offset, upTo, items.slice(mid));
+      return second === false ? false : [...first, ...second];
+    }
   };
 
   const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
@@ -220,31 +286,36 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     // the database writes the previous one (node and PostgreSQL work at the same time instead of taking turns).
     const chunks: (typeof fresh)[] = [];
     for (let i = 0; i < fresh.length; i += CHUNK_RECORDS) chunks.push(fresh.slice(i, i + CHUNK_RECORDS));
-    const decode = async (messages: typeof fresh): Promise<SinkRecord[]> => {
-      const records: SinkRecord[] = [];
+    const decode = async (messages: typeof fresh): Promise<Fetched[]> => {
+      const records: Fetched[] = [];
       for (const m of messages) {
         if (!m.value) continue;
-        records.push({ topic, partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: await o.serde.decode<Record<string, unknown>>(m.value) });
+        const offset = Number(m.offset);
+        const key = m.key?.toString() ?? null;
+        const timestamp = Number(m.timestamp);
+        const decoded = E.map((value: Record<string, unknown>): SinkRecord => ({ topic, partition, offset, key, value, timestamp }))(await decodeValue(o.serde, m.value));
+        records.push({ offset, key, timestamp, raw: m.value, decoded });
       }
       return records;
     };
     let upTo = from;
     let decoding = decode(chunks[0]!);
     for (let c = 0; c < chunks.length; c++) {
-      const records = await decoding;
+      const fetched = await decoding;
       const chunkLast = c === chunks.length - 1 ? last : Number(chunks[c]![chunks[c]!.length - 1]!.offset);
-      const writing = commitChunk(topic, partition, upTo, chunkLast + 1, records);
+      const writing = applyRange(topic, partition, upTo, chunkLast + 1, fetched);
       if (c + 1 < chunks.length) {
         decoding = decode(chunks[c + 1]!);
         // Settled either way before it is awaited; a failed write below must not leave it unobserved.
         decoding.catch(() => undefined);
       }
-      if (!(await writing)) return;
+      const committed = await writing;
+      if (committed === false) return;
       upTo = chunkLast + 1;
-      applied += records.length;
+      for (const records of committed) applied += records.length;
       resolveOffset(String(chunkLast));
       gauge?.set({ consumer: o.name, topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - upTo));
-      if (o.afterCommit) await o.afterCommit(records);
+      if (o.afterCommit) for (const records of committed) await o.afterCommit(records);
       o.onProgress?.(applied);
       if (c + 1 < chunks.length && (!isRunning() || isStale())) break;
     }
@@ -282,6 +353,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     stop: async () => {
       for (const t of markerTimers.values()) clearTimeout(t);
       await consumer.disconnect();
+      await deadLetters.stop();
     },
   };
 };

@@ -13,6 +13,16 @@ const columnsAsArrays = (t: TableDef, rows: readonly Row[]) => ({
     .join(', ')}) AS u(${t.columns.map((_c, i) => `c${i}`).join(', ')})`,
 });
 
+/** PostgreSQL text cannot hold U+0000 (it refuses the whole statement), and chargers can send it: it becomes U+FFFD
+ *  in the projections. The log keeps the original (ocpp.frames raw text). */
+export const pgText = (s: string): string => (s.includes('\u0000') ? s.split('\u0000').join('\uFFFD') : s);
+
+/** The same inside JSON text, where U+0000 is the escape \u0000 (jsonb refuses it); an escaped backslash before it is no escape. */
+const pgJson = (json: string): string => (json.includes('\\u0000') ? json.replace(/(?<=(?:^|[^\\])(?:\\\\)*)\\u0000/g, '\\ufffd') : json);
+
+/** A key value as the projections' tables hold it. */
+export const pgKeyValue = <V>(v: V): V => (typeof v === 'string' ? (pgText(v) as V) : v);
+
 const quoted = (s: string): string => `"${s.replace(/[\\"]/g, '\\$&')}"`;
 
 /** PostgreSQL array literal of one column's values. */
@@ -21,8 +31,8 @@ const arrayLiteral = (c: Column, rows: readonly Row[]): string => {
   for (let i = 0; i < rows.length; i++) {
     const v = rows[i]![c.name];
     if (v === undefined || v === null) parts[i] = 'NULL';
-    else if (c.type === 'text') parts[i] = quoted(String(v));
-    else if (c.type === 'jsonb') parts[i] = quoted(JSON.stringify(v));
+    else if (c.type === 'text') parts[i] = quoted(pgText(String(v)));
+    else if (c.type === 'jsonb') parts[i] = quoted(pgJson(JSON.stringify(v)));
     else if (c.type === 'bool') parts[i] = v ? 't' : 'f';
     else parts[i] = String(v);
   }
@@ -60,14 +70,17 @@ const copyFormatter = (c: Column): ((v: unknown) => string) => {
   let lastText = '';
   const format = (v: unknown): string => {
     switch (c.type) {
-      case 'timestamptz':
-        return new Date(Number(v)).toISOString();
+      case 'timestamptz': {
+        // Beyond what a JS Date holds: left for PostgreSQL to refuse as data (22007) rather than thrown here.
+        const d = new Date(Number(v));
+        return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
+      }
       case 'bool':
         return v ? 't' : 'f';
       case 'text':
-        return copyEscape(String(v));
+        return copyEscape(pgText(String(v)));
       case 'jsonb':
-        return copyEscape(JSON.stringify(v));
+        return copyEscape(pgJson(JSON.stringify(v)));
       default:
         return String(v);
     }
@@ -129,7 +142,7 @@ export const loadRows = async (client: ClientBase, t: TableDef, keys: readonly (
   const out = new Map<string, Row>();
   if (keys.length === 0) return out;
   const keyCols = t.key.map((k) => t.columns.find((c) => c.name === k)!);
-  const params = keyCols.map((_c, i) => keys.map((k) => k[i]));
+  const params = keyCols.map((_c, i) => keys.map((k) => pgKeyValue(k[i])));
   const res = await client.query(
     `SELECT * FROM ${t.name} WHERE (${t.key.join(', ')}) IN (SELECT * FROM unnest(${keyCols.map((c, i) => `$${i + 1}::${sqlType(c.type)}[]`).join(', ')}))`,
     params,
