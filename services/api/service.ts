@@ -13,6 +13,7 @@ import { startApiServer, UpgradeHandler } from './server';
 import { discoverExternalRoutes } from './external-routes';
 import { partnerRoutes } from './routes/partners';
 import { historyRoutes } from './routes/history';
+import { deadLetterRoutes } from './routes/dead-letters';
 import { stateRoutes } from './routes/state';
 import { peersFromEnv } from '../common/peers';
 import { analyticsMigrations } from './analytics';
@@ -91,6 +92,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     ...configRoutes(createConfigLog(producer, ctx.serde)),
     ...partnerRoutes({ admin, serde: ctx.serde, config: ctx.config }),
     ...historyRoutes(ctx.pool, schemas),
+    ...deadLetterRoutes(ctx.pool, schemas.projections),
     ...stateRoutes(ctx.pool, schemas),
     ...external.routes,
     ...(opts.extraRoutes ?? []),
