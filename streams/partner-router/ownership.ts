@@ -1,8 +1,8 @@
 import { ConfigEvent } from '../../schemas/fleet-config';
 
 /** Who operates which charger, over time: a fold over fleet.config (ChargerConfigured.ownerPartnerId). Ownership
- *  takes effect at the configuration event's time (`at`); an event belongs to whoever owned its charger at the
- *  event's occurredAt. Pure. */
+ *  takes effect at the configuration event's time (`at`, the API's clock); an event belongs to whoever owned its
+ *  charger when the log received it (never the charger's own clock: see router.ts). Pure. */
 export interface OwnershipSpan {
   /** Effective from (epoch ms, inclusive). */
   readonly from: number;

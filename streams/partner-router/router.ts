@@ -5,13 +5,15 @@ import { ServiceContext } from '../../services/common/service';
 import { consumerDied } from '../../services/common/supervise';
 import { createDurableProducer, DURABLE_ACKS, ensureTopics } from '../../services/common/kafka';
 import { configFromAvro } from '../../schemas/fleet-config';
-import { fromAvro } from '../../schemas/events';
+import * as E from 'fp-ts/Either';
+import { decodeChargingEvent } from '../../schemas/records';
 import { partnerIdPattern, partnerTopic, partnerTopicSpec, Topics } from '../../schemas/topics';
 import { evolveOwnership, initialOwnership, Ownership, ownerAt } from './ownership';
 
 /** The partner router: charging.events → partner.{owner}.events, where owner is the partner that operated the
- *  charger at the event's time (fleet.config ChargerConfigured.ownerPartnerId, effective from the config event's
- *  time). Before each batch it reads fleet.config up to its end, so every ownership change acknowledged by the API
+ *  charger when the log received the event (the charging.events record's timestamp; fleet.config
+ *  ChargerConfigured.ownerPartnerId, effective from the config event's time). Never at the event's own occurredAt: that
+ *  is the charger's clock, and a charger with a wrong clock would send one owner's events to another. Before each batch it reads fleet.config up to its end, so every ownership change acknowledged by the API
  *  before the batch is applied. At least once: partner records are acknowledged by all in-sync replicas before the
  *  batch's offsets are committed; after a crash a partner may see an event twice (same eventId). */
 export interface RouterOptions {
@@ -120,8 +122,14 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
           log.warn('unreadable charging.events record skipped', { partition: batch.partition, offset: m.offset, err: e });
           continue;
         }
-        const event = fromAvro(record);
-        const owner = ownerAt(ownership, event.chargePointId, event.occurredAt);
+        const decoded = decodeChargingEvent(record);
+        if (E.isLeft(decoded)) {
+          log.warn('charging.events record that is no event skipped', { partition: batch.partition, offset: m.offset, reason: decoded.left });
+          continue;
+        }
+        const event = decoded.right;
+        const receivedAt = Number(m.timestamp);
+        const owner = ownerAt(ownership, event.chargePointId, receivedAt);
         if (!owner) continue;
         if (!partnerIdPattern.test(owner)) {
           log.warn('charger owned by a partner id that cannot name a topic; event not routed', { chargePointId: event.chargePointId, owner });
@@ -133,7 +141,8 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
         list.push({
           key: event.chargePointId,
           value: await ctx.serde.encode(topic, record),
-          timestamp: String(event.occurredAt),
+          // The receive time: the broker refuses timestamps far in the future, and the event's own time is in its value.
+          timestamp: String(receivedAt),
           headers: { 'voltstream-source': `${Topics.chargingEvents}/${batch.partition}/${m.offset}` },
         });
         out.set(topic, list);
