@@ -15,6 +15,7 @@ export interface HealthServer {
 export const healthBody = (service: string, r: HealthReport, which: 'health' | 'ready') => ({
   status: which === 'health' ? (r.alive ? 'ok' : 'degraded') : r.ready ? 'ready' : 'not ready',
   service,
+  pid: process.pid,
   ...(r.notReady.length ? { notReady: r.notReady } : {}),
   parts: r.parts,
 });

@@ -27,7 +27,7 @@ export const systemRoutes = (opts: {
       const [checks, peers] = await Promise.all([opts.health(), askPeers(opts.peers, 'health')]);
       const report = opts.parts.report();
       const ok = Object.values(checks).every(Boolean) && report.alive && Object.values(peers).every((p) => p.ok);
-      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', checks, ...(report.notReady.length ? { notReady: report.notReady } : {}), parts: report.parts, ...(opts.peers.length ? { peers } : {}) });
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', pid: process.pid, checks, ...(report.notReady.length ? { notReady: report.notReady } : {}), parts: report.parts, ...(opts.peers.length ? { peers } : {}) });
     },
   },
   {
