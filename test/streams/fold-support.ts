@@ -16,10 +16,12 @@ export const startFoldNormalizer = (
   serde: TopicSerde,
   topics: TestTopics,
   groupId: string,
-  opts: { log?: Logger; transactionalIdPrefix?: string } & Partial<Pick<RunFoldOptions<ChargerState, never, never, never>, 'maxBytesPerPartition' | 'sessionTimeoutMs' | 'onCommitted' | 'part'>> = {},
-): Promise<RunningFold<ChargerState>> =>
-  runFold({
-    fold: normalizerFold(topics),
+  opts: { log?: Logger; transactionalIdPrefix?: string; shape?: number } & Partial<Pick<RunFoldOptions<ChargerState, never, never, never>, 'maxBytesPerPartition' | 'sessionTimeoutMs' | 'onCommitted' | 'part'>> = {},
+): Promise<RunningFold<ChargerState>> => {
+  const fold = normalizerFold(topics);
+  return runFold({
+    // Another shape of the same state: what a changed codec would declare.
+    fold: opts.shape === undefined ? fold : { ...fold, store: { ...fold.store, shape: opts.shape } },
     kafka,
     serde,
     log: opts.log ?? quietLog,
@@ -31,6 +33,7 @@ export const startFoldNormalizer = (
     onCommitted: opts.onCommitted,
     part: opts.part,
   });
+};
 
 export const deleteChangelog = async (kafka: Kafka, topics: Pick<TestTopics, 'frames'>): Promise<void> => {
   const admin = kafka.admin();

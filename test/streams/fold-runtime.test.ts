@@ -1,0 +1,187 @@
+import * as E from 'fp-ts/Either';
+import { Kafka } from 'kafkajs';
+import { catalog } from '../../schemas/catalog';
+import { ChargingEvent } from '../../schemas/events';
+import { Topics } from '../../schemas/topics';
+import { createHealth } from '../../services/common/health';
+import { createLogger } from '../../services/common/log';
+import { ChargerState, decide, evolve, initialCharger, publishedEvents } from '../../streams/normalizer/decide';
+import { session16, session201 } from '../../streams/normalizer/fixtures';
+import { OcppFrame } from '../../streams/normalizer/frame';
+import { evolveAll } from '../../streams/runtime/fold';
+import { RunningFold } from '../../streams/runtime/run-fold';
+import { endOffsets } from '../../streams/sink/pg-sink';
+import { readTopicUntil, uniq, waitForValue } from '../support/stack';
+import { createTestTopics, deleteTestTopics, produce, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { deleteChangelog, startFoldNormalizer } from './fold-support';
+
+jest.setTimeout(240_000);
+
+const t0 = Date.UTC(2026, 4, 4, 6, 0);
+
+/** Chargers each with one session, cut in two: the history, and what follows it. */
+const chargers = (n: number, prefix: string): { history: OcppFrame[]; rest: OcppFrame[] } => {
+  const history: OcppFrame[] = [];
+  const rest: OcppFrame[] = [];
+  for (let c = 0; c < n; c++) {
+    const script = { chargePointId: uniq(`${prefix}${c}`), t0: t0 + c * 1000, idTag: `T${c}`, meterStartWh: 1000 * c, energyWh: 6000 + 10 * c, minutes: 40, every: 2, transactionId: String(c + 1), socStartPct: 30 };
+    const frames = c % 2 === 0 ? session16(script) : session201({ ...script, kilo: true });
+    const cut = 12 + (c % 7);
+    history.push(...frames.slice(0, cut));
+    rest.push(...frames.slice(cut));
+  }
+  return { history, rest };
+};
+
+/** The state of every charger and every event id after one pure run over what the topic holds. */
+const pureRun = async (frames: string): Promise<{ states: Map<string, ChargerState>; events: Map<string, ChargingEvent> }> => {
+  const ends = await endOffsets(testKafka(), [frames]);
+  const total = [...ends.values()].reduce((a, b) => a + b, 0);
+  const states = new Map<string, ChargerState>();
+  const events = new Map<string, ChargingEvent>();
+  for (const r of await readTopicUntil<Record<string, unknown>>(frames, (rs) => rs.length >= total, { timeoutMs: 30_000 })) {
+    const f = catalog.ocppFrames.decode(r.value);
+    if (E.isLeft(f)) continue;
+    const before = states.get(r.key!) ?? initialCharger;
+    const facts = decide(before, f.right, { topic: frames, partition: r.partition, offset: Number(r.offset) });
+    states.set(r.key!, evolveAll(evolve, before, facts));
+    for (const e of publishedEvents(facts)) events.set(e.eventId, e);
+  }
+  return { states, events };
+};
+
+const storeContents = (running: RunningFold<ChargerState>): Map<string, ChargerState> => new Map([...running.stores().values()].flatMap((s) => [...s]));
+
+const capture = () => {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, log: createLogger('fold-test', 'info', {}, (line) => lines.push(JSON.parse(line) as Record<string, unknown>)) };
+};
+
+describe('fold runtime (real Kafka and registry)', () => {
+  const serde = testSerde();
+  let kafka: Kafka;
+  const made: TestTopics[] = [];
+  const running: RunningFold<ChargerState>[] = [];
+
+  beforeAll(() => {
+    kafka = testKafka('fold-runtime');
+  });
+
+  afterAll(async () => {
+    for (const r of running) await r.stop().catch(() => undefined);
+    for (const t of made) {
+      await deleteTestTopics(kafka, t);
+      await deleteChangelog(kafka, t);
+    }
+  });
+
+  const fresh = async () => {
+    const t = await createTestTopics(kafka, 3);
+    made.push(t);
+    return t;
+  };
+
+  it('restarts from the changelog, not the input history: with the history deleted, the state comes back and the next frames fold onto it', async () => {
+    const topics = await fresh();
+    const { history, rest } = chargers(24, 'RST');
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
+    const groupId = uniq('fold-restart');
+    const transactionalIdPrefix = uniq('fold-restart-tx');
+    const first = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
+    running.push(first);
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    await first.stop();
+    const expected = await pureRun(topics.frames);
+    expect([...expected.states.values()].filter((s) => Object.keys(s.sessions).length > 0).length).toBeGreaterThan(10);
+
+    // Gone from the input: a restart that re-read history would find nothing to fold.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.fetchTopicMetadata({ topics: [topics.frames] });
+    const ends = await endOffsets(kafka, [topics.frames]);
+    await admin.deleteTopicRecords({ topic: topics.frames, partitions: [...ends].map(([tp, end]) => ({ partition: Number(tp.split(':').pop()), offset: String(end) })) });
+    await admin.disconnect();
+
+    const health = createHealth();
+    const part = health.part('normalizer');
+    const statuses: string[] = [];
+    const watcher = setInterval(() => statuses.push(health.report().parts.normalizer?.status ?? 'none'), 5);
+    const second = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, part });
+    running.push(second);
+    await waitForValue('three store partitions restored', () => (second.stores().size === 3 && health.report().ready ? true : undefined), 60_000, 50);
+    clearInterval(watcher);
+    expect(storeContents(second)).toEqual(expected.states);
+    expect(statuses).toContain('running');
+
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, rest.map((f) => ({ key: f.chargePointId, value: f })));
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    const ended = (await readTopicUntil<Record<string, unknown>>(topics.events, (rs) => rs.filter((r) => 'io.voltstream.events.SessionEnded' in (r.value.body as object)).length >= 24, { timeoutMs: 30_000 }))
+      .map((r) => catalog.chargingEvents.decode(r.value))
+      .flatMap((e) => (E.isRight(e) && e.right.body.type === 'SessionEnded' ? [e.right.body] : []));
+    // meterStartWh and the energy come from the session the restored state had open.
+    expect(ended).toHaveLength(24);
+    for (const b of ended) expect(b.energyWh).toBeCloseTo(6000 + 10 * (Number(b.transactionId) - 1), 6);
+  });
+
+  it('logs a record that does not decode with topic, partition and offset, skips it, and goes on with the partition', async () => {
+    const topics = await fresh();
+    const { history } = chargers(2, 'BAD');
+    const producer = kafka.producer();
+    await producer.connect();
+    const notAFrame = await serde.encode(Topics.ocppCommandResults, { commandId: 'c', chargePointId: 'x', action: 'Reset', outcome: 'ACCEPTED', status: null, responseJson: null, detail: null, gatewayId: 'gw', completedAt: t0 });
+    await producer.send({ topic: topics.frames, messages: [{ key: 'x', value: Buffer.from('not avro at all'), partition: 0 }, { key: 'x', value: notAFrame, partition: 0 }] });
+    await producer.send({ topic: topics.frames, messages: await Promise.all(history.map(async (f) => ({ key: f.chargePointId, value: await serde.encode(Topics.ocppFrames, f), partition: 0 }))) });
+    await producer.disconnect();
+    const { lines, log } = capture();
+    const groupId = uniq('fold-bad');
+    const r = await startFoldNormalizer(kafka, serde, topics, groupId, { log });
+    running.push(r);
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    const skipped = lines.filter((l) => l.msg === 'input record does not decode; skipped');
+    expect(skipped.map((l) => [l.topic, l.partition, l.offset])).toEqual([
+      [topics.frames, 0, 0],
+      [topics.frames, 0, 1],
+    ]);
+    expect(String(skipped[1]!.reason)).toMatch(/frameId/);
+    // The frames after the two bad records, at offsets 2, 3, ... of partition 0.
+    const expected = new Set<string>();
+    const states = new Map<string, ChargerState>();
+    history.forEach((f, i) => {
+      const before = states.get(f.chargePointId) ?? initialCharger;
+      const facts = decide(before, f, { topic: topics.frames, partition: 0, offset: i + 2 });
+      states.set(f.chargePointId, evolveAll(evolve, before, facts));
+      for (const e of publishedEvents(facts)) expected.add(e.eventId);
+    });
+    expect(expected.size).toBeGreaterThan(10);
+    const written = await readTopicUntil<Record<string, unknown>>(topics.events, (rs) => rs.length >= expected.size, { timeoutMs: 30_000 });
+    expect(new Set(written.map((w) => String(w.value.eventId)))).toEqual(expected);
+  });
+
+  it('rebuilds a store once from the input history when the shape of its state changed, and restores the next time', async () => {
+    const topics = await fresh();
+    const { history } = chargers(9, 'SHP');
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
+    const groupId = uniq('fold-shape');
+    const transactionalIdPrefix = uniq('fold-shape-tx');
+    const v1 = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
+    running.push(v1);
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    await v1.stop();
+    const expected = await pureRun(topics.frames);
+
+    const rebuilt = capture();
+    const v2 = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, shape: 2, log: rebuilt.log });
+    running.push(v2);
+    await waitForValue('stores rebuilt', () => (v2.stores().size === 3 && rebuilt.lines.filter((l) => l.msg === 'store partition rebuilt').length === 3 ? true : undefined), 60_000, 50);
+    expect(storeContents(v2)).toEqual(expected.states);
+    expect(rebuilt.lines.filter((l) => l.msg === 'store shape changed: rebuilding the store partition from the input history')).toHaveLength(3);
+    await v2.stop();
+
+    const again = capture();
+    const v2b = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, shape: 2, log: again.log });
+    running.push(v2b);
+    await waitForValue('stores restored', () => (again.lines.filter((l) => l.msg === 'store restored from changelog').length === 3 ? true : undefined), 60_000, 50);
+    expect(storeContents(v2b)).toEqual(expected.states);
+    expect(again.lines.filter((l) => String(l.msg).startsWith('store shape changed'))).toEqual([]);
+  });
+});
