@@ -213,7 +213,9 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     const answer = await db.execProtocolRaw(scoped.length === 1 ? scoped[0]! : Buffer.concat(scoped));
     s.tx = afterAnswer(s.tx, answer);
     s.status = lastReadyStatus(answer) ?? s.status;
-    send(s, answer);
+    // The answer is a view of PGlite's output buffer, which the next call overwrites, and the socket keeps what it
+    // cannot write at once by reference: a copy.
+    send(s, Buffer.from(answer));
     if (!holdsDatabase(s.tx)) releaseLock(s);
   };
 

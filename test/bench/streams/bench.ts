@@ -230,11 +230,11 @@ export const benchmark: Benchmark = {
             const r = await measureClients(emb.url, c, opSeconds, `bench_${id}_ops`);
             console.log(`embedded TimescaleDB, ${c} client(s) at once for ${opSeconds} s: ${r.queries} operations = ${r.perSecond}/s; latency per operation mean ${r.meanMs.toFixed(2)} ms, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms; point read (one query) p50 ${r.readP50Ms.toFixed(2)} ms, p99 ${r.readP99Ms.toFixed(2)} ms; BEGIN + upsert + COMMIT p50 ${r.writeP50Ms.toFixed(2)} ms`);
           }
-          for (const c of clientCounts) {
+          for (const [i, c] of clientCounts.entries()) {
             const tsPool = createPool({ url: emb.url, embedded: true, max: c });
             tsPool.on('error', () => undefined);
             try {
-              const t = await project(kafka, serde, tsPool, `bench_${id}_ts${c}`, small, `embedded TimescaleDB ${m} events, ${c} connection(s)`, m, num('timescale-timeout', 300) * 1000, c);
+              const t = await project(kafka, serde, tsPool, `bench_${id}_ts${i}`, small, `embedded TimescaleDB ${m} events, ${c} connection(s)`, m, num('timescale-timeout', 300) * 1000, c);
               console.log(`embedded TimescaleDB (PGlite, ${c} connection(s), ${c} partition(s) applied in parallel, hypertables): ${m} events in ${(t.ms / 1000).toFixed(1)} s = ${Math.round(m / (t.ms / 1000))} events/s (continuous aggregate refresh ${t.refreshMs} ms)`);
             } catch (e) {
               console.log(`embedded TimescaleDB, ${c} connection(s): FAILED (${(e as Error).message})`);
