@@ -1,7 +1,8 @@
-/** A persistent string-keyed map: `set` and `delete` return a new map that shares all but one bucket with the old one,
- *  so a pure fold pays O(n/BUCKETS + BUCKETS) per change instead of copying the whole map (what made the optimizer's
- *  restore quadratic: every meter sample copied the map of all sessions). Iterates in insertion order, as Map does. */
-const BUCKETS = 128;
+/** A persistent string-keyed map: `set` and `delete` return a new map that shares all but one path with the old one
+ *  (a root of WIDTH nodes of WIDTH buckets), so a pure fold pays O(2·WIDTH + n/WIDTH²) per change instead of copying
+ *  the whole map (what made the optimizer's restore quadratic: every meter sample copied the map of all sessions).
+ *  Iterates in insertion order, as Map does. */
+const WIDTH = 32;
 
 interface Entry<V> {
   readonly value: V;
@@ -10,23 +11,38 @@ interface Entry<V> {
 
 type Bucket<V> = ReadonlyMap<string, Entry<V>>;
 
-const bucketOf = (key: string): number => {
+const hashOf = (key: string): number => {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % BUCKETS;
+  return h >>> 0;
 };
+
+type Node<V> = readonly (Bucket<V> | undefined)[];
+const emptyNode: Node<never> = new Array<undefined>(WIDTH).fill(undefined);
 
 export class PMap<V> {
   private ordered: readonly (readonly [string, V])[] | undefined;
 
   private constructor(
-    private readonly buckets: readonly (Bucket<V> | undefined)[],
+    private readonly root: readonly Node<V>[],
     readonly size: number,
     private readonly nextSeq: number,
   ) {}
 
   static empty<V>(): PMap<V> {
-    return new PMap<V>(new Array<Bucket<V> | undefined>(BUCKETS).fill(undefined), 0, 0);
+    return new PMap<V>(new Array<Node<V>>(WIDTH).fill(emptyNode), 0, 0);
+  }
+
+  private bucket(h: number): Bucket<V> | undefined {
+    return this.root[h % WIDTH]![(h >>> 5) % WIDTH];
+  }
+
+  private with(h: number, bucket: Bucket<V> | undefined, size: number, nextSeq: number): PMap<V> {
+    const node = this.root[h % WIDTH]!.slice();
+    node[(h >>> 5) % WIDTH] = bucket;
+    const root = this.root.slice();
+    root[h % WIDTH] = node;
+    return new PMap(root, size, nextSeq);
   }
 
   static of<V>(entries: Iterable<readonly [string, V]>): PMap<V> {
@@ -36,48 +52,47 @@ export class PMap<V> {
   }
 
   get(key: string): V | undefined {
-    return this.buckets[bucketOf(key)]?.get(key)?.value;
+    return this.bucket(hashOf(key))?.get(key)?.value;
   }
 
   has(key: string): boolean {
-    return this.buckets[bucketOf(key)]?.has(key) ?? false;
+    return this.bucket(hashOf(key))?.has(key) ?? false;
   }
 
   set(key: string, value: V): PMap<V> {
-    const b = bucketOf(key);
-    const old = this.buckets[b];
+    const h = hashOf(key);
+    const old = this.bucket(h);
     const prev = old?.get(key);
     if (prev && prev.value === value) return this;
     const bucket = new Map(old);
     bucket.set(key, { value, seq: prev ? prev.seq : this.nextSeq });
-    const buckets = this.buckets.slice();
-    buckets[b] = bucket;
-    return new PMap(buckets, prev ? this.size : this.size + 1, prev ? this.nextSeq : this.nextSeq + 1);
+    return this.with(h, bucket, prev ? this.size : this.size + 1, prev ? this.nextSeq : this.nextSeq + 1);
   }
 
   delete(key: string): PMap<V> {
-    const b = bucketOf(key);
-    const old = this.buckets[b];
+    const h = hashOf(key);
+    const old = this.bucket(h);
     if (!old?.has(key)) return this;
     const bucket = new Map(old);
     bucket.delete(key);
-    const buckets = this.buckets.slice();
-    buckets[b] = bucket.size ? bucket : undefined;
-    return new PMap(buckets, this.size - 1, this.nextSeq);
+    return this.with(h, bucket.size ? bucket : undefined, this.size - 1, this.nextSeq);
+  }
+
+  private *all(): Generator<[string, Entry<V>]> {
+    for (const node of this.root) for (const bucket of node) if (bucket) yield* bucket;
   }
 
   /** The entry inserted first (O(n)). */
   firstKey(): string | undefined {
     let best: [string, number] | undefined;
-    for (const bucket of this.buckets) for (const [k, e] of bucket ?? []) if (!best || e.seq < best[1]) best = [k, e.seq];
+    for (const [k, e] of this.all()) if (!best || e.seq < best[1]) best = [k, e.seq];
     return best?.[0];
   }
 
   /** Entries in insertion order; sorted once per map value (maps never change). */
   entries(): readonly (readonly [string, V])[] {
     if (!this.ordered) {
-      const all: [string, Entry<V>][] = [];
-      for (const bucket of this.buckets) for (const e of bucket ?? []) all.push(e);
+      const all = [...this.all()];
       all.sort((a, b) => a[1].seq - b[1].seq);
       this.ordered = all.map(([k, e]) => [k, e.value] as const);
     }

@@ -347,47 +347,50 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       tick.unref();
     };
 
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...inputTopics], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ topic, partition, message }) => {
-        const key = tp(topic, partition);
-        const offset = Number(message.offset);
-        if (f.stopped || offset < (plan.starts.get(key) ?? 0)) return;
-        if (f.restoring && !configDone && topic !== Topics.fleetConfig) {
-          // Fetched before the pause took: read again once the configuration is in.
-          consumer.pause([{ topic }]);
-          consumer.seek({ topic, partition, offset: message.offset });
-          return;
-        }
-        records++;
-        if (performance.now() - lastYield > YIELD_MS) {
-          await nextTurn();
-          lastYield = performance.now();
-        }
-        await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
-        advance(key, offset + 1);
-        if (f.restoring && offset + 1 >= (plan.targets.get(key) ?? 0)) check(positions);
-      },
-    });
-    if (!configDone) consumer.pause(others);
-    for (const [key, start] of plan.starts) {
-      const [topic, partition] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
-      if (start > 0) consumer.seek({ topic, partition, offset: String(start) });
+    const stop = async () => {
+      f.stopped = true;
+      if (tick) clearTimeout(tick);
+      for (const p of f.pending.values()) clearTimeout(p.timer);
+      f.pending.clear();
+      await consumer.disconnect();
+    };
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...inputTopics], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ topic, partition, message }) => {
+          const key = tp(topic, partition);
+          const offset = Number(message.offset);
+          if (f.stopped || offset < (plan.starts.get(key) ?? 0)) return;
+          if (f.restoring && !configDone && topic !== Topics.fleetConfig) {
+            // Fetched before the pause took: read again once the configuration is in.
+            consumer.pause([{ topic }]);
+            consumer.seek({ topic, partition, offset: message.offset });
+            return;
+          }
+          records++;
+          if (performance.now() - lastYield > YIELD_MS) {
+            await nextTurn();
+            lastYield = performance.now();
+          }
+          await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
+          advance(key, offset + 1);
+          if (f.restoring && offset + 1 >= (plan.targets.get(key) ?? 0)) check(positions);
+        },
+      });
+      if (!configDone) consumer.pause(others);
+      for (const [key, start] of plan.starts) {
+        const [topic, partition] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
+        if (start > 0) consumer.seek({ topic, partition, offset: String(start) });
+      }
+    } catch (e) {
+      await stop().catch(() => undefined);
+      throw e;
     }
     report();
     check(positions);
-    return {
-      died,
-      stop: async () => {
-        f.stopped = true;
-        if (tick) clearTimeout(tick);
-        for (const p of f.pending.values()) clearTimeout(p.timer);
-        f.pending.clear();
-        await consumer.disconnect();
-      },
-    };
+    return { died, stop };
   };
 
   /** One record: skipped before decoding when it cannot matter here, else decoded and handled. */
