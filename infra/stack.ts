@@ -5,20 +5,28 @@ import * as E from 'fp-ts/Either';
 import { createKafka, ensureTopics, javaClientProperties, resolveKafkaClientSecurity } from '../services/common/kafka';
 import { localBrokerDir, readLocalKafkaAccess } from '../services/common/kafka-access';
 import { createTopicSerde, registerAll } from '../schemas/registry';
-import { brokerReady, defaultBrokerOptions, startBroker, stopBroker } from './kafka/broker';
+import { defaultBrokerOptions } from './kafka/broker';
+import { ClusterSpec, clusterStatus, portStride, readClusterRecord, startCluster, stopCluster } from './kafka/cluster';
 import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopRegistry } from './registry/apicurio';
+import { hostToReach, isLoopback, parseHostPort } from './addresses';
+import { topicReplication } from '../services/common/topic-replication';
 import { isAlive, readPid, spawnDaemon, stopDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
 import { databaseReady } from '../services/common/db';
 
-/** The local stack: Kafka broker, schema registry and (unless DATABASE_URL is set) the embedded TimescaleDB.
- *  Each part is started only when nothing answers on its port yet, so a second `up` finds everything running. */
+/** The local stack: Kafka (one broker, or a cluster of N: kafka/cluster.ts), schema registry and (unless DATABASE_URL
+ *  is set) the embedded TimescaleDB. Each part is started only when nothing answers on its port yet, so a second `up`
+ *  finds everything running. */
 export interface StackStatus {
+  /** Every broker answers. */
   readonly kafka: boolean;
+  readonly kafkaBrokers: readonly { address: string; up: boolean }[];
   readonly registry: boolean;
   readonly database: boolean;
 }
 
 export interface Stack {
+  /** Every broker's services' listener (KAFKA_BROKERS for the services). */
+  readonly kafkaBrokers: readonly string[];
   readonly databaseUrl: string;
   readonly embeddedDb: boolean;
   /** Parts this call started (and `stop` will stop). */
@@ -26,19 +34,40 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const isLocal = (hostPort: string) => /^(127\.\d+\.\d+\.\d+|localhost):\d+$/.test(hostPort);
-const localPort = (hostPort: string) => Number(hostPort.split(':').pop());
-
-export const embeddedDbUrl = (c: Config) => `postgres://postgres@127.0.0.1:${c.embeddedDbPort}/postgres`;
+export const embeddedDbUrl = (c: Config) => `postgres://postgres@${hostToReach(c.embeddedDbHost)}:${c.embeddedDbPort}/postgres`;
 const dbDir = (c: Config) => path.join(c.home, 'pgdata');
 const dbPidFile = (c: Config) => path.join(c.home, 'db', 'db.pid');
 const dbLogFile = (c: Config) => path.join(c.home, 'db', 'db.log');
 
-/** Whether the registry URL points at the Apicurio instance this stack runs. */
+/** Whether the registry URL points at an Apicurio instance this stack runs: on loopback or on REGISTRY_HOST. */
 const registryPort = (c: Config): number | undefined => {
-  const m = /^http:\/\/(127\.0\.0\.1|localhost):(\d+)\/apis\/ccompat\/v7\/?$/.exec(c.schemaRegistryUrl);
-  return m ? Number(m[2]) : undefined;
+  const m = /^http:\/\/([^/:]+|\[[^\]]+\]):(\d+)\/apis\/ccompat\/v7\/?$/.exec(c.schemaRegistryUrl);
+  if (!m) return undefined;
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  return isLoopback(host) || host === c.registryHost ? Number(m[2]) : undefined;
 };
+
+/** The brokers this stack runs: `brokers` nodes (default: as many as were last started here, else one). */
+const clusterSpec = (c: Config, brokers: number | undefined, secure?: boolean): ClusterSpec => {
+  const dir = defaultBrokerOptions(c.home).dir;
+  const recorded = readClusterRecord(dir);
+  const n = brokers ?? (E.isRight(recorded) && recorded.right ? recorded.right.brokers : Math.max(1, c.kafkaBrokers.length));
+  return {
+    dir,
+    brokers: n,
+    addresses: c.kafkaBrokers.length === n || c.kafkaBrokers.length > 1 ? c.kafkaBrokers : c.kafkaBrokers.slice(0, 1),
+    listenHosts: c.kafkaListenHosts,
+    controllerPort: c.kafkaControllerPort,
+    partnerPort: c.partnerKafkaPort,
+    // Three JVMs beside the registry's on a developer's machine: a smaller heap each than a broker alone gets.
+    ...(n > 1 ? { heapMb: 512 } : {}),
+    ...(secure !== undefined ? { secure } : {}),
+  };
+};
+
+/** Only brokers on loopback, or bound to addresses KAFKA_LISTEN_HOSTS names, are this machine's to start. */
+const startableHere = (c: Config, addresses: readonly string[]) =>
+  c.kafkaListenHosts.length > 0 || addresses.every((a) => isLoopback(parseHostPort(a)?.host ?? ''));
 
 /** The credentials the stack's own probes and tools use: configured, or the local broker's service user; anonymous
  *  when there are none (a development broker, or one not started yet). */
@@ -49,11 +78,13 @@ const stackSecurity = (c: Config) =>
   );
 
 export const status = async (c: Config): Promise<StackStatus> => {
-  const broker = c.kafkaBrokers[0] ?? '127.0.0.1:9092';
+  const first = parseHostPort(c.kafkaBrokers[0] ?? '127.0.0.1:9092') ?? { host: '127.0.0.1', port: 9092 };
   const regPort = registryPort(c);
+  const kafkaBrokers = await clusterStatus(defaultBrokerOptions(c.home).dir, first, stackSecurity(c).sasl);
   return {
-    kafka: await brokerReady({ port: localPort(broker) }, stackSecurity(c).sasl),
-    registry: regPort !== undefined ? await registryReady(regPort) : (await fetch(`${c.schemaRegistryUrl}/subjects`).then((r) => r.ok).catch(() => false)),
+    kafka: kafkaBrokers.every((b) => b.up),
+    kafkaBrokers,
+    registry: regPort !== undefined ? await registryReady(regPort, c.registryHost) : (await fetch(`${c.schemaRegistryUrl}/subjects`).then((r) => r.ok).catch(() => false)),
     database: await databaseReady(c.databaseUrl ?? embeddedDbUrl(c)),
   };
 };
@@ -69,11 +100,11 @@ const startEmbeddedDbDaemon = async (c: Config) => {
     {
       pidFile: dbPidFile(c),
       logFile: dbLogFile(c),
-      env: { ...process.env, EMBEDDED_DB_PORT: String(c.embeddedDbPort), EMBEDDED_DB_DIR: dbDir(c) },
+      env: { ...process.env, EMBEDDED_DB_PORT: String(c.embeddedDbPort), EMBEDDED_DB_HOST: c.embeddedDbHost, EMBEDDED_DB_DIR: dbDir(c) },
       cwd: root,
     },
   );
-  await waitUntil(`embedded TimescaleDB on 127.0.0.1:${c.embeddedDbPort}`, async () => {
+  await waitUntil(`embedded TimescaleDB on ${c.embeddedDbHost}:${c.embeddedDbPort}`, async () => {
     if (!isAlive(daemon.pid)) throw new StopWaiting('embedded database exited');
     return databaseReady(embeddedDbUrl(c));
   }, 60000, `see ${dbLogFile(c)}`).catch((e: Error) => {
@@ -89,7 +120,7 @@ export const prepareKafka = async (c: Config): Promise<{ createdTopics: string[]
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const createdTopics = await ensureTopics(admin, { partitions: c.partitions, replicationFactor: c.replicationFactor });
+    const createdTopics = await ensureTopics(admin, { partitions: c.partitions, replicationFactor: c.replicationFactor, minInsyncReplicas: c.minInsyncReplicas });
     const serde = createTopicSerde(c.schemaRegistryUrl);
     const ids = await registerAll(serde)();
     if (ids._tag === 'Left') throw new Error(ids.left);
@@ -99,37 +130,40 @@ export const prepareKafka = async (c: Config): Promise<{ createdTopics: string[]
   }
 };
 
-/** `secure` (default: in production mode): the broker's services listener takes only its generated SCRAM service user
- *  (infra/kafka/broker.ts), and the registry connects as that user. */
+/** `secure` (default: in production mode): the brokers' services listener takes only the generated SCRAM service user
+ *  (infra/kafka/broker.ts), and the registry connects as that user. `brokers`: run a cluster of that many nodes
+ *  (default: as many as last time, else one); the returned `kafkaBrokers` lists them all. */
 export const up = async (
-  c: Config,
-  opts: { database?: boolean; log?: (s: string) => void; secure?: boolean } = {},
+  config: Config,
+  opts: { database?: boolean; log?: (s: string) => void; secure?: boolean; brokers?: number } = {},
 ): Promise<Stack> => {
   const log = opts.log ?? console.log;
-  const secure = opts.secure ?? c.mode === 'production';
+  const secure = opts.secure ?? config.mode === 'production';
   const started: string[] = [];
-  const broker = c.kafkaBrokers[0] ?? '127.0.0.1:9092';
+  const spec = clusterSpec(config, opts.brokers, secure);
+  const c = withClusterBrokers(config, spec);
   const stopStarted = async () => {
     for (const part of [...started].reverse()) {
       if (part === 'registry') await stopRegistry(defaultRegistryOptions(c.home, c.kafkaBrokers));
-      if (part === 'kafka') await stopBroker(defaultBrokerOptions(c.home));
+      if (part === 'kafka') await stopCluster(spec.dir);
       if (part === 'database') await stopEmbeddedDb(c);
     }
   };
   try {
-    if (!(await brokerReady({ port: localPort(broker) }, stackSecurity(c).sasl))) {
-      if (c.kafkaBrokers.length !== 1 || !isLocal(broker)) throw new Error(`Kafka at ${c.kafkaBrokers.join(',')} does not answer, and it is not a local broker this command can start`);
+    const before = await clusterStatus(spec.dir, parseHostPort(c.kafkaBrokers[0]!)!, stackSecurity(c).sasl);
+    if (!before.every((b) => b.up) || before.length !== spec.brokers) {
+      if (!startableHere(c, c.kafkaBrokers)) throw new Error(`Kafka at ${c.kafkaBrokers.join(',')} does not answer, and it is not a local broker this command can start (set KAFKA_LISTEN_HOSTS to run brokers bound to other addresses)`);
       const t0 = Date.now();
-      await startBroker({ ...defaultBrokerOptions(c.home), port: localPort(broker), partnerPort: c.partnerKafkaPort, secure }, log);
-      started.push('kafka');
-      log(`  kafka     started in ${((Date.now() - t0) / 1000).toFixed(1)} s${secure ? ' (secure: SCRAM service user)' : ''}`);
+      const cluster = await startCluster(spec, log);
+      if (cluster.started.length) started.push('kafka');
+      log(`  kafka     ${spec.brokers === 1 ? '' : `${spec.brokers} brokers `}started in ${((Date.now() - t0) / 1000).toFixed(1)} s${secure ? ' (secure: SCRAM service user)' : ''}`);
     }
     const regPort = registryPort(c);
-    if (regPort !== undefined && !(await registryReady(regPort))) {
+    if (regPort !== undefined && !(await registryReady(regPort, c.registryHost))) {
       const t0 = Date.now();
       const security = stackSecurity(c);
       const kafkaClientProperties = security.sasl || security.tls ? javaClientProperties(security) : undefined;
-      await startRegistry({ ...defaultRegistryOptions(c.home, c.kafkaBrokers), port: regPort, kafkaClientProperties }, log);
+      await startRegistry({ ...defaultRegistryOptions(c.home, c.kafkaBrokers), host: c.registryHost, port: regPort, kafkaClientProperties }, log);
       started.push('registry');
       log(`  registry  started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
@@ -143,6 +177,7 @@ export const up = async (
     const prepared = await prepareKafka(c);
     if (prepared.createdTopics.length) log(`  created topics: ${prepared.createdTopics.join(', ')}`);
     return {
+      kafkaBrokers: c.kafkaBrokers,
       databaseUrl: c.databaseUrl ?? embeddedDbUrl(c),
       embeddedDb: embedded,
       started,
@@ -158,17 +193,34 @@ export const up = async (
 export const down = async (c: Config, log: (s: string) => void = console.log): Promise<void> => {
   log(`  database  ${await stopEmbeddedDb(c)}`);
   log(`  registry  ${await stopRegistry(defaultRegistryOptions(c.home, c.kafkaBrokers))}`);
-  log(`  kafka     ${await stopBroker(defaultBrokerOptions(c.home))}`);
+  const brokers = await stopCluster(defaultBrokerOptions(c.home).dir);
+  log(`  kafka     ${brokers.length === 1 ? brokers[0] : brokers.map((b, i) => `broker ${i + 1} ${b}`).join(', ')}`);
+};
+
+/** The configuration with KAFKA_BROKERS listing every node of the cluster `spec` lays out. */
+export const withClusterBrokers = (c: Config, spec: ClusterSpec): Config => {
+  if (c.kafkaBrokers.length === spec.brokers) return c;
+  const first = parseHostPort(c.kafkaBrokers[0] ?? '127.0.0.1:9092') ?? { host: '127.0.0.1', port: 9092 };
+  return { ...c, kafkaBrokers: Array.from({ length: spec.brokers }, (_, i) => `${first.host}:${first.port + portStride * i}`) };
 };
 
 /** The broker as it described itself at start (access.json); a broker this repository did not start, as configured. */
 const describeKafka = (c: Config): string[] => {
   const access = readLocalKafkaAccess(localBrokerDir(c.home));
-  const local = E.isRight(access) && access.right && c.kafkaBrokers.includes(access.right.bootstrap) ? access.right : undefined;
+  const local = E.isRight(access) && access.right && access.right.bootstrap.split(',').includes(c.kafkaBrokers[0] ?? '') ? access.right : undefined;
   if (!local) return [`  Kafka broker      ${c.kafkaBrokers.join(',')}${c.kafkaSasl ? `  (as ${c.kafkaSasl.username}, ${c.kafkaSasl.mechanism.toUpperCase()})` : ''}  (partners: 127.0.0.1:${c.partnerKafkaPort})`];
+  const brokers = local.bootstrap.split(',');
+  const cluster = readClusterRecord(localBrokerDir(c.home));
+  const partners = E.isRight(cluster) && cluster.right
+    ? cluster.right.nodes.map((n) => readLocalKafkaAccess(n.dir)).flatMap((a) => (E.isRight(a) && a.right ? [a.right.partner.bootstrap] : []))
+    : [local.partner.bootstrap];
+  const replication = topicReplication(brokers.length, c);
   return [
-    `  Kafka broker      ${local.bootstrap}  ${local.service ? `(secure: SCRAM user ${local.service.username}, password in ${localBrokerDir(c.home)}/access.json)` : '(development: anonymous PLAINTEXT, loopback only)'}`,
-    `  Kafka partners    ${local.partner.bootstrap}  ${local.partner.protocol}, SCRAM-SHA-256/512${local.partner.caFile ? `; CA certificate ${local.partner.caFile}` : ''}`,
+    `  Kafka ${brokers.length === 1 ? 'broker     ' : 'brokers    '} ${local.bootstrap}  ${local.service ? `(secure: SCRAM user ${local.service.username}, password in ${localBrokerDir(c.home)}/access.json)` : '(development: anonymous PLAINTEXT)'}`,
+    ...(brokers.length > 1
+      ? [`                    KAFKA_BROKERS=${local.bootstrap}  (topics: ${replication.replicationFactor} copies, min.insync.replicas ${replication.minInsyncReplicas})`]
+      : []),
+    `  Kafka partners    ${partners.join(',')}  ${local.partner.protocol}, SCRAM-SHA-256/512${local.partner.caFile ? `; CA certificate ${local.partner.caFile}` : ''}`,
   ];
 };
 

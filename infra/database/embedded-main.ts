@@ -5,7 +5,8 @@ const main = async () => {
   const port = Number(process.env.EMBEDDED_DB_PORT ?? 5433);
   const dataDir = process.env.EMBEDDED_DB_DIR;
   const idle = process.env.EMBEDDED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS;
-  const db = await serveEmbeddedDb({ port, ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
+  const host = process.env.EMBEDDED_DB_HOST || undefined;
+  const db = await serveEmbeddedDb({ port, ...(host ? { host } : {}), ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
   console.log(`embedded TimescaleDB listening at ${db.url}${dataDir ? ` (data in ${dataDir})` : ''}`);
   const stop = async () => {
     await db.stop();

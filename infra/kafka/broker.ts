@@ -12,18 +12,22 @@ import { kafkajsSasl } from '../../services/common/kafka';
 import { LocalKafkaAccess, localBrokerDir, readLocalKafkaAccess, writeLocalKafkaAccess } from '../../services/common/kafka-access';
 import { controllerUserName, serviceUserName } from '../../services/common/kafka-principals';
 import { BrokerTls, ensureBrokerTls } from './tls';
+import { TopicReplication } from '../../services/common/topic-replication';
+import { hostPort, hostToReach } from '../addresses';
 import { fetchKafka, kafkaLibDir } from '../fetch';
 import { findJava } from '../java';
 import { stopDaemon, StopWaiting, Daemon, portOpen, readPid, spawnDaemon, stopPid, tailFile, waitUntil, isAlive } from '../process';
 
-/** A single-node KRaft broker (broker and controller in one process) on loopback. Listeners:
+/** A KRaft broker and controller in one process: alone (a quorum of one), or one node of a cluster (cluster.ts).
+ *  Listeners, bound to `bindHost` (default 127.0.0.1) and advertised at `advertisedHost`:
  *  - SERVICE (`port`): the services'. Development: PLAINTEXT, its anonymous principal a super user. Secure
  *    (`secure: true`): SASL_PLAINTEXT with SCRAM, and only the generated service user (voltstream-service, password
  *    kept in service-user.json, mode 0600) is a super user.
  *  - PARTNER (`partnerPort`): SASL_SSL with SCRAM, certificate signed by the broker directory's own CA (tls.ts); what a
  *    partner may do is what its ACLs allow (StandardAuthorizer, allow.everyone.if.no.acl.found=false).
- *  - CONTROLLER (`controllerPort`): loopback only, never advertised, SASL/PLAIN with one static user made at each start
- *    (the password lives in server.properties, mode 0600), so no SCRAM user (a partner's included) authenticates there.
+ *  - CONTROLLER (`controllerPort`): never advertised to clients, SASL/PLAIN with one static user made at each start of
+ *    the node or cluster (the password lives in server.properties, mode 0600), so no SCRAM user (a partner's included)
+ *    authenticates there.
  *  How clients reach it is written to access.json in `dir` (services/common/kafka-access.ts). See SECURITY.md. */
 export interface BrokerOptions {
   readonly dir: string;
@@ -33,8 +37,35 @@ export interface BrokerOptions {
   readonly heapMb?: number;
   /** Services authenticate (SCRAM service user) instead of connecting anonymously. */
   readonly secure?: boolean;
+  /** Where the listeners bind; default 127.0.0.1. */
+  readonly bindHost?: string;
+  /** Where clients and the other nodes reach this broker; default the bind host (loopback for a wildcard bind). */
+  readonly advertisedHost?: string;
+  /** Set for a node of a cluster of several; absent: a quorum of one, internal topics with one copy. */
+  readonly cluster?: ClusterMembership;
 }
 
+/** What a node shares with the other nodes of its cluster. */
+export interface ClusterMembership {
+  readonly nodeId: number;
+  /** `id@host:controllerPort` of every controller (every node here: each runs broker and controller). */
+  readonly voters: readonly string[];
+  readonly clusterId: string;
+  /** The first node's directory: its CA signs every node's partner certificate, its service-user.json is the service
+   *  user of every node. */
+  readonly firstNodeDir: string;
+  readonly controllerPassword: string;
+  readonly replication: TopicReplication;
+}
+
+const bindHostOf = (o: BrokerOptions): string => o.bindHost ?? '127.0.0.1';
+export const advertisedHostOf = (o: BrokerOptions): string => o.advertisedHost ?? hostToReach(bindHostOf(o));
+export const serviceAddress = (o: BrokerOptions): string => hostPort(advertisedHostOf(o), o.port);
+const partnerAddress = (o: BrokerOptions): string => hostPort(advertisedHostOf(o), o.partnerPort);
+const membershipOf = (o: BrokerOptions): Omit<ClusterMembership, 'controllerPassword' | 'clusterId'> =>
+  o.cluster ?? { nodeId: 1, voters: [`1@${hostPort(advertisedHostOf(o), o.controllerPort)}`], firstNodeDir: o.dir, replication: { replicationFactor: 1, minInsyncReplicas: 1 } };
+
+/** The stack's first broker (cluster.ts lays out the others). */
 export const defaultBrokerOptions = (home: string): BrokerOptions => ({
   dir: localBrokerDir(home),
   port: 9092,
@@ -48,8 +79,8 @@ const files = (o: Pick<BrokerOptions, 'dir'>) => ({
   log4j: path.join(o.dir, 'log4j2.properties'),
   log: path.join(o.dir, 'broker.log'),
   pid: path.join(o.dir, 'broker.pid'),
-  serviceUser: path.join(o.dir, 'service-user.json'),
 });
+const serviceUserFile = (o: BrokerOptions) => path.join(membershipOf(o).firstNodeDir, 'service-user.json');
 
 /** The secrets a start of the broker needs. */
 export interface BrokerSecrets {
@@ -65,12 +96,16 @@ const plainModule = 'org.apache.kafka.common.security.plain.PlainLoginModule';
 export const serverProperties = (o: BrokerOptions, secrets: BrokerSecrets): string => {
   const service = secrets.servicePassword;
   const superUsers = [service ? `User:${serviceUserName}` : 'User:ANONYMOUS', `User:${controllerUserName}`];
+  const member = membershipOf(o);
+  const bind = bindHostOf(o);
+  const { replicationFactor, minInsyncReplicas } = member.replication;
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${o.controllerPort}`,
-    `listeners=SERVICE://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort},PARTNER://127.0.0.1:${o.partnerPort}`,
-    `advertised.listeners=SERVICE://127.0.0.1:${o.port},PARTNER://127.0.0.1:${o.partnerPort}`,
+    `node.id=${member.nodeId}`,
+    `controller.quorum.voters=${member.voters.join(',')}`,
+    `listeners=SERVICE://${hostPort(bind, o.port)},CONTROLLER://${hostPort(bind, o.controllerPort)},PARTNER://${hostPort(bind, o.partnerPort)}`,
+    // The controller listener is known only to the quorum (controller.quorum.voters), never in client metadata.
+    `advertised.listeners=SERVICE://${serviceAddress(o)},PARTNER://${partnerAddress(o)}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=SERVICE',
     `listener.security.protocol.map=SERVICE:${service ? 'SASL_PLAINTEXT' : 'PLAINTEXT'},CONTROLLER:SASL_PLAINTEXT,PARTNER:SASL_SSL`,
@@ -98,15 +133,16 @@ export const serverProperties = (o: BrokerOptions, secrets: BrokerSecrets): stri
     'allow.everyone.if.no.acl.found=false',
     `log.dirs=${files(o).data}`,
     'num.partitions=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
+    `default.replication.factor=${replicationFactor}`,
+    `min.insync.replicas=${minInsyncReplicas}`,
+    `offsets.topic.replication.factor=${replicationFactor}`,
     'offsets.topic.num.partitions=10',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
+    `transaction.state.log.replication.factor=${replicationFactor}`,
+    `transaction.state.log.min.isr=${minInsyncReplicas}`,
     'transaction.state.log.num.partitions=10',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `share.coordinator.state.topic.replication.factor=${replicationFactor}`,
+    `share.coordinator.state.topic.min.isr=${minInsyncReplicas}`,
+    'unclean.leader.election.enable=false',
     'auto.create.topics.enable=false',
     'group.initial.rebalance.delay.ms=0',
     'log.retention.hours=-1',
@@ -129,12 +165,13 @@ const log4jProperties = [
 
 const classpath = () => `${kafkaLibDir}/*`;
 
-/** Whether the broker answers on `port`, asked as `sasl` (anonymously without). */
-export const brokerReady = async (o: Pick<BrokerOptions, 'port'>, sasl?: KafkaSasl): Promise<boolean> => {
-  if (!(await portOpen(o.port))) return false;
+/** Whether the broker answers on `port` (at `host`, default 127.0.0.1), asked as `sasl` (anonymously without). */
+export const brokerReady = async (o: Pick<BrokerOptions, 'port'> & { readonly host?: string }, sasl?: KafkaSasl): Promise<boolean> => {
+  const host = hostToReach(o.host ?? '127.0.0.1');
+  if (!(await portOpen(o.port, host))) return false;
   const kafka = new Kafka({
     clientId: 'voltstream-probe',
-    brokers: [`127.0.0.1:${o.port}`],
+    brokers: [hostPort(host, o.port)],
     ...(sasl ? { sasl: kafkajsSasl(sasl) } : {}),
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
@@ -173,7 +210,7 @@ const ServiceUserFile = t.type({ username: t.string, password: t.string });
 /** The service user's password: made when a secure broker formats its storage (the SCRAM credential is written into
  *  the metadata log then, before any client can connect) and kept beside it. */
 const serviceUserPassword = (o: BrokerOptions, formatted: boolean): E.Either<string, string | undefined> => {
-  const file = files(o).serviceUser;
+  const file = serviceUserFile(o);
   if (!o.secure) return E.right(undefined);
   if (fs.existsSync(file))
     return pipe(
@@ -191,58 +228,102 @@ const serviceUserPassword = (o: BrokerOptions, formatted: boolean): E.Either<str
   return E.right(password);
 };
 
-const accessOf = (o: BrokerOptions, secrets: BrokerSecrets): LocalKafkaAccess => ({
-  bootstrap: `127.0.0.1:${o.port}`,
+/** `bootstrap`: the services' listener of every node of the cluster, comma-separated (one node: its own). */
+const accessOf = (o: BrokerOptions, secrets: BrokerSecrets, bootstrap: string): LocalKafkaAccess => ({
+  bootstrap,
   serviceProtocol: secrets.servicePassword ? 'SASL_PLAINTEXT' : 'PLAINTEXT',
-  service: secrets.servicePassword ? { mechanism: 'scram-sha-512', username: serviceUserName, password: secrets.servicePassword } : null,
-  partner: { bootstrap: `127.0.0.1:${o.partnerPort}`, protocol: 'SASL_SSL', caFile: secrets.tls.caFile },
+  service: serviceSasl(secrets.servicePassword) ?? null,
+  partner: { bootstrap: partnerAddress(o), protocol: 'SASL_SSL', caFile: secrets.tls.caFile },
 });
 
-export const startBroker = async (o: BrokerOptions, log: (s: string) => void = console.log): Promise<Daemon> => {
+const serviceSasl = (password: string | undefined) =>
+  password ? ({ mechanism: 'scram-sha-512', username: serviceUserName, password } as const) : undefined;
+
+/** A node whose configuration and storage are ready, not started yet. */
+export interface PreparedBroker {
+  readonly options: BrokerOptions;
+  readonly sasl: KafkaSasl | undefined;
+  /** The node was already running and answering: nothing to start. */
+  readonly running: Daemon | undefined;
+}
+
+/** Writes the node's configuration, TLS material and access file, and formats its storage the first time (with the
+ *  cluster's id, or a new one for a node alone). */
+export const prepareBroker = async (
+  o: BrokerOptions,
+  opts: { controllerPassword: string; bootstrap: string },
+  log: (s: string) => void,
+): Promise<PreparedBroker> => {
   fetchKafka(log);
   const f = files(o);
   const existing = readPid(f.pid);
   if (existing && isAlive(existing)) {
     const access = readLocalKafkaAccess(o.dir);
     const sasl = E.isRight(access) ? (access.right?.service ?? undefined) : undefined;
-    if (await brokerReady(o, sasl)) return { name: 'kafka', pid: existing, logFile: f.log };
+    if (await brokerReady({ port: o.port, host: advertisedHostOf(o) }, sasl)) return { options: o, sasl, running: { name: 'kafka', pid: existing, logFile: f.log } };
   }
   const java = findJava(17);
   fs.mkdirSync(f.data, { recursive: true });
   const formatted = fs.existsSync(path.join(f.data, 'meta.properties'));
-  const servicePassword = serviceUserPassword(o, formatted);
+  // Only the first node makes the service user; the others take it from there.
+  const firstNode = membershipOf(o).firstNodeDir === o.dir;
+  const servicePassword = serviceUserPassword(o, formatted || !firstNode);
   if (E.isLeft(servicePassword)) throw new Error(servicePassword.left);
-  const secrets: BrokerSecrets = { controllerPassword: crypto.randomBytes(24).toString('base64url'), servicePassword: servicePassword.right, tls: ensureBrokerTls(o.dir) };
+  const tls = ensureBrokerTls(o.dir, { caDir: membershipOf(o).firstNodeDir, hosts: [advertisedHostOf(o)] });
+  const secrets: BrokerSecrets = { controllerPassword: opts.controllerPassword, servicePassword: servicePassword.right, tls };
   fs.writeFileSync(f.config, serverProperties(o, secrets), { mode: 0o600 });
   fs.chmodSync(f.config, 0o600);
   fs.writeFileSync(f.log4j, log4jProperties);
-  writeLocalKafkaAccess(o.dir, accessOf(o, secrets));
-  const jvmLog = [`-Dlog4j2.configurationFile=${f.log4j}`];
+  writeLocalKafkaAccess(o.dir, accessOf(o, secrets, opts.bootstrap));
   if (!formatted) {
-    const clusterId = newClusterId();
+    const clusterId = o.cluster?.clusterId ?? newClusterId();
     const scram = secrets.servicePassword
       ? ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${serviceUserName},password=${secrets.servicePassword}]`])
       : [];
-    execFileSync(java.bin, ['-cp', classpath(), ...jvmLog, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', f.config, ...scram], { stdio: 'pipe' });
+    execFileSync(java.bin, ['-cp', classpath(), `-Dlog4j2.configurationFile=${f.log4j}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', f.config, ...scram], { stdio: 'pipe' });
     log(`  formatted KRaft storage in ${f.data} (cluster ${clusterId}${scram.length ? `, service user ${serviceUserName}` : ''})`);
   }
+  return { options: o, sasl: serviceSasl(secrets.servicePassword), running: undefined };
+};
+
+/** Starts a prepared node's JVM with the configuration prepareBroker wrote, without waiting for it. */
+export const spawnBroker = (o: BrokerOptions): Daemon => {
+  const f = files(o);
+  const java = findJava(17);
   const heap = o.heapMb ?? 768;
-  const daemon = spawnDaemon(
+  return spawnDaemon(
     'kafka',
     java.bin,
-    [`-Xms${Math.min(256, heap)}m`, `-Xmx${heap}m`, '-XX:+UseG1GC', '-Djava.awt.headless=true', ...jvmLog, '-cp', classpath(), 'kafka.Kafka', f.config],
+    [`-Xms${Math.min(256, heap)}m`, `-Xmx${heap}m`, '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${f.log4j}`, '-cp', classpath(), 'kafka.Kafka', f.config],
     { pidFile: f.pid, logFile: f.log },
   );
+};
+
+/** Waits until the node answers on its services' listener; stops it and throws with its log's tail when it does not. */
+export const awaitBroker = async (o: BrokerOptions, daemon: Daemon, sasl: KafkaSasl | undefined, timeoutMs = 90000): Promise<void> => {
+  const f = files(o);
   try {
-    const sasl = secrets.servicePassword ? ({ mechanism: 'scram-sha-512', username: serviceUserName, password: secrets.servicePassword } as const) : undefined;
-    await waitUntil(`Kafka broker on 127.0.0.1:${o.port}`, async () => {
+    await waitUntil(`Kafka broker on ${serviceAddress(o)}`, async () => {
       if (!isAlive(daemon.pid)) throw new StopWaiting('Kafka broker exited');
-      return brokerReady(o, sasl);
-    }, 90000, `see ${f.log}`);
+      return brokerReady({ port: o.port, host: advertisedHostOf(o) }, sasl);
+    }, timeoutMs, `see ${f.log}`);
   } catch (e) {
     await stopPid(daemon.pid, 5000);
     throw new Error(`${(e as Error).message}\n${tailFile(f.log)}`);
   }
+};
+
+/** A broker alone (a quorum of one), or one node of a cluster when `o.cluster` is set: a cluster's quorum forms only
+ *  once a majority of its voters runs, so cluster.ts spawns every node before awaiting any. */
+export const startBroker = async (o: BrokerOptions, log: (s: string) => void = console.log): Promise<Daemon> => {
+  const prepared = await prepareBroker(
+    o,
+    { controllerPassword: o.cluster?.controllerPassword ?? crypto.randomBytes(24).toString('base64url'), bootstrap: serviceAddress(o) },
+    log,
+  );
+  if (prepared.running) return prepared.running;
+  const daemon = spawnBroker(o);
+  await awaitBroker(o, daemon, prepared.sasl);
   return daemon;
 };
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { apicurioDir, fetchApicurio } from '../fetch';
 import { findJava } from '../java';
+import { hostPort, hostToReach } from '../addresses';
 import { stopDaemon, Daemon, isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from '../process';
 
 /** Apicurio Registry 3 with its Confluent-compatible API under /apis/ccompat/v7. Storage `kafkasql`: every schema
@@ -9,6 +10,8 @@ import { stopDaemon, Daemon, isAlive, readPid, spawnDaemon, stopPid, StopWaiting
  *  log always finds its schemas. The management interface (health, metrics) moves off port 9000, the OCPP port. */
 export interface RegistryOptions {
   readonly dir: string;
+  /** Bind address of the API and the management interface; default 127.0.0.1 (REGISTRY_HOST). */
+  readonly host?: string;
   readonly port: number;
   readonly managementPort: number;
   readonly kafkaBrokers: readonly string[];
@@ -25,11 +28,11 @@ export const defaultRegistryOptions = (home: string, kafkaBrokers: readonly stri
   kafkaBrokers,
 });
 
-export const ccompatUrl = (port: number): string => `http://127.0.0.1:${port}/apis/ccompat/v7`;
+export const ccompatUrl = (port: number, host = '127.0.0.1'): string => `http://${hostPort(host, port)}/apis/ccompat/v7`;
 
-export const registryReady = async (port: number): Promise<boolean> => {
+export const registryReady = async (port: number, host = '127.0.0.1'): Promise<boolean> => {
   try {
-    const res = await fetch(`${ccompatUrl(port)}/subjects`, { signal: AbortSignal.timeout(1500) });
+    const res = await fetch(`${ccompatUrl(port, hostToReach(host))}/subjects`, { signal: AbortSignal.timeout(1500) });
     return res.ok;
   } catch {
     return false;
@@ -41,7 +44,8 @@ export const startRegistry = async (o: RegistryOptions, log: (s: string) => void
   const pidFile = path.join(o.dir, 'registry.pid');
   const logFile = path.join(o.dir, 'registry.log');
   const existing = readPid(pidFile);
-  if (existing && isAlive(existing) && (await registryReady(o.port))) return { name: 'registry', pid: existing, logFile };
+  const host = o.host ?? '127.0.0.1';
+  if (existing && isAlive(existing) && (await registryReady(o.port, host))) return { name: 'registry', pid: existing, logFile };
   fs.mkdirSync(o.dir, { recursive: true });
   const applicationProperties = path.join(o.dir, 'config', 'application.properties');
   fs.rmSync(applicationProperties, { force: true });
@@ -52,9 +56,9 @@ export const startRegistry = async (o: RegistryOptions, log: (s: string) => void
   }
   const java = findJava(21);
   const props: Record<string, string> = {
-    'quarkus.http.host': '127.0.0.1',
+    'quarkus.http.host': host,
     'quarkus.http.port': String(o.port),
-    'quarkus.management.host': '127.0.0.1',
+    'quarkus.management.host': host,
     'quarkus.management.port': String(o.managementPort),
     'apicurio.storage.kind': 'kafkasql',
     'apicurio.kafkasql.bootstrap.servers': o.kafkaBrokers.join(','),
@@ -72,9 +76,9 @@ export const startRegistry = async (o: RegistryOptions, log: (s: string) => void
     { pidFile, logFile, cwd: o.dir },
   );
   try {
-    await waitUntil(`Schema registry on 127.0.0.1:${o.port}`, async () => {
+    await waitUntil(`Schema registry on ${hostPort(host, o.port)}`, async () => {
       if (!isAlive(daemon.pid)) throw new StopWaiting('schema registry exited');
-      return registryReady(o.port);
+      return registryReady(o.port, host);
     }, 120000, `see ${logFile}`);
   } catch (e) {
     await stopPid(daemon.pid, 5000);

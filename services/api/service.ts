@@ -99,6 +99,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
   ];
   const server = await startApiServer({
     port: opts.port ?? ctx.config.apiPort,
+    host: ctx.config.apiHost,
     routes,
     upgrades,
     authenticate: keys.authenticate,

@@ -24,7 +24,14 @@ const Env = t.partial({
   VOLTSTREAM_HOME: t.string,
   KAFKA_PARTITIONS: IntFromString,
   KAFKA_REPLICATION_FACTOR: IntFromString,
+  KAFKA_MIN_INSYNC_REPLICAS: IntFromString,
   KAFKA_PARTNER_PORT: IntFromString,
+  KAFKA_CONTROLLER_PORT: IntFromString,
+  KAFKA_LISTEN_HOSTS: t.string,
+  REGISTRY_HOST: t.string,
+  EMBEDDED_DB_HOST: t.string,
+  OCPP_HOST: t.string,
+  API_HOST: t.string,
   EMBEDDED_DB_PORT: IntFromString,
   GATEWAY_ID: t.string,
   LOG_LEVEL: t.keyof({ debug: null, info: null, warn: null, error: null }),
@@ -58,14 +65,29 @@ export interface Config {
   /** undefined: use the embedded TimescaleDB. */
   readonly databaseUrl: string | undefined;
   readonly ocppPort: number;
+  /** Bind address of the charger-facing listeners (OCPP_HOST). */
+  readonly ocppHost: string;
   readonly apiPort: number;
+  /** Bind address of the HTTP API (API_HOST). */
+  readonly apiHost: string;
   readonly adminKey: string;
   /** Where local state lives: broker data, embedded database, pid files, logs. */
   readonly home: string;
   readonly partitions: number;
-  readonly replicationFactor: number;
+  /** undefined: min(3, brokers in the cluster), asked of the cluster when topics are created. */
+  readonly replicationFactor: number | undefined;
+  /** undefined: min(2, the topic's replication factor). */
+  readonly minInsyncReplicas: number | undefined;
   readonly partnerKafkaPort: number;
+  readonly kafkaControllerPort: number;
+  /** Bind addresses of the local brokers' listeners, one per broker or one for all (KAFKA_LISTEN_HOSTS); empty: each
+   *  broker binds to the host it is advertised at (its KAFKA_BROKERS entry). */
+  readonly kafkaListenHosts: readonly string[];
+  /** Bind address of the local schema registry (REGISTRY_HOST). */
+  readonly registryHost: string;
   readonly embeddedDbPort: number;
+  /** Bind address of the embedded database (EMBEDDED_DB_HOST). */
+  readonly embeddedDbHost: string;
   readonly gatewayId: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly mode: Mode;
@@ -90,23 +112,43 @@ const decodeTls = (e: Env): KafkaTls | undefined =>
 
 export const defaultRegistryUrl = 'http://127.0.0.1:8081/apis/ccompat/v7';
 
+const checkReplication = (e: Env): E.Either<string, Env> => {
+  if (e.KAFKA_REPLICATION_FACTOR === 0) return E.left('invalid environment: KAFKA_REPLICATION_FACTOR must be at least 1');
+  if (e.KAFKA_MIN_INSYNC_REPLICAS === 0) return E.left('invalid environment: KAFKA_MIN_INSYNC_REPLICAS must be at least 1');
+  if (e.KAFKA_REPLICATION_FACTOR !== undefined && e.KAFKA_MIN_INSYNC_REPLICAS !== undefined && e.KAFKA_MIN_INSYNC_REPLICAS > e.KAFKA_REPLICATION_FACTOR)
+    return E.left(
+      `invalid environment: KAFKA_MIN_INSYNC_REPLICAS (${e.KAFKA_MIN_INSYNC_REPLICAS}) exceeds KAFKA_REPLICATION_FACTOR (${e.KAFKA_REPLICATION_FACTOR}): no durable write could ever be acknowledged`,
+    );
+  return E.right(e);
+};
+
+const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
 export const decodeConfig = (env: NodeJS.ProcessEnv): E.Either<string, Config> =>
   pipe(
     Env.decode(env),
     E.mapLeft((errors) => `invalid environment: ${formatErrors(errors).join('; ')}`),
+    E.chain(checkReplication),
     E.chain((e) => pipe(decodeSasl(e), E.map((kafkaSasl) => ({ e, kafkaSasl })))),
     E.map(({ e, kafkaSasl }) => ({
-      kafkaBrokers: (e.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean),
+      kafkaBrokers: list(e.KAFKA_BROKERS ?? '127.0.0.1:9092'),
       schemaRegistryUrl: e.SCHEMA_REGISTRY_URL ?? defaultRegistryUrl,
       databaseUrl: e.DATABASE_URL || undefined,
       ocppPort: e.OCPP_PORT ?? 9000,
+      ocppHost: e.OCPP_HOST || '127.0.0.1',
       apiPort: e.API_PORT ?? 8080,
+      apiHost: e.API_HOST || '127.0.0.1',
       adminKey: e.VOLTSTREAM_ADMIN_KEY ?? defaultAdminKey,
       home: e.VOLTSTREAM_HOME ?? `${process.cwd()}/.voltstream`,
       partitions: e.KAFKA_PARTITIONS ?? 6,
-      replicationFactor: e.KAFKA_REPLICATION_FACTOR ?? 1,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: e.KAFKA_MIN_INSYNC_REPLICAS,
       partnerKafkaPort: e.KAFKA_PARTNER_PORT ?? 9094,
+      kafkaControllerPort: e.KAFKA_CONTROLLER_PORT ?? 9093,
+      kafkaListenHosts: list(e.KAFKA_LISTEN_HOSTS),
+      registryHost: e.REGISTRY_HOST || '127.0.0.1',
       embeddedDbPort: e.EMBEDDED_DB_PORT ?? 5433,
+      embeddedDbHost: e.EMBEDDED_DB_HOST || '127.0.0.1',
       gatewayId: e.GATEWAY_ID ?? `gw-${process.pid}`,
       logLevel: e.LOG_LEVEL ?? 'info',
       mode: e.VOLTSTREAM_MODE ?? 'production',

@@ -11,7 +11,7 @@ import { decodeWith, parseJson } from './decode';
 const Mechanism = t.keyof({ 'scram-sha-256': null, 'scram-sha-512': null });
 
 export const LocalKafkaAccess = t.type({
-  /** host:port of the services' listener. */
+  /** host:port of the services' listener (of every node of a local cluster, comma-separated). */
   bootstrap: t.string,
   serviceProtocol: t.keyof({ PLAINTEXT: null, SASL_PLAINTEXT: null }),
   /** The service user (a super user of the broker); null: the services' listener is anonymous (development). */

@@ -5,6 +5,7 @@ import { Config, KafkaSasl, KafkaTls } from './config';
 import { LocalKafkaAccess, localBrokerDir, readLocalKafkaAccess } from './kafka-access';
 import { createLogger } from './log';
 import { TopicSpec, topicSpecs } from '../../schemas/topics';
+import { TopicReplication, topicReplication } from './topic-replication';
 
 const kafkaLog = createLogger('kafkajs');
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -62,8 +63,9 @@ export interface KafkaClientSecurity {
  *  anonymously. */
 export const kafkaClientSecurity = (config: KafkaClientConfig, local: LocalKafkaAccess | undefined): E.Either<string, KafkaClientSecurity> => {
   if (config.kafkaSasl) return E.right({ sasl: config.kafkaSasl, tls: config.kafkaTls });
-  if (local?.service && config.kafkaBrokers.includes(local.bootstrap)) return E.right({ sasl: local.service, tls: config.kafkaTls });
-  const localDevelopmentBroker = local !== undefined && local.service === null && config.kafkaBrokers.every((b) => b === local.bootstrap);
+  const localBrokers = local?.bootstrap.split(',') ?? [];
+  if (local?.service && config.kafkaBrokers.some((b) => localBrokers.includes(b))) return E.right({ sasl: local.service, tls: config.kafkaTls });
+  const localDevelopmentBroker = local !== undefined && local.service === null && config.kafkaBrokers.every((b) => localBrokers.includes(b));
   if (config.mode === 'production' && !localDevelopmentBroker)
     return E.left(
       `refusing to connect to Kafka at ${config.kafkaBrokers.join(',')} without credentials: VOLTSTREAM_MODE is production (the default when unset). ` +
@@ -135,25 +137,28 @@ export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: st
 
 export const DURABLE_ACKS = -1 as const;
 
-const toTopicConfig = (spec: TopicSpec, partitions: number, replicationFactor: number): ITopicConfig => ({
+const toTopicConfig = (spec: TopicSpec, partitions: number, replication: TopicReplication): ITopicConfig => ({
   topic: spec.name,
   numPartitions: spec.partitions ?? partitions,
-  replicationFactor,
-  configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
+  replicationFactor: replication.replicationFactor,
+  configEntries: Object.entries({ ...spec.configs, 'min.insync.replicas': String(replication.minInsyncReplicas) }).map(([name, value]) => ({ name, value })),
 });
 
-/** Creates the topics that don't exist yet; existing ones are left as they are. */
+/** Creates the topics that don't exist yet; existing ones are left as they are. Replication as configured, else
+ *  min(3, brokers of the cluster) copies with min(2, copies) in sync (topic-replication.ts). */
 export const ensureTopics = async (
   admin: Admin,
-  opts: { partitions: number; replicationFactor: number },
+  opts: { partitions: number; replicationFactor?: number | undefined; minInsyncReplicas?: number | undefined },
   specs: readonly TopicSpec[] = topicSpecs,
 ): Promise<string[]> => {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.name));
   if (missing.length === 0) return [];
+  const brokers = opts.replicationFactor === undefined ? (await admin.describeCluster()).brokers.length : 0;
+  const replication = topicReplication(brokers, opts);
   await admin.createTopics({
     waitForLeaders: true,
-    topics: missing.map((s) => toTopicConfig(s, opts.partitions, opts.replicationFactor)),
+    topics: missing.map((s) => toTopicConfig(s, opts.partitions, replication)),
   });
   return missing.map((s) => s.name);
 };
