@@ -8,7 +8,7 @@ import {
   authenticationOk, backendKeyData, dataRows, ErrorFields, errorResponse, firstError, parameterStatus, readyForQuery,
   simpleQuery, sslRefused, sync,
 } from './wire-backend';
-import { CANCEL_REQUEST, createFrontendFramer, FrontendMessage, GSSENC_REQUEST, parseStartupOptions, PROTOCOL_3, SSL_REQUEST, startupParameters } from './wire-framing';
+import { callsForPglite, CANCEL_REQUEST, createFrontendFramer, FrontendMessage, GSSENC_REQUEST, parseStartupOptions, PROTOCOL_3, SSL_REQUEST, startupParameters } from './wire-framing';
 
 /** What the front needs of PGlite: one backend that takes whole protocol messages and answers them. */
 export interface ProtocolEngine {
@@ -210,12 +210,14 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     const waiting = acquire(s);
     if (waiting) await waiting;
     await switchTo(s);
-    const answer = await db.execProtocolRaw(scoped.length === 1 ? scoped[0]! : Buffer.concat(scoped));
-    s.tx = afterAnswer(s.tx, answer);
-    s.status = lastReadyStatus(answer) ?? s.status;
-    // The answer is a view of PGlite's output buffer, which the next call overwrites, and the socket keeps what it
-    // cannot write at once by reference: a copy.
-    send(s, Buffer.from(answer));
+    for (const call of callsForPglite(scoped)) {
+      const answer = await db.execProtocolRaw(call.length === 1 ? call[0]! : Buffer.concat(call));
+      s.tx = afterAnswer(s.tx, answer);
+      s.status = lastReadyStatus(answer) ?? s.status;
+      // The answer is a view of PGlite's output buffer, which the next call overwrites, and the socket keeps what it
+      // cannot write at once by reference: a copy.
+      send(s, Buffer.from(answer));
+    }
     if (!holdsDatabase(s.tx)) releaseLock(s);
   };
 

@@ -1,4 +1,4 @@
-import { CANCEL_REQUEST, createFrontendFramer, parseStartupOptions, PROTOCOL_3, SSL_REQUEST, startupParameters } from './wire-framing';
+import { callsForPglite, CANCEL_REQUEST, createFrontendFramer, parseStartupOptions, PGLITE_READ_BLOCK, PROTOCOL_3, SSL_REQUEST, startupParameters } from './wire-framing';
 
 const untyped = (code: number, body = Buffer.alloc(0)) => {
   const b = Buffer.alloc(8);
@@ -51,4 +51,22 @@ test('startup parameters and the -c settings of options', () => {
     search_path: 'analytics', statement_timeout: '5s', work_mem: '8MB', x: 'a b',
   });
   expect(parseStartupOptions('')).toEqual({});
+});
+
+test('no message but the first of a call to PGlite starts on a 64 KiB boundary', () => {
+  const sized = (n: number) => Buffer.alloc(n, 0x51);
+  const starts = (calls: Buffer[][]) => calls.map((call) => call.reduce<number[]>((at, m, i) => [...at, i === 0 ? 0 : at[i - 1]! + call[i - 1]!.length], []));
+  // A Bind that ends exactly at 65,536 bytes: Describe, Execute and Sync go in a call of their own.
+  const run = [sized(40), sized(65_496), sized(7), sized(10), sized(5)];
+  const calls = callsForPglite(run);
+  expect(calls.map((c) => c.length)).toEqual([2, 3]);
+  expect(calls.flat()).toEqual(run);
+  for (const at of starts(calls).flat().filter((x) => x > 0)) expect(at % PGLITE_READ_BLOCK).not.toBe(0);
+  // One byte either way: one call.
+  expect(callsForPglite([sized(40), sized(65_495), sized(7), sized(10), sized(5)])).toHaveLength(1);
+  expect(callsForPglite([sized(40), sized(65_497), sized(7)])).toHaveLength(1);
+  // A boundary crossed twice by many small messages.
+  const many = Array.from({ length: 2 * 65_536 / 16 + 3 }, () => sized(16));
+  expect(callsForPglite(many).map((c) => c.length)).toEqual([4096, 4096, 3]);
+  expect(callsForPglite([])).toEqual([]);
 });

@@ -76,3 +76,25 @@ export const parseStartupOptions = (options: string): Record<string, string> => 
   }
   return out;
 };
+
+/** PGlite reads its input in blocks of 64 KiB and stops at a message that starts exactly on a block boundary: the
+ *  message and all after it are dropped, unanswered (seen with Parse, Bind, Describe, Execute, Sync whose Bind ended
+ *  at 65,536 bytes: no ReadyForQuery came, and the client waited forever). Splits a run of whole messages into calls
+ *  in which no message but the first starts at a multiple of 64 KiB. */
+export const PGLITE_READ_BLOCK = 65_536;
+export const callsForPglite = (messages: readonly Buffer[]): Buffer[][] => {
+  const calls: Buffer[][] = [];
+  let call: Buffer[] = [];
+  let offset = 0;
+  for (const m of messages) {
+    if (call.length > 0 && offset % PGLITE_READ_BLOCK === 0) {
+      calls.push(call);
+      call = [];
+      offset = 0;
+    }
+    call.push(m);
+    offset += m.length;
+  }
+  if (call.length) calls.push(call);
+  return calls;
+};

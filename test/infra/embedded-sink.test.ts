@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { Kafka } from 'kafkajs';
 import { EmbeddedDb, startEmbeddedDb } from '../../infra/database/embedded';
 import { createPool } from '../../services/common/db';
@@ -38,6 +38,21 @@ describe('embedded TimescaleDB: projections sink', () => {
     expect(r.rows[0]).toEqual({ len: big.length, n: ids.length });
     // Still alive, and the connection still in step.
     expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+  });
+
+  it('answers every query whatever its size, also when a message after a large Bind starts on a 64 KiB boundary', async () => {
+    // PGlite drops a message that starts exactly at 65,536 bytes into its input, and all after it: the Describe,
+    // Execute or Sync after a Bind of the right size went unanswered and the client waited forever. Sizes one byte
+    // apart put each of them on the boundary in turn.
+    const client = new Client({ connectionString: db!.url, query_timeout: 10_000 });
+    await client.connect();
+    try {
+      const lengths: number[] = [];
+      for (let n = 65_400; n <= 65_520; n++) lengths.push((await client.query<{ n: number }>('SELECT length($1::text) AS n', ['y'.repeat(n)])).rows[0]!.n);
+      expect(lengths).toEqual(Array.from({ length: 121 }, (_, i) => 65_400 + i));
+    } finally {
+      await client.end();
+    }
   });
 
   describe('from Kafka', () => {
