@@ -1,18 +1,18 @@
 import { Projection, ProjectionInput } from './projection';
 
-/** How far a charger's own clock is believed, against the time the log received its event (the charging.events
- *  record's timestamp). Ahead: a day covers a charger sending local time as UTC (at most 14 h). Behind: chargers queue
- *  transaction messages while offline and send them later with their original times; 30 days covers the offline
- *  periods chargers are built to bridge. Outside these bounds (1970 after a reset, 9999, a clock a year off) the
- *  event's time in the projections becomes its receive time, so that a time-series table never gets rows (and
- *  TimescaleDB chunks) far from when the data arrived; the charger's time is kept beside it in `charger_at`. */
+/** Which charger times are believed. Ahead: at most a day past the time the log received the event (the
+ *  charging.events record's timestamp); a day covers a charger sending local time as UTC (at most 14 h). Behind: not
+ *  before 2015, when OCPP-J 1.6 was published, so before any charger that speaks to us could have existed. A bound
+ *  relative to the receive time would misplace what chargers queue while offline and send later with their original
+ *  times, and every replay of an old log. Outside these bounds (1970 after a reset, 9999, a clock running a year
+ *  ahead) the event's time in the projections becomes its receive time, so a time-series table gets no rows, and
+ *  TimescaleDB no chunks, far from when the data arrived; the charger's time is kept beside it in `charger_at`. */
 export const CHARGER_CLOCK_AHEAD_MS = 24 * 3600 * 1000;
-export const CHARGER_CLOCK_BEHIND_MS = 30 * 24 * 3600 * 1000;
+export const CHARGER_TIME_FLOOR = Date.UTC(2015, 0, 1);
 
 export const CHARGER_TIME_COLUMN = 'charger_at';
 
-export const isPlausibleChargerTime = (chargerAt: number, receivedAt: number): boolean =>
-  chargerAt <= receivedAt + CHARGER_CLOCK_AHEAD_MS && chargerAt >= receivedAt - CHARGER_CLOCK_BEHIND_MS;
+export const isPlausibleChargerTime = (chargerAt: number, receivedAt: number): boolean => chargerAt <= receivedAt + CHARGER_CLOCK_AHEAD_MS && chargerAt >= CHARGER_TIME_FLOOR;
 
 /** An event whose time is implausible against its receive time takes the receive time; `chargerAt` keeps its own.
  *  Without a receive time (inputs not read from the log) the input is left as it is. */

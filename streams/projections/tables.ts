@@ -64,7 +64,7 @@ export const chargerStatusHistory: TableDef = {
     n('error_code', 'text', 'OCPP error code'),
     n('info', 'text', 'free text, or disconnect reason'),
     t('event_id', 'text', 'charging.events eventId'),
-    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of the time the log received the event, or before 2015); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -118,7 +118,7 @@ export const meterValues: TableDef = {
     t('value', 'double', 'value in that unit'),
     t('event_id', 'text', 'charging.events eventId'),
     t('idx', 'int', 'position of the sample in the event'),
-    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of the time the log received the event, or before 2015); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -190,7 +190,7 @@ export const socHistory: TableDef = {
     t('soc_pct', 'double', 'percent'),
     n('uncertainty_pct', 'double', 'estimates only, percentage points'),
     t('event_id', 'text', 'charging.events eventId or telematics readingId'),
-    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of the time the log received the event, or before 2015); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -207,7 +207,7 @@ export const socEstimateChecks: TableDef = {
     t('reported_soc_pct', 'double', 'telematics SoC'),
     t('error_pct', 'double', 'estimated minus reported, percentage points'),
     t('event_id', 'text', 'charging.events eventId'),
-    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of the time the log received the event, or before 2015); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -226,7 +226,7 @@ export const vehicleMatches: TableDef = {
     t('method', 'text', 'idTag, telematics, energy'),
     n('replaces_vehicle_id', 'text', 'the earlier, corrected match'),
     t('event_id', 'text', 'charging.events eventId'),
-    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of the time the log received the event, or before 2015); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
@@ -244,7 +244,7 @@ export const commandOutcomes: TableDef = {
     t('outcome', 'text', 'ACCEPTED, REJECTED, CALLERROR, TIMEOUT, OFFLINE, INVALID, EXPIRED'),
     n('detail', 'text', 'why'),
     t('event_id', 'text', 'charging.events eventId'),
-    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of, or 30 days behind, the time the log received the event); the time column then holds the receive time. Null otherwise"),
+    n('charger_at', 'timestamptz', "the charger's own time when it was implausible (over 1 day ahead of the time the log received the event, or before 2015); the time column then holds the receive time. Null otherwise"),
   ],
 };
 
