@@ -9,6 +9,7 @@ import { parseJson } from '../common/decode';
 import { formatProblems } from './problems';
 import { Logger } from '../common/log';
 import { hasScope, Principal } from './auth';
+import { redactUrl } from './redact';
 
 /** The API's HTTP server: node:http, a route table, bearer-key authentication with scopes, problem+json errors,
  *  Prometheus request metrics, and WebSocket upgrades for routes that stream. */
@@ -160,7 +161,7 @@ export const startApiServer = async (opts: ApiServerOptions): Promise<ApiServer>
           if (!res.headersSent) sendProblem(res, 413, 'Payload Too Large', [e.message]);
           return;
         }
-        opts.log.error('request failed', { method: req.method, url: req.url, err: e });
+        opts.log.error('request failed', { method: req.method, url: redactUrl(req.url), err: e });
         if (!res.headersSent) sendProblem(res, 500, 'Internal Server Error', ['the request failed; see the server log']);
         else res.destroy();
       })
@@ -186,7 +187,7 @@ export const startApiServer = async (opts: ApiServerOptions): Promise<ApiServer>
         opts.upgrades!.get(hit.route.path)!(req, socket, head, hit.params, url);
       })
       .catch((e: unknown) => {
-        opts.log.error('upgrade failed', { url: req.url, err: e });
+        opts.log.error('upgrade failed', { url: redactUrl(req.url), err: e });
         refuse(500, 'Internal Server Error', ['the upgrade failed; see the server log']);
       });
   });
