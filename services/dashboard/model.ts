@@ -406,3 +406,12 @@ export const snapshot = (s: DashboardState, now: number, siteId = defaultSite(s)
       .slice(0, LIMITS.traffic),
   };
 };
+
+/** The string values of id tag fields in an OCPP payload's JSON text, each replaced by `***`: idTag and parentIdTag
+ *  (1.6), idToken and groupIdToken's idToken (2.0.1). Works on the traffic list's truncated text too (a value cut
+ *  off at the end is masked to the end). */
+export const maskIdTagsInJson = (json: string): string =>
+  json.replace(/("(?:idTag|parentIdTag|idToken)"\s*:\s*")(?:[^"\\]|\\.)*("|\\?$)/g, (_m, head: string, end: string) => `${head}***${end === '"' ? '"' : ''}`);
+
+/** A snapshot for a viewer who may not see id tags (an API key without history:read). */
+export const maskIdTags = (s: Snapshot): Snapshot => ({ ...s, traffic: s.traffic.map((f) => ({ ...f, payload: maskIdTagsInJson(f.payload) })) });

@@ -1,5 +1,6 @@
-/** The dashboard page: plain HTML, inline CSS and JS, SVG charts, no build step. It loads /dashboard/state once and
- *  then follows /dashboard/events (server-sent events, one snapshot per change, at most one per second). */
+/** The dashboard page: plain HTML, inline CSS and JS, SVG charts, no build step. It follows /dashboard/events
+ *  (server-sent events, one snapshot per change, at most one per second) with the session cookie the login form got
+ *  (http.ts); when the session has ended it goes back to the login form. */
 export const dashboardHtml = `<!doctype html>
 <html lang="en">
 <head>
@@ -41,6 +42,7 @@ export const dashboardHtml = `<!doctype html>
   #traffic td.payload { max-width:520px; overflow:hidden; text-overflow:ellipsis; color:var(--muted); font-family: ui-monospace, monospace; font-size:11px; }
   .dir-IN { color:var(--blue); } .dir-OUT { color:var(--violet); } .err { color:var(--red); }
   .empty { color:var(--muted); font-style:italic; }
+  .logout { background:none; border:1px solid var(--line); color:var(--muted); border-radius:4px; cursor:pointer; }
 </style>
 </head>
 <body>
@@ -53,6 +55,7 @@ export const dashboardHtml = `<!doctype html>
   <span class="kpi">price <b id="k-price">–</b></span>
   <span class="kpi" style="margin-left:auto">updated <b id="k-time">–</b> UTC</span>
   <span id="live" title="live updates"></span>
+  <form method="post" action="/dashboard/logout" style="margin:0"><button type="submit" class="logout">log out</button></form>
 </header>
 <main>
   <section><h2>Chargers now</h2><div id="chargers" data-testid="chargers"><div class="empty">waiting for data…</div></div></section>
@@ -167,13 +170,48 @@ export const dashboardHtml = `<!doctype html>
     const q = site ? '?site=' + encodeURIComponent(site) : '';
     source = new EventSource('/dashboard/events' + q);
     source.onopen = () => $('live').classList.add('on');
-    source.onerror = () => $('live').classList.remove('on');
+    source.onerror = () => {
+      $('live').classList.remove('on');
+      // EventSource retries on its own; a session that ended (401) needs the login form instead.
+      fetch('/dashboard/state' + q, { credentials: 'same-origin' }).then((r) => { if (r.status === 401) location.reload(); }, () => undefined);
+    };
     source.addEventListener('snapshot', (e) => render(JSON.parse(e.data)));
   }
   $('site').addEventListener('change', (e) => { site = e.target.value; history.replaceState(null, '', '?site=' + encodeURIComponent(site)); connect(); });
   connect();
 })();
 </script>
+</body>
+</html>
+`;
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** The login form: a person types an API key once; POST /dashboard/session answers with a session cookie and sends
+ *  them back to the dashboard (of `site`, when given). The key travels only in that POST's body. */
+export const loginHtml = (opts: { site?: string; problem?: string } = {}): string => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Voltstream depot: log in</title>
+<style>
+  body { margin:0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background:#0f1419; color:#dfe6ec; display:grid; place-items:center; min-height:100vh; }
+  form { background:#182028; border:1px solid #2a3540; border-radius:8px; padding:20px 24px; display:grid; gap:10px; width:min(420px, 90vw); }
+  h1 { font-size:16px; margin:0; } p { margin:0; color:#8a9aa8; font-size:12px; } .problem { color:#f2555a; }
+  input, button { font:inherit; padding:6px 8px; border-radius:4px; border:1px solid #2a3540; background:#0f1419; color:#dfe6ec; }
+  button { cursor:pointer; background:#3ecf8e; color:#0f1419; border:none; font-weight:600; }
+</style>
+</head>
+<body>
+<form method="post" action="/dashboard/session" data-testid="login">
+  <h1>Voltstream depot</h1>
+  <p>Log in with an API key. Id tags are shown only to keys with the scope history:read.</p>
+  ${opts.problem ? `<p class="problem" role="alert">${escapeHtml(opts.problem)}</p>` : ''}
+  <input type="password" name="key" autocomplete="current-password" placeholder="API key" required autofocus>
+  ${opts.site ? `<input type="hidden" name="site" value="${escapeHtml(opts.site)}">` : ''}
+  <button type="submit">Log in</button>
+</form>
 </body>
 </html>
 `;

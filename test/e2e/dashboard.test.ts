@@ -44,7 +44,7 @@ describe('dashboard', () => {
       'chargers charging, and every occupied charger under an accepted TxProfile, on the dashboard',
       async () => {
         type Charger = { chargePointId: string; status: string; powerKw: number; vehicleId: string | null; profile: { purpose: string; status: string | null } | null };
-        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`)).json()) as { chargers: Charger[]; traffic: unknown[] };
+        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`, { headers: { Authorization: `Bearer ${sys.config.adminKey}` } })).json()) as { chargers: Charger[]; traffic: unknown[] };
         // How many charge at once is the optimizer's call (it waits for cheap hours); that every plugged vehicle is
         // under its profile, and that some charge, is what the page must show.
         const occupied = s.chargers.filter((c) => c.status !== 'Available' && c.status !== 'Unavailable');
@@ -63,6 +63,9 @@ describe('dashboard', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(`${sys.apiUrl}/dashboard?site=${encodeURIComponent(site)}`);
+      // The dashboard needs an API key: its login form trades one for a session cookie and comes back to the site.
+      await page.fill('[data-testid=login] input[name=key]', sys.config.adminKey);
+      await Promise.all([page.waitForURL(`**/dashboard?site=${encodeURIComponent(site)}`), page.click('[data-testid=login] button[type=submit]')]);
       await page.waitForFunction(() => (window as unknown as { __dashboard: { updates: number } }).__dashboard.updates >= 2, undefined, { timeout: 30000 });
       await page.waitForSelector('#live.on', { timeout: 10000 });
       const cards = page.locator('[data-testid=charger]');

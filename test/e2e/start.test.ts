@@ -64,7 +64,7 @@ describe('voltstream start', () => {
     await until(
       'chargers charging under TxProfiles on the dashboard',
       async () => {
-        const s = (await fetch(`http://127.0.0.1:${api}/dashboard/state?site=SIM-depot`).then((r) => r.json()).catch(() => ({ chargers: [] }))) as { chargers: typeof charging };
+        const s = (await fetch(`http://127.0.0.1:${api}/dashboard/state?site=SIM-depot`, { headers: { Authorization: 'Bearer dev-admin-key' } }).then((r) => r.json()).catch(() => ({ chargers: [] }))) as { chargers: typeof charging };
         charging = s.chargers.filter((c) => c.powerKw > 0 && c.profile?.purpose === 'TxProfile' && c.profile.status === 'Accepted');
         return charging.length >= 3;
       },
