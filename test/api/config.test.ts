@@ -25,7 +25,13 @@ describe('system routes', () => {
   test('GET /health answers without a key', async () => {
     const r = await t.call('GET', '/health', { key: null });
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ status: 'ok', checks: { kafka: true, database: true } });
+    expect(r.json).toEqual({ status: 'ok', pid: expect.any(Number), checks: { kafka: true, database: true }, parts: {} });
+  });
+
+  test('GET /ready answers without a key, 200 with every part of the process running', async () => {
+    const r = await t.call('GET', '/ready', { key: null });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: 'ready', parts: {} });
   });
 
   test('GET /metrics is Prometheus text with request counters', async () => {
