@@ -137,8 +137,8 @@ export const departureTargetProblems = (b: Record<string, unknown>): string[] =>
   return [`exactly one of requiredSocPct, requiredEnergyKwh, routeKm is allowed, got ${given.join(', ')}`];
 };
 
-export const scopePattern = /^(history:read|config:write|admin|partner:[A-Za-z0-9_-]{1,64})$/;
-export const Scope = stringWhere('Scope', (s) => scopePattern.test(s), 'a scope: history:read, config:write, admin or partner:<partnerId>', { pattern: scopePattern.source });
+export const scopePattern = /^(history:read|config:write|commands:write|admin|partner:[A-Za-z0-9_-]{1,64})$/;
+export const Scope = stringWhere('Scope', (s) => scopePattern.test(s), 'a scope: history:read, config:write, commands:write, admin or partner:<partnerId>', { pattern: scopePattern.source });
 export const ApiKeyBody = t.intersection([t.type({ scopes: t.array(Scope) }), t.partial({ label: NonEmptyString })]);
 export type ApiKeyBody = t.TypeOf<typeof ApiKeyBody>;
 
@@ -149,3 +149,13 @@ const PartnerSecret = stringWhere('PartnerSecret', (s) => s.length >= 8 && s.len
 });
 export const PartnerBody = t.intersection([t.type({ password: PartnerSecret }), t.partial({ name: NonEmptyString })]);
 export type PartnerBody = t.TypeOf<typeof PartnerBody>;
+
+/** What every command request may add: a delivery deadline, and a key that makes retries of the request safe. */
+export const IdempotencyKey = stringWhere('IdempotencyKey', (s) => s.length >= 1 && s.length <= 255, 'a key of 1 to 255 characters', { minLength: 1, maxLength: 255 });
+export const CommandOptions = t.partial({ expiresAt: IsoInstant, idempotencyKey: IdempotencyKey });
+export type CommandOptions = t.TypeOf<typeof CommandOptions>;
+
+/** An OCPP payload: a JSON object, checked against the official schema of the charger's version after decoding. */
+export const OcppPayload = described(t.record(t.string, t.unknown), { type: 'object', description: "request payload of the action, valid against the official OCPP JSON schema of the charger's version" });
+export const CommandBody = t.intersection([t.type({ action: stringWhere('OcppAction', (s) => /^[A-Za-z0-9]{1,64}$/.test(s), 'an OCPP action name such as Reset', { pattern: '^[A-Za-z0-9]{1,64}$' }), payload: OcppPayload }), CommandOptions]);
+export type CommandBody = t.TypeOf<typeof CommandBody>;

@@ -15,6 +15,7 @@ import { partnerRoutes } from './routes/partners';
 import { historyRoutes } from './routes/history';
 import { deadLetterRoutes } from './routes/dead-letters';
 import { stateRoutes } from './routes/state';
+import { commandRoutes } from './routes/commands';
 import { peersFromEnv } from '../common/peers';
 import { analyticsMigrations } from './analytics';
 import { createPartnerFeed } from './partner-feed';
@@ -94,6 +95,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     ...historyRoutes(ctx.pool, schemas),
     ...deadLetterRoutes(ctx.pool, schemas.projections),
     ...stateRoutes(ctx.pool, schemas),
+    ...commandRoutes({ pool: ctx.pool, schemas, producer, serde: ctx.serde }),
     ...external.routes,
     ...(opts.extraRoutes ?? []),
   ];

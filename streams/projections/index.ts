@@ -3,6 +3,7 @@ import { chargerStatusHistoryProjection, chargerStatusProjection, connectorStatu
 import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjection, fleetVehiclesProjection } from './fleet';
 import { Projection } from './projection';
 import { optimizerPlansProjection } from './plans';
+import { commandsProjection } from './commands';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
 
@@ -24,7 +25,8 @@ export const projections: readonly Projection[] = [
   fleetVehiclesProjection,
   fleetDeparturesProjection,
   optimizerPlansProjection,
+  commandsProjection,
 ];
 
 /** The topics the projections read. */
-export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans];
+export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans, Topics.ocppCommands, Topics.ocppCommandResults];

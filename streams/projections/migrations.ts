@@ -3,6 +3,7 @@ import { commentSql, createTableSql } from '../sink/table';
 import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSql } from './load-aggregate';
 import { optimizerPlans, projectionTables } from './tables';
 import { CHARGER_TIME_COLUMN } from './charger-time';
+import { commandsMigration } from './commands';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
  *
@@ -124,4 +125,5 @@ export const projectionMigrations: readonly Migration[] = [
         .filter((t) => t.columns.some((c) => c.name === CHARGER_TIME_COLUMN))
         .flatMap((t) => [`ALTER TABLE ${t.name} ADD COLUMN IF NOT EXISTS ${CHARGER_TIME_COLUMN} timestamptz`, ...commentSql(t).filter((c) => c.includes(`.${CHARGER_TIME_COLUMN} IS`))]),
   },
+  commandsMigration,
 ];

@@ -2,6 +2,8 @@ import { ChargingEvent } from '../../schemas/events';
 import { ConfigEvent } from '../../schemas/fleet-config';
 import { Row, TableDef } from '../sink/table';
 import { PlanRecord } from '../../schemas/plan-record';
+import { OcppCommandRecord } from '../../schemas/command-record';
+import { CommandResult } from '../../schemas/records';
 
 /** A decoded telematics.readings record (schemas/avro/telematics.readings.avsc). */
 export interface TelematicsReading {
@@ -28,7 +30,9 @@ export type ProjectionInput =
   | { readonly kind: 'event'; readonly event: ChargingEvent; readonly chargerAt?: number }
   | { readonly kind: 'reading'; readonly reading: TelematicsReading }
   | { readonly kind: 'config'; readonly config: ConfigEvent }
-  | { readonly kind: 'plan'; readonly plan: PlanRecord };
+  | { readonly kind: 'plan'; readonly plan: PlanRecord }
+  | { readonly kind: 'command'; readonly command: OcppCommandRecord }
+  | { readonly kind: 'commandResult'; readonly result: CommandResult };
 
 /** A table holding one row per key (current state): the sink loads the rows a batch touches, folds `evolve` over
  *  the batch in memory and upserts the result. `evolve` returns the row unchanged (same object) when nothing changed. */

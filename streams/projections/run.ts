@@ -14,7 +14,8 @@ import { Topics } from '../../schemas/topics';
 import { millis } from '../normalizer/frame';
 import { applyBatch } from '../sink/apply';
 import { UnapplicableRecord } from '../sink/apply-errors';
-import { decodeChargingEvent } from '../../schemas/records';
+import { CommandResultCodec, decodeChargingEvent, decodeWith } from '../../schemas/records';
+import { decodeOcppCommand } from '../../schemas/command-record';
 import { keepingChargerTime, withPlausibleTime } from './charger-time';
 import { acceptsCopyFromStdin } from '../sink/sql';
 import { refreshLoadAggregate } from './load-aggregate';
@@ -38,6 +39,8 @@ const sinkInput = (r: SinkRecord, topic: string): ProjectionInput | undefined =>
   return input && withPlausibleTime(input, r.timestamp);
 };
 
+const orThrow = <A>(d: E.Either<string, A>): A => E.getOrElseW((why: string): never => { throw new Error(why); })(d);
+
 const nullableMillis = (v: unknown): number | null => (v === null || v === undefined ? null : millis(v));
 
 /** A decoded record of an input topic → what the projections fold. */
@@ -59,6 +62,10 @@ export const toInput = (r: Pick<SinkRecord, 'topic' | 'value'>): ProjectionInput
           (plan) => ({ kind: 'plan', plan }),
         ),
       );
+    case Topics.ocppCommands:
+      return { kind: 'command', command: orThrow(decodeOcppCommand(r.value)) };
+    case Topics.ocppCommandResults:
+      return { kind: 'commandResult', result: orThrow(decodeWith(CommandResultCodec)(r.value)) };
     default:
       return { kind: 'event', event: fromAvro(r.value) };
   }
@@ -74,7 +81,7 @@ export interface ProjectionsOptions {
   /** Consumer group; default `voltstream-projections-<schema>`. */
   readonly groupId?: string;
   /** Input topics (tests use their own); default charging.events, telematics.readings, fleet.config, in the role of those. */
-  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string };
+  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string; readonly commands?: string; readonly commandResults?: string };
   /** How often the 15-minute load aggregate is refreshed while meter values arrive. */
   readonly refreshEveryMs?: number;
   readonly onProgress?: (applied: number) => void;
@@ -104,12 +111,14 @@ const REFRESH_COST_SHARE = 20;
 export const startProjections = async (o: ProjectionsOptions): Promise<RunningProjections> => {
   const { dialect } = await migrate(o.pool, o.schema, projectionMigrations);
   const copy = await acceptsCopyFromStdin(o.pool);
-  const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig, plans: Topics.optimizerPlans };
+  const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig, plans: Topics.optimizerPlans, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults };
   const roleOf = new Map<string, string>([
     [topics.events, Topics.chargingEvents],
     [topics.readings, Topics.telematicsReadings],
     [topics.config, Topics.fleetConfig],
     ...(topics.plans ? [[topics.plans, Topics.optimizerPlans] as [string, string]] : []),
+    ...(topics.commands ? [[topics.commands, Topics.ocppCommands] as [string, string]] : []),
+    ...(topics.commandResults ? [[topics.commandResults, Topics.ocppCommandResults] as [string, string]] : []),
   ]);
   // Earliest meter sample time written since the last refresh of the load aggregate (-Infinity: unknown, all of it;
   // an earlier run may have written samples it never refreshed). Taken at commit, so a refresh that starts after it

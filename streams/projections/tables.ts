@@ -1,4 +1,5 @@
 import { TableDef } from '../sink/table';
+import { commandsTable } from './commands';
 
 /** Every projection table, in the schema the projections service migrates (default `projections`). These are the
  *  contract with services/api (history endpoints, SQL views for data teams) and services/optimizer (vehicle state).
@@ -352,4 +353,5 @@ export const projectionTables: readonly TableDef[] = [
   fleetVehicles,
   fleetDepartures,
   optimizerPlans,
+  commandsTable,
 ];

@@ -62,7 +62,7 @@ describe('vehicle tracker on the real stack: matching and SoC backup, exactly on
     to: t0 + 2 * day + 180 * min,
   });
 
-  const timeOf = (i: ProjectionInput) => (i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.kind === 'config' ? i.config.at : i.plan.decidedAt);
+  const timeOf = (i: ProjectionInput) => (i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.kind === 'config' ? i.config.at : i.kind === 'plan' ? i.plan.decidedAt : i.kind === 'command' ? i.command.issuedAt : i.result.completedAt);
 
   beforeAll(async () => {
     kafka = testKafka('tracker');

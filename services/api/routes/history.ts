@@ -26,7 +26,7 @@ interface Filter {
   readonly problems: string[];
 }
 
-interface Endpoint {
+export interface Endpoint {
   readonly path: string;
   readonly summary: string;
   readonly description: string;
@@ -43,7 +43,7 @@ interface Endpoint {
 const q = quoteIdent;
 
 /** Filter helper: adds `sql` (with `?` for the value's placeholder) when the query parameter is present. */
-const filters = (url: URL, params: RouteParams, spec: { path?: [string, string]; query?: [string, string, 'text' | 'int' | 'bool'][] }): Filter => {
+export const filters = (url: URL, params: RouteParams, spec: { path?: [string, string]; query?: [string, string, 'text' | 'int' | 'bool'][] }): Filter => {
   const where: string[] = [];
   const values: unknown[] = [];
   const problems: string[] = [];
@@ -183,11 +183,16 @@ const toJsonValue = (v: unknown): unknown => (v instanceof Date ? v.toISOString(
 
 /** `cursorKey` signs the cursors (default: the API's signing key for history cursors, see signing-key.ts). */
 export const historyRoutes = (pool: Pool, schemas: Schemas, cursorKey: Buffer = signingKey('history-cursor')): ApiRoute[] =>
-  endpoints.map((ep) => ({
+  endpoints.map((ep) => historyRoute(pool, schemas, ep, { cursorKey }));
+
+/** One paged history endpoint (also used by routes/commands.ts). */
+export const historyRoute = (pool: Pool, schemas: Schemas, ep: Endpoint, o: { cursorKey?: Buffer; scope?: string; tag?: string } = {}): ApiRoute => {
+  const cursorKey = o.cursorKey ?? signingKey('history-cursor');
+  return {
     method: 'GET' as const,
     path: ep.path,
-    scope: 'history:read',
-    tag: 'history',
+    scope: o.scope ?? 'history:read',
+    tag: o.tag ?? 'history',
     summary: ep.summary,
     description: ep.description,
     produces: ['text/csv'],
@@ -236,4 +241,5 @@ export const historyRoutes = (pool: Pool, schemas: Schemas, cursorKey: Buffer = 
       }
       sendJson(res, 200, { from: from.toISOString(), to: to.toISOString(), limit, items, nextCursor }, headers);
     },
-  }));
+  };
+};
