@@ -19,7 +19,8 @@ const notFound = (_req: http.IncomingMessage, res: http.ServerResponse) => void 
 const listen = (server: http.Server, port: number): Promise<number> =>
   new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+    // A burst of connects beyond the default backlog (511) would be reset by the kernel before we could answer 503.
+    server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => resolve((server.address() as { port: number }).port));
   });
 
 const closeServer = async (server: http.Server) => {

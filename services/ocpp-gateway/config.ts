@@ -23,10 +23,15 @@
  *                              (default http://<OCPP_INTERNAL_HOST>:<port>)
  *   OCPP_INTERNAL_TOKEN        bearer token instances present to each other; unset: one random token generated once
  *                              and kept in $VOLTSTREAM_HOME/gateway-internal-token (mode 0600), shared by local instances
- *   OCPP_HANDSHAKE_CONCURRENCY handshakes (password check + claim) worked on at once (default 4, the libuv pool scrypt uses)
- *   OCPP_HANDSHAKE_QUEUE       handshakes waiting for a slot; beyond it the upgrade gets 503 + Retry-After (default 256)
+ *   OCPP_HANDSHAKE_CONCURRENCY handshakes (scrypt password check + claim) worked on at once (default 2: half of
+ *                              the libuv pool scrypt runs in, so other users of the pool never wait for a burst)
+ *   OCPP_HANDSHAKE_QUEUE       handshakes waiting for a slot; beyond it the upgrade gets 503 + Retry-After (default 32,
+ *                              a few seconds of handshakes on 2 cores)
+ *   OCPP_HANDSHAKE_WAIT_S      longest wait for a slot; then 503 + Retry-After too (default 10: chargers give up
+ *                              unanswered handshakes after some tens of seconds, and the work done for them is lost)
  *   OCPP_RETRY_AFTER_S         Retry-After of a 503, jittered uniformly over [value, 2 x value] (default 5)
- *   OCPP_MAILBOX_MAX           inbound frames queued per connection; more get a CALLERROR at once (default 8)
+ *   OCPP_MAILBOX_MAX           records of refused frames queued per connection; beyond it a refused frame is still
+ *                              answered and in ocpp.rejected, but not in ocpp.frames (default 32)
  *   OCPP_AUTH_CACHE_TTL_S      how long a verified Basic credential skips scrypt (default 300, 0: no cache)
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
  */
@@ -63,6 +68,7 @@ const Env = t.partial({
   OCPP_INTERNAL_PORT: IntFromString,
   OCPP_HANDSHAKE_CONCURRENCY: IntFromString,
   OCPP_HANDSHAKE_QUEUE: IntFromString,
+  OCPP_HANDSHAKE_WAIT_S: IntFromString,
   OCPP_RETRY_AFTER_S: IntFromString,
   OCPP_MAILBOX_MAX: IntFromString,
   OCPP_AUTH_CACHE_TTL_S: IntFromString,
@@ -95,6 +101,7 @@ export interface GatewaySettings {
   readonly internalPort: number;
   readonly handshakeConcurrency: number;
   readonly handshakeQueue: number;
+  readonly handshakeWaitS: number;
   readonly retryAfterS: number;
   readonly mailboxMax: number;
   readonly authCacheTtlS: number;
@@ -118,10 +125,11 @@ export const defaultSettings: GatewaySettings = {
   internalToken: undefined,
   internalHost: '127.0.0.1',
   internalPort: 0,
-  handshakeConcurrency: 4,
-  handshakeQueue: 256,
+  handshakeConcurrency: 2,
+  handshakeQueue: 32,
+  handshakeWaitS: 10,
   retryAfterS: 5,
-  mailboxMax: 8,
+  mailboxMax: 32,
   authCacheTtlS: 300,
   rejectAuditBytes: 8192,
 };
@@ -151,6 +159,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         internalPort: e.OCPP_INTERNAL_PORT ?? defaultSettings.internalPort,
         handshakeConcurrency: Math.max(1, e.OCPP_HANDSHAKE_CONCURRENCY ?? defaultSettings.handshakeConcurrency),
         handshakeQueue: e.OCPP_HANDSHAKE_QUEUE ?? defaultSettings.handshakeQueue,
+        handshakeWaitS: Math.max(1, e.OCPP_HANDSHAKE_WAIT_S ?? defaultSettings.handshakeWaitS),
         retryAfterS: Math.max(1, e.OCPP_RETRY_AFTER_S ?? defaultSettings.retryAfterS),
         mailboxMax: Math.max(1, e.OCPP_MAILBOX_MAX ?? defaultSettings.mailboxMax),
         authCacheTtlS: e.OCPP_AUTH_CACHE_TTL_S ?? defaultSettings.authCacheTtlS,

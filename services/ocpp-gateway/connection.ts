@@ -86,6 +86,9 @@ export class ChargerConnection {
   private tokens: number;
   private lastRefill = Date.now();
   private refusedInRow = 0;
+  /** Inbound work queued in the mailbox and not yet done: at most settings.mailboxMax records of refused frames, plus
+   *  the one CALL and the one command answer the protocol allows. */
+  private depth = 0;
   private closedFlag = false;
   private readonly base: Pick<FrameDraft, 'chargePointId' | 'gatewayId' | 'protocol'>;
   private readonly log: Logger;
@@ -116,7 +119,15 @@ export class ChargerConnection {
   }
 
   private enqueue(work: () => Promise<void>): void {
-    this.mailbox = this.mailbox.then(work).catch((e) => this.log.error('frame handling failed', { err: e as Error }));
+    this.depth++;
+    this.mailbox = this.mailbox
+      .then(work)
+      .catch((e) => this.log.error('frame handling failed', { err: e as Error }))
+      .finally(() => this.depth--);
+  }
+
+  private get full(): boolean {
+    return this.depth >= this.deps.settings.mailboxMax;
   }
 
   private takeToken(now: number): boolean {
@@ -193,7 +204,9 @@ export class ChargerConnection {
       this.send(text, err, r.action);
       drafts.push(messageDraft(this.base, 'OUT', err, text, Date.now(), { action: r.action }));
     }
-    if (drafts.length) this.enqueue(() => this.record(drafts));
+    // A flood of refused frames would queue a record each behind the durable writes: beyond the bound they are answered
+    // and in ocpp.rejected, but not in ocpp.frames. CALLs and answers to commands never wait behind more than this.
+    if (drafts.length && !this.full) this.enqueue(() => this.record(drafts));
   }
 
   private async record(drafts: FrameDraft[]): Promise<void> {

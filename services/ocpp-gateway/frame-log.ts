@@ -263,7 +263,8 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
                 if (off < todo.get(p)!) continue;
                 if (off >= end.get(p)!) break;
                 const key = m.key?.toString() ?? '';
-                if (wanted.has(key) && m.value) {
+                // Partitions are read from the smallest offset wanted; a charger's own records before its offset are older than its stored head.
+                if (m.value && off >= (wanted.get(key) ?? Infinity)) {
                   const v = await o.serde.decode<FrameRecord>(m.value);
                   found.set(key, { seq: Number(v.seq), hash: v.hash, partition: p, offset: off });
                 }
@@ -287,6 +288,27 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       await admin.deleteGroups([groupId]).catch(() => undefined);
     }
     return found;
+  };
+
+  /** Chargers whose heads must be scanned for share one scan: a reconnect storm after a crash would otherwise start a
+   *  consumer group per charger, each joining, fetching and leaving, and the scans would time out together. Those that
+   *  ask while a scan runs go into the next one. */
+  let nextScan: { wanted: Map<string, number>; found: Promise<Map<string, StoredHead>> } | undefined;
+  let scanning: Promise<unknown> = Promise.resolve();
+  const sharedScan = (cp: string, from: number): Promise<Map<string, StoredHead>> => {
+    if (!nextScan) {
+      const wanted = new Map<string, number>();
+      const found = scanning
+        .catch(() => undefined)
+        .then(() => {
+          nextScan = undefined;
+          return scan(wanted);
+        });
+      nextScan = { wanted, found };
+      scanning = found;
+    }
+    nextScan.wanted.set(cp, Math.min(nextScan.wanted.get(cp) ?? from, from));
+    return nextScan.found;
   };
 
   /** Resolves unknown heads (all at once, one scan): the last record found on the topic, else the base head. */
@@ -387,7 +409,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       }
       heads.set(cp, { known: false, from: scanFrom, floor, base, baseOffset });
       if (!isHealthy) throw new KafkaUnavailable('Kafka is unavailable');
-      const found = await scan(new Map([[cp, scanFrom]]));
+      const found = await sharedScan(cp, scanFrom);
       const st = heads.get(cp);
       if (!st || st.known) return;
       const f = found.get(cp);

@@ -112,11 +112,16 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     const connectedAt = Date.now();
     const base = { chargePointId: cp, gatewayId, protocol };
     const epoch = (async () => {
+      const t = performance.now();
       await frameLog.adopt(cp, claim.head, claim.scanFrom);
       await frameLog.append(cp, [connectionDraft(base, 'CONNECTED', connectedAt)]);
+      metrics.handshake.observe({ phase: 'setup' }, (performance.now() - t) / 1000);
       return claim.epoch;
     })();
     const ready = epoch.then(() => undefined);
+    // Handled where it matters (the close below, the mailbox, deliveries); a connection that never receives a frame
+    // must not turn a failed set-up into an unhandled rejection, which ends the process.
+    ready.catch(() => undefined);
     const conn = new ChargerConnection(cp, protocol, ws, { gatewayId, settings, fleet: fleet.view, frameLog, log, metrics, nextTransactionId: store.nextTransactionId, reject }, ready);
     const entry: Entry = { conn, epoch, ws, alive: true };
     ws.on('pong', () => (entry.alive = true));
@@ -193,6 +198,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     metrics,
     wss,
     claim: (cp) => store.claim(cp, gatewayId, internal.url, frameLog.endLowerBound(frameLog.partitionOf(cp))),
+    abandon: (cp, claim) => store.abandon(cp, claim),
     open: openConnection,
     reject,
   });

@@ -23,19 +23,34 @@ test('bearer check', () => {
 });
 
 test('admission: concurrency slots, a bounded line, refusal beyond it', async () => {
-  const adm = createAdmission(2, 1);
-  const r1 = await adm.enter()!;
-  await adm.enter()!;
+  const adm = createAdmission(2, 1, 60000);
+  const r1 = (await adm.enter())!;
+  await adm.enter();
   const third = adm.enter();
-  expect(third).toBeDefined();
-  expect(adm.enter()).toBeUndefined();
+  expect(await adm.enter()).toBeUndefined();
   expect([adm.active, adm.waiting]).toEqual([2, 1]);
   r1();
   r1();
-  const r3 = await third!;
+  const r3 = (await third)!;
   expect([adm.active, adm.waiting]).toEqual([2, 0]);
   r3();
   expect(adm.active).toBe(1);
+});
+
+test('admission: nobody waits longer than the limit', async () => {
+  jest.useFakeTimers();
+  try {
+    const adm = createAdmission(1, 5, 1000);
+    const held = (await adm.enter())!;
+    const waiting = adm.enter();
+    jest.advanceTimersByTime(1001);
+    expect(await waiting).toBeUndefined();
+    expect([adm.active, adm.waiting]).toEqual([1, 0]);
+    held();
+    expect(adm.active).toBe(0);
+  } finally {
+    jest.useRealTimers();
+  }
 });
 
 test('Retry-After spreads over [base, 2 x base]', () => {

@@ -51,6 +51,7 @@ export interface HandshakeDeps {
   readonly metrics: GatewayMetrics;
   readonly wss: WebSocketServer;
   claim(chargePointId: string): Promise<Claim>;
+  abandon(chargePointId: string, claim: Claim): Promise<void>;
   open(ws: WebSocket, chargePointId: string, protocol: Protocol, claim: Claim): void;
   reject(r: Rejection): void;
 }
@@ -63,7 +64,7 @@ export interface Handshake {
 export const createHandshake = (d: HandshakeDeps): Handshake => {
   const { settings, fleet } = d;
   const checkPassword = createCredentialCache(verifySecret, settings.authCacheTtlS * 1000);
-  const admission = createAdmission(settings.handshakeConcurrency, settings.handshakeQueue);
+  const admission = createAdmission(settings.handshakeConcurrency, settings.handshakeQueue, settings.handshakeWaitS * 1000);
 
   const authorize = async (req: http.IncomingMessage, cp: string, tls: boolean): Promise<Verdict> => {
     const offered = (req.headers['sec-websocket-protocol'] ?? '')
@@ -107,19 +108,30 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
     };
     if (!cp) return refuse(404, 'Not Found', `not an OCPP endpoint: ${url.pathname}`);
     socket.on('error', () => undefined);
-    const slot = admission.enter();
-    if (!slot) {
+    const busy = () => {
       // Not audited in ocpp.rejected: under a burst that would add a Kafka write per refusal.
       d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: '503' });
-      return refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': String(retryAfterSeconds(settings.retryAfterS)) });
-    }
-    void slot.then(async (release) => {
+      refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': String(retryAfterSeconds(settings.retryAfterS)) });
+    };
+    const phase = (name: string, since: number) => {
+      const now = performance.now();
+      d.metrics.handshake.observe({ phase: name }, (now - since) / 1000);
+      return now;
+    };
+    let t = performance.now();
+    void admission.enter().then(async (release) => {
+      if (!release) return busy();
+      t = phase('wait', t);
       try {
         if (socket.destroyed) return;
         const v = await authorize(req, cp, tls);
+        t = phase('authorize', t);
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
         const claim = await d.claim(cp);
-        if (socket.destroyed) return;
+        phase('claim', t);
+        // A charger that gave up while we checked it would otherwise leave a claim no one releases, and make its
+        // next connection scan ocpp.frames for its chain head.
+        if (socket.destroyed) return await d.abandon(cp, claim);
         d.wss.handleUpgrade(req, socket, head, (ws) => d.open(ws, cp, v.protocol, claim));
       } catch (e) {
         refuse(503, 'Service Unavailable', `handshake failed: ${(e as Error).message}`, { 'Retry-After': String(retryAfterSeconds(settings.retryAfterS)) });

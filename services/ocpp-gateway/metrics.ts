@@ -10,6 +10,7 @@ export interface GatewayMetrics {
   readonly callLatency: Histogram;
   readonly commandLatency: Histogram;
   readonly commands: Counter;
+  readonly handshake: Histogram;
 }
 
 /** A metric of the registry, created on first use: a gateway restarted in the same process reuses its metrics. */
@@ -31,6 +32,12 @@ export const createMetrics = (registry: Registry): GatewayMetrics => ({
     help: 'Command CALL sent → charger answer received',
     labelNames: ['action'],
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  })),
+  handshake: metric(registry, 'ocpp_gateway_handshake_seconds', () => new Histogram({ name: 'ocpp_gateway_handshake_seconds',
+    help: 'Where a handshake spends its time: wait (for an admission slot), authorize (fleet lookup, password check), claim (connections table), setup (chain head, CONNECTED durable)',
+    labelNames: ['phase'],
+    buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   })),
   commands: metric(registry, 'ocpp_gateway_command_outcomes_total', () => new Counter({ name: 'ocpp_gateway_command_outcomes_total', help: 'Command outcomes', labelNames: ['action', 'outcome'], registers: [registry] })),

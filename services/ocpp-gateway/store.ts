@@ -44,6 +44,9 @@ export interface GatewayStore {
    *  writes the DISCONNECTED record and returns the resulting head, stored in the same transaction and marked clean.
    *  If writeLast fails the release is unclean, and the next holder scans the topic. False: someone else holds it. */
   release(chargePointId: string, epoch: number, writeLast: () => Promise<StoredHead | undefined>): Promise<boolean>;
+  /** Gives back a claim whose handshake never completed (the charger left meanwhile): nothing was written under it,
+   *  so the charger is as clean as before the claim, or still unclean from the same offset. */
+  abandon(chargePointId: string, claim: Claim): Promise<void>;
   owner(chargePointId: string): Promise<Owner | undefined>;
   saveHeads(heads: ReadonlyMap<string, StoredHead>): Promise<void>;
   nextTransactionId(): Promise<number>;
@@ -109,6 +112,14 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
       // No previous row, or released cleanly: the stored head is authoritative.
       if (row.o_prev_clean === null || row.o_prev_clean) return { epoch, head, scanFrom: undefined };
       return { epoch, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(row.o_prev_scan_from)) };
+    },
+    abandon: async (cp, claim) => {
+      await pool.query(`UPDATE ${s}.connections SET connected = false, clean = $3, scan_from = COALESCE($4, scan_from), updated_at = now() WHERE charge_point_id = $1 AND epoch = $2`, [
+        cp,
+        claim.epoch,
+        claim.scanFrom === undefined,
+        claim.scanFrom ?? null,
+      ]);
     },
     release: async (cp, epoch, writeLast) => {
       const client = await pool.connect();

@@ -98,9 +98,10 @@ const topicReady = async (kafka: Kafka, topic: string) => {
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const startGateway = (env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; ask<T>(type: string): Promise<T> }> =>
+export const startGateway = (env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; ask<T>(type: string): Promise<T> }> =>
   new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'gateway-main.ts'), [], {
+    // BENCH_GATEWAY_MAIN: another gateway-main.ts (e.g. of an older commit's worktree), to measure before/after.
+    const child = fork(process.env.BENCH_GATEWAY_MAIN ?? path.join(__dirname, 'gateway-main.ts'), [], {
       // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
       execArgv: ['--expose-gc', '--max-old-space-size=4096', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), '-r', 'tsx/cjs'],
       env: { ...process.env, ...env },
