@@ -110,7 +110,7 @@ describe('authentication and scopes', () => {
   test('bad scope names are refused when issuing keys', async () => {
     const r = await t.call('POST', '/api/v1/api-keys', { body: { scopes: ['history:read', 'root'] } });
     expect(r.status).toBe(400);
-    expect(r.json.problems).toEqual(['scopes.1: expected a scope: history:read, config:write, admin or partner:<partnerId>, got "root"']);
+    expect(r.json.problems).toEqual(['scopes.1: expected a scope: history:read, config:write, commands:write, admin or partner:<partnerId>, got "root"']);
   });
 });
 

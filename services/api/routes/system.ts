@@ -72,7 +72,7 @@ export const keyRoutes = (keys: KeyStore): ApiRoute[] => [
     path: '/api/v1/api-keys',
     scope: 'admin',
     tag: 'administration',
-    summary: 'Issue an API key with scopes (history:read, config:write, admin, partner:<id>); the key is shown once',
+    summary: 'Issue an API key with scopes (history:read, config:write, commands:write, admin, partner:<id>); the key is shown once',
     requestBody: ApiKeyBody,
     okStatus: 201,
     handle: async (req, res) => {
