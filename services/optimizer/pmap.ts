@@ -82,13 +82,6 @@ export class PMap<V> {
     for (const node of this.root) for (const bucket of node) if (bucket) yield* bucket;
   }
 
-  /** The entry inserted first (O(n)). */
-  firstKey(): string | undefined {
-    let best: [string, number] | undefined;
-    for (const [k, e] of this.all()) if (!best || e.seq < best[1]) best = [k, e.seq];
-    return best?.[0];
-  }
-
   /** Entries in insertion order; sorted once per map value (maps never change). */
   entries(): readonly (readonly [string, V])[] {
     if (!this.ordered) {

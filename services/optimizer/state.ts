@@ -83,7 +83,8 @@ export interface FleetState {
   readonly control: PMap<Control>;
   /** Highest measured site load this month (kW), per site and month `YYYY-MM`. */
   readonly peaks: PMap<{ month: string; kw: number }>;
-  /** Trusted SoC readings against metered energy, per session (the latest MAX_SPANS), to learn the site's efficiency. */
+  /** Trusted SoC readings against metered energy, per session (the latest MAX_SPANS to a quarter more), to learn the
+   *  site's efficiency. */
   readonly charged: PMap<{ readonly siteId: string; readonly span: SessionSpan }>;
   /** Indexes: the session on a connector (`${chargePointId}:${connectorId}`), a vehicle's and a charger's sessions. */
   readonly sessionAt: PMap<string>;
@@ -202,7 +203,8 @@ const withSocSample = (s: FleetState, vehicleId: string, socPct: number): FleetS
   if (!x || !capacityKwh || !siteId) return s;
   const span = observeSample(s.charged.get(x.sessionId)?.span, capacityKwh, { socPct, gridKwh: (x.meterWh - x.meterStartWh) / 1000 });
   const charged = s.charged.set(x.sessionId, { siteId, span });
-  return { ...s, charged: charged.size > MAX_SPANS ? charged.delete(charged.firstKey()!) : charged };
+  // Trimmed a quarter at a time: with more sessions than MAX_SPANS, trimming one per sample scanned them all each time.
+  return { ...s, charged: charged.size > MAX_SPANS * 1.25 ? charged.keys().slice(0, charged.size - MAX_SPANS).reduce((m, k) => m.delete(k), charged) : charged };
 };
 
 /** Samples that mean "power now" in kW, from the sampled values of one MeterSampled. */
