@@ -9,7 +9,8 @@ Sends a command to a charger through the API and prints its outcome.
 
   <action>   an OCPP action the central system sends, in the charger's version (Reset, UnlockConnector,
              RequestStartTransaction, ...): [json] is its payload (default {}); or one of the everyday commands
-             ${shortcutNames.join(', ')}:
+             ${shortcutNames.slice(0, 6).join(', ')},
+             ${shortcutNames.slice(6).join(', ')}:
              [json] is its small body, e.g. '{"connectorId":1}' (see services/api/README.md)
 
   --timeout <s>            seconds to wait for the outcome (default 30; 0: print the command id and return)
