@@ -1,7 +1,5 @@
-import { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import * as E from 'fp-ts/Either';
+import { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { decodeRecord, describeUndecodable } from '../../schemas/catalog';
 import { TopicSerde } from '../../schemas/registry';
 import { PartHandle } from '../../services/common/health';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
@@ -9,11 +7,14 @@ import { Logger } from '../../services/common/log';
 import { consumerDied } from '../../services/common/supervise';
 import { fetchedOffsetOf, groupTimeouts } from '../sink/consumer';
 import { whileConcurrent } from '../sink/kafka-processor';
-import { Changelog, changelogOf, fromStoreChange, toStoreChange } from './changelog';
-import { evolveAll, FoldDefinition, InputTopics, Received } from './fold';
+import { Changelog, changelogOf } from './changelog';
+import { inputDecoder } from './decode-input';
+import { FoldDefinition, InputTopics } from './fold';
+import { foldBatch } from './fold-batch';
 import { instanceId } from './instance';
 import { foldMetrics } from './metrics';
 import { PartitionReader, startPartitionReader } from './partition-reader';
+import { changeRecord, restoreStore } from './restore';
 
 /** Runs a fold (./fold.ts) Kafka → Kafka, exactly once, as one member of a consumer group.
  *
@@ -78,7 +79,6 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
   const changelog = o.changelog ?? changelogOf(fold.name, store.name);
   const prefix = o.transactionalIdPrefix ?? fold.name;
   const metrics = foldMetrics(o.metrics);
-  const roles = new Map(Object.entries(fold.inputs).map(([role, input]) => [input.name, { role, input }]));
   o.part?.starting();
 
   const admin: Admin = o.kafka.admin();
@@ -88,6 +88,8 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
 
   const tasks = new Map<string, Task<S>>();
   const restoring = new Map<string, { done: number; total: number }>();
+  /** Partitions whose producer, store or offset is being set up. */
+  const preparing = new Set<string>();
   const lag = new Map<string, number>();
   const report = () => {
     if (!o.part) return;
@@ -99,114 +101,25 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
         total += r.total;
       }
       o.part.restoring({ done, total }, `${restoring.size} partition(s) of ${changelog.name}`);
-    } else o.part.running();
+    } else if (preparing.size > 0) o.part.starting(`preparing ${preparing.size} partition(s)`);
+    else o.part.running();
     o.part.lag([...lag.values()].reduce((a, b) => a + b, 0));
   };
 
-  const decodeInput = async (topic: string, partition: number, m: KafkaMessage): Promise<E.Either<string, Received<I>>> => {
-    const r = roles.get(topic);
-    if (!r) return E.left(`${topic} is not an input of ${fold.name}`);
-    if (!m.value) return E.left(`${topic}[${partition}]@${m.offset}: no value`);
-    let raw: unknown;
-    try {
-      raw = await serde.decode(m.value);
-    } catch (e) {
-      return E.left(`${topic}[${partition}]@${m.offset}: not Avro of a registered schema: ${(e as Error).message}`);
-    }
-    const offset = Number(m.offset);
-    const decoded = decodeRecord({ name: topic, decode: r.input.decode }, { partition, offset }, raw);
-    if (E.isLeft(decoded)) return E.left(describeUndecodable(decoded.left));
-    // The role and the decoder come from the same entry of `fold.inputs`: the pair is a Received<I>.
-    const input = { from: r.role, value: decoded.right, key: m.key?.toString() ?? null, source: { topic, partition, offset } } as Received<I>;
-    return E.right(input);
-  };
-
-  /** Reads the store partition from its changelog; rebuilds it from the input's history if it has another shape. */
-  const restore = async (task: Task<S>, upTo: number): Promise<Map<string, S>> => {
-    const tp = `${task.topic}:${task.partition}`;
-    const ends = (await admin.fetchTopicOffsets(changelog.name)).find((p) => p.partition === task.partition);
-    if (!ends) throw new Error(`${changelog.name} has no partition ${task.partition}`);
-    const low = Number(ends.low);
-    const high = Number(ends.high);
-    const states = new Map<string, S>();
-    const otherShape = new Set<string>();
-    const started = Date.now();
-    restoring.set(tp, { done: 0, total: high - low });
-    report();
-    let records = 0;
-    await reader.read(changelog.name, task.partition, low, high, async (msgs) => {
-      for (const m of msgs) {
-        const key = m.key?.toString();
-        if (key === undefined) continue;
-        records++;
-        if (!m.value) {
-          states.delete(key);
-          otherShape.delete(key);
-          continue;
-        }
-        const entry = fromStoreChange(store.codec, store.shape, await serde.decode(m.value));
-        if (E.isLeft(entry)) {
-          log.error('changelog record does not decode; key skipped', { topic: changelog.name, partition: task.partition, offset: m.offset, reason: entry.left });
-        } else if (entry.right.kind === 'shape') {
-          otherShape.add(key);
-          states.delete(key);
-        } else {
-          states.set(key, entry.right.state);
-          otherShape.delete(key);
-        }
-      }
-      const last = Number(msgs[msgs.length - 1]!.offset);
-      restoring.set(tp, { done: last + 1 - low, total: high - low });
-      metrics.restore(fold.name, store.name, task.partition, last + 1 - low, high - low);
+  const decode = inputDecoder(fold.inputs, serde);
+  const restoreContext = {
+    fold,
+    admin,
+    reader,
+    serde,
+    changelog,
+    decode,
+    log,
+    progress: (partition: number, done: number, total: number) => {
+      restoring.set(`${storeTopic}:${partition}`, { done, total });
+      metrics.restore(fold.name, store.name, partition, done, total);
       report();
-      await yieldToLoop();
-    });
-    log.info('store restored from changelog', { store: store.name, partition: task.partition, keys: states.size, records, ms: Date.now() - started });
-    restoring.delete(tp);
-    if (otherShape.size === 0) return states;
-    return rebuild(task, upTo, otherShape);
-  };
-
-  /** A changelog of another shape: fold the input's history up to the committed offset once, and write the result. */
-  const rebuild = async (task: Task<S>, upTo: number, stale: ReadonlySet<string>): Promise<Map<string, S>> => {
-    const tp = `${task.topic}:${task.partition}`;
-    const ends = (await admin.fetchTopicOffsets(task.topic)).find((p) => p.partition === task.partition)!;
-    const low = Number(ends.low);
-    log.warn('store shape changed: rebuilding the store partition from the input history', { store: store.name, shape: store.shape, partition: task.partition, from: low, upTo, staleKeys: stale.size });
-    const states = new Map<string, S>();
-    let lastLogged = Date.now();
-    restoring.set(tp, { done: 0, total: upTo - low });
-    await reader.read(task.topic, task.partition, low, upTo, async (msgs) => {
-      for (const m of msgs) {
-        const input = await decodeInput(task.topic, task.partition, m);
-        if (E.isLeft(input)) continue;
-        const key = store.keyOf(input.right);
-        const s = states.get(key) ?? store.initial;
-        states.set(key, evolveAll(fold.evolve, s, fold.decide(s, input.right)));
-      }
-      const done = Number(msgs[msgs.length - 1]!.offset) + 1 - low;
-      restoring.set(tp, { done, total: upTo - low });
-      report();
-      if (Date.now() - lastLogged > 2000) {
-        lastLogged = Date.now();
-        log.info('rebuilding store partition', { store: store.name, partition: task.partition, done, total: upTo - low });
-      }
-      await yieldToLoop();
-    });
-    const txn = await task.producer!.transaction();
-    try {
-      const messages = [];
-      for (const [key, s] of states) messages.push({ key, partition: task.partition, value: await serde.encode(changelog.schemaTopic, toStoreChange(`${fold.name}.${store.name}`, store.shape, s)) });
-      for (const key of stale) if (!states.has(key)) messages.push({ key, partition: task.partition, value: null });
-      for (let i = 0; i < messages.length; i += 5000) await txn.send({ topic: changelog.name, messages: messages.slice(i, i + 5000), acks: DURABLE_ACKS });
-      await txn.commit();
-    } catch (e) {
-      await txn.abort().catch(() => undefined);
-      throw e;
-    }
-    restoring.delete(tp);
-    log.info('store partition rebuilt', { store: store.name, partition: task.partition, keys: states.size });
-    return states;
+    },
   };
 
   const committedOffset = async (topic: string, partition: number): Promise<number> => {
@@ -234,7 +147,8 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     task.producer = producer;
     const next = await committedOffset(task.topic, task.partition);
     if (task.stateful) {
-      task.store = await restore(task, next);
+      task.store = await restoreStore(restoreContext, task.partition, next, producer);
+      restoring.delete(`${task.topic}:${task.partition}`);
       metrics.stateKeys(fold.name, store.name, task.partition, task.store.size);
     }
     task.next = next;
@@ -249,17 +163,26 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     return task;
   };
 
-  const start = (task: Task<S>, seek: boolean): Promise<void> =>
-    prepare(task, seek).catch((e: unknown) => {
-      restoring.delete(`${task.topic}:${task.partition}`);
-      task.broken = true;
-      log.warn('partition not prepared; retried with its next batch', { topic: task.topic, partition: task.partition, err: e as Error });
-    });
+  const start = (task: Task<S>, seek: boolean): Promise<void> => {
+    const tp = `${task.topic}:${task.partition}`;
+    preparing.add(tp);
+    return prepare(task, seek)
+      .catch((e: unknown) => {
+        restoring.delete(tp);
+        task.broken = true;
+        log.warn('partition not prepared; retried with its next batch', { topic: task.topic, partition: task.partition, err: e as Error });
+      })
+      .finally(() => {
+        preparing.delete(tp);
+        report();
+      });
+  };
 
   const close = (task: Task<S>) => {
     task.closed = true;
     tasks.delete(`${task.topic}:${task.partition}`);
     restoring.delete(`${task.topic}:${task.partition}`);
+    preparing.delete(`${task.topic}:${task.partition}`);
     lag.delete(`${task.topic}:${task.partition}`);
     metrics.forget(fold.name, task.topic, store.name, task.partition);
     void task.ready.finally(() => task.producer?.disconnect().catch(() => undefined));
@@ -289,55 +212,39 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     const producer = task.producer;
     if (!producer || batch.messages.length === 0 || fetchedOffsetOf(batch) > task.next) return;
 
-    const changed = new Map<string, S>();
-    const outputs: { key: string; value: Buffer }[] = [];
-    let folded = 0;
     let beat = Date.now();
-    for (const m of batch.messages) {
-      const offset = Number(m.offset);
-      if (offset < task.next) continue;
-      folded++;
-      if (folded % 500 === 0) {
-        // Long folds give the event loop (and so the group's heartbeats) a turn.
-        await yieldToLoop();
-        if (Date.now() - beat > 1000) {
-          await heartbeat();
-          beat = Date.now();
-        }
-      }
-      const input = await decodeInput(topic, partition, m);
-      if (E.isLeft(input)) {
-        metrics.undecodable(fold.name, topic);
-        log.error('input record does not decode; skipped', { processor: fold.name, topic, partition, offset, reason: input.left });
-        continue;
-      }
-      try {
-        const key = task.stateful ? store.keyOf(input.right) : undefined;
-        const before = key === undefined ? store.initial : (changed.get(key) ?? task.store.get(key) ?? store.initial);
-        const events = fold.decide(before, input.right);
-        const encoded: { key: string; value: Buffer }[] = [];
-        for (const e of events) {
-          const out = fold.publish(e);
-          if (out) encoded.push({ key: out.key, value: await serde.encode(fold.output.schemaTopic, fold.output.encode(out.value)) });
-        }
-        if (key !== undefined) {
-          const after = evolveAll(fold.evolve, before, events);
-          if (after !== before) changed.set(key, after);
-        }
-        outputs.push(...encoded);
-      } catch (e) {
-        // A fold that throws on a record, or an output the schema refuses, is a bug to fix; the record is skipped
-        // so that the partition does not stall behind it.
-        log.error('input record not folded; skipped', { processor: fold.name, topic, partition, offset, err: e as Error });
-      }
-    }
+    const { changed, outputs, records } = await foldBatch(
+      {
+        fold,
+        decode,
+        stateful: task.stateful,
+        committed: (key) => task.store.get(key),
+        encodeOutput: (value) => serde.encode(fold.output.schemaTopic, fold.output.encode(value)),
+        skipped: (offset, why) => {
+          if (why.reason !== undefined) metrics.undecodable(fold.name, topic);
+          // A fold that throws, or an output the schema refuses, is a bug to fix; an undecodable record is bad input.
+          log.error(why.reason !== undefined ? 'input record does not decode; skipped' : 'input record not folded; skipped', { processor: fold.name, topic, partition, offset, ...why });
+        },
+        breathe: async () => {
+          await yieldToLoop();
+          if (Date.now() - beat > 1000) {
+            await heartbeat();
+            beat = Date.now();
+          }
+        },
+      },
+      topic,
+      partition,
+      batch.messages,
+      task.next,
+    );
     const upTo = Number(batch.lastOffset()) + 1;
     const txn = await producer.transaction();
     try {
       const changes = [];
-      for (const [key, s] of changed) changes.push({ key, partition, value: await serde.encode(changelog.schemaTopic, toStoreChange(`${fold.name}.${store.name}`, store.shape, s)) });
+      for (const [key, s] of changed) changes.push(await changeRecord(restoreContext, key, partition, s));
       const topicMessages = [];
-      if (outputs.length > 0) topicMessages.push({ topic: fold.output.name, messages: outputs });
+      if (outputs.length > 0) topicMessages.push({ topic: fold.output.name, messages: [...outputs] });
       if (changes.length > 0) topicMessages.push({ topic: changelog.name, messages: changes });
       if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: DURABLE_ACKS });
       await whileConcurrent(() => txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic, partitions: [{ partition, offset: String(upTo) }] }] }));
@@ -355,7 +262,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     metrics.lag(fold.name, topic, partition, Math.max(0, Number(batch.highWatermark) - upTo));
     if (task.stateful) metrics.stateKeys(fold.name, store.name, partition, task.store.size);
     report();
-    o.onCommitted?.({ topic, partition, records: folded, nextOffset: upTo });
+    o.onCommitted?.({ topic, partition, records, nextOffset: upTo });
     await heartbeat();
   };
 
@@ -369,6 +276,8 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       open(tp.slice(0, at), Number(tp.slice(at + 1)));
     }
     log.info('partitions assigned', { processor: fold.name, instance: id, partitions: [...assigned].sort() });
+    // An instance left without partitions (more instances than partitions) is ready too.
+    report();
   });
   const died = Promise.race([consumerDied(c), reader.died]);
   await c.connect();
@@ -381,8 +290,9 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     stores: () => new Map([...tasks.values()].filter((t) => t.stateful).map((t) => [t.partition, t.store])),
     stop: async () => {
       await c.disconnect();
-      for (const task of [...tasks.values()]) close(task);
-      await Promise.all([...tasks.values()].map((t) => t.producer?.disconnect().catch(() => undefined)));
+      const held = [...tasks.values()];
+      for (const task of held) close(task);
+      await Promise.all(held.map((t) => t.ready.then(() => t.producer?.disconnect().catch(() => undefined))));
       await reader.stop();
       await admin.disconnect();
     },

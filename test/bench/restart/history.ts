@@ -17,6 +17,19 @@ const chargerFrames = (cp: string, index: number, perCharger: number, t0: number
   return frames.slice(0, perCharger).map((f, i) => ({ ...f, seq: i + 1 }));
 };
 
+/** A send that a topic created a moment ago may refuse (its partitions not yet known to every broker thread): retried. */
+const sendRetrying = async (send: () => Promise<unknown>): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await send();
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
+};
+
 export const chargerId = (prefix: string, i: number): string => `${prefix}-${String(i).padStart(5, '0')}`;
 
 export const produceHistory = async (kafka: Kafka, serde: TopicSerde, topic: string, o: { records: number; chargers: number; prefix: string; block?: number }): Promise<number> => {
@@ -37,14 +50,14 @@ export const produceHistory = async (kafka: Kafka, serde: TopicSerde, topic: str
           const f = list[k]!;
           batch.push({ key: f.chargePointId, value: await serde.encode(Topics.ocppFrames, f) });
           if (batch.length >= 4000) {
-            await producer.send({ topic, messages: batch, acks: -1 });
+            await sendRetrying(() => producer.send({ topic, messages: batch, acks: -1 }));
             sent += batch.length;
             bar.tick(sent);
             batch = [];
           }
         }
       }
-      if (batch.length > 0) await producer.send({ topic, messages: batch, acks: -1 });
+      if (batch.length > 0) await sendRetrying(() => producer.send({ topic, messages: batch, acks: -1 }));
       sent += batch.length;
       bar.tick(sent);
     }
@@ -59,7 +72,7 @@ export const produceTail = async (kafka: Kafka, serde: TopicSerde, topic: string
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
-    const messages = [];
+    const messages: { key: string; value: Buffer }[] = [];
     for (let i = 0; i < o.n; i++) {
       const cp = chargerId(o.prefix, i);
       const uid = `tail-${i}`;
@@ -69,7 +82,7 @@ export const produceTail = async (kafka: Kafka, serde: TopicSerde, topic: string
       };
       messages.push({ key: cp, value: await serde.encode(Topics.ocppFrames, frame) });
     }
-    await producer.send({ topic, messages, acks: -1 });
+    await sendRetrying(() => producer.send({ topic, messages, acks: -1 }));
   } finally {
     await producer.disconnect();
   }
