@@ -21,6 +21,7 @@ import { commandsMigration } from './commands';
  *   command_outcomes        outcome of each command (profile accepted / rejected ...)            (time series)
  *   fleet_sites, fleet_chargers, fleet_vehicles, fleet_departures   configuration as last set (fleet.config)
  *   optimizer_plans         every plan the optimizer decided (optimizer.plans)
+ *   commands                every command for a charger with its outcome (ocpp.commands + ocpp.command-results; ./commands.ts)
  *   stream_offsets          consumer offsets stored in the same transaction as the rows (exactly once)
  *
  *  Views:
