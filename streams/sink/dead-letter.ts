@@ -75,9 +75,22 @@ export const createDeadLetterWriter = (o: { kafka: Kafka; serde: TopicSerde; top
   const counter = counterOf(o.metrics);
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
-  // Connected on the first record set aside: most sinks never need it.
+  // Connected on the first record set aside: most sinks never need it. The topic is created if missing (broker's
+  // default partitions and replication): a deployment whose stack was set up before the topic existed would otherwise
+  // hold the partition at its first poison record for good.
   const connected = (): Promise<Producer> => {
     connecting ??= (async () => {
+      const admin = o.kafka.admin();
+      await admin.connect();
+      try {
+        if (!(await admin.listTopics()).includes(topic)) {
+          await admin
+            .createTopics({ waitForLeaders: true, topics: [{ topic, configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })) }] })
+            .catch((e: { type?: string }) => (e.type === 'TOPIC_ALREADY_EXISTS' ? false : Promise.reject(e)));
+        }
+      } finally {
+        await admin.disconnect();
+      }
       await o.serde.ensure({ ...spec, name: topic });
       const p = createDurableProducer(o.kafka);
       await p.connect();

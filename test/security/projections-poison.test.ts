@@ -3,7 +3,6 @@ import { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { ChargingEvent, EventBody, toAvro } from '../../schemas/events';
 import { Topics } from '../../schemas/topics';
-import { ensureTopics } from '../../services/common/kafka';
 import { endOffsets } from '../../streams/sink/pg-sink';
 import { RunningProjections, startProjections } from '../../streams/projections/run';
 import { freshPgSchema, readTopicUntil, uniq } from '../support/stack';
@@ -42,11 +41,8 @@ let offsets: { nulInfo: number; garbage: number; outOfRange: number };
 beforeAll(async () => {
   kafka = testKafka('poison');
   topics = await createTestTopics(kafka, 1);
+  // Not created here: the sink creates it when it first sets a record aside.
   deadLetterTopic = `test.${uniq('dl')}.streams.dead-letter`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, { partitions: 1, replicationFactor: 1 }, [{ name: deadLetterTopic, schemaFile: '', key: '', producer: 'test', configs: {} }]);
-  await admin.disconnect();
   db = await freshPgSchema('poison');
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
