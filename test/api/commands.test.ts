@@ -18,6 +18,7 @@ import { toAvro } from '../../schemas/events';
 import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { RunningProjections, startProjections } from '../../streams/projections/run';
+import { replay } from '../../streams/replay/replay';
 import { freshPgSchema, uniq, waitForValue } from '../support/stack';
 import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, ocppClient, OcppClient, pgSchemaName } from '../gateway/support';
 import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics } from '../streams/support';
@@ -284,6 +285,23 @@ describe('reading commands', () => {
     expect(doc.paths['/api/v1/chargers/{chargePointId}/commands'].post['x-scope']).toBe('commands:write');
     expect(doc.paths['/api/v1/chargers/{chargePointId}/commands'].get['x-scope']).toBe('commands:write');
     expect(Object.keys(doc.paths['/api/v1/chargers/{chargePointId}/commands'].post.requestBody.content['application/json'].schema.properties)).toEqual(['action', 'payload', 'expiresAt', 'idempotencyKey']);
+  });
+});
+
+describe('replay', () => {
+  test('rebuilding the projections from the log gives the same commands table', async () => {
+    const fresh = `${db.schema}_replay`;
+    try {
+      const r = await replay({
+        kafka, serde, pool: db.pool, log: quietLog, schema: fresh, liveSchema: db.schema,
+        topics: { events: topics.events, readings: topics.readings, config: topics.config, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
+      });
+      expect(r.differences).toEqual([]);
+      const mine = await db.pool.query(`SELECT count(*)::int AS n FROM ${fresh}.commands WHERE charge_point_id LIKE $1 AND outcome IS NOT NULL`, [`${prefix}%`]);
+      expect(mine.rows[0].n).toBeGreaterThanOrEqual(cases16.length);
+    } finally {
+      await db.pool.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+    }
   });
 });
 
