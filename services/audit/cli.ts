@@ -1,4 +1,6 @@
 import { Kafka } from 'kafkajs';
+import { Pool } from 'pg';
+import { embeddedDbUrl } from '../../infra/stack';
 import { loadConfig } from '../common/config';
 import { createKafka } from '../common/kafka';
 import { createTopicSerde, TopicSerde } from '../../schemas/registry';
@@ -34,4 +36,11 @@ export const parseInstant = (flag: string, v: string | true | undefined): { ms?:
   if (v === true) return { error: `--${flag} needs an ISO 8601 time` };
   const ms = Date.parse(v);
   return Number.isNaN(ms) ? { error: `--${flag}: not an ISO 8601 time: ${v}` } : { ms };
+};
+
+/** The checkpoint store as `verify` reads it: the projection database of the environment, one connection, a short
+ *  timeout (a store that does not answer is reported, not waited for). */
+export const checkpointStore = (): { pool: Pool; home: string } => {
+  const config = loadConfig();
+  return { pool: new Pool({ connectionString: config.databaseUrl ?? embeddedDbUrl(config), max: 1, connectionTimeoutMillis: 5000 }), home: config.home };
 };
