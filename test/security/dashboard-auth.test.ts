@@ -43,7 +43,7 @@ const issue = async (scopes: string[]) => {
 beforeAll(async () => {
   ctx = createContext(testConfig({ adminKey, logLevel: 'warn' }), uniq('dash-test'));
   dashboard = createDashboardRoutes(ctx, { apiSchema, lookbackMs: 10 * 60_000 });
-  api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, plansGroupId: false, discover: false, extraRoutes: dashboard });
+  api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, discover: false, extraRoutes: dashboard });
   reader = await issue(['history:read']);
   viewerKey = await issue(['config:write']);
   const put = async (path: string, body: unknown) => expect((await call('PUT', path, { key: adminKey, body: JSON.stringify(body) })).status).toBeLessThan(300);
