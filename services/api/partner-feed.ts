@@ -139,7 +139,7 @@ export const createPartnerFeed = (deps: { kafka: Kafka; admin: Admin; serde: Top
       ws.send(JSON.stringify({ type: 'ready', partnerId, topic, position: encodePosition(positions) }));
       await consumer.run({
         autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
+        eachMessage: async ({ partition, message, heartbeat }) => {
           if (stopped || ws.readyState !== WebSocket.OPEN || !message.value) return;
           const event = fromAvro(await deps.serde.decode<Record<string, unknown>>(message.value));
           positions.set(partition, (BigInt(message.offset) + 1n).toString());
@@ -149,6 +149,7 @@ export const createPartnerFeed = (deps: { kafka: Kafka; admin: Admin; serde: Top
           while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > limits.maxBufferedBytes) {
             if (Date.now() >= waitUntil) return closeSlowReader();
             await new Promise((r) => setTimeout(r, 50));
+            await heartbeat();
           }
         },
       });
