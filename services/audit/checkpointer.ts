@@ -1,6 +1,8 @@
 import { Consumer, Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { Logger } from '../common/log';
+import { ConsumerComponent } from '../common/supervised-consumer';
+import { consumerDied } from '../common/supervise';
 import { Topics } from '../../schemas/topics';
 import { TopicSerde } from '../../schemas/registry';
 import { advanceHead, ChainHead, checkpointSignatureValid, signCheckpoint } from './checkpoint';
@@ -24,10 +26,10 @@ export interface CheckpointerOptions {
   readonly groupId?: string;
 }
 
-export interface Checkpointer {
+/** A consumer the supervisor can run (services/common/supervised-consumer.ts), and flush for tests and shutdown. */
+export interface Checkpointer extends ConsumerComponent {
   /** Signs and stores what has moved since the last time, now. */
   flush(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export const startCheckpointer = async (opts: CheckpointerOptions): Promise<Checkpointer> => {
@@ -58,7 +60,9 @@ export const startCheckpointer = async (opts: CheckpointerOptions): Promise<Chec
   };
   const flush = () => (flushing = flushing.then(flushNow, flushNow));
 
-  const consumer: Consumer = opts.kafka.consumer({ groupId: opts.groupId ?? 'voltstream-audit-checkpoints', maxWaitTimeInMs: 250 });
+  const groupId = opts.groupId ?? 'voltstream-audit-checkpoints';
+  const consumer: Consumer = opts.kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
+  const died = consumerDied(consumer);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
@@ -88,6 +92,10 @@ export const startCheckpointer = async (opts: CheckpointerOptions): Promise<Chec
   }, opts.everyMs);
   timer.unref();
   return {
+    topics: [topic],
+    groupId,
+    consumers: [consumer],
+    died,
     flush,
     stop: async () => {
       clearInterval(timer);

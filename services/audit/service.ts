@@ -1,4 +1,5 @@
 import { ServiceDefinition } from '../common/service';
+import { superviseConsumer } from '../common/supervised-consumer';
 import { loadOrCreateSigningKey } from './checkpoint-keys';
 import { defaultAuditSchema } from './checkpoint-store';
 import { startCheckpointer } from './checkpointer';
@@ -14,11 +15,12 @@ export const service: ServiceDefinition = {
     const key = loadOrCreateSigningKey(ctx.config.home);
     const schema = process.env.AUDIT_SCHEMA || defaultAuditSchema;
     const everyS = Number(process.env.AUDIT_CHECKPOINT_EVERY_S) || 60;
-    const checkpointer = await startCheckpointer({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, schema, key, log: ctx.log.child({ component: 'audit-checkpoints' }), everyMs: everyS * 1000 });
+    const log = ctx.log.child({ component: 'audit-checkpoints' });
+    const supervisor = await superviseConsumer(ctx, 'audit-checkpoints', () => startCheckpointer({ kafka: ctx.kafka, serde: ctx.serde, pool: ctx.pool, schema, key, log, everyMs: everyS * 1000 }));
     return {
       name: 'audit-checkpoints',
       endpoints: [`checkpoints every ${everyS} s into ${schema}.checkpoints, key ${keyFingerprint(key.publicKey)}`],
-      stop: () => checkpointer.stop(),
+      stop: () => supervisor.stop(),
     };
   },
 };
