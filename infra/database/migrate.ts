@@ -13,6 +13,10 @@ export const migrate = async (pool: Pool, schema: string, migrations: readonly M
   const client = await pool.connect();
   // The pool's connection goes back with the search_path it came with (the pool sets its own on connect).
   const searchPath = (await client.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path;
+  // Instances that start together (two projections processes) migrate one after the other: CREATE ... IF NOT EXISTS
+  // run at the same moment in two sessions can still collide on the catalog's unique indexes.
+  const lock = `voltstream-migrate:${schema}`;
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [lock]);
   try {
     const s = quoteIdent(schema);
     const dialect = await detectDialect(client);
@@ -35,6 +39,7 @@ export const migrate = async (pool: Pool, schema: string, migrations: readonly M
     }
     return { dialect, applied };
   } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]).catch(() => undefined);
     await client.query('SELECT pg_catalog.set_config($1, $2, false)', ['search_path', searchPath]).catch(() => undefined);
     client.release();
   }

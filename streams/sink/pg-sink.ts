@@ -3,7 +3,7 @@ import * as O from 'fp-ts/Option';
 import { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Pool, PoolClient } from 'pg';
 import { Gauge, Registry } from 'prom-client';
-import { quoteIdent } from '../../services/common/db';
+import { quoteIdent, withTransaction } from '../../services/common/db';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
 import { fetchedOffsetOf, groupTimeouts } from './consumer';
@@ -102,8 +102,13 @@ export const offsetsTableSql = (schema: string) =>
 
 export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
   const schema = quoteIdent(o.schema);
-  await o.pool.query(offsetsTableSql(o.schema));
-  await o.pool.query(deadLettersTableSql(o.schema));
+  // Under the schema's migration lock (infra/database/migrate.ts): two instances starting together would otherwise
+  // collide on the catalog creating the same table.
+  await withTransaction(o.pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`voltstream-migrate:${o.schema}`]);
+    await client.query(offsetsTableSql(o.schema));
+    await client.query(deadLettersTableSql(o.schema));
+  });
   const deadLetters = createDeadLetterWriter({ kafka: o.kafka, serde: o.serde, ...(o.deadLetterTopic ? { topic: o.deadLetterTopic } : {}), ...(o.metrics ? { metrics: o.metrics } : {}) });
   const gauge = lagGauge(o.metrics);
   const next = new Map<string, number>();
