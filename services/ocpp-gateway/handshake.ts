@@ -123,7 +123,10 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
       if (!release) return busy();
       t = phase('wait', t);
       try {
-        if (socket.destroyed) return;
+        if (socket.destroyed) {
+          d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'gone' });
+          return;
+        }
         const v = await authorize(req, cp, tls);
         t = phase('authorize', t);
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
@@ -131,7 +134,10 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
         phase('claim', t);
         // A charger that gave up while we checked it would otherwise leave a claim no one releases, and make its
         // next connection scan ocpp.frames for its chain head.
-        if (socket.destroyed) return await d.abandon(cp, claim);
+        if (socket.destroyed) {
+          d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'abandoned' });
+          return await d.abandon(cp, claim);
+        }
         d.wss.handleUpgrade(req, socket, head, (ws) => d.open(ws, cp, v.protocol, claim));
       } catch (e) {
         refuse(503, 'Service Unavailable', `handshake failed: ${(e as Error).message}`, { 'Retry-After': String(retryAfterSeconds(settings.retryAfterS)) });

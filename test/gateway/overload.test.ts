@@ -34,7 +34,9 @@ afterAll(async () => {
 }, 120000);
 
 test('1,000 chargers at once: all connect, waiting ones are told 503 + Retry-After, nothing else fails, answers afterwards', async () => {
-  const progress = process.env.OVERLOAD_PROGRESS ? (s: Second) => process.stderr.write(`${s.at}s ${JSON.stringify(s)} ${JSON.stringify(gw.handshakes())}\n`) : undefined;
+  const phases = async () => (await gw.metrics.getSingleMetric('ocpp_gateway_handshake_seconds')!.get()).values.filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count')).map((v) => `${String(v.labels.phase)}=${v.value}`).join(' ');
+  const refused = async () => (await gw.metrics.getSingleMetric('ocpp_gateway_rejected_total')!.get()).values.map((v) => `${String(v.labels.reason)}=${v.value}`).join(' ');
+  const progress = process.env.OVERLOAD_PROGRESS ? (s: Second) => void Promise.all([phases(), refused()]).then(([p, r]) => process.stderr.write(`${s.at}s ${JSON.stringify(s)} ${JSON.stringify(gw.handshakes())} ${p} ${r}\n`)) : undefined;
   // At least 60 s of closed loop, and on until every charger is in (on a busy 2-core machine 1,000 password checks
   // alone take minutes).
   const burst = await driver.burst(60, progress, 480);
