@@ -7,6 +7,7 @@ import { service as ocppGateway } from '../ocpp-gateway/service';
 import { service as telematicsIngest } from '../telematics-ingest/service';
 import { service as optimizer } from '../optimizer/service';
 import { service as api } from '../api/service';
+import { service as auditCheckpoints } from '../audit/service';
 
 /** Every deployable of the repository, in start order, with the port of its own `/health`, `/ready` and `/metrics`
  *  (`<NAME>_HEALTH_PORT`, e.g. OCPP_GATEWAY_HEALTH_PORT; the API serves them on API_PORT). `inStart`: whether
@@ -25,6 +26,7 @@ export const deployables: readonly Deployable[] = [
   { definition: partnerRouter, healthPort: 8095, inStart: true },
   { definition: telematicsIngest, healthPort: 8096, inStart: false },
   { definition: optimizer, healthPort: 8097, inStart: true },
+  { definition: auditCheckpoints, healthPort: 8098, inStart: true },
   { definition: api, healthPort: 'api', inStart: true },
 ];
 
