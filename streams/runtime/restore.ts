@@ -67,7 +67,17 @@ export const restoreStore = async <S, I extends InputTopics, Ev, O>(c: RestoreCo
     await yieldToLoop();
   });
   c.log.info('store restored from changelog', { store: store.name, partition, keys: states.size, records, ms: Date.now() - started });
-  return otherShape.size === 0 ? states : rebuildStore(c, partition, upTo, producer, otherShape);
+  if (otherShape.size > 0) {
+    c.log.warn('store shape changed: rebuilding the store partition from the input history', { store: store.name, shape: store.shape, partition, staleKeys: otherShape.size });
+    return rebuildStore(c, partition, upTo, producer, otherShape);
+  }
+  // No changelog, yet the group has folded part of the input: its offsets were committed without a store (the old
+  // re-reading processor, or a changelog topic deleted).
+  if (high === 0 && upTo > (await partitionOffsets(c.admin, c.fold.inputs[store.input]!.name, partition)).low) {
+    c.log.warn('store has no changelog but its group has committed offsets: rebuilding the store partition from the input history', { store: store.name, partition, upTo });
+    return rebuildStore(c, partition, upTo, producer, otherShape);
+  }
+  return states;
 };
 
 /** Folds the input partition's history up to `upTo` (no outputs) and writes every key's state to the changelog, with
@@ -77,7 +87,6 @@ const rebuildStore = async <S, I extends InputTopics, Ev, O>(c: RestoreContext<S
   const store = fold.store;
   const topic = fold.inputs[store.input]!.name;
   const { low } = await partitionOffsets(c.admin, topic, partition);
-  c.log.warn('store shape changed: rebuilding the store partition from the input history', { store: store.name, shape: store.shape, partition, from: low, upTo, staleKeys: stale.size });
   const states = new Map<string, S>();
   let lastLogged = Date.now();
   c.progress(partition, 0, upTo - low);

@@ -64,6 +64,8 @@ interface Task<S> {
   store: Map<string, S>;
   next: number;
   ready: Promise<void>;
+  /** The batch being folded and committed, if any: the producer is not disconnected under it. */
+  busy: Promise<void>;
   broken: boolean;
   closed: boolean;
 }
@@ -157,7 +159,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
   };
 
   const open = (topic: string, partition: number): Task<S> => {
-    const task: Task<S> = { topic, partition, stateful: topic === storeTopic, producer: undefined, store: new Map(), next: 0, ready: Promise.resolve(), broken: false, closed: false };
+    const task: Task<S> = { topic, partition, stateful: topic === storeTopic, producer: undefined, store: new Map(), next: 0, ready: Promise.resolve(), busy: Promise.resolve(), broken: false, closed: false };
     tasks.set(`${topic}:${partition}`, task);
     task.ready = start(task, false);
     return task;
@@ -185,7 +187,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     preparing.delete(`${task.topic}:${task.partition}`);
     lag.delete(`${task.topic}:${task.partition}`);
     metrics.forget(fold.name, task.topic, store.name, task.partition);
-    void task.ready.finally(() => task.producer?.disconnect().catch(() => undefined));
+    void Promise.all([task.ready, task.busy]).finally(() => task.producer?.disconnect().catch(() => undefined));
   };
 
   const waitBeating = async (p: Promise<void>, heartbeat: () => Promise<void>) => {
@@ -197,10 +199,22 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     }
   };
 
-  const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    const { topic, partition } = batch;
-    if (!isRunning() || isStale()) return;
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { topic, partition } = payload.batch;
+    if (!payload.isRunning() || payload.isStale()) return;
     const task = tasks.get(`${topic}:${partition}`) ?? open(topic, partition);
+    let done = () => undefined as void;
+    task.busy = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await foldAndCommit(task, payload);
+    } finally {
+      done();
+    }
+  };
+
+  const foldAndCommit = async (task: Task<S>, { batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> => {
+    const { topic, partition } = batch;
+    log.debug('batch', { topic, partition, fetchedAt: fetchedOffsetOf(batch), next: task.next, first: batch.firstOffset(), last: batch.lastOffset(), n: batch.messages.length, broken: task.broken, closed: task.closed });
     await waitBeating(task.ready, heartbeat);
     if (task.closed || isStale()) return;
     if (task.broken) {
@@ -210,7 +224,19 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       return;
     }
     const producer = task.producer;
-    if (!producer || batch.messages.length === 0 || fetchedOffsetOf(batch) > task.next) return;
+    if (!producer || batch.messages.length === 0) return;
+    // The store is the truth about how far the partition is folded: it was restored after the partition's producer
+    // fenced the previous owner, with the committed offset read then. The consumer's own position comes from the
+    // group's offsets as they were when it joined, which can be behind (the previous owner committed since) or, after
+    // a failed transaction, ahead. Ahead: move it back; behind: step over what the store already holds.
+    if (fetchedOffsetOf(batch) > task.next) {
+      consumer.seek({ topic, partition, offset: String(task.next) });
+      return;
+    }
+    if (Number(batch.lastOffset()) + 1 <= task.next) {
+      resolveOffset(batch.lastOffset());
+      return;
+    }
 
     let beat = Date.now();
     const { changed, outputs, records } = await foldBatch(
@@ -292,7 +318,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       await c.disconnect();
       const held = [...tasks.values()];
       for (const task of held) close(task);
-      await Promise.all(held.map((t) => t.ready.then(() => t.producer?.disconnect().catch(() => undefined))));
+      await Promise.all(held.map((t) => Promise.all([t.ready, t.busy]).then(() => t.producer?.disconnect().catch(() => undefined))));
       await reader.stop();
       await admin.disconnect();
     },

@@ -21,7 +21,7 @@ const main = async () => {
   const serde = createTopicSerde(config.schemaRegistryUrl);
   const say = (what: string) => process.stdout.write(`${what}\n`);
   const running = await startFoldNormalizer(kafka, serde, topics, env('FOLD_GROUP'), {
-    log: createLogger('fold-runner', 'warn'),
+    log: createLogger('fold-runner', process.env.FOLD_LOG_LEVEL === 'info' || process.env.FOLD_LOG_LEVEL === 'debug' ? process.env.FOLD_LOG_LEVEL : 'warn'),
     transactionalIdPrefix: env('FOLD_TXID'),
     maxBytesPerPartition: 8 * 1024,
     sessionTimeoutMs: 6000,

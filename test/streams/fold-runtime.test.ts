@@ -12,7 +12,9 @@ import { evolveAll } from '../../streams/runtime/fold';
 import { RunningFold } from '../../streams/runtime/run-fold';
 import { endOffsets } from '../../streams/sink/pg-sink';
 import { readTopicUntil, uniq, waitForValue } from '../support/stack';
-import { createTestTopics, deleteTestTopics, produce, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { createNormalizer } from '../../streams/normalizer/processor';
+import { startKafkaProcessor } from '../../streams/sink/kafka-processor';
 import { deleteChangelog, startFoldNormalizer } from './fold-support';
 
 jest.setTimeout(240_000);
@@ -155,6 +157,29 @@ describe('fold runtime (real Kafka and registry)', () => {
     expect(expected.size).toBeGreaterThan(10);
     const written = await readTopicUntil<Record<string, unknown>>(topics.events, (rs) => rs.length >= expected.size, { timeoutMs: 30_000 });
     expect(new Set(written.map((w) => String(w.value.eventId)))).toEqual(expected);
+  });
+
+  it('takes over a group from the old re-reading processor: no changelog yet, so each store partition is rebuilt from history once', async () => {
+    const topics = await fresh();
+    const { history, rest } = chargers(12, 'OLD');
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
+    const groupId = uniq('fold-from-old');
+    const old = await startKafkaProcessor({ name: 'normalizer', groupId, transactionalId: uniq('old-tx'), inputs: [topics.frames, topics.commandResults], output: topics.events, kafka, serde, log: quietLog, processor: createNormalizer(topics) });
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    await old.stop();
+    const expected = await pureRun(topics.frames);
+
+    const { lines, log } = capture();
+    const next = await startFoldNormalizer(kafka, serde, topics, groupId, { log });
+    running.push(next);
+    await waitForValue('stores rebuilt', () => (next.stores().size === 3 && lines.filter((l) => l.msg === 'store partition rebuilt').length === 3 ? true : undefined), 60_000, 50);
+    expect(storeContents(next)).toEqual(expected.states);
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, rest.map((f) => ({ key: f.chargePointId, value: f })));
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    const all = await pureRun(topics.frames);
+    const written = await readTopicUntil<Record<string, unknown>>(topics.events, (rs) => rs.length >= all.events.size, { timeoutMs: 30_000 });
+    // Each event once: the old processor's, then the runtime's, with nothing repeated at the hand-over.
+    expect(written.map((w) => String(w.value.eventId)).sort()).toEqual([...all.events.keys()].sort());
   });
 
   it('rebuilds a store once from the input history when the shape of its state changed, and restores the next time', async () => {

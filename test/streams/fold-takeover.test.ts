@@ -57,7 +57,14 @@ const startRunner = (env: NodeJS.ProcessEnv, frames: string): Runner => {
     instance: () => instance,
     framePartitions: () => partitions,
     commits: () => commits,
-    nextCommit: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    nextCommit: () =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`instance ${instance} committed nothing for 60 s (${commits} commits so far)`)), 60_000);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
   };
 };
 
@@ -91,7 +98,13 @@ describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid
       seq.set(f.chargePointId, n);
       return { ...f, seq: n };
     });
-    await produce(kafka, serde, topics.frames, Topics.ocppFrames, renumbered.map((f) => ({ key: f.chargePointId, value: f })));
+    // Sent a few records at a time: small record batches, so that each fetch (8 KiB) and transaction holds a few frames
+    // and both instances still have work when one is killed.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const encoded = await Promise.all(renumbered.map(async (f) => ({ key: f.chargePointId, value: await serde.encode(Topics.ocppFrames, f) })));
+    for (let i = 0; i < encoded.length; i += 24) await producer.send({ topic: topics.frames, messages: encoded.slice(i, i + 24), acks: -1 });
+    await producer.disconnect();
     await produce(
       kafka,
       serde,
@@ -109,7 +122,7 @@ describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid
   });
 
   it('commits each expected event exactly once, with the content of one pure run over the frames', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', FOLD_TOPICS: JSON.stringify(topics), FOLD_GROUP: uniq('takeover-normalizer'), FOLD_TXID: uniq('takeover-tx') };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', FOLD_LOG_LEVEL: process.env.FOLD_LOG_LEVEL ?? 'warn', FOLD_TOPICS: JSON.stringify(topics), FOLD_GROUP: uniq('takeover-normalizer'), FOLD_TXID: uniq('takeover-tx') };
     const inputs = [topics.frames, topics.commandResults];
     const ends = await endOffsets(kafka, inputs);
     const total = [...ends.values()].reduce((a, b) => a + b, 0);
@@ -121,7 +134,9 @@ describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid
     const b = startRunner(env, topics.frames);
     runners.push(b);
     // Both hold frames partitions after the rebalance, and both commit.
-    await until('both instances commit frames partitions', () => a.framePartitions().size > 0 && b.framePartitions().size > 0 && b.commits() >= 3);
+    await until('both instances commit frames partitions', () => a.framePartitions().size > 0 && b.framePartitions().size > 0 && b.commits() >= 3).catch((e: Error) => {
+      throw new Error(`${e.message}: A ${a.commits()} commits on frames partitions ${[...a.framePartitions()]}, B ${b.commits()} on ${[...b.framePartitions()]}`);
+    });
     expect(a.instance()).toBeDefined();
     expect(b.instance()).not.toEqual(a.instance());
 
