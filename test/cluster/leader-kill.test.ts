@@ -1,0 +1,56 @@
+/** A 3-broker cluster under steady OCPP load loses, by SIGKILL, the broker that leads ocpp.frames partitions of the
+ *  load: every acknowledged frame is in ocpp.frames exactly once (read_committed), chargers get InternalError only
+ *  until the partitions have new leaders and the gateway has taken them up, and the gateway recovers without a
+ *  restart. Runs its own cluster on free ports in a temp directory; the shared broker is never touched. */
+import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
+import { uniq } from '../support/stack';
+import { configureFleet, dropSchema, gatewayContext, pgSchemaName } from '../gateway/support';
+import { failoverScenario, startTestCluster, TestCluster } from './support';
+import { restartNode } from '../../infra/kafka/cluster';
+import { ServiceContext } from '../../services/common/service';
+
+jest.setTimeout(420000);
+
+const log = (s: string) => process.stderr.write(`[leader kill] ${s}\n`);
+const schema = pgSchemaName('cl_kill');
+let cluster: TestCluster | undefined;
+let ctx: ServiceContext | undefined;
+let gw: Gateway | undefined;
+
+beforeAll(async () => {
+  cluster = await startTestCluster(log);
+  ctx = gatewayContext({ kafkaBrokers: cluster.bootstrap.split(',') });
+});
+
+afterAll(async () => {
+  await gw?.stop().catch(() => undefined);
+  await cluster?.stop();
+  if (ctx) {
+    await dropSchema(ctx.pool, schema);
+    await ctx.pool.end();
+  }
+});
+
+test('SIGKILL of the leader: nothing acknowledged lost or doubled, InternalError only during the failover, recovery without restart', async () => {
+  const result = await failoverScenario(
+    cluster!,
+    async (ids) => {
+      await configureFleet(ctx!.kafka, ctx!.serde, ids.map((id) => ({ id, password: `pw-${id}` })));
+      gw = await createGateway(ctx!, { gatewayId: uniq('gw-kill'), port: 0, settings: { dbSchema: schema, kafkaLanes: 2 }, consumeCommands: false });
+      return gw;
+    },
+    uniq('kill'),
+    {
+      disturb: (_victim, pid) => {
+        log(`SIGKILL ${pid}`);
+        process.kill(pid, 'SIGKILL');
+      },
+      restore: async (victim) => {
+        await restartNode(victim, cluster!.sasl);
+        log('victim started again');
+      },
+    },
+    log,
+  );
+  expect(result.report.acknowledged).toBeGreaterThan(0);
+});
