@@ -10,7 +10,8 @@ import { ClusterSpec, clusterStatus, portStride, readClusterRecord, startCluster
 import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopRegistry } from './registry/apicurio';
 import { hostToReach, isLoopback, parseHostPort } from './addresses';
 import { topicReplication } from '../services/common/topic-replication';
-import { isAlive, readPid, spawnDaemon, stopDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
+import { isAlive, readPid, sleep, spawnDaemon, stopDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
+import { Admin } from 'kafkajs';
 import { databaseReady } from '../services/common/db';
 
 /** The local stack: Kafka (one broker, or a cluster of N: kafka/cluster.ts), schema registry and (unless DATABASE_URL
@@ -114,13 +115,28 @@ const startEmbeddedDbDaemon = async (c: Config) => {
 
 export const stopEmbeddedDb = (c: Config): Promise<string> => stopDaemon(dbPidFile(c), 10000);
 
+/** A cluster that has just formed may answer a topic's creation with "does not host this topic-partition" while the
+ *  new topic's metadata reaches its brokers (a retriable error): ask again, the topics made so far are kept. */
+const ensureTopicsRetrying = async (admin: Admin, c: Config): Promise<string[]> => {
+  const created: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      created.push(...(await ensureTopics(admin, { partitions: c.partitions, replicationFactor: c.replicationFactor, minInsyncReplicas: c.minInsyncReplicas })));
+      return created;
+    } catch (e) {
+      if (attempt >= 30 || (e as { retriable?: boolean }).retriable !== true) throw e;
+      await sleep(1000);
+    }
+  }
+};
+
 /** Topics and schemas: created and registered idempotently on every start. */
 export const prepareKafka = async (c: Config): Promise<{ createdTopics: string[]; schemas: number }> => {
   const kafka = createKafka(c, 'voltstream-stack');
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const createdTopics = await ensureTopics(admin, { partitions: c.partitions, replicationFactor: c.replicationFactor, minInsyncReplicas: c.minInsyncReplicas });
+    const createdTopics = await ensureTopicsRetrying(admin, c);
     const serde = createTopicSerde(c.schemaRegistryUrl);
     const ids = await registerAll(serde)();
     if (ids._tag === 'Left') throw new Error(ids.left);
