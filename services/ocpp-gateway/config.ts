@@ -33,6 +33,9 @@
  *   OCPP_MAILBOX_MAX           records of refused frames queued per connection; beyond it a refused frame is still
  *                              answered and in ocpp.rejected, but not in ocpp.frames (default 32)
  *   OCPP_AUTH_CACHE_TTL_S      how long a verified Basic credential skips scrypt (default 300, 0: no cache)
+ *   OCPP_FAILED_HANDSHAKES_PER_SOURCE   failed handshakes from one address per minute before it gets 429 + Retry-After
+ *                              at once, without a password check (default 100: a depot behind one NAT address shares it)
+ *   OCPP_FAILED_HANDSHAKES_PER_CHARGER  the same per charge point id, from any address (default 10)
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
  */
 import * as t from 'io-ts';
@@ -72,6 +75,8 @@ const Env = t.partial({
   OCPP_RETRY_AFTER_S: IntFromString,
   OCPP_MAILBOX_MAX: IntFromString,
   OCPP_AUTH_CACHE_TTL_S: IntFromString,
+  OCPP_FAILED_HANDSHAKES_PER_SOURCE: IntFromString,
+  OCPP_FAILED_HANDSHAKES_PER_CHARGER: IntFromString,
 });
 
 export interface TlsSettings {
@@ -105,6 +110,8 @@ export interface GatewaySettings {
   readonly retryAfterS: number;
   readonly mailboxMax: number;
   readonly authCacheTtlS: number;
+  readonly failedHandshakesPerSource: number;
+  readonly failedHandshakesPerCharger: number;
   /** Bytes of a refused frame kept in ocpp.rejected. */
   readonly rejectAuditBytes: number;
 }
@@ -131,6 +138,8 @@ export const defaultSettings: GatewaySettings = {
   retryAfterS: 5,
   mailboxMax: 32,
   authCacheTtlS: 300,
+  failedHandshakesPerSource: 100,
+  failedHandshakesPerCharger: 10,
   rejectAuditBytes: 8192,
 };
 
@@ -163,6 +172,8 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         retryAfterS: Math.max(1, e.OCPP_RETRY_AFTER_S ?? defaultSettings.retryAfterS),
         mailboxMax: Math.max(1, e.OCPP_MAILBOX_MAX ?? defaultSettings.mailboxMax),
         authCacheTtlS: e.OCPP_AUTH_CACHE_TTL_S ?? defaultSettings.authCacheTtlS,
+        failedHandshakesPerSource: Math.max(1, e.OCPP_FAILED_HANDSHAKES_PER_SOURCE ?? defaultSettings.failedHandshakesPerSource),
+        failedHandshakesPerCharger: Math.max(1, e.OCPP_FAILED_HANDSHAKES_PER_CHARGER ?? defaultSettings.failedHandshakesPerCharger),
         rejectAuditBytes: defaultSettings.rejectAuditBytes,
       });
     }),

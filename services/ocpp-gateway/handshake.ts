@@ -5,7 +5,9 @@ import * as http from 'node:http';
 import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
-import { verifySecret } from '../common/password';
+import { randomBytes } from 'node:crypto';
+import { hashSecret, verifySecret } from '../common/password';
+import { createFailureGuard } from './failure-guard';
 import { Admission, createAdmission, retryAfterSeconds } from './admission';
 import { GatewaySettings } from './config';
 import { Rejection } from './connection';
@@ -65,6 +67,9 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
   const { settings, fleet } = d;
   const checkPassword = createCredentialCache(verifySecret, settings.authCacheTtlS * 1000);
   const admission = createAdmission(settings.handshakeConcurrency, settings.handshakeQueue, settings.handshakeWaitS * 1000);
+  const guard = createFailureGuard({ perSource: settings.failedHandshakesPerSource, perCharger: settings.failedHandshakesPerCharger, windowMs: 60_000 });
+  // An unknown id pays the same password check as a known one, so neither the answer nor its time tells them apart.
+  const decoy = hashSecret(randomBytes(16).toString('hex'));
 
   const authorize = async (req: http.IncomingMessage, cp: string, tls: boolean): Promise<Verdict> => {
     const offered = (req.headers['sec-websocket-protocol'] ?? '')
@@ -78,7 +83,12 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
       await fleet.catchUp(2000);
       charger = fleet.view.chargers.get(cp);
     }
-    if (!charger) return { ok: false, status: 404, text: 'Not Found', reason: 'unknown charge point id' };
+    const challenge = { 'WWW-Authenticate': 'Basic realm="ocpp"' };
+    if (!charger) {
+      const creds = basicCredentials(req);
+      if (creds) await checkPassword(creds.password, await decoy);
+      return { ok: false, status: 401, text: 'Unauthorized', reason: 'unknown charge point id', headers: challenge };
+    }
     const profile = charger.securityProfile;
     if (profile >= 2 && !tls) return { ok: false, status: 403, text: 'Forbidden', reason: `security profile ${profile} requires TLS` };
     if (profile === 3) {
@@ -89,7 +99,6 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
       return { ok: true, protocol };
     }
     const creds = basicCredentials(req);
-    const challenge = { 'WWW-Authenticate': 'Basic realm="ocpp"' };
     if (!creds) return { ok: false, status: 401, text: 'Unauthorized', reason: 'Basic credentials required', headers: challenge };
     if (creds.user !== cp) return { ok: false, status: 401, text: 'Unauthorized', reason: 'Basic user must be the charge point id', headers: challenge };
     if (!charger.passwordHash || !(await checkPassword(creds.password, charger.passwordHash)))
@@ -100,13 +109,32 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
   const onUpgrade = (tls: boolean) => (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const at = Date.now();
     const url = new URL(req.url ?? '/', 'http://x');
-    const cp = chargePointOf(url.pathname);
+    const cp = chargePointOf(url.pathname).slice(0, 200);
+    const source = req.socket.remoteAddress ?? 'unknown';
+    // One audit record per source and reason per minute, its size capped, the peer address in its reason.
+    const audit = (status: number, reason: string) => {
+      const a = guard.audit(source, String(status), Date.now());
+      if (!a.record) return;
+      const more = a.suppressed ? `; ${a.suppressed} more like it from this source not recorded` : '';
+      d.reject({ chargePointId: cp || url.pathname.slice(0, 200), protocol: null, stage: 'HANDSHAKE', raw: Buffer.from(`${req.method} ${req.url}`.slice(0, 512)), uniqueId: null, action: null, errorCode: String(status), reason: `${reason} (peer ${source}${more})`, receivedAt: at });
+    };
     const refuse = (status: number, text: string, reason: string, headers?: Record<string, string>) => {
       d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: String(status) });
-      d.reject({ chargePointId: cp || url.pathname.slice(0, 200), protocol: null, stage: 'HANDSHAKE', raw: Buffer.from(`${req.method} ${req.url}`), uniqueId: null, action: null, errorCode: String(status), reason, receivedAt: at });
+      if (status < 500) guard.failed(source, cp || url.pathname.slice(0, 200), Date.now());
+      audit(status, reason);
       refuseUpgrade(socket, status, text, headers);
     };
-    if (!cp) return refuse(404, 'Not Found', `not an OCPP endpoint: ${url.pathname}`);
+    /** Refused outright (429 + Retry-After, no password check) while the source or the id has failed too often. */
+    const tooMany = (): boolean => {
+      const wait = guard.blockedFor(source, cp, Date.now());
+      if (wait === undefined) return false;
+      d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: '429' });
+      audit(429, `too many failed handshakes from ${source} or for ${cp || 'this path'}: refused for ${wait} s`);
+      refuseUpgrade(socket, 429, 'Too Many Requests', { 'Retry-After': String(wait) });
+      return true;
+    };
+    if (tooMany()) return;
+    if (!cp) return refuse(404, 'Not Found', `not an OCPP endpoint: ${url.pathname.slice(0, 200)}`);
     socket.on('error', () => undefined);
     const busy = () => {
       // Not audited in ocpp.rejected: under a burst that would add a Kafka write per refusal.
@@ -127,6 +155,8 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
           d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'gone' });
           return;
         }
+        // It may have failed too often while it waited in line.
+        if (tooMany()) return;
         const v = await authorize(req, cp, tls);
         t = phase('authorize', t);
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
