@@ -58,10 +58,17 @@ const startOnFreePorts = async (log: (s: string) => void): Promise<{ dir: string
 export const startTestCluster = async (log: (s: string) => void): Promise<TestCluster> => {
   const { dir, cluster } = await startOnFreePorts(log);
   const kafka = createKafka({ kafkaBrokers: cluster.bootstrap.split(',') }, 'cluster-test-admin');
+  const stop = async () => {
+    await stopCluster(dir, 10000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     await createTopicsReady(admin);
+  } catch (e) {
+    await stop();
+    throw e;
   } finally {
     await admin.disconnect();
   }
@@ -69,10 +76,7 @@ export const startTestCluster = async (log: (s: string) => void): Promise<TestCl
     ...cluster,
     dir,
     kafka,
-    stop: async () => {
-      await stopCluster(dir, 10000);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 };
 
