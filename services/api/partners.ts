@@ -68,7 +68,7 @@ export const provisionPartner = async (
   const reserved = reservedPrincipalProblem(partnerId);
   if (reserved !== undefined) throw new Error(`refusing to provision partner: ${reserved}`);
   const spec = partnerTopicSpec(partnerId);
-  await ensureTopics(deps.admin, { partitions: deps.config.partitions, replicationFactor: deps.config.replicationFactor }, [spec]);
+  await ensureTopics(deps.admin, { partitions: deps.config.partitions, replicationFactor: deps.config.replicationFactor, minInsyncReplicas: deps.config.minInsyncReplicas }, [spec]);
   await deps.serde.ensure(spec);
   await setScramCredentials(deps.config, partnerId, password);
   await deps.admin.createAcls({ acl: partnerAcls(partnerId) });

@@ -16,11 +16,11 @@ export interface ChargerListeners {
 
 const notFound = (_req: http.IncomingMessage, res: http.ServerResponse) => void res.writeHead(404, { 'Content-Length': '0' }).end();
 
-const listen = (server: http.Server, port: number): Promise<number> =>
+const listen = (server: http.Server, port: number, host: string): Promise<number> =>
   new Promise((resolve, reject) => {
     server.once('error', reject);
     // A burst of connects beyond the default backlog (511) would be reset by the kernel before we could answer 503.
-    server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => resolve((server.address() as { port: number }).port));
+    server.listen({ port, host, backlog: 4096 }, () => resolve((server.address() as { port: number }).port));
   });
 
 const closeServer = async (server: http.Server) => {
@@ -29,16 +29,17 @@ const closeServer = async (server: http.Server) => {
   await closed;
 };
 
-export const startChargerListeners = async (port: number, tls: TlsSettings | undefined, onUpgrade: (tls: boolean) => UpgradeHandler): Promise<ChargerListeners> => {
+/** `host`: the address the charger-facing listeners bind (OCPP_HOST, default 127.0.0.1). */
+export const startChargerListeners = async (host: string, port: number, tls: TlsSettings | undefined, onUpgrade: (tls: boolean) => UpgradeHandler): Promise<ChargerListeners> => {
   const plain = http.createServer(notFound);
   plain.on('upgrade', onUpgrade(false));
-  const plainPort = await listen(plain, port);
+  const plainPort = await listen(plain, port, host);
   let secure: https.Server | undefined;
   let tlsPort: number | undefined;
   if (tls) {
     secure = https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key), ...(tls.ca ? { ca: fs.readFileSync(tls.ca) } : {}), requestCert: true, rejectUnauthorized: false }, notFound);
     secure.on('upgrade', onUpgrade(true));
-    tlsPort = await listen(secure, tls.port);
+    tlsPort = await listen(secure, tls.port, host);
   }
   return {
     port: plainPort,

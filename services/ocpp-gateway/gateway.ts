@@ -202,7 +202,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     open: openConnection,
     reject,
   });
-  const listeners = await startChargerListeners(opts.port ?? ctx.config.ocppPort, settings.tls, handshake.onUpgrade);
+  const ocppHost = ctx.config.ocppHost ?? '127.0.0.1';
+  const listeners = await startChargerListeners(ocppHost, opts.port ?? ctx.config.ocppPort, settings.tls, handshake.onUpgrade);
 
   if (opts.consumeCommands !== false) await router.start();
   // Half-open connections would keep a charger "connected" here and attract its commands: ping, and drop the silent.
@@ -238,7 +239,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     gatewayId,
     port: listeners.port,
     tlsPort: listeners.tlsPort,
-    url: `ws://127.0.0.1:${listeners.port}/ocpp`,
+    // A wildcard bind is reached on loopback from this host.
+    url: `ws://${ocppHost === '0.0.0.0' || ocppHost === '::' ? '127.0.0.1' : ocppHost}:${listeners.port}/ocpp`,
     internalUrl: internal.url,
     metrics: registry,
     connectedCount: () => connections.size,

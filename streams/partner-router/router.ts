@@ -93,7 +93,7 @@ export const startPartnerRouter = async (ctx: ServiceContext, opts: RouterOption
   const ensurePartner = async (partnerId: string) => {
     if (ready.has(partnerId)) return;
     const spec = partnerTopicSpec(partnerId);
-    await ensureTopics(admin, { partitions: ctx.config.partitions, replicationFactor: ctx.config.replicationFactor }, [spec]);
+    await ensureTopics(admin, { partitions: ctx.config.partitions, replicationFactor: ctx.config.replicationFactor, minInsyncReplicas: ctx.config.minInsyncReplicas }, [spec]);
     await ctx.serde.ensure(spec);
     ready.add(partnerId);
   };
