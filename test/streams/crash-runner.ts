@@ -7,12 +7,9 @@ import { createPool } from '../../services/common/db';
 import { createTopicSerde } from '../../schemas/registry';
 import { startProjections } from '../../streams/projections/run';
 import { startFoldNormalizer } from './fold-support';
+import { requiredEnv } from './runner-env';
 
-const env = (name: string): string => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-};
+const env = requiredEnv;
 
 const main = async () => {
   const config = loadConfig();

@@ -7,12 +7,9 @@ import { createLogger } from '../../services/common/log';
 import { createTopicSerde } from '../../schemas/registry';
 import { TestTopics } from './support';
 import { startFoldNormalizer } from './fold-support';
+import { requiredEnv } from './runner-env';
 
-const env = (name: string): string => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-};
+const env = requiredEnv;
 
 const main = async () => {
   const config = loadConfig();
