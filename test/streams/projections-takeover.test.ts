@@ -48,6 +48,7 @@ describe('projections: two instances in one group, one SIGKILLed mid-batch, the 
   let live: Awaited<ReturnType<typeof freshPgSchema>>;
   const serde = testSerde();
   const runners: Runner[] = [];
+  let records: { key: string; value: Record<string, unknown> }[] = [];
 
   beforeAll(async () => {
     kafka = testKafka('proj-takeover');
@@ -67,7 +68,7 @@ describe('projections: two instances in one group, one SIGKILLed mid-batch, the 
         events.push(...publishedEvents(facts));
       });
     }
-    await produce(kafka, serde, topics.events, Topics.chargingEvents, events.map((e) => ({ key: e.chargePointId, value: toAvro(e) })));
+    records = events.map((e) => ({ key: e.chargePointId, value: toAvro(e) }));
   });
 
   afterAll(async () => {
@@ -86,8 +87,10 @@ describe('projections: two instances in one group, one SIGKILLed mid-batch, the 
       TAKEOVER_SCHEMA: live.schema,
       TAKEOVER_GROUP: uniq('proj-takeover'),
     };
-    const ends = await endOffsets(kafka, [topics.events]);
-    const total = [...ends.values()].reduce((a, b) => a + b, 0);
+    // A quarter of the events before the instances start, the rest while they run, so that both have work whichever
+    // joins first and however fast the first one is.
+    const first = Math.floor(records.length / 4);
+    await produce(kafka, serde, topics.events, Topics.chargingEvents, records.slice(0, first));
     const stored = async () => {
       const rows = (await live.pool.query(`SELECT topic, partition, next_offset FROM "${live.schema}".stream_offsets WHERE consumer = 'projections'`).catch(() => ({ rows: [] }))).rows as { topic: string; partition: number; next_offset: string }[];
       return new Map(rows.map((x) => [`${x.topic}:${x.partition}`, Number(x.next_offset)]));
@@ -96,6 +99,12 @@ describe('projections: two instances in one group, one SIGKILLed mid-batch, the 
     const a = startRunner(env);
     const b = startRunner(env);
     runners.push(a, b);
+    const producing = (async () => {
+      for (let i = first; i < records.length; i += 300) {
+        await produce(kafka, serde, topics.events, Topics.chargingEvents, records.slice(i, i + 300));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
     await until('both instances apply', () => b.applied() > 0 && a.applied() > 0);
     const aBefore = a.applied();
     await until('the first instance applies again', () => a.applied() > aBefore);
@@ -103,7 +112,11 @@ describe('projections: two instances in one group, one SIGKILLed mid-batch, the 
     a.child.kill('SIGKILL');
     expect(await a.exited).toBeNull();
     const atKill = [...(await stored()).values()].reduce((x, y) => x + y, 0);
+    await producing;
+    const ends = await endOffsets(kafka, [topics.events]);
+    const total = [...ends.values()].reduce((x, y) => x + y, 0);
     process.stderr.write(`projections takeover: ${total} events, ${atKill} applied at the kill (A ${a.applied()}, B ${b.applied()})\n`);
+    expect(total).toBe(records.length);
     expect(atKill).toBeLessThan(total);
 
     await until('the second instance applies every partition', async () => {
