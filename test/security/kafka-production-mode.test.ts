@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../support/stack';
 
@@ -49,7 +51,10 @@ test('with VOLTSTREAM_MODE unset the same holds: production is the default', asy
 });
 
 test('a service refuses to connect to Kafka anonymously in production mode, naming the variables to set', async () => {
-  const env = await productionEnv({ VOLTSTREAM_MODE: 'production', VOLTSTREAM_ADMIN_KEY: 'a-key-of-our-own-1234', KAFKA_SASL_USERNAME: undefined, KAFKA_SASL_PASSWORD: undefined });
+  // A home of its own: the test stack's broker, started in development mode, is one production mode may reach
+  // anonymously (services/common/kafka.ts); a broker no local access file vouches for is not.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-prod-'));
+  const env = await productionEnv({ VOLTSTREAM_MODE: 'production', VOLTSTREAM_HOME: home, VOLTSTREAM_ADMIN_KEY: 'a-key-of-our-own-1234', KAFKA_SASL_USERNAME: undefined, KAFKA_SASL_PASSWORD: undefined });
   const r = await runService('api', env);
   expect(r.code).toBe(1);
   expect(r.output).toMatch(/refusing to connect to Kafka at .* without credentials: VOLTSTREAM_MODE is production/);
