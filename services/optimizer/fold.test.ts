@@ -66,7 +66,7 @@ describe('the fold’s indexes', () => {
 });
 
 describe('restoring what the optimizer commanded', () => {
-  const record = (payload: unknown, issuedBy = 'optimizer') => ({ commandId: 'c1', chargePointId: 'CP1', action: 'SetChargingProfile', payloadJson: JSON.stringify(payload), issuedBy, issuedAt: T });
+  const record = (payload: unknown, issuedBy = 'optimizer') => ({ commandId: 'c1', chargePointId: 'CP1', action: 'SetChargingProfile', payloadJson: JSON.stringify(payload), issuedBy, issuedAt: T, expiresAt: null, planId: null });
   const schedule = (unit: string, limit: number) => ({ chargingRateUnit: unit, chargingSchedulePeriod: [{ startPeriod: 0, limit, numberPhases: 3 }] });
 
   test('a 1.6 TxProfile in A and a 2.0.1 one in W become the slot-0 limit in kW', () => {

@@ -5,7 +5,8 @@ import * as t from 'io-ts';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import { catalog } from '../../schemas/catalog';
-import { CommandResult, decodeWith, Millis } from '../../schemas/records';
+import { decodeOcppCommand, OcppCommandRecord } from '../../schemas/command-record';
+import { CommandResult } from '../../schemas/records';
 import { Topics } from '../../schemas/topics';
 import { fromLimit } from './profiles';
 import { ampsToKw, ChargerSnapshot } from './snapshot';
@@ -14,15 +15,7 @@ import { Input } from './state';
 export const inputTopics = [Topics.fleetConfig, Topics.chargingEvents, Topics.telematicsReadings, Topics.ocppCommandResults, Topics.ocppCommands] as const;
 export type InputTopic = (typeof inputTopics)[number];
 
-const OwnCommand = t.type({
-  commandId: t.string,
-  chargePointId: t.string,
-  action: t.string,
-  payloadJson: t.string,
-  issuedBy: t.string,
-  issuedAt: Millis,
-});
-export type CommandRecord = t.TypeOf<typeof OwnCommand>;
+export type CommandRecord = OcppCommandRecord;
 
 export type Decoded =
   | { readonly kind: 'input'; readonly input: Input }
@@ -47,7 +40,7 @@ export const decodeInput = (topic: InputTopic, value: unknown): E.Either<string,
     case Topics.ocppCommandResults:
       return pipe(catalog.ocppCommandResults.decode(value), E.map((result) => ({ kind: 'result', result })));
     case Topics.ocppCommands:
-      return pipe(decodeWith(OwnCommand)(value), E.map((command) => ({ kind: 'command', command })));
+      return pipe(decodeOcppCommand(value), E.map((command) => ({ kind: 'command', command })));
   }
 };
 
