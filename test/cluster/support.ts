@@ -11,7 +11,7 @@ import { nodePid, RunningCluster, startCluster, stopCluster } from '../../infra/
 import { createKafka, ensureTopics } from '../../services/common/kafka';
 import { Topics, topicSpecs } from '../../schemas/topics';
 import { Gateway } from '../../services/ocpp-gateway/gateway';
-import { checkChain, Json, ocppClient, OcppClient } from '../gateway/support';
+import { checkChain, Json, meterValuesPayload, ocppClient, OcppClient } from '../gateway/support';
 import { plainRegistryClient, uniq } from '../support/stack';
 
 const portFree = (port: number): Promise<boolean> =>
@@ -142,10 +142,7 @@ export interface LoadCharger {
   loop?: Promise<void>;
 }
 
-const meter = (protocol: string, n: number) =>
-  protocol === 'ocpp1.6'
-    ? { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(n) }] }] }
-    : { evseId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: n }] }] };
+const meter = meterValuesPayload;
 
 /** Connects a charger to `gw` and sends MeterValues in a loop (the counter in the value), one CALL at a time, at most
  *  about 6 a second (the gateway's per-connection limit is 20 frames/s), again 250 ms after an error. */

@@ -9,7 +9,7 @@ import { createKafka } from '../../services/common/kafka';
 import { Topics } from '../../schemas/topics';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { uniq } from '../support/stack';
-import { checkChain, configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, ocppClient, OcppClient, pgSchemaName, readFrom, waitFor } from './support';
+import { checkChain, configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, meterValuesPayload, ocppClient, OcppClient, pgSchemaName, readFrom, waitFor } from './support';
 
 jest.setTimeout(300000);
 
@@ -43,10 +43,7 @@ interface Charger {
   loop?: Promise<void>;
 }
 
-const meter = (protocol: string, n: number) =>
-  protocol === 'ocpp1.6'
-    ? { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(n) }] }] }
-    : { evseId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: n }] }] };
+const meter = meterValuesPayload;
 
 const drive = (c: Charger, protocol: string) => {
   let n = 0;

@@ -217,3 +217,9 @@ export const checkChain = (frames: FrameRec[]) => {
   });
 };
 
+
+/** A MeterValues payload carrying the counter `n`, in either OCPP version (load loops of the outage and cluster tests). */
+export const meterValuesPayload = (protocol: string, n: number) =>
+  protocol === 'ocpp1.6'
+    ? { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(n) }] }] }
+    : { evseId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: n }] }] };
