@@ -5,6 +5,7 @@ import { ChargingEvent, toAvro } from './events';
 import { ConfigEvent, configToAvro } from './fleet-config';
 import { OcppFrameRecord } from './frame-chain';
 import { CommandResult, CommandResultCodec, decodeChargingEvent, decodeConfigEvent, decodeWith, OcppFrameCodec, TelematicsReadingCodec, TelematicsReadingRecord } from './records';
+import { decodeSiteMeterReading, SiteMeterReading, SiteMeterRejectionCodec } from './site-meter-record';
 import { changelogTopic, TopicSpec, topicSpecs, Topics } from './topics';
 import { subjectOf } from './registry';
 
@@ -17,6 +18,7 @@ export type Component =
   | 'services/optimizer'
   | 'services/dashboard'
   | 'services/audit'
+  | 'services/site-meters'
   | 'streams/normalizer'
   | 'streams/vehicle-tracker'
   | 'streams/projections'
@@ -83,5 +85,7 @@ export const catalog = {
   chargingEvents: entry<ChargingEvent>(Topics.chargingEvents, decodeChargingEvent, toAvro, ['streams/normalizer', 'streams/vehicle-tracker'], ['streams/vehicle-tracker', 'streams/projections', 'streams/partner-router', 'services/optimizer', 'services/dashboard']),
   optimizerPlans: entry(Topics.optimizerPlans, fields, same, ['services/optimizer'], ['services/api', 'services/dashboard']),
   fleetConfig: entry<ConfigEvent>(Topics.fleetConfig, decodeConfigEvent, configToAvro, ['services/api'], ['streams/vehicle-tracker', 'streams/projections', 'streams/partner-router', 'services/optimizer', 'services/ocpp-gateway']),
+  siteMeterReadings: entry<SiteMeterReading>(Topics.siteMeterReadings, decodeSiteMeterReading, same, ['services/site-meters'], ['streams/projections', 'services/optimizer']),
+  siteMeterRejected: entry(Topics.siteMeterRejected, decodeWith(SiteMeterRejectionCodec), same, ['services/site-meters'], []),
   normalizerChargersChangelog: { name: changelogTopic('normalizer', 'chargers'), producers: ['streams/normalizer'], consumers: ['streams/normalizer'] },
 } as const;

@@ -30,6 +30,8 @@ export const Topics = {
   chargingEvents: 'charging.events',
   optimizerPlans: 'optimizer.plans',
   fleetConfig: 'fleet.config',
+  siteMeterReadings: 'site.meter-readings',
+  siteMeterRejected: 'site.meter-rejected',
   deadLetter: 'streams.dead-letter',
 } as const;
 
@@ -53,6 +55,8 @@ export const topicSpecs: readonly TopicSpec[] = [
   { name: Topics.telematicsRejected, schemaFile: 'telematics.rejected.avsc', key: 'provider', producer: 'services/telematics-ingest', configs: { ...forever, ...durable } },
   { name: Topics.chargingEvents, schemaFile: 'charging.events.avsc', key: 'chargePointId', producer: 'streams/normalizer, streams/vehicle-tracker', configs: { ...forever, ...durable } },
   { name: Topics.optimizerPlans, schemaFile: 'optimizer.plans.avsc', key: 'siteId', producer: 'services/optimizer', configs: { ...forever, ...durable } },
+  { name: Topics.siteMeterReadings, schemaFile: 'site.meter-readings.avsc', key: 'siteId', producer: 'services/site-meters', configs: { ...forever, ...durable } },
+  { name: Topics.siteMeterRejected, schemaFile: 'site.meter-rejected.avsc', key: 'siteId', producer: 'services/site-meters', configs: { ...forever, ...durable } },
   { name: Topics.fleetConfig, schemaFile: 'fleet.config.avsc', key: '<kind>:<id>', producer: 'services/api', configs: { ...forever, ...durable }, partitions: 1 },
   // Records a stream processor could not apply, with the reason: their partition goes on without them.
   { name: Topics.deadLetter, schemaFile: 'streams.dead-letter.avsc', key: '<topic>/<partition>/<offset>', producer: 'streams/projections', configs: { ...forever, ...durable } },
