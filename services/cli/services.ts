@@ -5,6 +5,7 @@ import { service as projections } from '../../streams/projections/service';
 import { service as partnerRouter } from '../../streams/partner-router/service';
 import { service as ocppGateway } from '../ocpp-gateway/service';
 import { service as telematicsIngest } from '../telematics-ingest/service';
+import { service as siteMeters } from '../site-meters/service';
 import { service as optimizer } from '../optimizer/service';
 import { service as api } from '../api/service';
 import { service as auditCheckpoints } from '../audit/service';
@@ -27,6 +28,7 @@ export const deployables: readonly Deployable[] = [
   { definition: telematicsIngest, healthPort: 8096, inStart: false },
   { definition: optimizer, healthPort: 8097, inStart: true },
   { definition: auditCheckpoints, healthPort: 8098, inStart: true },
+  { definition: siteMeters, healthPort: 8099, inStart: true },
   { definition: api, healthPort: 'api', inStart: true },
 ];
 

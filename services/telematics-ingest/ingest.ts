@@ -64,7 +64,8 @@ export class KafkaUnavailable extends Error {
   readonly retriable = true;
 }
 
-const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
+/** p, or KafkaUnavailable after ms (also the site meters' ingest). */
+export const within = <T>(p: Promise<T>, ms: number): Promise<T> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new KafkaUnavailable(`Kafka did not acknowledge within ${ms} ms`)), ms);
     p.then(

@@ -38,8 +38,10 @@ const Pull = t.intersection([
   t.type({ url: t.string }),
   t.partial({ intervalMs: Positive, headers: t.record(t.string, t.string), cursorParam: t.string, cursorField: t.string }),
 ]);
+/** Push authentication as configured (also the site meters', services/site-meters/sites.ts). */
+export const PushAuthCodec = t.union([ApiKeyAuth, HmacAuth]);
 const ShapeCodec = t.keyof(Object.fromEntries(Object.keys(adapters).map((k) => [k, null])) as Record<Shape, null>);
-const ProviderCodec = t.intersection([t.type({ shape: ShapeCodec }), t.partial({ push: t.union([ApiKeyAuth, HmacAuth]), pull: Pull })]);
+const ProviderCodec = t.intersection([t.type({ shape: ShapeCodec }), t.partial({ push: PushAuthCodec, pull: Pull })]);
 /** Provider names are checked separately: io-ts drops record keys that fail a refined domain instead of failing. */
 export const ProvidersFile = t.type({ providers: t.record(t.string, ProviderCodec) });
 
@@ -64,21 +66,21 @@ export interface ProviderConfig {
 
 export type Providers = ReadonlyMap<string, ProviderConfig>;
 
+export const pushAuthWithDefaults = (p: t.TypeOf<typeof PushAuthCodec>): PushAuth =>
+  p.type === 'api-key'
+    ? { type: 'api-key', header: (p.header ?? 'x-api-key').toLowerCase(), keys: p.keys }
+    : {
+        type: 'hmac-sha256',
+        secrets: p.secrets,
+        signatureHeader: (p.signatureHeader ?? 'x-webhook-signature').toLowerCase(),
+        timestampHeader: (p.timestampHeader ?? 'x-webhook-timestamp').toLowerCase(),
+        toleranceSeconds: p.toleranceSeconds ?? 300,
+      };
+
 const withDefaults = (name: string, p: t.TypeOf<typeof ProviderCodec>): ProviderConfig => ({
   name,
   shape: p.shape,
-  push:
-    p.push === undefined
-      ? null
-      : p.push.type === 'api-key'
-        ? { type: 'api-key', header: (p.push.header ?? 'x-api-key').toLowerCase(), keys: p.push.keys }
-        : {
-            type: 'hmac-sha256',
-            secrets: p.push.secrets,
-            signatureHeader: (p.push.signatureHeader ?? 'x-webhook-signature').toLowerCase(),
-            timestampHeader: (p.push.timestampHeader ?? 'x-webhook-timestamp').toLowerCase(),
-            toleranceSeconds: p.push.toleranceSeconds ?? 300,
-          },
+  push: p.push === undefined ? null : pushAuthWithDefaults(p.push),
   pull:
     p.pull === undefined
       ? null
