@@ -5,7 +5,14 @@
  *   OCPP_TLS_PORT              port of the TLS listener (wss://), for security profiles 2 and 3; unset: no TLS listener
  *   OCPP_TLS_CERT              PEM file: the gateway's server certificate (chain)
  *   OCPP_TLS_KEY               PEM file: its private key
- *   OCPP_TLS_CA                PEM file: CA(s) that sign charger client certificates (profile 3)
+ *   OCPP_TLS_CA                PEM file: CA(s) that sign charger client certificates (profile 3); required while the
+ *                              TLS listener serves profile 3: the gateway refuses to start without it
+ *   OCPP_TLS_PROFILE3          `on` (default): the TLS listener asks for client certificates and serves profile 3;
+ *                              `off`: profile 2 only (profile-3 chargers are refused with 403), no CA needed
+ *   OCPP_TLS_CRL               PEM or DER file of certificate revocation lists signed by a CA of OCPP_TLS_CA; a
+ *                              revoked certificate is refused at the handshake, and a connection whose certificate a
+ *                              new list revokes is closed (1008)
+ *   OCPP_TLS_CRL_CHECK_S       how often the CRL file is checked for changes and read again (default 10)
  *   OCPP_MAX_FRAME_BYTES       largest frame answered normally (default 65536); larger ones get a CALLERROR, and frames
  *                              over 4x this value close the connection with 1009 (Message Too Big)
  *   OCPP_RATE_PER_SEC          sustained frames per second per connection (default 20)
@@ -55,6 +62,9 @@ const Env = t.partial({
   OCPP_TLS_CERT: t.string,
   OCPP_TLS_KEY: t.string,
   OCPP_TLS_CA: t.string,
+  OCPP_TLS_PROFILE3: t.keyof({ on: null, off: null }),
+  OCPP_TLS_CRL: t.string,
+  OCPP_TLS_CRL_CHECK_S: IntFromString,
   OCPP_MAX_FRAME_BYTES: IntFromString,
   OCPP_RATE_PER_SEC: IntFromString,
   OCPP_RATE_BURST: IntFromString,
@@ -84,7 +94,21 @@ export interface TlsSettings {
   readonly cert: string;
   readonly key: string;
   readonly ca: string | undefined;
+  /** Whether the listener serves security profile 3 (client certificates; needs `ca`). Default true. */
+  readonly profile3?: boolean;
+  /** CRL file (PEM or DER). */
+  readonly crl?: string;
+  readonly crlCheckS?: number;
 }
+
+/** Why these TLS settings cannot start a listener, if they cannot: profile 3 without a CA bundle would take any
+ *  certificate a public CA signed, or none. */
+export const tlsProblem = (tls: TlsSettings | undefined): string | undefined => {
+  if (!tls || tls.profile3 === false) return undefined;
+  if (!tls.ca)
+    return 'the TLS listener (OCPP_TLS_PORT) serves security profile 3 (client certificates) and needs OCPP_TLS_CA, the CA bundle that signs charger certificates; set OCPP_TLS_PROFILE3=off to serve profile 2 only';
+  return undefined;
+};
 
 export interface GatewaySettings {
   readonly tls: TlsSettings | undefined;
@@ -150,8 +174,13 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
     E.chain((e) => {
       const wantsTls = e.OCPP_TLS_PORT !== undefined;
       if (wantsTls && (!e.OCPP_TLS_CERT || !e.OCPP_TLS_KEY)) return E.left('OCPP_TLS_PORT needs OCPP_TLS_CERT and OCPP_TLS_KEY');
+      const tls: TlsSettings | undefined = wantsTls
+        ? { port: e.OCPP_TLS_PORT!, cert: e.OCPP_TLS_CERT!, key: e.OCPP_TLS_KEY!, ca: e.OCPP_TLS_CA, profile3: e.OCPP_TLS_PROFILE3 !== 'off', crl: e.OCPP_TLS_CRL, crlCheckS: Math.max(1, e.OCPP_TLS_CRL_CHECK_S ?? 10) }
+        : undefined;
+      const problem = tlsProblem(tls);
+      if (problem) return E.left(problem);
       return E.right<string, GatewaySettings>({
-        tls: wantsTls ? { port: e.OCPP_TLS_PORT!, cert: e.OCPP_TLS_CERT!, key: e.OCPP_TLS_KEY!, ca: e.OCPP_TLS_CA } : undefined,
+        tls,
         maxFrameBytes: e.OCPP_MAX_FRAME_BYTES ?? defaultSettings.maxFrameBytes,
         ratePerSec: e.OCPP_RATE_PER_SEC ?? defaultSettings.ratePerSec,
         rateBurst: e.OCPP_RATE_BURST ?? defaultSettings.rateBurst,

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { Topics } from '../../schemas/topics';
 import { ServiceContext } from '../common/service';
 import { startChargerListeners } from './charger-listeners';
+import { loadClientTrust } from './client-trust';
 import { GatewaySettings, decodeSettings } from './config';
 import { ChargerConnection, Rejection } from './connection';
 import { createCommandRouter, CommandRouter } from './commands';
@@ -67,6 +68,9 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const envSettings = decodeSettings(process.env);
   if (envSettings._tag === 'Left') throw new Error(envSettings.left);
   const settings: GatewaySettings = { ...envSettings.right, ...opts.settings };
+  const loadedTrust = loadClientTrust(settings.tls, ctx.log);
+  if (loadedTrust._tag === 'Left') throw new Error(loadedTrust.left);
+  const trust = loadedTrust.right;
   const gatewayId = opts.gatewayId ?? ctx.config.gatewayId;
   const log = ctx.log.child({ gatewayId });
   const registry = opts.metrics ?? ctx.metrics;
@@ -197,6 +201,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     fleet,
     metrics,
     wss,
+    trust,
     claim: (cp) => store.claim(cp, gatewayId, internal.url, frameLog.endLowerBound(frameLog.partitionOf(cp))),
     abandon: (cp, claim) => store.abandon(cp, claim),
     open: openConnection,
@@ -248,6 +253,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     kill: async () => {
       killed = true;
       clearInterval(pinger);
+      trust?.stop();
       heads.stop();
       for (const e of connections.values()) e.ws.terminate();
       connections.clear();
@@ -260,6 +266,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     },
     stop: async () => {
       clearInterval(pinger);
+      trust?.stop();
       await router.stop();
       const entries = [...connections.values()];
       for (const e of entries) e.ws.close(1001, 'gateway shutting down');

@@ -5,12 +5,13 @@ import * as http from 'node:http';
 import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { hashSecret, verifySecret } from '../common/password';
 import { createFailureGuard } from './failure-guard';
 import { Admission, createAdmission, retryAfterSeconds } from './admission';
 import { GatewaySettings } from './config';
 import { Rejection } from './connection';
+import { ClientTrust } from './client-trust';
 import { createCredentialCache } from './credential-cache';
 import { FleetFollower } from './fleet-follower';
 import { GatewayMetrics } from './metrics';
@@ -19,7 +20,7 @@ import { Claim } from './store';
 
 const OCPP_PATH = /^\/ocpp\/([^/?#]+)\/?$/;
 
-export type Verdict = { ok: true; protocol: Protocol } | { ok: false; status: number; text: string; reason: string; headers?: Record<string, string> };
+export type Verdict = { ok: true; protocol: Protocol; chain?: readonly X509Certificate[] } | { ok: false; status: number; text: string; reason: string; headers?: Record<string, string> };
 
 export const refuseUpgrade = (socket: Duplex, status: number, text: string, headers: Record<string, string> = {}) => {
   const extra = Object.entries(headers)
@@ -52,6 +53,8 @@ export interface HandshakeDeps {
   readonly fleet: FleetFollower;
   readonly metrics: GatewayMetrics;
   readonly wss: WebSocketServer;
+  /** Profile 3: CA, certificate rules, revocation; undefined when this gateway serves no profile 3. */
+  readonly trust: ClientTrust | undefined;
   claim(chargePointId: string): Promise<Claim>;
   abandon(chargePointId: string, claim: Claim): Promise<void>;
   open(ws: WebSocket, chargePointId: string, protocol: Protocol, claim: Claim): void;
@@ -92,11 +95,12 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
     const profile = charger.securityProfile;
     if (profile >= 2 && !tls) return { ok: false, status: 403, text: 'Forbidden', reason: `security profile ${profile} requires TLS` };
     if (profile === 3) {
+      if (!d.trust) return { ok: false, status: 403, text: 'Forbidden', reason: 'security profile 3 requires client certificates, which this gateway does not take (OCPP_TLS_PROFILE3=off)' };
       const socket = req.socket as TLSSocket;
       if (!socket.authorized) return { ok: false, status: 401, text: 'Unauthorized', reason: `client certificate missing or not trusted (${String(socket.authorizationError ?? 'none presented')})` };
-      const cn = socket.getPeerCertificate()?.subject?.CN;
-      if (cn !== cp) return { ok: false, status: 401, text: 'Unauthorized', reason: `client certificate CN ${String(cn)} does not match ${cp}` };
-      return { ok: true, protocol };
+      const checked = d.trust.verify(socket, cp);
+      if (checked._tag === 'Left') return { ok: false, status: 401, text: 'Unauthorized', reason: checked.left };
+      return { ok: true, protocol, chain: checked.right };
     }
     const creds = basicCredentials(req);
     if (!creds) return { ok: false, status: 401, text: 'Unauthorized', reason: 'Basic credentials required', headers: challenge };
@@ -168,7 +172,17 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
           d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'abandoned' });
           return await d.abandon(cp, claim);
         }
-        d.wss.handleUpgrade(req, socket, head, (ws) => d.open(ws, cp, v.protocol, claim));
+        d.wss.handleUpgrade(req, socket, head, (ws) => {
+          if (v.chain && d.trust) {
+            const unwatch = d.trust.watch(v.chain, (why) => {
+              d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'revoked' });
+              d.reject({ chargePointId: cp, protocol: v.protocol, stage: 'HANDSHAKE', raw: Buffer.alloc(0), uniqueId: null, action: null, errorCode: '1008', reason: `connection closed: ${why} (peer ${source})`, receivedAt: Date.now() });
+              ws.close(1008, 'client certificate revoked');
+            });
+            ws.once('close', unwatch);
+          }
+          d.open(ws, cp, v.protocol, claim);
+        });
       } catch (e) {
         refuse(503, 'Service Unavailable', `handshake failed: ${(e as Error).message}`, { 'Retry-After': String(retryAfterSeconds(settings.retryAfterS)) });
       } finally {

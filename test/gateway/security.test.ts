@@ -34,7 +34,7 @@ beforeAll(async () => {
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=Voltstream Test CA');
   const ca = { cert: f('ca.crt'), key: f('ca.key') };
   makeCert('server', '/CN=127.0.0.1', ca, 'subjectAltName=IP:127.0.0.1\n');
-  makeCert('client3', `/CN=${cp3}`, ca);
+  makeCert('client3', `/CN=${cp3}`, ca, 'extendedKeyUsage=clientAuth\n');
   makeCert('other', '/CN=someone-else', ca);
   makeCert('rogue', `/CN=${cp3}`, 'self');
 
