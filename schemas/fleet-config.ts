@@ -23,6 +23,9 @@ export type ConfigBody =
       currentType: string;
       rateUnit: string;
       maxSchedulePeriods: number;
+      /** This write may lower the charger's security profile; without it a lower profile is not applied (the
+       *  gateway keeps the higher one). Absent in records written before it existed. */
+      securityProfileDowngrade?: boolean;
     }
   | {
       type: 'VehicleConfigured';

@@ -94,10 +94,18 @@ export const TariffBody = t.type({
 });
 export type TariffBody = t.TypeOf<typeof TariffBody>;
 
+/** Without it, a write cannot lower a charger's security profile (fleet.ts securityProfileAfter keeps the higher one). */
+const SecurityProfileDowngrade = described(t.boolean, {
+  type: 'boolean',
+  default: false,
+  description: "true: this write may lower the charger's security profile (e.g. 3 to 2 or 1); recorded on fleet.config with the API key that made it. Without it a lower securityProfile is not applied and the charger must keep connecting with its current profile.",
+});
+
 export const ChargerBody = t.intersection([
   t.type({ siteId: NonEmptyString, maxPowerKw: PositiveNumber }),
   t.partial({
     securityProfile: SecurityProfile,
+    securityProfileDowngrade: SecurityProfileDowngrade,
     password: t.union([Secret, t.null]),
     ownerPartnerId: t.union([PartnerId, t.null]),
     phases: Phases,

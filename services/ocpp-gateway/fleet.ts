@@ -14,6 +14,12 @@ export interface FleetView {
 
 export const emptyFleet = (): FleetView => ({ chargers: new Map(), idTags: new Map(), vehicleTags: new Map() });
 
+/** A charger's security profile goes down only by an explicit downgrade (securityProfileDowngrade, which the API sets
+ *  only when asked to, on a record that names its actor). A write that would lower it silently, such as a PUT that
+ *  leaves securityProfile out and so means 1, changes everything else and keeps the profile. */
+export const securityProfileAfter = (previous: ChargerConfig | undefined, next: ChargerConfig): number =>
+  previous && next.securityProfile < previous.securityProfile && next.securityProfileDowngrade !== true ? previous.securityProfile : next.securityProfile;
+
 /** Applies one configuration event. The view is updated in place and returned: it holds one entry per charger
  *  and vehicle of the fleet, and copying it per event would make the start-up fold quadratic. */
 export const evolveFleet = (view: FleetView, e: ConfigEvent): FleetView => {
@@ -21,7 +27,7 @@ export const evolveFleet = (view: FleetView, e: ConfigEvent): FleetView => {
   switch (b.type) {
     case 'ChargerConfigured': {
       const { type: _type, ...config } = b;
-      view.chargers.set(b.chargePointId, config);
+      view.chargers.set(b.chargePointId, { ...config, securityProfile: securityProfileAfter(view.chargers.get(b.chargePointId), config) });
       return view;
     }
     case 'VehicleConfigured': {

@@ -81,7 +81,8 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
     summary: 'Register or replace a charger: site, power, OCPP security profile, Basic-auth password, owning partner',
     description:
       'Appends ChargerConfigured to fleet.config. The password is stored only as a scrypt hash (passwordHash). ' +
-      'ownerPartnerId decides which partner feed (partner.{id}.events) receives the charger\'s events from now on.',
+      'ownerPartnerId decides which partner feed (partner.{id}.events) receives the charger\'s events from now on. ' +
+      'A lower securityProfile than the charger has takes effect only with securityProfileDowngrade: true (an explicit downgrade, on the log with the key that made it).',
     codec: ChargerBody,
     ids: ['chargePointId'],
     toEvent: async (b, p) => ({
@@ -90,6 +91,7 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
       siteId: b.siteId,
       maxPowerKw: b.maxPowerKw,
       securityProfile: b.securityProfile ?? 1,
+      securityProfileDowngrade: b.securityProfileDowngrade ?? false,
       passwordHash: b.password ? await hashSecret(b.password) : null,
       ownerPartnerId: b.ownerPartnerId ?? null,
       phases: b.phases ?? 3,
