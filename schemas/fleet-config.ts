@@ -8,9 +8,34 @@ export interface TariffPeriod {
   pricePerKwh: number;
 }
 
+/** A daily pattern of the building's load (everything on the connection but the chargers), local time: the stand-in
+ *  for a measured forecast where a site has no connection meter. */
+export interface BaseLoadPeriod {
+  /** HH:MM local time. */
+  from: string;
+  to: string;
+  /** Expected and upper-quantile kW. */
+  kw: number;
+  upperKw: number;
+}
+
 export type ConfigBody =
-  | { type: 'SiteConfigured'; siteId: string; name: string; gridLimitKw: number; latitude: number; longitude: number; timezone: string }
+  | {
+      type: 'SiteConfigured';
+      siteId: string;
+      name: string;
+      gridLimitKw: number;
+      latitude: number;
+      longitude: number;
+      timezone: string;
+      /** Per-phase current limit of the connection (A); absent in events written before it existed. */
+      maxCurrentA?: number | null;
+      baseLoadProfile?: BaseLoadPeriod[];
+    }
   | { type: 'TariffConfigured'; siteId: string; currency: string; periods: TariffPeriod[]; demandChargePerKwMonth: number }
+  | PanelConfigured
+  | LimitEventScheduled
+  | { type: 'LimitEventCancelled'; siteId: string; limitEventId: string }
   | {
       type: 'ChargerConfigured';
       chargePointId: string;
@@ -26,6 +51,12 @@ export type ConfigBody =
       /** This write may lower the charger's security profile; without it a lower profile is not applied (the
        *  gateway keeps the higher one). Absent in records written before it existed. */
       securityProfileDowngrade?: boolean;
+      /** Where it hangs in the site's hierarchy (null: on the connection), its per-phase current limit (A), which grid
+       *  phase each of its L1-L3 is wired to ('RST' = in order), and whether it can switch a one-phase vehicle's phase. */
+      panelId?: string | null;
+      maxCurrentA?: number | null;
+      phaseRotation?: string;
+      phaseSwitching?: boolean;
     }
   | {
       type: 'VehicleConfigured';
@@ -38,6 +69,8 @@ export type ConfigBody =
       telematicsProvider: string | null;
       providerVehicleId: string | null;
       siteId: string | null;
+      /** Phases its on-board AC charger draws on (1, 2 or 3). */
+      acPhases?: number;
     }
   | {
       type: 'DepartureScheduled';
@@ -49,6 +82,31 @@ export type ConfigBody =
       routeKm: number | null;
       priority: number;
     };
+
+/** A feeder, distribution board or transformer of a site, fed from the connection or from another panel. */
+export interface PanelConfigured {
+  type: 'PanelConfigured';
+  siteId: string;
+  panelId: string;
+  name: string;
+  parentPanelId: string | null;
+  limitKw: number;
+  maxCurrentA: number | null;
+}
+
+/** A time-bounded reduction of a site's connection limit (a utility's demand-response event, an operator's order). */
+export interface LimitEventScheduled {
+  type: 'LimitEventScheduled';
+  siteId: string;
+  limitEventId: string;
+  startAt: number;
+  endAt: number;
+  limitKw: number;
+  /** Who asked: 'api', 'openadr:<ven>', ... */
+  source: string;
+  /** The requester's own id of the event (an OpenADR event id), if any. */
+  reference: string | null;
+}
 
 export interface ConfigEvent<B extends ConfigBody = ConfigBody> {
   eventId: string;
@@ -65,6 +123,11 @@ export const configKey = (b: ConfigBody): string => {
       return `site:${b.siteId}`;
     case 'TariffConfigured':
       return `tariff:${b.siteId}`;
+    case 'PanelConfigured':
+      return `panel:${b.siteId}:${b.panelId}`;
+    case 'LimitEventScheduled':
+    case 'LimitEventCancelled':
+      return `limit-event:${b.limitEventId}`;
     case 'ChargerConfigured':
       return `charger:${b.chargePointId}`;
     case 'VehicleConfigured':

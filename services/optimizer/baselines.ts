@@ -1,9 +1,10 @@
 import { Layout, Plan, buildModel, planFromPowers } from './formulation';
+import { limitRows } from './limits';
 import { SiteSnapshot } from './snapshot';
 
 /** Heuristic planners over the same snapshot as the LP, slot by slot with the battery state carried forward:
  *  - uncontrolled: every vehicle at full (tapered) power until full, ignoring the site limit, as without smart charging;
- *  - edf: earliest departure first, within the site and sub-panel limits;
+ *  - edf: earliest departure first, within the site's limits (the connection, and limits.ts: panels, phases, external);
  *  - llf: least laxity first (time left minus time still needed at full power), within the limits.
  *  edf is also the service's fallback when the solver fails. Pure. */
 export type Heuristic = 'uncontrolled' | 'edf' | 'llf';
@@ -12,8 +13,10 @@ export const heuristicPowers = (s: SiteSnapshot, layout: Layout, kind: Heuristic
   const T = layout.slots;
   const dt = layout.slotHours;
   const eta = s.efficiency;
-  const chargers = new Map(s.chargers.map((c) => [c.chargePointId, c]));
   const ws = layout.windows;
+  const rows = kind === 'uncontrolled' ? [] : limitRows(s, ws, T, layout.baseKw);
+  const rowsOf = ws.map(() => [] as { row: number; coef: number }[]);
+  rows.forEach((r, k) => r.members.forEach((m) => rowsOf[m.vehicle]!.push({ row: k, coef: m.coef })));
   const powers = ws.map(() => new Array<number>(T).fill(0));
   const delivered = ws.map(() => 0);
   for (let t = 0; t < T; t++) {
@@ -40,15 +43,13 @@ export const heuristicPowers = (s: SiteSnapshot, layout: Layout, kind: Heuristic
     });
     candidates.sort((a, b) => a.key - b.key || a.i - b.i);
     let siteLeft = kind === 'uncontrolled' ? Infinity : layout.capKw[t]!;
-    const panelLeft = new Map(s.panels.map((p) => [p.panelId, kind === 'uncontrolled' ? Infinity : p.limitKw]));
+    const left = rows.map((r) => r.capacity[t]!);
     for (const c of candidates) {
-      const panelId = ws[c.i]!.vehicle.chargePointId ? (chargers.get(ws[c.i]!.vehicle.chargePointId!)?.panelId ?? null) : null;
-      const panel = panelId !== null ? (panelLeft.get(panelId) ?? Infinity) : Infinity;
-      const p = Math.max(0, Math.min(c.max, siteLeft, panel));
+      const p = Math.max(0, rowsOf[c.i]!.reduce((m, x) => Math.min(m, left[x.row]! / x.coef), Math.min(c.max, siteLeft)));
       powers[c.i]![t] = p;
       delivered[c.i]! += eta * dt * ws[c.i]!.avail[t]! * p;
       siteLeft -= p;
-      if (panelId !== null && panelLeft.has(panelId)) panelLeft.set(panelId, panel - p);
+      for (const x of rowsOf[c.i]!) left[x.row]! -= x.coef * p;
     }
   }
   return powers;

@@ -12,6 +12,8 @@
  *  OPTIMIZER_DEFAULT_TARGET_SOC_PCT    target without a departure (default 80)
  *  OPTIMIZER_DEFAULT_DWELL_HOURS       departure assumed this long after plug-in without a schedule (default 8)
  *  OPTIMIZER_RESERVE_SOC_PCT           reserve added to energy/route needs (default 10)
+ *  OPTIMIZER_METER_BLIND_MINUTES       a site whose connection meter has been silent this long is planned against the
+ *                                      building forecast's upper quantile (default 5)
  *  OPTIMIZER_FORECAST_DWELL_HOURS      a vehicle with a departure but neither plugged in nor with an ETA is expected this
  *                                      long before its departure (not before the next slot), so capacity is kept (default 6)
  *  OPTIMIZER_READINGS_LOOKBACK_MINUTES telematics readings older than this are skipped at start-up (default 1440)
@@ -44,6 +46,7 @@ const Env = t.partial({
   OPTIMIZER_DEFAULT_DWELL_HOURS: Num,
   OPTIMIZER_RESERVE_SOC_PCT: Num,
   OPTIMIZER_FORECAST_DWELL_HOURS: Num,
+  OPTIMIZER_METER_BLIND_MINUTES: Num,
   OPTIMIZER_READINGS_LOOKBACK_MINUTES: Num,
   OPTIMIZER_GROUP: t.string,
   OPTIMIZER_SITES: t.string,
@@ -63,6 +66,7 @@ export interface OptimizerConfig {
   readonly defaultDwellHours: number;
   readonly reserveSocPct: number;
   readonly forecastDwellHours: number;
+  readonly meterBlindMinutes: number;
   readonly readingsLookbackMinutes: number;
   readonly groupId: string;
   /** null: every site. */
@@ -83,6 +87,7 @@ export const defaultOptimizerConfig: OptimizerConfig = {
   defaultDwellHours: 8,
   reserveSocPct: 10,
   forecastDwellHours: 6,
+  meterBlindMinutes: 5,
   readingsLookbackMinutes: 1440,
   groupId: 'voltstream-optimizer',
   sites: null,
@@ -108,6 +113,7 @@ export const decodeOptimizerConfig = (env: NodeJS.ProcessEnv): E.Either<string, 
         defaultDwellHours: e.OPTIMIZER_DEFAULT_DWELL_HOURS ?? d.defaultDwellHours,
         reserveSocPct: e.OPTIMIZER_RESERVE_SOC_PCT ?? d.reserveSocPct,
         forecastDwellHours: e.OPTIMIZER_FORECAST_DWELL_HOURS ?? d.forecastDwellHours,
+        meterBlindMinutes: e.OPTIMIZER_METER_BLIND_MINUTES ?? d.meterBlindMinutes,
         readingsLookbackMinutes: e.OPTIMIZER_READINGS_LOOKBACK_MINUTES ?? d.readingsLookbackMinutes,
         groupId: e.OPTIMIZER_GROUP ?? d.groupId,
         sites: e.OPTIMIZER_SITES ? e.OPTIMIZER_SITES.split(',').map((s) => s.trim()).filter(Boolean) : null,

@@ -1,4 +1,7 @@
-import { ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, Weights } from './snapshot';
+import { plannedBaseLoadKw } from './building-load';
+import { limitRows, siteLimitKw } from './limits';
+import { phasesOn } from './phases';
+import { ampsToKw, ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, Weights } from './snapshot';
 
 /** The charging LP, pure: `buildModel(snapshot)` gives HiGHS' sparse model data, `interpret(...)` turns the solver's
  *  column values back into a Plan. No I/O here; solver.ts runs HiGHS (in a worker thread in the service).
@@ -16,7 +19,8 @@ import { ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, Weights } 
  *            (telematics ETA, no charger yet) gets the best charger of the site.
  *    s_v     departure shortfall (kWh in the battery)            cost W_s · (1 + priority_v + b·K/(K + need_v))
  *    r_v     readiness shortfall (kWh missing from the safe SoC)  cost W_r · (1 + priority_v)
- *    L_t     controllable site load (kW) ∈ [0, gridLimit − baseLoad_t − fixedLoad_t]
+ *    L_t     controllable site load (kW) ∈ [0, limit_t − baseLoad_t − fixedLoad_t]; limit_t is the grid limit or the
+ *            lowest limit event in force during the slot (demand response), baseLoad_t the building (building-load.ts)
  *    peak    site peak above the peak already billed this month (kW), cost demandChargePerKwMonth
  *    e[v,t]  energy delivered into v's battery before slot t (only for vehicles whose taper can bind)
  *    d±_v    change of v's slot-0 power from what it is commanded now, cost stickiness (1e-3 per kW: ties only)
@@ -27,7 +31,9 @@ import { ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, Weights } 
  *
  *  Constraints
  *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
- *    panel      Σ_{v on panel} p[v,t] ≤ panelLimit                     (sub-panels, where configured)
+ *    limits     Σ_v coef·p[v,t] ≤ capacity_t   (limits.ts): a panel's kW over the chargers under it (nested panels);
+ *               per-phase current at the connection and panels, coef = 1000/(n_v·230) A per kW on each grid phase v
+ *               draws on (phases.ts: n_v phases, the charger's rotation); an EMS limit over a charger's vehicles
  *    peak       L_t − peak ≤ billedPeak − baseLoad_t − fixedLoad_t      (only with a demand charge)
  *    energy     Σ_t η·Δ·avail·p[v,t] + s_v = need_v                    (never charges beyond the target)
  *               need_v = min(capacity, target + capacity·uncertainty%) − energy now
@@ -107,7 +113,13 @@ const at = (xs: readonly number[], t: number, fallback: number): number =>
   xs.length === 0 ? fallback : (xs[Math.min(t, xs.length - 1)] ?? fallback);
 
 /** The most a vehicle takes on a charger (kW): the charger's max and the vehicle's AC or DC max, whichever is lower. */
-export const maxKwOn = (v: VehicleSnapshot, c: ChargerSnapshot): number => Math.min(c.maxPowerKw, c.currentType === 'DC' ? v.maxDcKw : v.maxAcKw);
+export const maxKwOn = (v: VehicleSnapshot, c: ChargerSnapshot): number => {
+  if (c.currentType === 'DC') return Math.min(c.maxPowerKw, v.maxDcKw);
+  // On fewer phases than the charger has, a vehicle gets the charger's current on those phases only.
+  const n = phasesOn(v, c);
+  const chargerKw = n >= c.phases ? c.maxPowerKw : (c.maxPowerKw * n) / c.phases;
+  return Math.min(chargerKw, c.maxCurrentA != null ? ampsToKw(c.maxCurrentA, n) : Infinity, v.maxAcKw);
+};
 
 export const horizonSlots = (s: SiteSnapshot): number => {
   const slotMs = s.slotMinutes * 60000;
@@ -217,9 +229,10 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   const prices = new Float64Array(T);
   const baseKw = new Float64Array(T);
   const fixedKw = new Float64Array(T);
+  const plannedBase = plannedBaseLoadKw(s, T);
   for (let t = 0; t < T; t++) {
     prices[t] = at(s.pricePerKwh, t, 0);
-    baseKw[t] = at(s.baseLoadKw, t, 0);
+    baseKw[t] = plannedBase[t]!;
   }
 
   const cols = new Cols();
@@ -339,9 +352,10 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   for (const c of s.chargers) if (!c.controllable && !busyChargers.has(c.chargePointId)) for (let t = 0; t < T; t++) fixedKw[t]! += c.measuredKw;
 
   const capKw = new Float64Array(T);
+  const limitKw = siteLimitKw(s, T);
   const lCol = cols.cost.length;
   for (let t = 0; t < T; t++) {
-    capKw[t] = Math.max(0, s.gridLimitKw - baseKw[t]! - fixedKw[t]!);
+    capKw[t] = Math.max(0, limitKw[t]! - baseKw[t]! - fixedKw[t]!);
     cols.add(0, 0, capKw[t]!);
   }
   const withDemand = s.demandChargePerKwMonth > 0;
@@ -368,13 +382,12 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     if (withDemand) rows.add([[lCol + t, 1], [peakCol, -1]], -INF, s.billedPeakKw - baseKw[t]! - fixedKw[t]!);
     if (flatCol >= 0) rows.add([[lCol + t, 1], [flatCol, -1]], -INF, -baseKw[t]! - fixedKw[t]!);
   }
-  for (const panel of s.panels) {
-    const onPanel = windows.filter((wdw) => wdw.vehicle.chargePointId && chargers.get(wdw.vehicle.chargePointId)?.panelId === panel.panelId);
-    const fixedOnPanel = s.chargers.filter((c) => c.panelId === panel.panelId && !c.controllable).reduce((m, c) => m + c.measuredKw, 0);
+  for (const row of limitRows(s, windows, T, baseKw)) {
     for (let t = 0; t < T; t++) {
+      if (!Number.isFinite(row.capacity[t]!)) continue;
       const entries: [number, number][] = [];
-      for (const wdw of onPanel) if (wdw.pCol[t]! >= 0) entries.push([wdw.pCol[t]!, 1]);
-      if (entries.length) rows.add(entries, -INF, Math.max(0, panel.limitKw - fixedOnPanel));
+      for (const m of row.members) if (windows[m.vehicle]!.pCol[t]! >= 0) entries.push([windows[m.vehicle]!.pCol[t]!, m.coef]);
+      if (entries.length) rows.add(entries, -INF, row.capacity[t]!);
     }
   }
 

@@ -12,7 +12,7 @@ import { fromLimit } from './profiles';
 import { ampsToKw, ChargerSnapshot } from './snapshot';
 import { Input } from './state';
 
-export const inputTopics = [Topics.fleetConfig, Topics.chargingEvents, Topics.telematicsReadings, Topics.ocppCommandResults, Topics.ocppCommands] as const;
+export const inputTopics = [Topics.fleetConfig, Topics.chargingEvents, Topics.telematicsReadings, Topics.ocppCommandResults, Topics.ocppCommands, Topics.siteMeterReadings] as const;
 export type InputTopic = (typeof inputTopics)[number];
 
 export type CommandRecord = OcppCommandRecord;
@@ -41,6 +41,8 @@ export const decodeInput = (topic: InputTopic, value: unknown): E.Either<string,
       return pipe(catalog.ocppCommandResults.decode(value), E.map((result) => ({ kind: 'result', result })));
     case Topics.ocppCommands:
       return pipe(decodeOcppCommand(value), E.map((command) => ({ kind: 'command', command })));
+    case Topics.siteMeterReadings:
+      return pipe(catalog.siteMeterReadings.decode(value), E.map((reading) => ({ kind: 'input', input: { kind: 'meter', reading } })));
   }
 };
 
@@ -84,4 +86,5 @@ export const compositeLimitKw = (c: ChargerSnapshot, responseJson: string | null
   );
 
 /** When an input happened, by its own clock. */
-export const inputTime = (i: Input): number => (i.kind === 'config' ? i.event.at : i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.at);
+export const inputTime = (i: Input): number =>
+  i.kind === 'config' ? i.event.at : i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.kind === 'meter' ? i.reading.measuredAt : i.at;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Plan, maxKwOn } from './formulation';
+import { fallbackShareKw } from './limits';
+import { asUsedBy, assignPhases } from './phases';
 import { ChargerSnapshot, Protocol, SiteSnapshot, ampsToKw, kwToAmps } from './snapshot';
 
 /** Plan → OCPP charging profiles, pure.
@@ -32,6 +34,7 @@ export interface SchedulePeriod {
   readonly startPeriod: number;
   readonly limit: number;
   readonly numberPhases?: number;
+  readonly phaseToUse?: number;
 }
 
 export interface OcppCommandDraft {
@@ -67,7 +70,9 @@ export const applyMinCurrentAndHysteresis = (
   const slots = Math.min(opts.profileSlots, plan.siteKw.length);
   const chargers = new Map(s.chargers.map((c) => [c.chargePointId, c]));
   const powers = plan.vehicles.map((v) => v.powerKw.slice(0, slots));
-  const charger = plan.vehicles.map((v) => (v.chargePointId ? chargers.get(v.chargePointId) : undefined));
+  const byVehicle = new Map(s.vehicles.map((v) => [v.vehicleId, v]));
+  // As each vehicle uses its charger: a one-phase vehicle's minimum current is one phase's.
+  const charger = plan.vehicles.map((v) => (v.chargePointId && chargers.has(v.chargePointId) ? asUsedBy(chargers.get(v.chargePointId)!, byVehicle.get(v.vehicleId)) : undefined));
   const controlled = plan.vehicles.map((v, i) => charger[i] !== undefined && charger[i]!.controllable && v.arrivalAt === null);
   // Lifting to the minimum current and bridging pauses spend headroom up to the grid limit, but with a demand charge
   // only up to the higher of the plan's own peak and the peak already billed: a new peak costs more than it saves.
@@ -257,15 +262,18 @@ export const txProfileCommands = (
   const powers = applyMinCurrentAndHysteresis(s, plan, opts, previousKw);
   const slotSeconds = plan.slotMinutes * 60;
   const out: OcppCommandDraft[] = [];
+  const byVehicle = new Map(s.vehicles.map((v) => [v.vehicleId, v]));
+  const phaseUse = assignPhases(s);
   plan.vehicles.forEach((v, i) => {
-    const c = v.chargePointId ? chargers.get(v.chargePointId) : undefined;
+    const c = v.chargePointId && chargers.has(v.chargePointId) ? asUsedBy(chargers.get(v.chargePointId)!, byVehicle.get(v.vehicleId)) : undefined;
     if (!c || !c.controllable || v.connectorId === null || v.arrivalAt !== null) return;
     const protocol = c.protocol ?? 'ocpp1.6';
     const remainingSlots = Math.max(1, Math.ceil((v.departAt - plan.horizonStart) / (slotSeconds * 1000)));
     const span = Math.min(powers[i]!.length, remainingSlots);
     const limits = powers[i]!.slice(0, span).map((kw) => toLimit(c, kw));
     const unit = unitOf(c);
-    const periods = toPeriods(limits, slotSeconds, c.maxSchedulePeriods, c.currentType === 'AC' ? c.phases : undefined);
+    const phaseToUse = protocol === 'ocpp2.0.1' ? (phaseUse.get(v.vehicleId)?.phaseToUse ?? null) : null;
+    const periods = toPeriods(limits, slotSeconds, c.maxSchedulePeriods, c.currentType === 'AC' ? c.phases : undefined).map((p) => (phaseToUse !== null ? { ...p, phaseToUse } : p));
     const spec: ProfileSpec = {
       purpose: 'TxProfile',
       profileId: txProfileId(v.connectorId),
@@ -306,9 +314,10 @@ const siteTotals = (s: SiteSnapshot): { fixed: number; total: number } => {
 
 /** The charger's share of the grid limit (kW) for the fallback TxDefaultProfile. */
 export const safeShareKw = (s: SiteSnapshot, c: ChargerSnapshot): number => {
-  const { fixed, total } = siteTotals(s);
+  const { total } = siteTotals(s);
   if (total <= 0) return 0;
-  const share = Math.min(c.maxPowerKw, (Math.max(0, s.gridLimitKw - fixed) * c.maxPowerKw) / total);
+  // The building at its recent peak, limit events in force, panels and phase currents (limits.ts).
+  const share = fallbackShareKw(s, c);
   return share + EPS < minKw(c) ? 0 : share;
 };
 

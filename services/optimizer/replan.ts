@@ -1,7 +1,14 @@
 /** The re-plan policy: which folded input should re-plan its site, and why. Pure. */
+import { ConfigBody } from '../../schemas/fleet-config';
 import { controlKey, FleetState, Input, powerOf, sessionOn } from './state';
 
 const MIN15 = 15 * 60000;
+/** A connection meter silent this long and then heard again re-plans (the plan may have been blind). */
+const METER_BACK_MS = 2 * 60000;
+
+type SiteConfig = Extract<ConfigBody, { type: 'SiteConfigured' }>;
+const siteLimitsSame = (a: SiteConfig | undefined, b: SiteConfig): boolean =>
+  a !== undefined && a.gridLimitKw === b.gridLimitKw && (a.maxCurrentA ?? null) === (b.maxCurrentA ?? null) && JSON.stringify(a.baseLoadProfile ?? []) === JSON.stringify(b.baseLoadProfile ?? []);
 
 /** Why `i` (already folded into `after`) should re-plan its site, or null. `plannedKw` gives the current plan's
  *  slot-0 power of a connector, for the 10 % meter deviation rule. */
@@ -11,9 +18,14 @@ export const replanReason = (before: FleetState, after: FleetState, i: Input, pl
       const b = i.event.body;
       switch (b.type) {
         case 'SiteConfigured':
-          return before.sites.get(b.siteId)?.gridLimitKw === b.gridLimitKw ? null : 'limit';
+          return siteLimitsSame(before.sites.get(b.siteId), b) ? null : 'limit';
         case 'TariffConfigured':
           return 'price';
+        case 'PanelConfigured':
+          return 'panel';
+        case 'LimitEventScheduled':
+        case 'LimitEventCancelled':
+          return 'limit-event';
         case 'ChargerConfigured':
           return 'charger';
         case 'VehicleConfigured':
@@ -40,6 +52,16 @@ export const replanReason = (before: FleetState, after: FleetState, i: Input, pl
     }
     case 'commanded':
       return null;
+    case 'meter': {
+      // The building's load jumped (5 % of the connection limit since the last reading), or the meter is back.
+      const r = i.reading;
+      const b = before.building.get(r.siteId);
+      const a = after.building.get(r.siteId);
+      if (!a || a === b || a.lastAt !== r.measuredAt) return null;
+      if (!b || r.measuredAt - b.lastAt > METER_BACK_MS) return 'meter-back';
+      const limit = after.sites.get(r.siteId)?.gridLimitKw ?? Infinity;
+      return Math.abs(a.lastKw - b.lastKw) > 0.05 * limit ? 'building' : null;
+    }
     case 'composite': {
       const k = controlKey(i.chargePointId, i.connectorId);
       return !before.control.get(k)?.uncontrollable && after.control.get(k)?.uncontrollable ? 'uncontrollable' : null;

@@ -31,6 +31,9 @@ import { SiteSnapshot } from './snapshot';
 import { createWorkerSolver, Solver } from './solver';
 import { controlKey, evolve, FleetState, initial, Input, sessionOf, siteOf } from './state';
 
+/** Site meter readings older than this cannot matter (the building forecast's history). */
+const SITE_METER_LOOKBACK_MS = 28 * 24 * 3600000;
+
 export interface Optimizer {
   /** Plans `siteId` now, once restored (tests, CLI); resolves with the plan, or null when there is nothing to plan. */
   planNow(siteId: string, trigger: string): Promise<Plan | null>;
@@ -163,6 +166,8 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       f.state = evolve(f.state, { kind: 'commanded', chargePointId: d.chargePointId, connectorId: d.connectorId, commandId: d.commandId, limitKw: d.firstKw ?? 0, at: now });
     }
     log.info('planned', { siteId, trigger, planId, status: plan.status, vehicles: plan.vehicles.length, profiles: profiles.length, solveMs: Math.round(plan.solveMs) });
+    // The fallback caps follow the building's recent peak, limit events, panels and phases (only new content is sent).
+    await sendCaps(f, siteId);
     return plan;
   };
 
@@ -182,6 +187,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
   };
 
   const capsFor = (state: FleetState, i: Input, before: FleetState): string | null => {
+    if (i.kind === 'config' && (i.event.body.type === 'PanelConfigured' || i.event.body.type === 'LimitEventScheduled' || i.event.body.type === 'LimitEventCancelled')) return i.event.body.siteId;
     if (i.kind === 'event' && (i.event.body.type === 'ChargerConnected' || i.event.body.type === 'ChargerBooted')) return state.chargers.get(i.event.chargePointId)?.siteId ?? null;
     if (i.kind === 'config') {
       const b = i.event.body;
@@ -260,6 +266,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
         [Topics.telematicsReadings]: cfg.readingsLookbackMinutes * 60000,
         [Topics.ocppCommandResults]: RESULTS_MAX_AGE_MS,
         [Topics.ocppCommands]: cfg.profileSlots * cfg.slotMinutes * 60000,
+        [Topics.siteMeterReadings]: SITE_METER_LOOKBACK_MS,
       };
       for (const topic of inputTopics) {
         const ends = await admin.fetchTopicOffsets(topic);

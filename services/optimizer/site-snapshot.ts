@@ -1,7 +1,8 @@
 /** The LP's input for one site at one instant, derived from the fold (state.ts). Pure. */
 import { OptimizerConfig } from './config';
 import { learnedEfficiency } from './efficiency';
-import { ChargerSnapshot, CurrentType, RateUnit, SiteSnapshot, VehicleSnapshot, defaultTaper, defaultWeights } from './snapshot';
+import { buildingLoadOf } from './building-history';
+import { BuildingLoad, ChargerSnapshot, CurrentType, RateUnit, SiteSnapshot, SubPanel, TimedLimit, VehicleSnapshot, defaultTaper, defaultWeights } from './snapshot';
 import { ChargerConfig, controlKey, FleetState, MEASURED_SOC_UNCERTAINTY, Session, sessionsOn, SocReading } from './state';
 import { priceAt } from './tariff';
 
@@ -34,9 +35,38 @@ const chargerSnapshot = (s: FleetState, c: ChargerConfig, now: number, faulted: 
     maxSchedulePeriods: c.maxSchedulePeriods,
     controllable: !controls.some((x) => x?.uncontrollable),
     measuredKw: sessions.reduce((m, x) => m + x.powerKw, 0),
-    panelId: null,
+    panelId: c.panelId ?? null,
     protocol: s.protocols.get(c.chargePointId) ?? null,
+    maxCurrentA: c.maxCurrentA ?? null,
+    phaseRotation: c.phaseRotation ?? 'RST',
+    phaseSwitching: c.phaseSwitching ?? false,
+    externalLimits: externalLimitsOf(s, c.chargePointId, now),
   };
+};
+
+/** The EMS's limits on a charger still in force or ahead (a limit on one EVSE counts for the whole charger). */
+const externalLimitsOf = (s: FleetState, chargePointId: string, now: number): TimedLimit[] =>
+  s.externalLimits
+    .values()
+    .filter((x) => x.chargePointId === chargePointId)
+    .flatMap((x) => x.limits.filter((l) => l.to === null || l.to > now).map((l) => ({ ...l, source: x.source })));
+
+/** The building as the planner sees it: the connection meter's history and forecast where the site has readings, else
+ *  the configured daily pattern (never measured, so planned against its upper values), else nothing. */
+const buildingOf = (s: FleetState, siteId: string, timezone: string, now: number, cfg: OptimizerConfig, maxSlots: number): BuildingLoad | undefined => {
+  const blindAfterMs = cfg.meterBlindMinutes * 60000;
+  const h = s.building.get(siteId);
+  if (h) return buildingLoadOf(h, timezone, now, maxSlots, cfg.slotMinutes, blindAfterMs);
+  const profile = s.sites.get(siteId)?.baseLoadProfile ?? [];
+  if (profile.length === 0) return undefined;
+  const slotMs = cfg.slotMinutes * 60000;
+  const series = (pick: (p: (typeof profile)[number]) => number) => {
+    const periods = profile.map((p) => ({ from: p.from, to: p.to, pricePerKwh: pick(p) }));
+    // The highest of five samples in the slot: the building's load holds at every instant of it.
+    return Array.from({ length: maxSlots }, (_, t) => Math.max(...[0, 1, 2, 3, 4].map((k) => priceAt(periods, timezone, now + t * slotMs + (k * slotMs) / 4) ?? 0)));
+  };
+  const upperKw = series((p) => p.upperKw);
+  return { expectedKw: series((p) => p.kw), upperKw, measuredKw: null, measuredAt: null, recentPeakKw: profile.reduce((m, p) => Math.max(m, p.upperKw), 0), blindAfterMs };
 };
 
 /** One charger as the planner sees it at `now`, or null when it is not configured. */
@@ -102,8 +132,19 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
     slotMinutes: cfg.slotMinutes,
     maxSlots,
     gridLimitKw: site.gridLimitKw,
-    panels: [],
+    panels: s.panels
+      .values()
+      .filter((p) => p.siteId === siteId)
+      .sort((a, b) => byId(a.panelId, b.panelId))
+      .map((p): SubPanel => ({ panelId: p.panelId, limitKw: p.limitKw, parentPanelId: p.parentPanelId, maxCurrentA: p.maxCurrentA })),
     baseLoadKw: [],
+    buildingLoad: buildingOf(s, siteId, site.timezone, now, cfg, maxSlots),
+    maxCurrentA: site.maxCurrentA ?? null,
+    limitEvents: s.limitEvents
+      .values()
+      .filter((e) => e.siteId === siteId && e.endAt > now)
+      .sort((a, b) => a.startAt - b.startAt || byId(a.limitEventId, b.limitEventId))
+      .map((e) => ({ from: e.startAt, to: e.endAt, limitKw: e.limitKw, source: e.source })),
     pricePerKwh: prices,
     currency: tariff?.currency ?? 'EUR',
     demandChargePerKwMonth: tariff?.demandChargePerKwMonth ?? 0,
@@ -167,5 +208,6 @@ const vehicleSnapshot = (s: FleetState, vehicleId: string | null, x: Session | n
     departAt,
     targetKwh: Math.min(capacity, targetKwh),
     priority,
+    acPhases: v?.acPhases ?? 3,
   };
 };

@@ -23,6 +23,24 @@ export interface ChargerSnapshot {
   readonly measuredKw: number;
   readonly panelId: string | null;
   readonly protocol: Protocol | null;
+  /** Per-phase current limit of the charger (A), where configured: a vehicle on fewer phases gets less power. */
+  readonly maxCurrentA?: number | null;
+  /** Which grid phase each of the charger's L1, L2, L3 is wired to (OCPP's PhaseRotation: 'RST' = L1 on L1, ...);
+   *  'RST' when not configured. */
+  readonly phaseRotation?: string;
+  /** The charger can switch a one-phase vehicle to another of its phases (2.0.1 phaseToUse). */
+  readonly phaseSwitching?: boolean;
+  /** Limits set on the charger by someone else (an EMS's NotifyChargingLimit / external-constraints profile), kW. */
+  readonly externalLimits?: readonly TimedLimit[];
+}
+
+/** A limit (kW) in force from `from` until `to` (epoch ms; null: until further notice). */
+export interface TimedLimit {
+  readonly from: number;
+  readonly to: number | null;
+  readonly limitKw: number;
+  /** Who set it: 'EMS', 'SO', 'demand-response', ... */
+  readonly source: string;
 }
 
 export interface TaperCurve {
@@ -58,11 +76,32 @@ export interface VehicleSnapshot {
   readonly targetKwh: number;
   /** Higher is more important; shortfall falls on the lowest priority first. */
   readonly priority: number;
+  /** Phases the vehicle's on-board charger draws on (1, 2 or 3; AC only); 3 when not known. */
+  readonly acPhases?: number;
 }
 
+/** A feeder, distribution board or transformer between the connection and some chargers. */
 export interface SubPanel {
   readonly panelId: string;
   readonly limitKw: number;
+  /** The panel this one is fed from; null or absent: fed from the site's connection. */
+  readonly parentPanelId?: string | null;
+  /** Per-phase current limit (A), where given. */
+  readonly maxCurrentA?: number | null;
+}
+
+/** The load on the connection that is not ours to control (workshops, lighting, heat pumps), as the planner sees it. */
+export interface BuildingLoad {
+  /** Per slot from `now`: the forecast's expected kW and an upper quantile of it (kW); missing slots repeat the last. */
+  readonly expectedKw: readonly number[];
+  readonly upperKw: readonly number[];
+  /** Latest building load measured at the connection meter (kW) and when; null when never measured. */
+  readonly measuredKw: number | null;
+  readonly measuredAt: number | null;
+  /** Highest building load measured recently (kW): what the chargers' fallback caps leave room for. */
+  readonly recentPeakKw: number;
+  /** The meter counts as silent (blind) when its latest reading is older than this (ms). */
+  readonly blindAfterMs: number;
 }
 
 export interface Weights {
@@ -96,8 +135,15 @@ export interface SiteSnapshot {
   readonly maxSlots: number;
   readonly gridLimitKw: number;
   readonly panels: readonly SubPanel[];
-  /** Other site load per slot (kW) that is not ours to control; missing slots repeat the last value, empty means 0. */
+  /** Other site load per slot (kW) that is not ours to control; missing slots repeat the last value, empty means 0.
+   *  Used when `buildingLoad` is absent. */
   readonly baseLoadKw: readonly number[];
+  /** The building's load, forecast and measured; when present it decides the base load (building-load.ts). */
+  readonly buildingLoad?: BuildingLoad;
+  /** Per-phase current limit of the connection (A), where given. */
+  readonly maxCurrentA?: number | null;
+  /** Time-bounded reductions of the connection limit (utility demand response, an EMS): the lowest in force holds. */
+  readonly limitEvents?: readonly TimedLimit[];
   /** Energy price per slot from `now`; missing slots repeat the last value. */
   readonly pricePerKwh: readonly number[];
   readonly currency: string;

@@ -1,5 +1,7 @@
 import { ChargingEvent } from '../../schemas/events';
-import { ConfigBody, ConfigEvent } from '../../schemas/fleet-config';
+import { ConfigBody, ConfigEvent, LimitEventScheduled, PanelConfigured } from '../../schemas/fleet-config';
+import { SiteMeterReading } from '../../schemas/site-meter-record';
+import { BuildingHistory, withConnectionReading } from './building-history';
 import { observeSample, SessionSpan } from './efficiency';
 import { PMap } from './pmap';
 import { Protocol, SocSource } from './snapshot';
@@ -26,7 +28,17 @@ export type Input =
   /** The optimizer sent a TxProfile whose slot-0 limit is `limitKw` (its own output, fed back). */
   | { readonly kind: 'commanded'; readonly chargePointId: string; readonly connectorId: number; readonly commandId: string; readonly limitKw: number; readonly at: number }
   /** A GetCompositeSchedule read-back: the limit (kW) the charger says applies now. */
-  | { readonly kind: 'composite'; readonly chargePointId: string; readonly connectorId: number; readonly limitKw: number | null; readonly at: number };
+  | { readonly kind: 'composite'; readonly chargePointId: string; readonly connectorId: number; readonly limitKw: number | null; readonly at: number }
+  /** A site meter reading (site.meter-readings). */
+  | { readonly kind: 'meter'; readonly reading: SiteMeterReading };
+
+/** Limits an energy management system set on a charger (NotifyChargingLimit, external-constraints profiles). */
+export interface ExternalLimit {
+  readonly chargePointId: string;
+  readonly evseId: number;
+  readonly source: string;
+  readonly limits: readonly { readonly from: number; readonly to: number | null; readonly limitKw: number }[];
+}
 
 type Conf<T extends ConfigBody['type']> = Extract<ConfigBody, { type: T }>;
 export type ChargerConfig = Conf<'ChargerConfigured'>;
@@ -94,6 +106,12 @@ export interface FleetState {
    *  any order, so a restore that interleaves chargers differently finds the same load. */
   readonly chargerMw: PMap<number>;
   readonly siteMw: PMap<number>;
+  /** Panels by `${siteId}:${panelId}`, limit events by id, external limits by `${chargePointId}:${evseId}:${source}`,
+   *  the building's load history by site (building-history.ts). */
+  readonly panels: PMap<PanelConfigured>;
+  readonly limitEvents: PMap<LimitEventScheduled>;
+  readonly externalLimits: PMap<ExternalLimit>;
+  readonly building: PMap<BuildingHistory>;
 }
 
 export const initial: FleetState = {
@@ -115,6 +133,10 @@ export const initial: FleetState = {
   chargerSessions: PMap.empty(),
   chargerMw: PMap.empty(),
   siteMw: PMap.empty(),
+  panels: PMap.empty(),
+  limitEvents: PMap.empty(),
+  externalLimits: PMap.empty(),
+  building: PMap.empty(),
 };
 
 export const controlKey = (chargePointId: string, connectorId: number): string => `${chargePointId}:${connectorId}`;
@@ -241,8 +263,20 @@ export const evolve = (s: FleetState, i: Input): FleetState => {
           return { ...s, vehicles: s.vehicles.set(b.vehicleId, b) };
         case 'DepartureScheduled':
           return { ...s, departures: s.departures.set(b.vehicleId, b) };
+        case 'PanelConfigured':
+          return { ...s, panels: s.panels.set(`${b.siteId}:${b.panelId}`, b) };
+        case 'LimitEventScheduled':
+          return { ...s, limitEvents: withoutEnded(s.limitEvents, i.event.at).set(b.limitEventId, b) };
+        case 'LimitEventCancelled':
+          return { ...s, limitEvents: s.limitEvents.delete(b.limitEventId) };
       }
       return s;
+    }
+    case 'meter': {
+      const r = i.reading;
+      if (r.role !== 'connection' || !s.sites.has(r.siteId)) return s;
+      const chargersKw = (s.siteMw.get(r.siteId) ?? 0) / 1e6;
+      return { ...s, building: s.building.set(r.siteId, withConnectionReading(s.building.get(r.siteId), r.measuredAt, r.importKw - chargersKw)) };
     }
     case 'reading': {
       const r = i.reading;
@@ -378,6 +412,11 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
 
 const monthOf = (at: number) => new Date(at).toISOString().slice(0, 7);
 
+const DAY_MS = 24 * 3600000;
+/** Limit events that ended more than a day before `at` are dropped when another one comes. */
+const withoutEnded = (m: PMap<LimitEventScheduled>, at: number): PMap<LimitEventScheduled> =>
+  m.entries().reduce((acc, [k, e]) => (e.endAt < at - DAY_MS ? acc.delete(k) : acc), m);
+
 const withPeak = (s: FleetState, siteId: string, at: number): FleetState => {
   const kw = (s.siteMw.get(siteId) ?? 0) / 1e6;
   const month = monthOf(at);
@@ -396,11 +435,14 @@ export const siteOf = (s: FleetState, i: Input): string | null => {
   switch (i.kind) {
     case 'config': {
       const b = i.event.body;
+      if (b.type === 'PanelConfigured' || b.type === 'LimitEventScheduled' || b.type === 'LimitEventCancelled') return b.siteId;
       if (b.type === 'SiteConfigured' || b.type === 'TariffConfigured' || b.type === 'ChargerConfigured') return b.siteId;
       return ofVehicle(b.vehicleId);
     }
     case 'reading':
       return ofVehicle(i.reading.vehicleId);
+    case 'meter':
+      return s.sites.has(i.reading.siteId) ? i.reading.siteId : null;
     case 'event': {
       const b = i.event.body;
       if (b.type === 'SocEstimated') return ofVehicle(b.vehicleId);
