@@ -6,6 +6,7 @@ import { ConfigEvent, configToAvro } from './fleet-config';
 import { OcppFrameRecord } from './frame-chain';
 import { CommandResult, CommandResultCodec, decodeChargingEvent, decodeConfigEvent, decodeWith, OcppFrameCodec, TelematicsReadingCodec, TelematicsReadingRecord } from './records';
 import { decodeSiteMeterReading, SiteMeterReading, SiteMeterRejectionCodec } from './site-meter-record';
+import { decodeSiteRouted, encodeSiteRouted, SiteRouted } from './site-routed';
 import { changelogTopic, TopicSpec, topicSpecs, Topics } from './topics';
 import { subjectOf } from './registry';
 
@@ -88,4 +89,7 @@ export const catalog = {
   siteMeterReadings: entry<SiteMeterReading>(Topics.siteMeterReadings, decodeSiteMeterReading, same, ['services/site-meters'], ['streams/projections', 'services/optimizer']),
   siteMeterRejected: entry(Topics.siteMeterRejected, decodeWith(SiteMeterRejectionCodec), same, ['services/site-meters'], []),
   normalizerChargersChangelog: { name: changelogTopic('normalizer', 'chargers'), producers: ['streams/normalizer'], consumers: ['streams/normalizer'] },
+  /** Internal: the tracker's inputs keyed by site (streams/vehicle-tracker/route.ts); the site is the record key. */
+  vehicleTrackerBySite: entry<Omit<SiteRouted, 'site'>>(Topics.vehicleTrackerBySite, decodeSiteRouted, encodeSiteRouted, ['streams/vehicle-tracker'], ['streams/vehicle-tracker']),
+  vehicleTrackerSitesChangelog: { name: changelogTopic('vehicle-tracker', 'sites'), producers: ['streams/vehicle-tracker'], consumers: ['streams/vehicle-tracker'] },
 } as const;

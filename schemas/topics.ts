@@ -33,6 +33,7 @@ export const Topics = {
   siteMeterReadings: 'site.meter-readings',
   siteMeterRejected: 'site.meter-rejected',
   deadLetter: 'streams.dead-letter',
+  vehicleTrackerBySite: 'vehicle-tracker.by-site',
 } as const;
 
 /** The compacted changelog of a fold's keyed store (streams/runtime): one record per key and change, in the same
@@ -62,6 +63,11 @@ export const topicSpecs: readonly TopicSpec[] = [
   { name: Topics.deadLetter, schemaFile: 'streams.dead-letter.avsc', key: '<topic>/<partition>/<offset>', producer: 'streams/projections', configs: { ...forever, ...durable } },
   // Same partition count as its input (ocpp.frames): partition p holds the state of the chargers of frames partition p.
   { name: changelogTopic('normalizer', 'chargers'), schemaFile: 'store.changelog.avsc', key: 'chargePointId', producer: 'streams/normalizer', configs: compacted },
+  // The vehicle tracker's inputs re-keyed by site (streams/vehicle-tracker/route.ts): kept like its inputs, so a store
+  // whose shape changed can be rebuilt from it.
+  { name: Topics.vehicleTrackerBySite, schemaFile: 'vehicle-tracker.by-site.avsc', key: 'siteId', producer: 'streams/vehicle-tracker', configs: { ...forever, ...durable } },
+  // Same partition count as vehicle-tracker.by-site: partition p holds the tracker state of the sites of partition p.
+  { name: changelogTopic('vehicle-tracker', 'sites'), schemaFile: 'store.changelog.avsc', key: 'siteId', producer: 'streams/vehicle-tracker', configs: compacted },
 ];
 
 export const partnerTopicSpec = (partnerId: string): TopicSpec => ({

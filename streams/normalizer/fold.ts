@@ -1,6 +1,6 @@
 import { catalog, renamed } from '../../schemas/catalog';
 import { ChargingEvent } from '../../schemas/events';
-import { FoldDefinition, InputTopic, Received } from '../runtime/fold';
+import { InputTopic, Received, StatefulFold } from '../runtime/fold';
 import { ChargerFact, ChargerState, commandCompleted, decide, evolve } from './decide';
 import { CommandResult, OcppFrame } from './frame';
 import { chargerStore } from './store';
@@ -18,7 +18,7 @@ export const decideNormalizer = (state: ChargerState, input: NormalizerInput): r
   input.from === 'frames' ? decide(state, input.value, input.source) : [{ kind: 'published', event: commandCompleted(input.value, input.source) }];
 
 /** The normalizer on the given topics (default: the catalog's; tests run on their own topics of the same schemas). */
-export const normalizerFold = (topics?: { frames: string; commandResults: string; events: string }): FoldDefinition<ChargerState, NormalizerInputs, ChargerFact, ChargingEvent> => ({
+export const normalizerFold = (topics?: { frames: string; commandResults: string; events: string }): StatefulFold<ChargerState, NormalizerInputs, ChargerFact, ChargingEvent> => ({
   name: 'normalizer',
   inputs: {
     frames: topics ? renamed(catalog.ocppFrames, topics.frames) : catalog.ocppFrames,

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/Either';
 import { KafkaMessage } from 'kafkajs';
 import { InputDecoder } from './decode-input';
-import { evolveAll, FoldDefinition, InputTopics } from './fold';
+import { evolveAll, FoldDefinition, initialOf, InputTopics } from './fold';
 
 export interface FoldedBatch<S> {
   /** The keys whose state changed, with their new state. */
@@ -30,6 +30,7 @@ export interface BatchContext<S, I extends InputTopics, Ev, O> {
 export const foldBatch = async <S, I extends InputTopics, Ev, O>(c: BatchContext<S, I, Ev, O>, topic: string, partition: number, messages: readonly KafkaMessage[], from: number): Promise<FoldedBatch<S>> => {
   const { fold } = c;
   const store = fold.store;
+  const initial = initialOf(fold);
   const changed = new Map<string, S>();
   const outputs: { key: string; value: Buffer }[] = [];
   let records = 0;
@@ -43,8 +44,9 @@ export const foldBatch = async <S, I extends InputTopics, Ev, O>(c: BatchContext
       continue;
     }
     try {
-      const key = c.stateful ? store.keyOf(input.right) : undefined;
-      const before = key === undefined ? store.initial : (changed.get(key) ?? c.committed(key) ?? store.initial);
+      if (fold.beforeDecide) await fold.beforeDecide(input.right);
+      const key = c.stateful && store ? store.keyOf(input.right) : undefined;
+      const before = key === undefined ? initial : (changed.get(key) ?? c.committed(key) ?? initial);
       const events = fold.decide(before, input.right);
       const encoded: { key: string; value: Buffer }[] = [];
       for (const e of events) {

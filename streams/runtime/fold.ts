@@ -40,11 +40,27 @@ export interface FoldDefinition<S, I extends InputTopics, Ev, O> {
   readonly name: string;
   readonly inputs: I;
   readonly output: TopicEntry<O>;
-  readonly store: KeyedStoreDefinition<S, I>;
+  /** None: a stateless fold (a router), every input decided on `initial`; no changelog, nothing to restore. */
+  readonly store?: KeyedStoreDefinition<S, I>;
+  /** The state a stateless fold's decide sees (a fold with a store uses the store's). */
+  readonly initial?: S;
   readonly decide: (state: S, input: Received<I>) => readonly Ev[];
   readonly evolve: (state: S, event: Ev) => S;
   readonly publish: (event: Ev) => { readonly key: string; readonly value: O } | undefined;
+  /** Awaited before an input is decided: e.g. a router waits for its global table to catch up on a key it does not
+   *  know yet. decide itself stays synchronous and pure. */
+  readonly beforeDecide?: (input: Received<I>) => Promise<void>;
 }
+
+/** A fold with a keyed store. */
+export type StatefulFold<S, I extends InputTopics, Ev, O> = FoldDefinition<S, I, Ev, O> & { readonly store: KeyedStoreDefinition<S, I> };
+
+/** The state every input of a stateless fold (or of a stateful fold's other topics) is decided on. */
+export const initialOf = <S, I extends InputTopics, Ev, O>(fold: FoldDefinition<S, I, Ev, O>): S => {
+  if (fold.store) return fold.store.initial;
+  if (fold.initial === undefined) throw new Error(`fold ${fold.name} has neither a store nor an initial state`);
+  return fold.initial;
+};
 
 /** The state after a list of events. */
 export const evolveAll = <S, Ev>(evolve: (s: S, e: Ev) => S, state: S, events: readonly Ev[]): S => events.reduce(evolve, state);

@@ -5,13 +5,13 @@ import { DURABLE_ACKS } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
 import { Changelog, fromStoreChange, toStoreChange } from './changelog';
 import { InputDecoder } from './decode-input';
-import { evolveAll, FoldDefinition, InputTopics } from './fold';
+import { evolveAll, InputTopics, StatefulFold } from './fold';
 import { PartitionReader } from './partition-reader';
 
 /** A store partition back in memory: from its changelog, or, when the changelog holds another shape of the state,
  *  rebuilt once from the input's history and written back to the changelog. */
 export interface RestoreContext<S, I extends InputTopics, Ev, O> {
-  readonly fold: FoldDefinition<S, I, Ev, O>;
+  readonly fold: StatefulFold<S, I, Ev, O>;
   readonly admin: Admin;
   readonly reader: PartitionReader;
   readonly serde: TopicSerde;

@@ -77,16 +77,18 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
   const { fold, serde, log } = o;
   const id = instanceId();
   const store = fold.store;
-  const storeTopic = fold.inputs[store.input]!.name;
-  const changelog = o.changelog ?? changelogOf(fold.name, store.name);
+  // A stateless fold (no store: a router) has no changelog and restores nothing.
+  const storeTopic = store ? fold.inputs[store.input]!.name : undefined;
+  const storeName = store?.name ?? '';
+  const changelog = store ? (o.changelog ?? changelogOf(fold.name, store.name)) : undefined;
   const prefix = o.transactionalIdPrefix ?? fold.name;
   const metrics = foldMetrics(o.metrics);
   o.part?.starting();
 
   const admin: Admin = o.kafka.admin();
   await admin.connect();
-  await ensureChangelog(admin, storeTopic, changelog.name);
-  const reader: PartitionReader = await startPartitionReader({ kafka: o.kafka, groupId: `${prefix}-reader-${id}`, topics: [changelog.name, storeTopic], log });
+  if (storeTopic && changelog) await ensureChangelog(admin, storeTopic, changelog.name);
+  const reader: PartitionReader | undefined = storeTopic && changelog ? await startPartitionReader({ kafka: o.kafka, groupId: `${prefix}-reader-${id}`, topics: [changelog.name, storeTopic], log }) : undefined;
 
   const tasks = new Map<string, Task<S>>();
   const restoring = new Map<string, { done: number; total: number }>();
@@ -102,27 +104,30 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
         done += r.done;
         total += r.total;
       }
-      o.part.restoring({ done, total }, `${restoring.size} partition(s) of ${changelog.name}`);
+      o.part.restoring({ done, total }, `${restoring.size} partition(s) of ${changelog?.name ?? ''}`);
     } else if (preparing.size > 0) o.part.starting(`preparing ${preparing.size} partition(s)`);
     else o.part.running();
     o.part.lag([...lag.values()].reduce((a, b) => a + b, 0));
   };
 
   const decode = inputDecoder(fold.inputs, serde);
-  const restoreContext = {
-    fold,
-    admin,
-    reader,
-    serde,
-    changelog,
-    decode,
-    log,
-    progress: (partition: number, done: number, total: number) => {
-      restoring.set(`${storeTopic}:${partition}`, { done, total });
-      metrics.restore(fold.name, store.name, partition, done, total);
-      report();
-    },
-  };
+  const restoreContext =
+    store && reader && changelog
+      ? {
+          fold: { ...fold, store },
+          admin,
+          reader,
+          serde,
+          changelog,
+          decode,
+          log,
+          progress: (partition: number, done: number, total: number) => {
+            restoring.set(`${storeTopic}:${partition}`, { done, total });
+            metrics.restore(fold.name, store.name, partition, done, total);
+            report();
+          },
+        }
+      : undefined;
 
   const committedOffset = async (topic: string, partition: number): Promise<number> => {
     const [t] = await admin.fetchOffsets({ groupId: o.groupId, topics: [topic] });
@@ -148,10 +153,10 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     }
     task.producer = producer;
     const next = await committedOffset(task.topic, task.partition);
-    if (task.stateful) {
+    if (task.stateful && restoreContext) {
       task.store = await restoreStore(restoreContext, task.partition, next, producer);
       restoring.delete(`${task.topic}:${task.partition}`);
-      metrics.stateKeys(fold.name, store.name, task.partition, task.store.size);
+      metrics.stateKeys(fold.name, storeName, task.partition, task.store.size);
     }
     task.next = next;
     if (seek) consumer.seek({ topic: task.topic, partition: task.partition, offset: String(next) });
@@ -186,7 +191,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     restoring.delete(`${task.topic}:${task.partition}`);
     preparing.delete(`${task.topic}:${task.partition}`);
     lag.delete(`${task.topic}:${task.partition}`);
-    metrics.forget(fold.name, task.topic, store.name, task.partition);
+    metrics.forget(fold.name, task.topic, storeName, task.partition);
     void Promise.all([task.ready, task.busy]).finally(() => task.producer?.disconnect().catch(() => undefined));
   };
 
@@ -268,10 +273,10 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     const txn = await producer.transaction();
     try {
       const changes = [];
-      for (const [key, s] of changed) changes.push(await changeRecord(restoreContext, key, partition, s));
+      if (restoreContext) for (const [key, s] of changed) changes.push(await changeRecord(restoreContext, key, partition, s));
       const topicMessages = [];
       if (outputs.length > 0) topicMessages.push({ topic: fold.output.name, messages: [...outputs] });
-      if (changes.length > 0) topicMessages.push({ topic: changelog.name, messages: changes });
+      if (changes.length > 0 && changelog) topicMessages.push({ topic: changelog.name, messages: changes });
       if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: DURABLE_ACKS });
       await whileConcurrent(() => txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic, partitions: [{ partition, offset: String(upTo) }] }] }));
       await txn.commit();
@@ -286,7 +291,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     resolveOffset(batch.lastOffset());
     lag.set(`${topic}:${partition}`, Math.max(0, Number(batch.highWatermark) - upTo));
     metrics.lag(fold.name, topic, partition, Math.max(0, Number(batch.highWatermark) - upTo));
-    if (task.stateful) metrics.stateKeys(fold.name, store.name, partition, task.store.size);
+    if (task.stateful) metrics.stateKeys(fold.name, storeName, partition, task.store.size);
     report();
     o.onCommitted?.({ topic, partition, records, nextOffset: upTo });
     await heartbeat();
@@ -305,7 +310,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     // An instance left without partitions (more instances than partitions) is ready too.
     report();
   });
-  const died = Promise.race([consumerDied(c), reader.died]);
+  const died = reader ? Promise.race([consumerDied(c), reader.died]) : consumerDied(c);
   await c.connect();
   for (const input of Object.values(fold.inputs)) await c.subscribe({ topic: input.name, fromBeginning: true });
   await c.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 4, eachBatch });
@@ -319,7 +324,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       const held = [...tasks.values()];
       for (const task of held) close(task);
       await Promise.all(held.map((t) => Promise.all([t.ready, t.busy]).then(() => t.producer?.disconnect().catch(() => undefined))));
-      await reader.stop();
+      await reader?.stop();
       await admin.disconnect();
     },
   };

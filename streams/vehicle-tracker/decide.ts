@@ -1,6 +1,7 @@
 import { ChargingEvent, EventBody } from '../../schemas/events';
 import { ConfigEvent } from '../../schemas/fleet-config';
-import { ProjectionInput, TelematicsReading } from '../projections/projection';
+import { TelematicsReadingRecord } from '../../schemas/records';
+import { TrackerInput } from '../../schemas/site-routed';
 
 /** Vehicle ↔ session matching and the SoC backup estimate, as one pure fold over charging.events,
  *  telematics.readings and fleet.config: `decide(state, input, ref) => { state, events }`. Its own outputs come back
@@ -97,10 +98,11 @@ export interface InputRef {
   readonly offset: number;
 }
 
-export interface TrackerDecision {
-  readonly state: TrackerState;
-  readonly events: ChargingEvent[];
-}
+/** What happened, as evolve folds it: an input the state takes in (a session, a reading, a configuration), or a
+ *  decision published to charging.events (VehicleMatched, SocEstimated, SocEstimateChecked). */
+export type TrackerFact = { readonly kind: 'observed'; readonly input: TrackerInput } | { readonly kind: 'published'; readonly event: ChargingEvent };
+
+export const publishedEvents = (facts: readonly TrackerFact[]): ChargingEvent[] => facts.flatMap((f) => (f.kind === 'published' ? [f.event] : []));
 
 const day = 24 * 3600_000;
 
@@ -113,12 +115,25 @@ const distanceM = (a: { lat: number; lon: number }, b: { lat: number; lon: numbe
   return 2 * r * Math.asin(Math.sqrt(h));
 };
 
-class Out {
-  readonly events: ChargingEvent[] = [];
-  constructor(private readonly ref: InputRef) {}
-  push(chargePointId: string, occurredAt: number, body: EventBody) {
+/** One decision being made: the facts so far and the state they lead to (decide looks at the state its own earlier
+ *  decisions of the same input left, e.g. a vehicle matched to one session is busy for the next). */
+class Decision {
+  readonly facts: TrackerFact[] = [];
+  private published = 0;
+  constructor(
+    public state: TrackerState,
+    private readonly ref: InputRef,
+  ) {}
+  private add(f: TrackerFact) {
+    this.facts.push(f);
+    this.state = evolve(this.state, f);
+  }
+  observe(input: TrackerInput) {
+    this.add({ kind: 'observed', input });
+  }
+  publish(chargePointId: string, occurredAt: number, body: EventBody) {
     const r = this.ref;
-    this.events.push({ eventId: `vt:${r.topic}:${r.partition}:${r.offset}:${this.events.length}`, chargePointId, occurredAt, source: { ...r }, body });
+    this.add({ kind: 'published', event: { eventId: `vt:${r.topic}:${r.partition}:${r.offset}:${this.published++}`, chargePointId, occurredAt, source: { ...r }, body } });
   }
 }
 
@@ -166,12 +181,6 @@ const energyFit = (st: TrackerState, s: SessionTrack, vehicleId: string, p: Trac
   return Math.abs(last.soc - startSoc - expected);
 };
 
-const match = (st: TrackerState, out: Out, sessionId: string, vehicleId: string, confidence: number, method: string, at: number): TrackerState => {
-  const s = st.sessions[sessionId]!;
-  out.push(s.chargePointId, at, { type: 'VehicleMatched', sessionId, vehicleId, confidence, method, replacesVehicleId: s.vehicleId });
-  return withMatch(st, sessionId, vehicleId, method);
-};
-
 const withMatch = (st: TrackerState, sessionId: string, vehicleId: string, method: string): TrackerState => {
   const s = st.sessions[sessionId];
   if (!s) return st;
@@ -179,32 +188,36 @@ const withMatch = (st: TrackerState, sessionId: string, vehicleId: string, metho
   return { ...st, sessions: { ...st.sessions, [sessionId]: { ...s, vehicleId, method } }, vehicles: { ...st.vehicles, [vehicleId]: { ...v, lastSessionCp: s.chargePointId } } };
 };
 
+const match = (d: Decision, sessionId: string, vehicleId: string, confidence: number, method: string, at: number): void => {
+  const s = d.state.sessions[sessionId]!;
+  d.publish(s.chargePointId, at, { type: 'VehicleMatched', sessionId, vehicleId, confidence, method, replacesVehicleId: s.vehicleId });
+};
+
 /** Matches every open session whose id tag maps to a vehicle and that is not matched by id tag yet (a telematics or
  *  energy match it contradicts is corrected: replacesVehicleId). Independent of the order in which the session and the
  *  vehicle's configuration were folded. */
-const settleByTag = (st0: TrackerState, out: Out, at: number): TrackerState => {
-  let st = st0;
-  for (const [sessionId, s] of Object.entries(st0.sessions)) {
+const settleByTag = (d: Decision, at: number): void => {
+  for (const [sessionId, s] of Object.entries(d.state.sessions)) {
     if (!s.active || s.idTag === null || s.method === 'idTag') continue;
-    const vehicleId = st.idTags[s.idTag];
+    const vehicleId = d.state.idTags[s.idTag];
     if (!vehicleId) continue;
-    st = match(st, out, sessionId, vehicleId, 1, 'idTag', Math.max(at, s.startedAt));
+    match(d, sessionId, vehicleId, 1, 'idTag', Math.max(at, s.startedAt));
   }
-  return st;
 };
 
 /** Tries to settle the match of every open, unsettled session (and to correct telematics matches energy contradicts). */
-const settle = (st0: TrackerState, out: Out, at: number, p: TrackerParams): TrackerState => {
-  let st = settleByTag(st0, out, at);
-  for (const [sessionId, s] of Object.entries(st.sessions)) {
+const settle = (d: Decision, at: number, p: TrackerParams): void => {
+  settleByTag(d, at);
+  for (const [sessionId, s] of Object.entries(d.state.sessions)) {
     if (!s.active || s.method === 'idTag' || s.method === 'energy') continue;
-    if (s.vehicleId === null && st.telematicsWatermark >= s.startedAt + p.windowMs) {
-      const c = candidatesOf(st, sessionId, s, p);
-      if (c.length === 1) st = match(st, out, sessionId, c[0]!.vehicleId, 0.8 - (0.3 * c[0]!.dt) / p.windowMs, 'telematics', at);
-      else if (c.length > 1 && c[1]!.dt - c[0]!.dt >= p.marginMs) st = match(st, out, sessionId, c[0]!.vehicleId, 0.7 - (0.3 * c[0]!.dt) / p.windowMs, 'telematics', at);
-      if (st.sessions[sessionId]!.vehicleId !== null) continue;
+    if (s.vehicleId === null && d.state.telematicsWatermark >= s.startedAt + p.windowMs) {
+      const c = candidatesOf(d.state, sessionId, s, p);
+      if (c.length === 1) match(d, sessionId, c[0]!.vehicleId, 0.8 - (0.3 * c[0]!.dt) / p.windowMs, 'telematics', at);
+      else if (c.length > 1 && c[1]!.dt - c[0]!.dt >= p.marginMs) match(d, sessionId, c[0]!.vehicleId, 0.7 - (0.3 * c[0]!.dt) / p.windowMs, 'telematics', at);
+      if (d.state.sessions[sessionId]!.vehicleId !== null) continue;
     }
     // Energy consistency: among the candidates (and the current telematics match), one fits and the others don't.
+    const st = d.state;
     const cur = st.sessions[sessionId]!;
     if (cur.deliveredWh < p.energyEvidenceWh) continue;
     const names = new Set(candidatesOf(st, sessionId, cur, p).map((c) => c.vehicleId));
@@ -214,10 +227,9 @@ const settle = (st0: TrackerState, out: Out, at: number, p: TrackerParams): Trac
     const good = fits.filter((f) => f.err <= p.energyTolerancePct);
     const bad = fits.filter((f) => f.err > p.energyTolerancePct * 2.5);
     if (good.length === 1 && bad.length === fits.length - 1 && fits.length === names.size && good[0]!.vehicleId !== cur.vehicleId) {
-      st = match(st, out, sessionId, good[0]!.vehicleId, names.size > 1 ? 0.9 : 0.75, 'energy', at);
+      match(d, sessionId, good[0]!.vehicleId, names.size > 1 ? 0.9 : 0.75, 'energy', at);
     }
   }
-  return st;
 };
 
 /** Uncertainty (percent points) of a SoC estimated from the meter: a point, growing with time since the trusted reading
@@ -242,14 +254,13 @@ const estimateFor = (v: VehicleTrack, s: SessionTrack, at: number, p: TrackerPar
   };
 };
 
-const onReading = (st0: TrackerState, r: TelematicsReading, out: Out, p: TrackerParams): TrackerState => {
-  const v0 = st0.vehicles[r.vehicleId] ?? emptyVehicle;
-  let st = st0;
+/** The vehicle after a reading (its estimate untouched: a SocEstimateChecked clears it). */
+const withReading = (v0: VehicleTrack, r: TelematicsReadingRecord): VehicleTrack => {
   const connectedNow = r.pluggedIn === true || r.chargingState === 'CHARGING';
   const newer = v0.lastReadingAt === null || r.readingAt > v0.lastReadingAt;
   const transitions = newer && connectedNow && !v0.connected ? [...v0.transitions, { at: r.readingAt, lat: r.latitude, lon: r.longitude }].filter((t) => t.at > r.readingAt - day) : v0.transitions;
   const socs = r.socPct !== null ? [...v0.socs, { at: r.readingAt, soc: r.socPct }].sort((a, b) => a.at - b.at).filter((x) => x.at > r.readingAt - day) : v0.socs;
-  let v: VehicleTrack = {
+  return {
     ...v0,
     capacityKwh: v0.capacityKwh ?? r.batteryCapacityKwh,
     lastReadingAt: newer ? r.readingAt : v0.lastReadingAt,
@@ -259,19 +270,9 @@ const onReading = (st0: TrackerState, r: TelematicsReading, out: Out, p: Tracker
     transitions,
     socs,
   };
-  if (v0.estimate && r.socPct !== null && r.readingAt >= v0.estimate.at) {
-    // Telematics is back: how good was the estimate, extrapolated to this reading?
-    const s = st.sessions[v0.estimate.sessionId];
-    const est = s ? estimateFor({ ...v0 }, s, r.readingAt, p) : undefined;
-    const estimated = est?.socPct ?? v0.estimate.socPct;
-    out.push(s?.chargePointId ?? v0.lastSessionCp ?? '', r.readingAt, { type: 'SocEstimateChecked', vehicleId: r.vehicleId, estimatedSocPct: estimated, reportedSocPct: r.socPct, errorPct: estimated - r.socPct });
-    v = { ...v, estimate: null };
-  }
-  st = { ...st, vehicles: { ...st.vehicles, [r.vehicleId]: v }, telematicsWatermark: Math.max(st.telematicsWatermark, r.readingAt) };
-  return settle(st, out, r.readingAt, p);
 };
 
-const onConfig = (st: TrackerState, c: ConfigEvent, out: Out): TrackerState => {
+const withConfig = (st: TrackerState, c: ConfigEvent): TrackerState => {
   const b = c.body;
   switch (b.type) {
     case 'SiteConfigured':
@@ -282,30 +283,21 @@ const onConfig = (st: TrackerState, c: ConfigEvent, out: Out): TrackerState => {
       const idTags = Object.fromEntries(Object.entries(st.idTags).filter(([, v]) => v !== b.vehicleId));
       for (const t of b.idTags) idTags[t] = b.vehicleId;
       const v = st.vehicles[b.vehicleId] ?? emptyVehicle;
-      // Sessions started with one of these tags before this configuration was folded are settled now.
-      return settleByTag({ ...st, idTags, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, capacityKwh: b.batteryCapacityKwh } } }, out, c.at);
+      return { ...st, idTags, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, capacityKwh: b.batteryCapacityKwh } } };
     }
     default:
       return st;
   }
 };
 
-const onEvent = (st0: TrackerState, e: ChargingEvent, out: Out, p: TrackerParams): TrackerState => {
+/** A charging event the state takes in (sessions, their energy and the charger's SoC). */
+const withEvent = (st: TrackerState, e: ChargingEvent): TrackerState => {
   const b = e.body;
-  let st = st0;
   switch (b.type) {
     case 'SessionStarted': {
       if (st.sessions[b.sessionId]) return st;
       const s: SessionTrack = { chargePointId: e.chargePointId, startedAt: e.occurredAt, meterStartWh: b.meterStartWh, deliveredWh: 0, deliveries: [], active: true, idTag: b.idTag, vehicleId: null, method: null, chargerSoc: null };
-      st = { ...st, sessions: { ...st.sessions, [b.sessionId]: s } };
-      return settle(st, out, e.occurredAt, p);
-    }
-    case 'VehicleMatched': {
-      // Our own decision coming back (or a correction from elsewhere): the log is the truth. But an earlier, weaker
-      // match coming back after an id-tag match was decided (and not yet seen back) doesn't undo it.
-      const s = st.sessions[b.sessionId];
-      if (s && s.method === 'idTag' && b.method !== 'idTag') return st;
-      return withMatch(st, b.sessionId, b.vehicleId, b.method);
+      return { ...st, sessions: { ...st.sessions, [b.sessionId]: s } };
     }
     case 'SessionEnded': {
       const s = st.sessions[b.sessionId];
@@ -318,40 +310,117 @@ const onEvent = (st0: TrackerState, e: ChargingEvent, out: Out, p: TrackerParams
       if (!s || !b.sessionId) return st;
       return { ...st, sessions: { ...st.sessions, [b.sessionId]: { ...s, chargerSoc: { soc: b.socPct, at: e.occurredAt } } } };
     }
-    case 'SocEstimated': {
-      const v = st.vehicles[b.vehicleId] ?? emptyVehicle;
-      if (v.estimate && v.estimate.at >= e.occurredAt) return st;
-      if (v.lastReadingAt !== null && v.lastReadingAt >= e.occurredAt) return st;
-      return { ...st, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, estimate: { socPct: b.socPct, at: e.occurredAt, sessionId: b.sessionId ?? '' } } } };
-    }
     case 'MeterSampled': {
       const s = b.sessionId ? st.sessions[b.sessionId] : undefined;
-      if (!s || !b.sessionId || !s.active) return st;
-      const reg = b.samples.find((x) => x.measurand === 'Energy.Active.Import.Register' && x.phase === null && x.unit === 'Wh');
-      if (!reg) return st;
-      const wh = Math.max(0, reg.value - s.meterStartWh);
-      const updated: SessionTrack = { ...s, deliveredWh: wh, deliveries: [...s.deliveries, { at: e.occurredAt, wh }] };
-      st = { ...st, sessions: { ...st.sessions, [b.sessionId]: updated } };
-      st = settle(st, out, e.occurredAt, p);
-      const cur = st.sessions[b.sessionId]!;
-      if (!cur.vehicleId) return st;
-      const v = st.vehicles[cur.vehicleId] ?? emptyVehicle;
-      const silentSince = v.lastReadingAt ?? cur.startedAt;
-      const chargerFresh = cur.chargerSoc !== null && e.occurredAt - cur.chargerSoc.at <= p.staleMs;
-      if (e.occurredAt - silentSince <= p.staleMs || chargerFresh) return st;
-      if (v.estimate && e.occurredAt - v.estimate.at < p.estimateEveryMs) return st;
-      const est = estimateFor(v, cur, e.occurredAt, p);
-      if (!est) return st;
-      out.push(e.chargePointId, e.occurredAt, { type: 'SocEstimated', vehicleId: cur.vehicleId, sessionId: b.sessionId, ...est });
-      return { ...st, vehicles: { ...st.vehicles, [cur.vehicleId]: { ...v, estimate: { socPct: est.socPct, at: e.occurredAt, sessionId: b.sessionId } } } };
+      const reg = registerOf(e);
+      if (!s || !b.sessionId || !s.active || reg === undefined) return st;
+      const wh = Math.max(0, reg - s.meterStartWh);
+      return { ...st, sessions: { ...st.sessions, [b.sessionId]: { ...s, deliveredWh: wh, deliveries: [...s.deliveries, { at: e.occurredAt, wh }] } } };
     }
     default:
       return st;
   }
 };
 
-export const decide = (st: TrackerState, input: ProjectionInput, ref: InputRef, p: TrackerParams = defaultParams): TrackerDecision => {
-  const out = new Out(ref);
-  const state = input.kind === 'event' ? onEvent(st, input.event, out, p) : input.kind === 'reading' ? onReading(st, input.reading, out, p) : input.kind === 'config' ? onConfig(st, input.config, out) : st;
-  return { state, events: out.events };
+const registerOf = (e: ChargingEvent): number | undefined =>
+  e.body.type === 'MeterSampled' ? e.body.samples.find((x) => x.measurand === 'Energy.Active.Import.Register' && x.phase === null && x.unit === 'Wh')?.value : undefined;
+
+/** A decision of ours, as the state keeps it. */
+const withPublished = (st: TrackerState, e: ChargingEvent): TrackerState => {
+  const b = e.body;
+  switch (b.type) {
+    case 'VehicleMatched':
+      return withMatch(st, b.sessionId, b.vehicleId, b.method);
+    case 'SocEstimated': {
+      const v = st.vehicles[b.vehicleId] ?? emptyVehicle;
+      return { ...st, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, estimate: { socPct: b.socPct, at: e.occurredAt, sessionId: b.sessionId ?? '' } } } };
+    }
+    case 'SocEstimateChecked': {
+      const v = st.vehicles[b.vehicleId];
+      return v ? { ...st, vehicles: { ...st.vehicles, [b.vehicleId]: { ...v, estimate: null } } } : st;
+    }
+    default:
+      return st;
+  }
+};
+
+/** The state after one fact. Returns `st` itself when the fact changes nothing (the runtime then writes no change). */
+export const evolve = (st: TrackerState, f: TrackerFact): TrackerState => {
+  if (f.kind === 'published') return withPublished(st, f.event);
+  const i = f.input;
+  switch (i.kind) {
+    case 'event':
+      return withEvent(st, i.event);
+    case 'reading':
+      return { ...st, vehicles: { ...st.vehicles, [i.reading.vehicleId]: withReading(st.vehicles[i.reading.vehicleId] ?? emptyVehicle, i.reading) }, telematicsWatermark: Math.max(st.telematicsWatermark, i.reading.readingAt) };
+    case 'config':
+      return withConfig(st, i.config);
+  }
+};
+
+const onReading = (d: Decision, input: TrackerInput & { kind: 'reading' }, p: TrackerParams): void => {
+  const r = input.reading;
+  const v0 = d.state.vehicles[r.vehicleId] ?? emptyVehicle;
+  // Telematics is back: how good was the estimate, extrapolated to this reading? (From the vehicle before it.)
+  const s = v0.estimate ? d.state.sessions[v0.estimate.sessionId] : undefined;
+  const check = v0.estimate && r.socPct !== null && r.readingAt >= v0.estimate.at ? { estimated: (s ? estimateFor(v0, s, r.readingAt, p) : undefined)?.socPct ?? v0.estimate.socPct, socPct: r.socPct } : undefined;
+  d.observe(input);
+  if (check) d.publish(s?.chargePointId ?? v0.lastSessionCp ?? '', r.readingAt, { type: 'SocEstimateChecked', vehicleId: r.vehicleId, estimatedSocPct: check.estimated, reportedSocPct: check.socPct, errorPct: check.estimated - check.socPct });
+  settle(d, r.readingAt, p);
+};
+
+const onConfig = (d: Decision, input: TrackerInput & { kind: 'config' }): void => {
+  const c = input.config;
+  if (c.body.type !== 'SiteConfigured' && c.body.type !== 'ChargerConfigured' && c.body.type !== 'VehicleConfigured') return;
+  d.observe(input);
+  // Sessions started with one of these tags before this configuration was folded are settled now.
+  if (c.body.type === 'VehicleConfigured') settleByTag(d, c.at);
+};
+
+/** The charging events the tracker folds. Our own decisions coming back on charging.events (VehicleMatched,
+ *  SocEstimated, SocEstimateChecked) are not among them: the state took them in when they were decided. */
+const trackedEvents: ReadonlySet<string> = new Set(['SessionStarted', 'SessionEnded', 'ChargerReportedSoc', 'MeterSampled']);
+export const tracksEvent = (e: ChargingEvent): boolean => trackedEvents.has(e.body.type);
+
+const onEvent = (d: Decision, input: TrackerInput & { kind: 'event' }, p: TrackerParams): void => {
+  const e = input.event;
+  const b = e.body;
+  switch (b.type) {
+    case 'SessionStarted':
+      if (d.state.sessions[b.sessionId]) return;
+      d.observe(input);
+      return settle(d, e.occurredAt, p);
+    case 'SessionEnded':
+    case 'ChargerReportedSoc':
+      if (d.state.sessions[b.sessionId ?? ''] === undefined) return;
+      return d.observe(input);
+    case 'MeterSampled': {
+      const s0 = b.sessionId ? d.state.sessions[b.sessionId] : undefined;
+      if (!s0 || !b.sessionId || !s0.active || registerOf(e) === undefined) return;
+      d.observe(input);
+      settle(d, e.occurredAt, p);
+      const cur = d.state.sessions[b.sessionId]!;
+      if (!cur.vehicleId) return;
+      const v = d.state.vehicles[cur.vehicleId] ?? emptyVehicle;
+      const silentSince = v.lastReadingAt ?? cur.startedAt;
+      const chargerFresh = cur.chargerSoc !== null && e.occurredAt - cur.chargerSoc.at <= p.staleMs;
+      if (e.occurredAt - silentSince <= p.staleMs || chargerFresh) return;
+      if (v.estimate && e.occurredAt - v.estimate.at < p.estimateEveryMs) return;
+      const est = estimateFor(v, cur, e.occurredAt, p);
+      if (!est) return;
+      return d.publish(e.chargePointId, e.occurredAt, { type: 'SocEstimated', vehicleId: cur.vehicleId, sessionId: b.sessionId, ...est });
+    }
+    default:
+      return;
+  }
+};
+
+/** What an input means for the tracker: the facts to fold, observed input first, then the decisions published. `ref`
+ *  is where the input was first read (its decisions' event ids derive from it). */
+export const decide = (st: TrackerState, input: TrackerInput, ref: InputRef, p: TrackerParams = defaultParams): readonly TrackerFact[] => {
+  const d = new Decision(st, ref);
+  if (input.kind === 'event') onEvent(d, input, p);
+  else if (input.kind === 'reading') onReading(d, input, p);
+  else onConfig(d, input);
+  return d.facts;
 };

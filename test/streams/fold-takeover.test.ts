@@ -1,5 +1,3 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { Kafka } from 'kafkajs';
 import { catalog } from '../../schemas/catalog';
@@ -13,68 +11,9 @@ import { endOffsets } from '../../streams/sink/pg-sink';
 import { readTopicUntil, uniq } from '../support/stack';
 import { createTestTopics, deleteTestTopics, produce, testKafka, testSerde, TestTopics } from './support';
 import { deleteChangelog } from './fold-support';
+import { Runner, startRunner, until } from './runner-support';
 
 jest.setTimeout(600_000);
-
-const root = path.join(__dirname, '..', '..');
-
-interface Runner {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  instance(): string | undefined;
-  /** Partitions of ocpp.frames this instance committed a transaction for. */
-  framePartitions(): ReadonlySet<number>;
-  commits(): number;
-  /** Resolves at the next committed transaction of this instance. */
-  nextCommit(): Promise<void>;
-}
-
-const startRunner = (env: NodeJS.ProcessEnv, frames: string): Runner => {
-  const child = spawn(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'fold-runner.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let instance: string | undefined;
-  let commits = 0;
-  const partitions = new Set<number>();
-  let waiters: (() => void)[] = [];
-  let rest = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const l of lines) {
-      const [what, topic, partition] = l.split(' ');
-      if (what === 'instance') instance = topic;
-      if (what !== 'committed') continue;
-      commits++;
-      if (topic === frames) partitions.add(Number(partition));
-      for (const w of waiters) w();
-      waiters = [];
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => process.stderr.write(`[fold-runner ${child.pid}] ${c}`));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    instance: () => instance,
-    framePartitions: () => partitions,
-    commits: () => commits,
-    nextCommit: () =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`instance ${instance} committed nothing for 60 s (${commits} commits so far)`)), 60_000);
-        waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
-  };
-};
-
-const until = async (what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 120_000) => {
-  const end = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid-batch, the other takes over', () => {
   let kafka: Kafka;
@@ -128,14 +67,14 @@ describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid
     const total = [...ends.values()].reduce((a, b) => a + b, 0);
     const committed = async () => [...(await committedOffsets(kafka, env.FOLD_GROUP!, inputs)).values()].reduce((a, b) => a + Math.max(0, b), 0);
 
-    const a = startRunner(env, topics.frames);
+    const a = startRunner('fold-runner.ts', env, topics.frames);
     runners.push(a);
     await until('the first instance commits', () => a.commits() >= 3);
-    const b = startRunner(env, topics.frames);
+    const b = startRunner('fold-runner.ts', env, topics.frames);
     runners.push(b);
     // Both hold frames partitions after the rebalance, and both commit.
-    await until('both instances commit frames partitions', () => a.framePartitions().size > 0 && b.framePartitions().size > 0 && b.commits() >= 3).catch((e: Error) => {
-      throw new Error(`${e.message}: A ${a.commits()} commits on frames partitions ${[...a.framePartitions()]}, B ${b.commits()} on ${[...b.framePartitions()]}`);
+    await until('both instances commit frames partitions', () => a.watchedPartitions().size > 0 && b.watchedPartitions().size > 0 && b.commits() >= 3).catch((e: Error) => {
+      throw new Error(`${e.message}: A ${a.commits()} commits on frames partitions ${[...a.watchedPartitions()]}, B ${b.commits()} on ${[...b.watchedPartitions()]}`);
     });
     expect(a.instance()).toBeDefined();
     expect(b.instance()).not.toEqual(a.instance());
@@ -146,7 +85,7 @@ describe('fold runtime: two normalizer instances in one group, one SIGKILLed mid
     a.child.kill('SIGKILL');
     expect(await a.exited).toBeNull();
     const atKill = await committed();
-    process.stderr.write(`takeover test: ${total} input records, ${atKill} committed at the kill; instance A held frames partitions ${[...a.framePartitions()]}\n`);
+    process.stderr.write(`takeover test: ${total} input records, ${atKill} committed at the kill; instance A held frames partitions ${[...a.watchedPartitions()]}\n`);
     expect(atKill).toBeLessThan(total);
 
     await until('the second instance finishes every partition', async () => (await committed()) >= total, 240_000);

@@ -4,12 +4,11 @@ import { configToAvro } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
 import { ProjectionInput } from '../../streams/projections/projection';
 import { RunningProjections, startProjections } from '../../streams/projections/run';
-import { RunningProcessor, startKafkaProcessor } from '../../streams/sink/kafka-processor';
 import { endOffsets } from '../../streams/sink/pg-sink';
-import { createTracker } from '../../streams/vehicle-tracker/processor';
 import { simulate, SimVehicle } from '../../streams/vehicle-tracker/simulation';
 import { freshPgSchema, readTopicUntil, uniq } from '../support/stack';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics, waitForGroup } from './support';
+import { produce, quietLog, testKafka, testSerde } from './support';
+import { createTrackerTestTopics, deleteTrackerTestTopics, startTestTracker, TestTracker, TrackerTestTopics, waitForTracker } from './tracker-support';
 
 jest.setTimeout(240_000);
 
@@ -17,15 +16,15 @@ const min = 60_000;
 const day = 24 * 60 * min;
 const t0 = Date.UTC(2026, 5, 1, 17, 0);
 
-describe('vehicle tracker on the real stack: matching and SoC backup, exactly once through Kafka transactions', () => {
+describe('vehicle tracker on the real stack (router + site tracker on the fold runtime): matching and SoC backup', () => {
   let kafka: Kafka;
-  let topics: TestTopics;
+  let topics: TrackerTestTopics;
   const serde = testSerde();
   const id = uniq('vt').replace(/-/g, '');
   const v = (name: string) => `${name}-${id}`;
   const cp = (name: string) => `${name}-${id}`;
   const groupId = uniq('tracker');
-  let tracker: RunningProcessor;
+  let tracker: TestTracker;
   let projections: RunningProjections;
   let db: Awaited<ReturnType<typeof freshPgSchema>>;
   let events: ChargingEvent[] = [];
@@ -66,19 +65,9 @@ describe('vehicle tracker on the real stack: matching and SoC backup, exactly on
 
   beforeAll(async () => {
     kafka = testKafka('tracker');
-    topics = await createTestTopics(kafka, 1);
+    topics = await createTrackerTestTopics(kafka, 1);
     db = await freshPgSchema('streams_vt');
-    tracker = await startKafkaProcessor({
-      name: 'vehicle-tracker',
-      groupId,
-      transactionalId: uniq('tracker-tx'),
-      inputs: [topics.events, topics.readings, topics.config],
-      output: topics.events,
-      kafka,
-      serde,
-      log: quietLog,
-      processor: createTracker({ events: topics.events, readings: topics.readings, config: topics.config }),
-    });
+    tracker = await startTestTracker(kafka, serde, topics, groupId, { transactionalIdPrefix: uniq('tracker-tx') });
     // Feed the log in 10-minute slices of simulated time, as it would arrive live, letting the tracker keep up.
     const all = [...arrivals.inputs, ...pair.inputs, ...battery.inputs].sort((a, b) => timeOf(a) - timeOf(b));
     let i = 0;
@@ -92,7 +81,7 @@ describe('vehicle tracker on the real stack: matching and SoC backup, exactly on
       if (cf.length) await produce(kafka, serde, topics.config, Topics.fleetConfig, cf);
       if (rd.length) await produce(kafka, serde, topics.readings, Topics.telematicsReadings, rd);
       if (ev.length) await produce(kafka, serde, topics.events, Topics.chargingEvents, ev);
-      await waitForGroup(kafka, groupId, [topics.events, topics.readings, topics.config]);
+      await waitForTracker(kafka, topics, groupId);
     }
     const records = await readTopicUntil<Record<string, unknown>>(topics.events, () => false, { timeoutMs: 4000 });
     events = records.map((r) => fromAvro(r.value)).filter((e) => e.eventId.startsWith('vt:'));
@@ -104,7 +93,7 @@ describe('vehicle tracker on the real stack: matching and SoC backup, exactly on
     await tracker?.stop();
     await projections?.stop();
     await db?.drop();
-    await deleteTestTopics(kafka, topics);
+    await deleteTrackerTestTopics(kafka, topics);
   });
 
   const matched = () =>
