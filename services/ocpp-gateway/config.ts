@@ -30,10 +30,12 @@
  *                              (default http://<OCPP_INTERNAL_HOST>:<port>)
  *   OCPP_INTERNAL_TOKEN        bearer token instances present to each other; unset: one random token generated once
  *                              and kept in $VOLTSTREAM_HOME/gateway-internal-token (mode 0600), shared by local instances
- *   OCPP_HANDSHAKE_CONCURRENCY handshakes (scrypt password check + claim) worked on at once (default 2: half of
+ *   OCPP_HANDSHAKE_CONCURRENCY handshakes (fleet lookup, password check, claim) worked on at once (default 64: they
+ *                              mostly wait on I/O; with 2 at once a burst of 1,000 chargers took minutes to get in)
+ *   OCPP_PASSWORD_CHECKS       scrypt password checks run at once, inside those (default: the cores, at most half of
  *                              the libuv pool scrypt runs in, so other users of the pool never wait for a burst)
- *   OCPP_HANDSHAKE_QUEUE       handshakes waiting for a slot; beyond it the upgrade gets 503 + Retry-After (default 32,
- *                              a few seconds of handshakes on 2 cores)
+ *   OCPP_HANDSHAKE_QUEUE       handshakes waiting for a slot; beyond it the upgrade gets 503 + Retry-After (default
+ *                              128, a few seconds of handshakes on 2 cores)
  *   OCPP_HANDSHAKE_WAIT_S      longest wait for a slot; then 503 + Retry-After too (default 10: chargers give up
  *                              unanswered handshakes after some tens of seconds, and the work done for them is lost)
  *   OCPP_RETRY_AFTER_S         Retry-After of a 503, jittered uniformly over [value, 2 x value] (default 5)
@@ -45,6 +47,7 @@
  *   OCPP_FAILED_HANDSHAKES_PER_CHARGER  the same per charge point id, from any address (default 10)
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
  */
+import { availableParallelism } from 'node:os';
 import * as t from 'io-ts';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
@@ -81,6 +84,7 @@ const Env = t.partial({
   OCPP_INTERNAL_PORT: IntFromString,
   OCPP_HANDSHAKE_CONCURRENCY: IntFromString,
   OCPP_HANDSHAKE_QUEUE: IntFromString,
+  OCPP_PASSWORD_CHECKS: IntFromString,
   OCPP_HANDSHAKE_WAIT_S: IntFromString,
   OCPP_RETRY_AFTER_S: IntFromString,
   OCPP_MAILBOX_MAX: IntFromString,
@@ -128,7 +132,9 @@ export interface GatewaySettings {
   readonly internalToken: string | undefined;
   readonly internalHost: string;
   readonly internalPort: number;
+  /** Handshakes worked on at once (mostly waiting on I/O); their password checks, CPU work, run `passwordChecks` at once. */
   readonly handshakeConcurrency: number;
+  readonly passwordChecks: number;
   readonly handshakeQueue: number;
   readonly handshakeWaitS: number;
   readonly retryAfterS: number;
@@ -156,8 +162,9 @@ export const defaultSettings: GatewaySettings = {
   internalToken: undefined,
   internalHost: '127.0.0.1',
   internalPort: 0,
-  handshakeConcurrency: 2,
-  handshakeQueue: 32,
+  handshakeConcurrency: 64,
+  passwordChecks: Math.max(1, Math.min(availableParallelism(), Math.floor(Number(process.env.UV_THREADPOOL_SIZE ?? 4) / 2))),
+  handshakeQueue: 128,
   handshakeWaitS: 10,
   retryAfterS: 5,
   mailboxMax: 32,
@@ -196,6 +203,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         internalHost: e.OCPP_INTERNAL_HOST || defaultSettings.internalHost,
         internalPort: e.OCPP_INTERNAL_PORT ?? defaultSettings.internalPort,
         handshakeConcurrency: Math.max(1, e.OCPP_HANDSHAKE_CONCURRENCY ?? defaultSettings.handshakeConcurrency),
+        passwordChecks: Math.max(1, e.OCPP_PASSWORD_CHECKS ?? defaultSettings.passwordChecks),
         handshakeQueue: e.OCPP_HANDSHAKE_QUEUE ?? defaultSettings.handshakeQueue,
         handshakeWaitS: Math.max(1, e.OCPP_HANDSHAKE_WAIT_S ?? defaultSettings.handshakeWaitS),
         retryAfterS: Math.max(1, e.OCPP_RETRY_AFTER_S ?? defaultSettings.retryAfterS),

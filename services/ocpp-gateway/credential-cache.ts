@@ -2,6 +2,7 @@
  *  stored hash and the presented password (never the password itself): a new password on fleet.config invalidates the
  *  entry, and entries expire after `ttlMs`. Chargers presenting the same secret at once share one scrypt. */
 import { createHash } from 'node:crypto';
+import { Admission } from './admission';
 
 export type Verify = (password: string, stored: string) => Promise<boolean>;
 
@@ -30,3 +31,18 @@ export const createCredentialCache = (verify: Verify, ttlMs: number, now: () => 
     return ok;
   };
 };
+
+/** Password checks through `slots`: scrypt is CPU work (in libuv's pool), so at most as many run at once as there are
+ *  cores, while the handshakes around them (fleet lookup, claim, CONNECTED) wait on I/O many at a time. A check that
+ *  finds no slot within the admission's wait fails, and its handshake is answered 503 + Retry-After. */
+export const limitChecks =
+  (verify: Verify, slots: Admission): Verify =>
+  async (password, stored) => {
+    const release = await slots.enter();
+    if (!release) throw new Error('password checks saturated');
+    try {
+      return await verify(password, stored);
+    } finally {
+      release();
+    }
+  };

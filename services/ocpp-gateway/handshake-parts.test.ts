@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bearerMatches, loadOrCreateToken, resolveToken, tokenFile } from './internal-token';
 import { createAdmission, retryAfterSeconds } from './admission';
-import { createCredentialCache } from './credential-cache';
+import { createCredentialCache, limitChecks } from './credential-cache';
 
 test('a token is generated once, private to the user, and then reused', () => {
   const home = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gw-token-')), 'nested');
@@ -74,4 +74,30 @@ test('credential cache: one verification per secret until the TTL passes; failur
   now = 1001;
   expect(await check('right', 'h')).toBe(true);
   expect(calls).toBe(5);
+});
+
+test('password checks: at most `slots` at once, the rest wait in line; a full line fails the check', async () => {
+  let running = 0;
+  let most = 0;
+  const opened: Array<() => void> = [];
+  const slow = (pw: string) =>
+    new Promise<boolean>((resolve) => {
+      running++;
+      most = Math.max(most, running);
+      opened.push(() => {
+        running--;
+        resolve(pw === 'right');
+      });
+    });
+  const check = limitChecks(slow, createAdmission(2, 2, 60000));
+  const checks = [check('right', 'a'), check('wrong', 'b'), check('right', 'c'), check('right', 'd')];
+  await expect(check('right', 'e')).rejects.toThrow('password checks saturated');
+  await new Promise((r) => setImmediate(r));
+  expect(running).toBe(2);
+  while (opened.length > 0) {
+    opened.shift()!();
+    await new Promise((r) => setImmediate(r));
+  }
+  expect(await Promise.all(checks)).toEqual([true, false, true, true]);
+  expect(most).toBe(2);
 });

@@ -12,7 +12,7 @@ import { Admission, createAdmission, retryAfterSeconds } from './admission';
 import { GatewaySettings } from './config';
 import { Rejection } from './connection';
 import { ClientTrust } from './client-trust';
-import { createCredentialCache } from './credential-cache';
+import { createCredentialCache, limitChecks } from './credential-cache';
 import { FleetFollower } from './fleet-follower';
 import { GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
@@ -48,6 +48,18 @@ const basicCredentials = (req: http.IncomingMessage): { user: string; password: 
   return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
 };
 
+/** ws completes or aborts an upgrade synchronously, and aborts it without calling back when the charger has half-closed
+ *  (sent its FIN) since: true when the upgrade completed and `open` ran. */
+const upgraded = (wss: WebSocketServer, req: http.IncomingMessage, socket: Duplex, head: Buffer, open: (ws: WebSocket) => void): boolean => {
+  if (socket.destroyed) return false;
+  let opened = false;
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    opened = true;
+    open(ws);
+  });
+  return opened;
+};
+
 export interface HandshakeDeps {
   readonly settings: GatewaySettings;
   readonly fleet: FleetFollower;
@@ -68,8 +80,9 @@ export interface Handshake {
 
 export const createHandshake = (d: HandshakeDeps): Handshake => {
   const { settings, fleet } = d;
-  const checkPassword = createCredentialCache(verifySecret, settings.authCacheTtlS * 1000);
   const admission = createAdmission(settings.handshakeConcurrency, settings.handshakeQueue, settings.handshakeWaitS * 1000);
+  const passwordSlots = createAdmission(settings.passwordChecks, settings.handshakeConcurrency, settings.handshakeWaitS * 1000);
+  const checkPassword = createCredentialCache(limitChecks(verifySecret, passwordSlots), settings.authCacheTtlS * 1000);
   const guard = createFailureGuard({ perSource: settings.failedHandshakesPerSource, perCharger: settings.failedHandshakesPerCharger, windowMs: 60_000 });
   // An unknown id pays the same password check as a known one, so neither the answer nor its time tells them apart.
   const decoy = hashSecret(randomBytes(16).toString('hex'));
@@ -166,13 +179,7 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
         const claim = await d.claim(cp);
         phase('claim', t);
-        // A charger that gave up while we checked it would otherwise leave a claim no one releases, and make its
-        // next connection scan ocpp.frames for its chain head.
-        if (socket.destroyed) {
-          d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'abandoned' });
-          return await d.abandon(cp, claim);
-        }
-        d.wss.handleUpgrade(req, socket, head, (ws) => {
+        const opened = upgraded(d.wss, req, socket, head, (ws) => {
           if (v.chain && d.trust) {
             const unwatch = d.trust.watch(v.chain, (why) => {
               d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'revoked' });
@@ -183,6 +190,12 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
           }
           d.open(ws, cp, v.protocol, claim);
         });
+        // A charger that gave up while we checked it would otherwise leave a claim no one releases, and make its
+        // next connection scan ocpp.frames for its chain head.
+        if (!opened) {
+          d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'abandoned' });
+          return await d.abandon(cp, claim);
+        }
       } catch (e) {
         refuse(503, 'Service Unavailable', `handshake failed: ${(e as Error).message}`, { 'Retry-After': String(retryAfterSeconds(settings.retryAfterS)) });
       } finally {
