@@ -24,7 +24,8 @@ export interface RegistryOptions {
 export const defaultRegistryOptions = (home: string, kafkaBrokers: readonly string[]): RegistryOptions => ({
   dir: path.join(home, 'registry'),
   port: 8081,
-  managementPort: Number(process.env.REGISTRY_MANAGEMENT_PORT ?? 8091),
+  // Not 8091: the projections' health port (services/cli/services.ts), which then fell back to a random one.
+  managementPort: Number(process.env.REGISTRY_MANAGEMENT_PORT ?? 8088),
   kafkaBrokers,
 });
 
