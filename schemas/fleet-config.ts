@@ -81,7 +81,24 @@ export type ConfigBody =
       requiredEnergyKwh: number | null;
       routeKm: number | null;
       priority: number;
-    };
+    }
+  | IdTokenConfigured
+  | { type: 'ReservationMade'; chargePointId: string; reservationId: number; connectorId: number; idTag: string; expiresAt: number; commandId: string }
+  | { type: 'ReservationCancelled'; chargePointId: string; reservationId: number; commandId: string | null };
+
+export type IdTokenStatus = 'Accepted' | 'Blocked' | 'Expired';
+
+/** The id-token registry's entry for one token (RFID card, app token, vehicle tag). */
+export interface IdTokenConfigured {
+  type: 'IdTokenConfigured';
+  idToken: string;
+  tokenType: string;
+  status: IdTokenStatus;
+  expiresAt: number | null;
+  parentIdTag: string | null;
+  vehicleId: string | null;
+  driverId: string | null;
+}
 
 /** A feeder, distribution board or transformer of a site, fed from the connection or from another panel. */
 export interface PanelConfigured {
@@ -134,6 +151,11 @@ export const configKey = (b: ConfigBody): string => {
       return `vehicle:${b.vehicleId}`;
     case 'DepartureScheduled':
       return `departure:${b.vehicleId}`;
+    case 'IdTokenConfigured':
+      return `idtoken:${b.idToken}`;
+    case 'ReservationMade':
+    case 'ReservationCancelled':
+      return `reservation:${b.chargePointId}`;
   }
 };
 

@@ -86,16 +86,16 @@ describe('answers', () => {
     expect(answerCall('ocpp2.0.1', 'BootNotification', {}, { ...input, chargePointId: 'other' })).toMatchObject(E.right({ status: 'Rejected' }));
   });
   test('authorize from configured idTags; a vehicle reconfigured without a tag loses it', () => {
-    expect(authorizeIdTag(fleet, 'T1')).toBe('Accepted');
-    expect(authorizeIdTag(fleet, 'T2')).toBe('Invalid');
+    expect(authorizeIdTag(fleet, 'T1', 0)).toBe('Accepted');
+    expect(authorizeIdTag(fleet, 'T2', 0)).toBe('Invalid');
     const later = evolveFleet(fleet, {
       eventId: '3',
       at: 0,
       actor: 't',
       body: { type: 'VehicleConfigured', vehicleId: 'v', batteryCapacityKwh: 1, maxAcPowerKw: 1, maxDcPowerKw: 1, consumptionKwhPerKm: 1, idTags: ['T2'], telematicsProvider: null, providerVehicleId: null, siteId: null },
     });
-    expect(authorizeIdTag(later, 'T1')).toBe('Invalid');
-    expect(authorizeIdTag(later, 'T2')).toBe('Accepted');
+    expect(authorizeIdTag(later, 'T1', 0)).toBe('Invalid');
+    expect(authorizeIdTag(later, 'T2', 0)).toBe('Accepted');
   });
   test('StartTransaction needs an allocated id; CSMS-side actions are NotSupported', () => {
     expect(E.isLeft(answerCall('ocpp1.6', 'StartTransaction', { idTag: 'T1' }, input))).toBe(true);

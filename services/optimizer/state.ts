@@ -437,6 +437,8 @@ export const siteOf = (s: FleetState, i: Input): string | null => {
       const b = i.event.body;
       if (b.type === 'PanelConfigured' || b.type === 'LimitEventScheduled' || b.type === 'LimitEventCancelled') return b.siteId;
       if (b.type === 'SiteConfigured' || b.type === 'TariffConfigured' || b.type === 'ChargerConfigured') return b.siteId;
+      if (b.type === 'ReservationMade' || b.type === 'ReservationCancelled') return ofCharger(b.chargePointId);
+      if (b.type === 'IdTokenConfigured') return null;
       return ofVehicle(b.vehicleId);
     }
     case 'reading':

@@ -4,6 +4,7 @@ import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjectio
 import { Projection } from './projection';
 import { optimizerPlansProjection } from './plans';
 import { commandsProjection } from './commands';
+import { idTokenChangesProjection, idTokensProjection, reservationsProjection } from './id-tokens';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
 
@@ -26,6 +27,9 @@ export const projections: readonly Projection[] = [
   fleetDeparturesProjection,
   optimizerPlansProjection,
   commandsProjection,
+  idTokensProjection,
+  idTokenChangesProjection,
+  reservationsProjection,
 ];
 
 /** The topics the projections read. */

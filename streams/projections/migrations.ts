@@ -4,6 +4,7 @@ import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSq
 import { optimizerPlans, projectionTables } from './tables';
 import { CHARGER_TIME_COLUMN } from './charger-time';
 import { commandsMigration } from './commands';
+import { idTokenMigration } from './id-tokens';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
  *
@@ -127,4 +128,5 @@ export const projectionMigrations: readonly Migration[] = [
         .flatMap((t) => [`ALTER TABLE ${t.name} ADD COLUMN IF NOT EXISTS ${CHARGER_TIME_COLUMN} timestamptz`, ...commentSql(t).filter((c) => c.includes(`.${CHARGER_TIME_COLUMN} IS`))]),
   },
   commandsMigration,
+  idTokenMigration,
 ];

@@ -1,5 +1,6 @@
 import { TableDef } from '../sink/table';
 import { commandsTable } from './commands';
+import { idTokenChangesTable, idTokensTable, reservationsTable } from './id-tokens';
 
 /** Every projection table, in the schema the projections service migrates (default `projections`). These are the
  *  contract with services/api (history endpoints, SQL views for data teams) and services/optimizer (vehicle state).
@@ -354,4 +355,7 @@ export const projectionTables: readonly TableDef[] = [
   fleetDepartures,
   optimizerPlans,
   commandsTable,
+  idTokensTable,
+  idTokenChangesTable,
+  reservationsTable,
 ];
