@@ -47,7 +47,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     const timer = setTimeout(() => reject(Object.assign(new Error(`${what} timed out after ${ms} ms`), { errno: 'ETIMEDOUT' })), ms);
     p.then(
       (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the library's errors are plain objects with errno / modbusCode: classify reads them
+      (e: unknown) => (clearTimeout(timer), reject(e)),
     );
   });
 
@@ -58,7 +59,8 @@ export const connectMeter = (m: ModbusMeter, timeoutMs: number, onError: (e: Err
   const drop = async () => {
     const c = client;
     client = null;
-    if (c) await new Promise<void>((resolve) => c.close(() => resolve()));
+    // close() never calls back on a connection that was never established: do not wait for it longer than that.
+    if (c) await Promise.race([new Promise<void>((resolve) => c.close(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, Math.min(timeoutMs, 1000)).unref())]);
   };
 
   const open = async (): Promise<ModbusRTU> => {

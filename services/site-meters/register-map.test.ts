@@ -21,6 +21,8 @@ describe('Modbus register decoding', () => {
   it('scales to our unit and refuses a float that is not a number', () => {
     const watts: Register = { quantity: 'importKw', address: 0, type: 'int32', wordOrder: 'big', scale: 0.001 };
     expect(decodeRegister(watts, [0x0001, 0x86a0])).toEqual({ value: 100 });
+    expect(decodeRegister({ ...watts, type: 'uint16', scale: 0.1 }, [2312])).toEqual({ value: 231.2 });
+    expect(decodeRegister({ ...watts, type: 'uint16', scale: 2.5 }, [4])).toEqual({ value: 10 });
     const f: Register = { quantity: 'voltageV', address: 8, type: 'float32', wordOrder: 'big', scale: 1 };
     expect(decodeRegister(f, float(NaN))).toEqual({ problem: 'voltageV @8: float32 register holds NaN, not a number' });
     expect(decodeRegister(f, [1])).toEqual({ problem: 'voltageV @8: expected 2 registers, got 1' });

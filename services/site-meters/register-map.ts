@@ -54,5 +54,11 @@ export const decodeRegister = (r: Register, words: readonly number[]): { value: 
   if (words.length < widthOf(r.type)) return { problem: `${r.quantity} @${r.address}: expected ${widthOf(r.type)} registers, got ${words.length}` };
   const raw = rawValue(words, r.type, r.wordOrder);
   if (!Number.isFinite(raw)) return { problem: `${r.quantity} @${r.address}: ${r.type} register holds ${raw}, not a number` };
-  return { value: raw * r.scale };
+  return { value: scaled(raw, r.scale) };
+};
+
+/** raw × scale; a scale of 1/n divides by n instead, so 2312 × 0.1 reads 231.2 and not 231.20000000000002. */
+export const scaled = (raw: number, scale: number): number => {
+  const n = Math.round(1 / scale);
+  return Math.abs(1 / scale - n) < 1e-9 && n !== 0 ? raw / n : raw * scale;
 };
