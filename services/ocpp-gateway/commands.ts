@@ -1,28 +1,42 @@
-/** Commands from ocpp.commands to the one connection that holds the charger.
+/** Commands from ocpp.commands to the one connection that holds the charger; no command is ever silently lost.
  *
  *  Routing: every gateway instance consumes ocpp.commands in ONE consumer group (so each command is read by one
  *  instance, not broadcast). The reader looks the charger up in the `connections` table (store.ts): if it holds the
  *  connection it delivers the command itself; if another instance holds it, it forwards the command to that instance's
- *  internal listener (POST <internal url>/internal/commands, bearer token; internal-listener.ts), which answers 202 only when it holds a live
- *  connection, and from then on owns the command (delivers it and records the outcome). A 409 or an unreachable
- *  instance means the table was stale: the reader looks again every 250 ms until the deadline.
+ *  internal listener (POST <internal url>/internal/commands, bearer token; internal-listener.ts), which answers 202 only
+ *  when it holds a live connection and has taken the command over in the ledger. A 409 or an unreachable instance
+ *  means the table was stale: the reader looks again every 250 ms until the deadline.
  *
  *  Deadlines: a command whose expiresAt has passed is EXPIRED. A charger not connected anywhere gets OFFLINE at once
  *  when the command has no expiresAt, and is waited for until expiresAt otherwise. A connection that drops while a
  *  command is queued or outstanding hands it back to routing, which delivers it to wherever the charger reconnects
  *  (within max(expiresAt, 10 s)): delivery is at least once, which the commands of ocpp.commands tolerate
- *  (SetChargingProfile replaces the profile with the same id, Clear/Get are idempotent). Offsets are committed when a
- *  command has been handed to a connection or forwarded, so a gateway that dies after that loses the command (logged). */
+ *  (SetChargingProfile replaces the profile with the same id, Clear/Get are idempotent).
+ *
+ *  Never lost (command-ledger.ts, instance-lease.ts): a command is written to the ledger (PostgreSQL), owned by the
+ *  reading instance, BEFORE eachMessage returns, so before its offset can be committed; a PostgreSQL failure there
+ *  fails eachMessage and the record is read again. From then on the ledger row is the command: its owner routes it,
+ *  a forward moves ownership to the receiver (in the ledger, before the 202), and every instance sweeps the ledger
+ *  for entries of instances whose lease ran out (SIGKILL, host lost, graceful stop releases its lease at once) and
+ *  routes them itself, with at least RECONNECT_GRACE_MS for the charger to reconnect. An outcome is decided once:
+ *  pending → decided is a conditional UPDATE, so of two instances routing the same command (the old owner came back
+ *  after its lease ran out) only one outcome counts; the decided record is then published to ocpp.command-results
+ *  and marked published. If the publication fails, or the owner dies between decision and publication, the owner's
+ *  (or its successor's) sweep publishes the stored record again: the same record, so readers keyed by commandId see
+ *  one outcome. A record read twice (crash after the ledger write, before the offset commit) finds its row and is
+ *  left to the row's owner. */
 import * as E from 'fp-ts/Either';
 import { Consumer, Kafka } from 'kafkajs';
 import { Topics } from '../../schemas/topics';
 import { TopicSerde } from '../../schemas/registry';
 import { Logger } from '../common/log';
 import { checkCommand } from './command-check';
+import { CommandLedger, CommandResult } from './command-ledger';
 import { ChargerConnection, Command, Delivery, Outcome, Rejection } from './connection';
 import { FleetView } from './fleet';
 import { FrameLog } from './frame-log';
 import { GatewayMetrics } from './metrics';
+import { InstanceLease } from './instance-lease';
 import { GatewayStore } from './store';
 
 export const RECONNECT_GRACE_MS = 10000;
@@ -34,6 +48,8 @@ export interface RouterDeps {
   readonly log: Logger;
   readonly gatewayId: string;
   readonly store: GatewayStore;
+  readonly ledger: CommandLedger;
+  readonly lease: InstanceLease;
   readonly frameLog: FrameLog;
   readonly fleet: FleetView;
   readonly metrics: GatewayMetrics;
@@ -48,8 +64,10 @@ export interface RouterDeps {
 
 export interface CommandRouter {
   start(): Promise<void>;
-  /** A command forwarded by another instance: accepted only with a live local connection. */
-  acceptForwarded(command: Command, deadline: number): boolean;
+  /** A command forwarded by another instance: accepted (and owned in the ledger) only with a live local connection. */
+  acceptForwarded(command: Command, deadline: number): Promise<boolean>;
+  /** One pass of the ledger sweep (it also runs every ttl/4, at most every second, once started). */
+  sweep(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,23 +92,60 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
     void p.finally(() => inFlight.delete(p));
   };
 
-  const record = async (c: Command, outcome: Outcome, status: string | null, responseJson: string | null, detail: string | null) => {
-    d.metrics.commands.inc({ action: c.action, outcome });
+  /** Publishes a decided outcome (again, after a failure or a dead owner: the stored record, unchanged). */
+  const publish = async (r: CommandResult): Promise<boolean> => {
     try {
-      await d.frameLog.produce(Topics.ocppCommandResults, c.chargePointId, {
-        commandId: c.commandId,
-        chargePointId: c.chargePointId,
-        action: c.action,
-        outcome,
-        status,
-        responseJson,
-        detail,
-        gatewayId: d.gatewayId,
-        completedAt: Date.now(),
-      });
+      await d.frameLog.produce(Topics.ocppCommandResults, r.chargePointId, r);
+      await d.ledger.published(r.commandId);
+      return true;
     } catch (e) {
-      d.log.error('command outcome not recorded', { err: e as Error, commandId: c.commandId, outcome });
+      d.log.warn('command outcome not published yet; the ledger sweep retries', { err: e as Error, commandId: r.commandId, outcome: r.outcome });
+      return false;
     }
+  };
+
+  const record = async (c: Command, outcome: Outcome, status: string | null, responseJson: string | null, detail: string | null) => {
+    const result: CommandResult = { commandId: c.commandId, chargePointId: c.chargePointId, action: c.action, outcome, status, responseJson, detail, gatewayId: d.gatewayId, completedAt: Date.now() };
+    // Decided in the ledger first (exactly once); PostgreSQL down: keep trying, the command stays pending meanwhile.
+    for (;;) {
+      try {
+        if (!(await d.ledger.decide(result))) {
+          d.log.info('command outcome already decided elsewhere', { commandId: c.commandId, outcome });
+          return;
+        }
+        break;
+      } catch (e) {
+        if (stopped) return;
+        d.log.warn('command outcome not decided yet (ledger unavailable)', { err: e as Error, commandId: c.commandId });
+        await sleep(1000);
+      }
+    }
+    d.metrics.commands.inc({ action: c.action, outcome });
+    await publish(result);
+  };
+
+  /** Takes over the open entries of dead instances, republishes our own stuck publications, prunes old entries. */
+  const sweep = async () => {
+    const dead = (await d.lease.expiredInstances()).filter((i) => i !== d.lease.instanceId);
+    const taken = await d.ledger.takeOver(dead, d.lease.instanceId);
+    for (const en of taken) {
+      if (en.state === 'decided') track(publish(en.result).then(() => undefined));
+      else {
+        d.log.info('taking over a command of a dead instance', { commandId: en.command.commandId, chargePointId: en.command.chargePointId });
+        track(route(en.command, Math.max(en.deadline, Date.now() + RECONNECT_GRACE_MS)));
+      }
+    }
+    for (const r of await d.ledger.unpublished(d.lease.instanceId, 5000)) track(publish(r).then(() => undefined));
+    if (Math.random() < 0.01) await d.ledger.prune(7 * 24 * 3600 * 1000);
+  };
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweepLoop = () => {
+    if (stopped) return;
+    sweeper = setTimeout(() => {
+      void sweep()
+        .catch((e) => d.log.warn('commands ledger sweep failed', { err: e as Error }))
+        .finally(sweepLoop);
+    }, Math.max(250, Math.min(1000, d.lease.ttlMs / 4)));
   };
 
   /** Validates and delivers on a local connection; 'disconnected' goes back to routing. */
@@ -169,7 +224,8 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
       } finally {
         await admin.disconnect();
       }
-      consumer = d.kafka.consumer({ groupId: d.groupId, maxWaitTimeInMs: 100 });
+      // A dead instance's partitions go to the others after the session timeout: commands on them wait that long.
+      consumer = d.kafka.consumer({ groupId: d.groupId, maxWaitTimeInMs: 100, sessionTimeout: 10000, heartbeatInterval: 1000 });
       await consumer.connect();
       await consumer.subscribe({ topic: Topics.ocppCommands, fromBeginning: false });
       const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
@@ -184,14 +240,21 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
             return;
           }
           if (!d.accepts(c.chargePointId)) return;
-          track(route(c, c.expiresAt ?? Date.now()));
+          const deadline = c.expiresAt ?? Date.now();
+          // Throws while PostgreSQL is unavailable: the offset is not committed and the record is read again.
+          if (await d.ledger.admit(c, d.lease.instanceId, deadline)) track(route(c, deadline));
+          else d.log.info('command read again; its ledger entry is already owned', { commandId: c.commandId });
         },
       });
       await joined;
+      sweepLoop();
     },
-    acceptForwarded: (c, deadline) => {
+    sweep,
+    acceptForwarded: async (c, deadline) => {
       const conn = d.local(c.chargePointId);
       if (!conn || conn.closed) return false;
+      // Already decided: nothing left to deliver, and the sender must stop routing it.
+      if (!(await d.ledger.own(c, d.lease.instanceId, deadline))) return true;
       track(
         (async () => {
           const r = await deliverLocal(c, conn);
@@ -204,6 +267,7 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
     stop: async () => {
       await consumer?.disconnect().catch(() => undefined);
       stopped = true;
+      if (sweeper) clearTimeout(sweeper);
       await Promise.race([Promise.allSettled([...inFlight]), sleep(2000)]);
     },
   };

@@ -9,7 +9,12 @@
  *  never leaves a gap that later records would build on. After a failure the gateway is "unhealthy": every append is
  *  refused at once (chargers get InternalError and retry), the producer is rebuilt, and a probe loop reads the
  *  partitions to find the real head of every charger whose records were in the failed request (the request may or may
- *  not have been written). When that works, appends are accepted again: recovery needs no restart. */
+ *  not have been written). When that works, appends are accepted again: recovery needs no restart.
+ *
+ *  Fencing (one writer per chain across instances): `mayWrite()` false (this instance's lease lapsed) refuses every
+ *  ocpp.frames record, at append and again at flush; `fence(cp)` (another instance claimed the charger) refuses the
+ *  charger's records from now on and resolves once no request carrying any of them is in flight, so the new holder
+ *  can read the chain's end from the topic. */
 import { randomUUID } from 'node:crypto';
 import { Admin, Kafka, Partitioners, Producer } from 'kafkajs';
 import { Histogram, Counter, Registry } from 'prom-client';
@@ -59,6 +64,8 @@ export interface FrameLogOptions {
   readonly lanes?: number;
   /** Called after every acknowledged request with the new heads of the chargers in it. */
   readonly onHeads: (heads: ReadonlyMap<string, StoredHead>) => void;
+  /** False while this instance may not write any chain (its lease lapsed). Default: always true. */
+  readonly mayWrite?: () => boolean;
 }
 
 export interface FrameLog {
@@ -71,6 +78,8 @@ export interface FrameLog {
   adopt(chargePointId: string, stored: StoredHead | undefined, scanFrom: number | undefined): Promise<void>;
   /** Forgets a charger (after it disconnected and its last record was acknowledged). */
   forget(chargePointId: string): void;
+  /** Another instance holds the charger now: refuse its records, forget its head, wait until none is in flight. */
+  fence(chargePointId: string): Promise<void>;
   partitionOf(chargePointId: string): number;
   /** The last acknowledged record of a charger, with its offset. */
   headOf(chargePointId: string): StoredHead | undefined;
@@ -101,8 +110,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     timer: NodeJS.Timeout | undefined;
     flushing: boolean;
     idle: (() => void)[];
+    /** Waiting for the request in flight to end. */
+    flushed: (() => void)[];
   }
-  const lanes: Lane[] = Array.from({ length: Math.max(1, o.lanes ?? 1) }, () => ({ producer: createDurableProducer(o.kafka), queue: [], timer: undefined, flushing: false, idle: [] }));
+  const lanes: Lane[] = Array.from({ length: Math.max(1, o.lanes ?? 1) }, () => ({ producer: createDurableProducer(o.kafka), queue: [], timer: undefined, flushing: false, idle: [], flushed: [] }));
+  const fenced = new Set<string>();
+  const mayWrite = o.mayWrite ?? (() => true);
+  const writable = (cp: string) => mayWrite() && !fenced.has(cp);
   let admin: Admin = o.kafka.admin();
   let isHealthy = true;
   let stopped = false;
@@ -137,6 +151,14 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
 
   const flush = async (lane: Lane) => {
     if (lane.flushing) return;
+    try {
+      await flushOnce(lane);
+    } finally {
+      lane.flushed.splice(0).forEach((w) => w());
+    }
+  };
+
+  const flushOnce = async (lane: Lane) => {
     lane.flushing = true;
     const taken: Entry[] = [];
     let count = 0;
@@ -158,6 +180,11 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           messages.push({ topic: en.topic, key: en.key, partition: -1, value: await o.serde.encode(en.topic, en.value) });
           perEntry.push([]);
           ready.push(en);
+          continue;
+        }
+        if (!writable(en.chargePointId)) {
+          refused.inc({ topic: Topics.ocppFrames }, en.drafts.length);
+          en.reject(new KafkaUnavailable(`${en.chargePointId}: this instance may not write its chain (fenced)`));
           continue;
         }
         const st = heads.get(en.chargePointId);
@@ -378,6 +405,11 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           reject(new KafkaUnavailable('Kafka is unavailable'));
           return;
         }
+        if (!writable(cp)) {
+          refused.inc({ topic: Topics.ocppFrames }, drafts.length);
+          reject(new KafkaUnavailable(`${cp}: this instance may not write its chain (fenced)`));
+          return;
+        }
         const lane = laneOf(cp);
         lane.queue.push({ type: 'frames', chargePointId: cp, drafts, resolve, reject });
         if (lane.queue.length >= o.batchMax && !lane.flushing) {
@@ -398,6 +430,8 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         schedule(lane);
       }),
     adopt: async (cp, stored, scanFrom) => {
+      // A charger fenced here earlier and now back: its head is what the claim says.
+      fenced.delete(cp);
       // Still tracked here (the same charger's previous connection on this instance): the in-memory head is the newest.
       if (heads.has(cp)) return;
       const floor = endLowerBoundOf(partitionOf(cp));
@@ -418,6 +452,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     },
     forget: (cp) => {
       heads.delete(cp);
+      fenced.delete(cp);
+    },
+    fence: async (cp) => {
+      fenced.add(cp);
+      heads.delete(cp);
+      const lane = laneOf(cp);
+      if (lane.flushing) await new Promise<void>((r) => lane.flushed.push(r));
     },
     partitionOf,
     headOf: (cp) => {

@@ -1,6 +1,7 @@
 /** The gateway's wiring: frame log, fleet view, command router, the charger-facing listeners (charger-listeners.ts)
- *  with their handshake (handshake.ts), the internal listener for forwarded commands (internal-listener.ts), and the
- *  lifecycle of each connection (claim, chain head, CONNECTED/DISCONNECTED). */
+ *  with their handshake (handshake.ts), the internal listener for forwarded commands and fencing
+ *  (internal-listener.ts), the instance lease (instance-lease.ts), and the lifecycle of each connection (claim,
+ *  fencing of the previous holder, chain head, CONNECTED/DISCONNECTED). */
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Registry } from 'prom-client';
@@ -11,12 +12,14 @@ import { loadClientTrust } from './client-trust';
 import { GatewaySettings, decodeSettings } from './config';
 import { ChargerConnection, Rejection } from './connection';
 import { createCommandRouter, CommandRouter } from './commands';
+import { createCommandLedger } from './command-ledger';
 import { followFleet, FleetFollower } from './fleet-follower';
 import { createFrameLog, FrameLog } from './frame-log';
 import { connectionDraft } from './frames';
 import { createHandshake } from './handshake';
 import { createHeadsWriter } from './heads-writer';
-import { startInternalListener } from './internal-listener';
+import { FenceRequest, startInternalListener } from './internal-listener';
+import { createInstanceLease, InstanceLease, leaseTtlFromEnv } from './instance-lease';
 import { resolveToken } from './internal-token';
 import { createMetrics, GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
@@ -35,6 +38,8 @@ export interface GatewayOptions {
   readonly acceptsCommandsFor?: (chargePointId: string) => boolean;
   /** Metrics registry (default ctx.metrics); two instances in one process need two. */
   readonly metrics?: Registry;
+  /** Instance lease (default OCPP_LEASE_TTL_MS, else 10 s): how long a dead instance's chargers and commands wait. */
+  readonly leaseTtlMs?: number;
 }
 
 export interface Gateway {
@@ -44,6 +49,8 @@ export interface Gateway {
   readonly url: string;
   /** The internal listener (forwarded commands), as other instances reach it. */
   readonly internalUrl: string;
+  /** This process's incarnation, as the lease table and the commands ledger name it. */
+  readonly instanceId: string;
   readonly metrics: Registry;
   connectedCount(): number;
   /** Handshakes being worked on and waiting for a slot. */
@@ -78,9 +85,26 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const internalToken = resolveToken(settings.internalToken, ctx.config.home);
 
   const store: GatewayStore = await createGatewayStore(ctx.pool, settings.dbSchema);
+  const ledger = createCommandLedger(ctx.pool, settings.dbSchema);
   const heads = createHeadsWriter(store, log);
   let killed = false;
-  const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads });
+  const leaseTtl = opts.leaseTtlMs ?? leaseTtlFromEnv(process.env);
+  if (typeof leaseTtl !== 'number' && leaseTtl._tag === 'Left') throw new Error(leaseTtl.left);
+  // After a lapse: close what another instance claimed meanwhile before writing anything again.
+  const recheckHoldings = async () => {
+    const local = [...connections.entries()];
+    const current = await store.epochs(local.map(([cp]) => cp));
+    for (const [cp, e] of local) {
+      const ep = await e.epoch.catch(() => undefined);
+      if (ep !== undefined && current.get(cp) !== ep) {
+        log.warn('charger claimed by another instance while our lease lapsed; closing', { chargePointId: cp });
+        await frameLog.fence(cp);
+        e.ws.terminate();
+      }
+    }
+  };
+  const lease: InstanceLease = createInstanceLease({ pool: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs: typeof leaseTtl === 'number' ? leaseTtl : leaseTtl.right, log, onRegained: () => recheckHoldings() });
+  const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads, mayWrite: () => lease.holds() });
   await frameLog.start();
   const fleet: FleetFollower = await followFleet(ctx.kafka, ctx.serde, log, gatewayId);
   const connections = new Map<string, Entry>();
@@ -179,6 +203,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     log,
     gatewayId,
     store,
+    ledger,
+    lease,
     frameLog,
     fleet: fleet.view,
     metrics,
@@ -188,7 +214,58 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     local: (cp) => connections.get(cp)?.conn,
     reject,
   });
-  const internal = await startInternalListener({ host: settings.internalHost, port: settings.internalPort, url: settings.internalUrl, token: internalToken, accept: router.acceptForwarded });
+  /** Another instance claimed `chargePointId` under a newer epoch: write nothing more of its chain, close our session. */
+  const fenceLocal = async (f: FenceRequest): Promise<boolean> => {
+    if (f.instanceId !== lease.instanceId) return false;
+    const e = connections.get(f.chargePointId);
+    const ours = e ? await e.epoch.catch(() => undefined) : undefined;
+    // Our claim is newer than theirs: theirs lost, not ours.
+    if (ours !== undefined && ours >= f.epoch) return false;
+    await frameLog.fence(f.chargePointId);
+    if (e) {
+      log.info('charger connected on another instance; closing this session', { chargePointId: f.chargePointId, epoch: ours, newEpoch: f.epoch });
+      e.ws.close(1000, 'connected on another gateway instance');
+      setTimeout(() => e.ws.terminate(), 2000).unref();
+    }
+    return true;
+  };
+  const internal = await startInternalListener({ host: settings.internalHost, port: settings.internalPort, url: settings.internalUrl, token: internalToken, accept: router.acceptForwarded, fence: fenceLocal });
+  await lease.start(internal.url);
+
+  /** A claim that took the charger from a live holder elsewhere is only good once that holder wrote its last frame
+   *  of the charger: asked over its internal listener, or, when it can't be asked, once its lease ran out (it stops
+   *  writing before that, instance-lease.ts). Then the chain's end is on the topic and the claim's scan finds it. */
+  const fencePrevious = async (cp: string, claim: Claim): Promise<boolean> => {
+    const p = claim.previous!;
+    try {
+      const res = await fetch(`${p.url}/internal/fence`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${internalToken}` },
+        body: JSON.stringify({ chargePointId: cp, epoch: claim.epoch, instanceId: p.instanceId }),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (res.status === 200) return true;
+    } catch {
+      // Unreachable: dead, or cut off from us; its lease tells.
+    }
+    const until = Date.now() + lease.ttlMs + 2000;
+    while (Date.now() < until) {
+      if (await lease.expired(p.instanceId!)) return true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
+  };
+  const claimCharger = async (cp: string): Promise<Claim> => {
+    const claim = await store.claim(cp, gatewayId, lease.instanceId, internal.url, frameLog.endLowerBound(frameLog.partitionOf(cp)));
+    const p = claim.previous;
+    if (!p || !p.connected || p.instanceId === null || p.instanceId === lease.instanceId) return claim;
+    if (await fencePrevious(cp, claim)) {
+      log.info('took the charger over from another instance', { chargePointId: cp, from: p.instanceId, epoch: claim.epoch });
+      return claim;
+    }
+    await store.restore(cp, claim).catch((e) => log.warn('claim not given back', { chargePointId: cp, err: e as Error }));
+    throw new Error(`${cp} is held by ${p.instanceId}, which could not be fenced`);
+  };
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -202,7 +279,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     metrics,
     wss,
     trust,
-    claim: (cp) => store.claim(cp, gatewayId, internal.url, frameLog.endLowerBound(frameLog.partitionOf(cp))),
+    claim: claimCharger,
     abandon: (cp, claim) => store.abandon(cp, claim),
     open: openConnection,
     reject,
@@ -247,6 +324,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     // A wildcard bind is reached on loopback from this host.
     url: `ws://${ocppHost === '0.0.0.0' || ocppHost === '::' ? '127.0.0.1' : ocppHost}:${listeners.port}/ocpp`,
     internalUrl: internal.url,
+    instanceId: lease.instanceId,
     metrics: registry,
     connectedCount: () => connections.size,
     handshakes: () => ({ active: handshake.admission.active, waiting: handshake.admission.waiting }),
@@ -255,6 +333,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       clearInterval(pinger);
       trust?.stop();
       heads.stop();
+      lease.stop();
       for (const e of connections.values()) e.ws.terminate();
       connections.clear();
       await router.stop();
@@ -282,6 +361,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       await fleet.stop();
       await frameLog.stop();
       await heads.flush();
+      // Last: pending commands go to the other instances at their next sweep.
+      await lease.release();
     },
   };
 };

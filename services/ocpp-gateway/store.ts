@@ -1,7 +1,10 @@
 /** The gateway's PostgreSQL state (schema OCPP_DB_SCHEMA, default `gateway`):
  *
- *  - `connections`: which instance holds which charger (gatewayId, its internal URL, a fencing `epoch` bumped on every
- *    claim, whether it is connected and whether the last holder released it cleanly). Commands are routed with it.
+ *  - `connections`: which instance holds which charger (gatewayId, the holder's incarnation `instance_id`, its internal
+ *    URL, a fencing `epoch` bumped on every claim, whether it is connected and whether the last holder released it
+ *    cleanly). Commands are routed with it; a claim returns the previous holder, which the new one fences (gateway.ts).
+ *  - `gateway_instances`: one lease per running gateway process (instance-lease.ts).
+ *  - `command_ledger`: every command read from ocpp.commands until its outcome is published (command-ledger.ts).
  *  - `chain_heads`: the last acknowledged ocpp.frames record of each charger (seq, hash, partition, offset), written
  *    after Kafka acknowledged the record, never before.
  *  - `transaction_ids`: the sequence behind OCPP 1.6 transactionIds, unique across restarts and instances.
@@ -23,8 +26,21 @@ export interface StoredHead extends ChainHead {
   readonly offset: number;
 }
 
+/** Who held the charger just before a claim (its row as the claim found it). */
+export interface PreviousHolder {
+  readonly gatewayId: string;
+  /** The holder's process incarnation (instance-lease.ts); null for rows written before instances had leases. */
+  readonly instanceId: string | null;
+  readonly url: string;
+  readonly epoch: number;
+  readonly connected: boolean;
+  readonly scanFrom: number;
+}
+
 export interface Claim {
   readonly epoch: number;
+  /** The row before this claim took it over, if the charger was ever claimed. */
+  readonly previous: PreviousHolder | undefined;
   /** The head to continue from, when it is authoritative; undefined with `scanFrom` set: scan the topic first. */
   readonly head: StoredHead | undefined;
   /** Offset to scan from (on the charger's partition) when the previous holder did not release cleanly. */
@@ -39,7 +55,12 @@ export interface Owner {
 }
 
 export interface GatewayStore {
-  claim(chargePointId: string, gatewayId: string, url: string, scanFrom: number): Promise<Claim>;
+  claim(chargePointId: string, gatewayId: string, instanceId: string, url: string, scanFrom: number): Promise<Claim>;
+  /** Gives a claim back to the holder it was taken from, when that holder could not be fenced: it stays the one
+   *  every later claim must fence first (it may still be writing), under a new epoch its own release won't match. */
+  restore(chargePointId: string, claim: Claim): Promise<void>;
+  /** Current epochs of these chargers (an instance whose lease lapsed checks it still holds what it had). */
+  epochs(chargePointIds: readonly string[]): Promise<Map<string, number>>;
   /** Releases a charger the holder still owns (same epoch), under a row lock that a new claim waits for: `writeLast`
    *  writes the DISCONNECTED record and returns the resulting head, stored in the same transaction and marked clean.
    *  If writeLast fails the release is unclean, and the next holder scans the topic. False: someone else holds it. */
@@ -95,23 +116,83 @@ const migrations = (schema: string): Migration[] => [
        END $fn$`,
     ],
   },
+  {
+    // Instance leases (instance-lease.ts), the holder's incarnation in `connections` (so a new claim knows whom to
+    // fence), and the commands ledger (command-ledger.ts).
+    id: 'gateway-003-instances-fencing-ledger',
+    up: () => [
+      `CREATE TABLE IF NOT EXISTS gateway_instances (
+         instance_id text PRIMARY KEY,
+         gateway_id text NOT NULL,
+         url text NOT NULL,
+         lease_until timestamptz NOT NULL,
+         started_at timestamptz NOT NULL DEFAULT now())`,
+      `ALTER TABLE connections ADD COLUMN IF NOT EXISTS instance_id text`,
+      `CREATE TABLE IF NOT EXISTS command_ledger (
+         command_id text PRIMARY KEY,
+         charge_point_id text NOT NULL,
+         command jsonb NOT NULL,
+         owner_instance text NOT NULL,
+         deadline bigint NOT NULL,
+         state text NOT NULL CHECK (state IN ('pending', 'decided', 'published')),
+         result jsonb,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         decided_at timestamptz)`,
+      `CREATE INDEX IF NOT EXISTS command_ledger_open ON command_ledger (owner_instance) WHERE state <> 'published'`,
+      `CREATE OR REPLACE FUNCTION claim_charger_v2(p_cp text, p_gateway text, p_instance text, p_url text, p_scan_from bigint,
+         OUT o_epoch bigint, OUT o_prev_clean boolean, OUT o_prev_scan_from bigint, OUT o_prev_gateway text,
+         OUT o_prev_instance text, OUT o_prev_url text, OUT o_prev_epoch bigint, OUT o_prev_connected boolean,
+         OUT o_seq bigint, OUT o_hash text, OUT o_partition int, OUT o_offset bigint)
+       LANGUAGE plpgsql SET search_path = ${quoteIdent(schema)}, public AS $fn$
+       BEGIN
+         SELECT c.clean, c.scan_from, c.gateway_id, c.instance_id, c.gateway_url, c.epoch, c.connected
+           INTO o_prev_clean, o_prev_scan_from, o_prev_gateway, o_prev_instance, o_prev_url, o_prev_epoch, o_prev_connected
+           FROM connections c WHERE c.charge_point_id = p_cp FOR UPDATE;
+         INSERT INTO connections AS c (charge_point_id, gateway_id, instance_id, gateway_url, epoch, connected, clean, scan_from)
+           VALUES (p_cp, p_gateway, p_instance, p_url, 1, true, false, p_scan_from)
+           ON CONFLICT (charge_point_id) DO UPDATE SET gateway_id = p_gateway, instance_id = p_instance, gateway_url = p_url,
+             epoch = c.epoch + 1, connected = true, clean = false, scan_from = p_scan_from, updated_at = now()
+           RETURNING c.epoch INTO o_epoch;
+         SELECT h.seq, h.hash, h.kafka_partition, h.kafka_offset INTO o_seq, o_hash, o_partition, o_offset
+           FROM chain_heads h WHERE h.charge_point_id = p_cp;
+       END $fn$`,
+    ],
+  },
 ];
 
 export const createGatewayStore = async (pool: Pool, schema: string): Promise<GatewayStore> => {
   await migrate(pool, schema, migrations(schema));
   const s = quoteIdent(schema);
   return {
-    claim: async (cp, gatewayId, url, scanFrom) => {
-      const r = await pool.query<{ o_epoch: string; o_prev_clean: boolean | null; o_prev_scan_from: string | null; o_seq: string | null; o_hash: string | null; o_partition: number | null; o_offset: string | null }>(
-        `SELECT * FROM ${s}.claim_charger($1, $2, $3, $4)`,
-        [cp, gatewayId, url, scanFrom],
-      );
+    claim: async (cp, gatewayId, instanceId, url, scanFrom) => {
+      const r = await pool.query<{
+        o_epoch: string; o_prev_clean: boolean | null; o_prev_scan_from: string | null; o_prev_gateway: string | null; o_prev_instance: string | null;
+        o_prev_url: string | null; o_prev_epoch: string | null; o_prev_connected: boolean | null;
+        o_seq: string | null; o_hash: string | null; o_partition: number | null; o_offset: string | null;
+      }>(`SELECT * FROM ${s}.claim_charger_v2($1, $2, $3, $4, $5)`, [cp, gatewayId, instanceId, url, scanFrom]);
       const row = r.rows[0]!;
       const head: StoredHead | undefined = row.o_seq === null ? undefined : { seq: Number(row.o_seq), hash: row.o_hash!, partition: row.o_partition!, offset: Number(row.o_offset) };
       const epoch = Number(row.o_epoch);
+      const previous: PreviousHolder | undefined =
+        row.o_prev_gateway === null
+          ? undefined
+          : { gatewayId: row.o_prev_gateway, instanceId: row.o_prev_instance, url: row.o_prev_url!, epoch: Number(row.o_prev_epoch), connected: row.o_prev_connected!, scanFrom: Number(row.o_prev_scan_from) };
       // No previous row, or released cleanly: the stored head is authoritative.
-      if (row.o_prev_clean === null || row.o_prev_clean) return { epoch, head, scanFrom: undefined };
-      return { epoch, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(row.o_prev_scan_from)) };
+      if (row.o_prev_clean === null || row.o_prev_clean) return { epoch, previous, head, scanFrom: undefined };
+      return { epoch, previous, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(row.o_prev_scan_from)) };
+    },
+    restore: async (cp, claim) => {
+      const p = claim.previous;
+      if (!p) return;
+      await pool.query(
+        `UPDATE ${s}.connections SET gateway_id = $3, instance_id = $4, gateway_url = $5, connected = $6, clean = false, scan_from = $7, updated_at = now()
+         WHERE charge_point_id = $1 AND epoch = $2`,
+        [cp, claim.epoch, p.gatewayId, p.instanceId, p.url, p.connected, p.scanFrom],
+      );
+    },
+    epochs: async (cps) => {
+      const r = await pool.query<{ charge_point_id: string; epoch: string }>(`SELECT charge_point_id, epoch FROM ${s}.connections WHERE charge_point_id = ANY($1::text[])`, [cps]);
+      return new Map(r.rows.map((row) => [row.charge_point_id, Number(row.epoch)]));
     },
     abandon: async (cp, claim) => {
       await pool.query(`UPDATE ${s}.connections SET connected = false, clean = $3, scan_from = COALESCE($4, scan_from), updated_at = now() WHERE charge_point_id = $1 AND epoch = $2`, [

@@ -21,7 +21,7 @@ test('chain continues on another instance after the holder died uncleanly', asyn
   await ensureContractTopics(ctx.kafka);
   await configureFleet(ctx.kafka, ctx.serde, [{ id: cp, password: 'pw' }]);
   const from = await topicEnds(ctx.kafka, Topics.ocppFrames);
-  const opts = (name: string) => ({ gatewayId: uniq(name), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry() });
+  const opts = (name: string) => ({ gatewayId: uniq(name), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000 });
   const a = await createGateway(ctx, opts('gw-dies'));
   const b = await createGateway(ctx, opts('gw-takes-over'));
 
