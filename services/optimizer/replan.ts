@@ -28,6 +28,9 @@ export const replanReason = (before: FleetState, after: FleetState, i: Input, pl
           return 'limit-event';
         case 'ChargerConfigured':
           return 'charger';
+        case 'ReservationMade':
+        case 'ReservationCancelled':
+          return 'reservation';
         case 'VehicleConfigured':
           return 'vehicle';
         case 'DepartureScheduled': {

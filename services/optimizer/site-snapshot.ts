@@ -40,7 +40,7 @@ const chargerSnapshot = (s: FleetState, c: ChargerConfig, now: number, faulted: 
     maxCurrentA: c.maxCurrentA ?? null,
     phaseRotation: c.phaseRotation ?? 'RST',
     phaseSwitching: c.phaseSwitching ?? false,
-    externalLimits: externalLimitsOf(s, c.chargePointId, now),
+    externalLimits: [...externalLimitsOf(s, c.chargePointId, now), ...reservationHolds(s, c.chargePointId, sessions.length, now)],
   };
 };
 
@@ -50,6 +50,16 @@ const externalLimitsOf = (s: FleetState, chargePointId: string, now: number): Ti
     .values()
     .filter((x) => x.chargePointId === chargePointId)
     .flatMap((x) => x.limits.filter((l) => l.to === null || l.to > now).map((l) => ({ ...l, source: x.source })));
+
+/** A reserved charger is kept free for its token until the reservation expires: a 0 kW limit while nothing is plugged
+ *  in (the reserving vehicle's session, once it starts, is planned as usual). */
+const reservationHolds = (s: FleetState, chargePointId: string, liveSessions: number, now: number): TimedLimit[] =>
+  liveSessions > 0
+    ? []
+    : s.reservations
+        .values()
+        .filter((r) => r.chargePointId === chargePointId && r.expiresAt > now)
+        .map((r) => ({ from: now, to: r.expiresAt, limitKw: 0, source: 'reservation' }));
 
 /** The building as the planner sees it: the connection meter's history and forecast where the site has readings, else
  *  the configured daily pattern (never measured, so planned against its upper values), else nothing. */

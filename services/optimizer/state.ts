@@ -112,6 +112,8 @@ export interface FleetState {
   readonly limitEvents: PMap<LimitEventScheduled>;
   readonly externalLimits: PMap<ExternalLimit>;
   readonly building: PMap<BuildingHistory>;
+  /** Reservations by `${chargePointId}:${reservationId}` (fleet.config ReservationMade, until cancelled). */
+  readonly reservations: PMap<Conf<'ReservationMade'>>;
 }
 
 export const initial: FleetState = {
@@ -137,6 +139,7 @@ export const initial: FleetState = {
   limitEvents: PMap.empty(),
   externalLimits: PMap.empty(),
   building: PMap.empty(),
+  reservations: PMap.empty(),
 };
 
 export const controlKey = (chargePointId: string, connectorId: number): string => `${chargePointId}:${connectorId}`;
@@ -269,6 +272,10 @@ export const evolve = (s: FleetState, i: Input): FleetState => {
           return { ...s, limitEvents: withoutEnded(s.limitEvents, i.event.at).set(b.limitEventId, b) };
         case 'LimitEventCancelled':
           return { ...s, limitEvents: s.limitEvents.delete(b.limitEventId) };
+        case 'ReservationMade':
+          return { ...s, reservations: s.reservations.set(`${b.chargePointId}:${b.reservationId}`, b) };
+        case 'ReservationCancelled':
+          return { ...s, reservations: s.reservations.delete(`${b.chargePointId}:${b.reservationId}`) };
       }
       return s;
     }
