@@ -11,7 +11,8 @@
  *  when the command has no expiresAt, and is waited for until expiresAt otherwise. A connection that drops while a
  *  command is queued or outstanding hands it back to routing, which delivers it to wherever the charger reconnects
  *  (within max(expiresAt, 10 s)): delivery is at least once, which the commands of ocpp.commands tolerate
- *  (SetChargingProfile replaces the profile with the same id, Clear/Get are idempotent).
+ *  (SetChargingProfile replaces the profile with the same id, Clear/Get are idempotent). A failed lookup of the holder
+ *  (PostgreSQL unavailable) is retried every second, never taken for OFFLINE.
  *
  *  Never lost (command-ledger.ts, instance-lease.ts): a command is written to the ledger (PostgreSQL), owned by the
  *  reading instance, BEFORE eachMessage returns, so before its offset can be committed; a PostgreSQL failure there
@@ -186,7 +187,15 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
       if (stopped) return;
       const now = Date.now();
       if (c.expiresAt !== null && now > c.expiresAt) return record(c, 'EXPIRED', null, null, `expired at ${new Date(c.expiresAt).toISOString()}`);
-      const owner = await d.store.owner(c.chargePointId).catch(() => undefined);
+      let owner;
+      try {
+        owner = await d.store.owner(c.chargePointId);
+      } catch (e) {
+        // PostgreSQL unavailable says nothing about the charger: not OFFLINE, ask again (the ledger keeps it meanwhile).
+        d.log.warn('charger lookup failed; retrying', { err: e as Error, commandId: c.commandId });
+        await sleep(1000);
+        continue;
+      }
       if (owner?.connected) {
         if (owner.gatewayId === d.gatewayId) {
           const conn = d.local(c.chargePointId);
