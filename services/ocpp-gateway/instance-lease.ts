@@ -64,6 +64,7 @@ export const createInstanceLease = (o: LeaseOptions): InstanceLease => {
       return;
     }
     if (lapsed || performance.now() > validUntil) {
+      if (!lapsed) o.log.warn('instance lease renewed too late: frames were refused meanwhile', { instanceId });
       lapsed = true;
       try {
         await o.onRegained();

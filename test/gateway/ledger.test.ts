@@ -1,0 +1,91 @@
+/** The commands ledger and the instance leases against real PostgreSQL: a command is admitted once, decided once,
+ *  taken over only from instances whose lease ran out; an instance that can no longer renew its lease stops holding
+ *  it before any other instance may see it expired. */
+import { randomUUID } from 'node:crypto';
+import { createPool } from '../../services/common/db';
+import { createLogger } from '../../services/common/log';
+import { createCommandLedger, CommandResult } from '../../services/ocpp-gateway/command-ledger';
+import { Command } from '../../services/ocpp-gateway/connection';
+import { createInstanceLease } from '../../services/ocpp-gateway/instance-lease';
+import { createGatewayStore } from '../../services/ocpp-gateway/store';
+import { dropSchema, gatewayContext, pgSchemaName, waitFor } from './support';
+
+const ctx = gatewayContext();
+const schema = pgSchemaName('gw_ledger');
+const log = createLogger('ledger-test', 'error');
+
+beforeAll(async () => {
+  await createGatewayStore(ctx.pool, schema);
+});
+
+afterAll(async () => {
+  await dropSchema(ctx.pool, schema);
+  await ctx.pool.end();
+});
+
+const command = (): Command => ({ commandId: randomUUID(), chargePointId: 'cp-ledger', action: 'Reset', payloadJson: '{"type":"Soft"}', issuedBy: 'test', issuedAt: Date.now(), expiresAt: null, planId: null });
+const result = (c: Command, outcome: string, gatewayId: string): CommandResult => ({
+  commandId: c.commandId, chargePointId: c.chargePointId, action: c.action, outcome, status: null, responseJson: null, detail: null, gatewayId, completedAt: Date.now(),
+});
+
+test('admitted once, decided once, published; a forward moves a pending command and cannot revive a decided one', async () => {
+  const ledger = createCommandLedger(ctx.pool, schema);
+  const c = command();
+  expect(await ledger.admit(c, 'gw-1/a', Date.now())).toBe(true);
+  // Read again after a crash before the offset commit: left to its owner.
+  expect(await ledger.admit(c, 'gw-2/b', Date.now())).toBe(false);
+  expect(await ledger.own(c, 'gw-2/b', Date.now())).toBe(true);
+  // Two instances decide (the old owner came back): only the first outcome counts.
+  const decisions = await Promise.all([ledger.decide(result(c, 'ACCEPTED', 'gw-2')), ledger.decide(result(c, 'OFFLINE', 'gw-1'))]);
+  expect(decisions.filter(Boolean)).toHaveLength(1);
+  expect(await ledger.state(c.commandId)).toBe('decided');
+  expect(await ledger.own(c, 'gw-3/c', Date.now())).toBe(false);
+  await ledger.published(c.commandId);
+  expect(await ledger.state(c.commandId)).toBe('published');
+  expect(await ledger.takeOver(['gw-2/b'], 'gw-3/c')).toEqual([]);
+});
+
+test('takeover moves open entries of dead instances only, with their decided results unchanged', async () => {
+  const ledger = createCommandLedger(ctx.pool, schema);
+  const pending = command();
+  const decided = command();
+  const alive = command();
+  await ledger.admit(pending, 'dead/1', 1234);
+  await ledger.admit(decided, 'dead/1', 1234);
+  const stored = result(decided, 'REJECTED', 'dead');
+  await ledger.decide(stored);
+  await ledger.admit(alive, 'alive/2', 1234);
+  const taken = await ledger.takeOver(['dead/1'], 'survivor/3');
+  expect(taken).toHaveLength(2);
+  expect(taken).toEqual(expect.arrayContaining([{ state: 'pending', command: pending, deadline: 1234 }, { state: 'decided', command: decided, result: stored }]));
+  expect(await ledger.takeOver(['dead/1'], 'survivor/3')).toEqual([]);
+  // The survivor republishes the decided one (decided long enough ago).
+  await waitFor('the decision to age', async () => (await ledger.unpublished('survivor/3', 100)).length === 1);
+  expect(await ledger.unpublished('survivor/3', 100)).toEqual([stored]);
+});
+
+test('an instance that cannot renew stops holding its lease before the others see it expired', async () => {
+  // Its own pool, ended to cut it off from PostgreSQL.
+  const cutOff = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 2 });
+  const ttlMs = 2000;
+  const a = createInstanceLease({ pool: cutOff, schema, gatewayId: 'gw-cut', ttlMs, log, onRegained: async () => undefined });
+  const b = createInstanceLease({ pool: ctx.pool, schema, gatewayId: 'gw-watch', ttlMs, log, onRegained: async () => undefined });
+  await a.start('http://127.0.0.1:1');
+  await b.start('http://127.0.0.1:2');
+  expect(a.holds()).toBe(true);
+  expect(await b.expired(a.instanceId)).toBe(false);
+  await cutOff.end();
+  let seenExpiredWhileHeld = false;
+  await waitFor('the cut-off instance to stop holding', async () => {
+    const held = a.holds();
+    if (held && (await b.expired(a.instanceId))) seenExpiredWhileHeld = true;
+    return !held;
+  }, 10_000, 20);
+  expect(seenExpiredWhileHeld).toBe(false);
+  expect(await b.expired(a.instanceId)).toBe(false);
+  await waitFor('the others to see it expired', () => b.expired(a.instanceId), 10_000, 50);
+  expect(await b.expiredInstances()).toContain(a.instanceId);
+  a.stop();
+  await b.release();
+  expect(await b.expired(b.instanceId)).toBe(true);
+});
