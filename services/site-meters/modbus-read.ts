@@ -47,7 +47,6 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     const timer = setTimeout(() => reject(Object.assign(new Error(`${what} timed out after ${ms} ms`), { errno: 'ETIMEDOUT' })), ms);
     p.then(
       (v) => (clearTimeout(timer), resolve(v)),
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the library's errors are plain objects with errno / modbusCode: classify reads them
       (e: unknown) => (clearTimeout(timer), reject(e)),
     );
   });

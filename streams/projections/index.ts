@@ -4,6 +4,7 @@ import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjectio
 import { Projection } from './projection';
 import { optimizerPlansProjection } from './plans';
 import { commandsProjection } from './commands';
+import { siteMeterReadingsProjection } from './site-meters';
 import { idTokenChangesProjection, idTokensProjection, reservationsProjection } from './id-tokens';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
@@ -27,10 +28,11 @@ export const projections: readonly Projection[] = [
   fleetDeparturesProjection,
   optimizerPlansProjection,
   commandsProjection,
+  siteMeterReadingsProjection,
   idTokensProjection,
   idTokenChangesProjection,
   reservationsProjection,
 ];
 
 /** The topics the projections read. */
-export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans, Topics.ocppCommands, Topics.ocppCommandResults];
+export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans, Topics.ocppCommands, Topics.ocppCommandResults, Topics.siteMeterReadings];

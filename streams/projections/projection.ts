@@ -4,6 +4,7 @@ import { Row, TableDef } from '../sink/table';
 import { PlanRecord } from '../../schemas/plan-record';
 import { OcppCommandRecord } from '../../schemas/command-record';
 import { CommandResult } from '../../schemas/records';
+import { SiteMeterReading } from '../../schemas/site-meter-record';
 
 /** A decoded telematics.readings record (schemas/avro/telematics.readings.avsc). */
 export interface TelematicsReading {
@@ -32,7 +33,8 @@ export type ProjectionInput =
   | { readonly kind: 'config'; readonly config: ConfigEvent }
   | { readonly kind: 'plan'; readonly plan: PlanRecord }
   | { readonly kind: 'command'; readonly command: OcppCommandRecord }
-  | { readonly kind: 'commandResult'; readonly result: CommandResult };
+  | { readonly kind: 'commandResult'; readonly result: CommandResult }
+  | { readonly kind: 'meterReading'; readonly meterReading: SiteMeterReading };
 
 /** A table holding one row per key (current state): the sink loads the rows a batch touches, folds `evolve` over
  *  the batch in memory and upserts the result. `evolve` returns the row unchanged (same object) when nothing changed. */

@@ -23,6 +23,7 @@ import { PgSink, SinkRecord, startPgSink } from '../sink/pg-sink';
 import { projections, projectionTopics } from './index';
 import { projectionMigrations } from './migrations';
 import { ProjectionInput, TelematicsReading } from './projection';
+import { catalog } from '../../schemas/catalog';
 
 /** toInput for the sink: a record that does not decode to its topic's domain type is unapplicable (set aside), and an
  *  implausible charger time gives way to the receive time. */
@@ -66,6 +67,8 @@ export const toInput = (r: Pick<SinkRecord, 'topic' | 'value'>): ProjectionInput
       return { kind: 'command', command: orThrow(decodeOcppCommand(r.value)) };
     case Topics.ocppCommandResults:
       return { kind: 'commandResult', result: orThrow(decodeWith(CommandResultCodec)(r.value)) };
+    case Topics.siteMeterReadings:
+      return { kind: 'meterReading', meterReading: orThrow(catalog.siteMeterReadings.decode(r.value)) };
     default:
       return { kind: 'event', event: fromAvro(r.value) };
   }
@@ -81,7 +84,7 @@ export interface ProjectionsOptions {
   /** Consumer group; default `voltstream-projections-<schema>`. */
   readonly groupId?: string;
   /** Input topics (tests use their own); default charging.events, telematics.readings, fleet.config, in the role of those. */
-  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string; readonly commands?: string; readonly commandResults?: string };
+  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string; readonly commands?: string; readonly commandResults?: string; readonly siteMeterReadings?: string };
   /** How often the 15-minute load aggregate is refreshed while meter values arrive. */
   readonly refreshEveryMs?: number;
   readonly onProgress?: (applied: number) => void;
@@ -111,7 +114,7 @@ const REFRESH_COST_SHARE = 20;
 export const startProjections = async (o: ProjectionsOptions): Promise<RunningProjections> => {
   const { dialect } = await migrate(o.pool, o.schema, projectionMigrations);
   const copy = await acceptsCopyFromStdin(o.pool);
-  const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig, plans: Topics.optimizerPlans, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults };
+  const topics = o.topics ?? { events: Topics.chargingEvents, readings: Topics.telematicsReadings, config: Topics.fleetConfig, plans: Topics.optimizerPlans, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults, siteMeterReadings: Topics.siteMeterReadings };
   const roleOf = new Map<string, string>([
     [topics.events, Topics.chargingEvents],
     [topics.readings, Topics.telematicsReadings],
@@ -119,6 +122,7 @@ export const startProjections = async (o: ProjectionsOptions): Promise<RunningPr
     ...(topics.plans ? [[topics.plans, Topics.optimizerPlans] as [string, string]] : []),
     ...(topics.commands ? [[topics.commands, Topics.ocppCommands] as [string, string]] : []),
     ...(topics.commandResults ? [[topics.commandResults, Topics.ocppCommandResults] as [string, string]] : []),
+    ...(topics.siteMeterReadings ? [[topics.siteMeterReadings, Topics.siteMeterReadings] as [string, string]] : []),
   ]);
   // Earliest meter sample time written since the last refresh of the load aggregate (-Infinity: unknown, all of it;
   // an earlier run may have written samples it never refreshed). Taken at commit, so a refresh that starts after it

@@ -1,5 +1,6 @@
 import { TableDef } from '../sink/table';
 import { commandsTable } from './commands';
+import { siteMeterReadingsTable } from './site-meters';
 import { idTokenChangesTable, idTokensTable, reservationsTable } from './id-tokens';
 
 /** Every projection table, in the schema the projections service migrates (default `projections`). These are the
@@ -355,6 +356,7 @@ export const projectionTables: readonly TableDef[] = [
   fleetDepartures,
   optimizerPlans,
   commandsTable,
+  siteMeterReadingsTable,
   idTokensTable,
   idTokenChangesTable,
   reservationsTable,

@@ -17,7 +17,7 @@ export interface ReplayOptions {
   readonly log: Logger;
   readonly schema: string;
   readonly liveSchema?: string;
-  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string; readonly commands?: string; readonly commandResults?: string };
+  readonly topics?: { readonly events: string; readonly readings: string; readonly config: string; readonly plans?: string; readonly commands?: string; readonly commandResults?: string; readonly siteMeterReadings?: string };
   /** (applied, total) as the rebuild goes. */
   readonly onProgress?: (applied: number, total: number) => void;
   readonly timeoutMs?: number;
@@ -46,7 +46,7 @@ const lowOffsets = async (kafka: Kafka, topics: readonly string[]): Promise<Map<
 
 export const replay = async (o: ReplayOptions): Promise<ReplayResult> => {
   const t0 = Date.now();
-  const inputTopics = o.topics ? [o.topics.events, o.topics.readings, o.topics.config, ...[o.topics.plans, o.topics.commands, o.topics.commandResults].filter((x): x is string => x !== undefined)] : projectionTopics;
+  const inputTopics = o.topics ? [o.topics.events, o.topics.readings, o.topics.config, ...[o.topics.plans, o.topics.commands, o.topics.commandResults, o.topics.siteMeterReadings].filter((x): x is string => x !== undefined)] : projectionTopics;
   // The target: the live projections' positions (snapshot with their digests) or the end of the log.
   const live = o.liveSchema ? await snapshotSchema(o.pool, o.liveSchema) : undefined;
   const ends = await endOffsets(o.kafka, inputTopics);

@@ -61,7 +61,7 @@ describe('vehicle tracker on the real stack (router + site tracker on the fold r
     to: t0 + 2 * day + 180 * min,
   });
 
-  const timeOf = (i: ProjectionInput) => (i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.kind === 'config' ? i.config.at : i.kind === 'plan' ? i.plan.decidedAt : i.kind === 'command' ? i.command.issuedAt : i.result.completedAt);
+  const timeOf = (i: ProjectionInput) => (i.kind === 'event' ? i.event.occurredAt : i.kind === 'reading' ? i.reading.readingAt : i.kind === 'config' ? i.config.at : i.kind === 'plan' ? i.plan.decidedAt : i.kind === 'command' ? i.command.issuedAt : i.kind === 'commandResult' ? i.result.completedAt : i.meterReading.measuredAt);
 
   beforeAll(async () => {
     kafka = testKafka('tracker');

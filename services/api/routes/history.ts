@@ -153,6 +153,20 @@ const endpoints: readonly Endpoint[] = [
     filter: (p, u) => filters(u, p, { path: ['siteId', 'l.site_id = ?'] }),
   },
   {
+    path: '/api/v1/sites/{siteId}/building-load',
+    summary: "Building load per 15-minute bucket: the grid-connection meter's import minus the site's chargers (kW)",
+    description:
+      'From projections.building_load_15m (site.meter-readings of the connection meter, services/site-meters, minus site_load_15m). ' +
+      'Buckets without a connection-meter reading are absent. The history the base-load forecast is built from (streams/site-load/forecast.ts).',
+    columns: ['at', 'siteId', 'connectionKw', 'connectionPeakKw', 'chargersKw', 'buildingKw', 'readings'],
+    from: (s) => `${q(s.projections)}.building_load_15m b`,
+    time: 'b.bucket',
+    keys: [],
+    select: `b.bucket AS "at", b.site_id AS "siteId", b.connection_kw AS "connectionKw", b.connection_peak_kw AS "connectionPeakKw",
+      b.chargers_kw AS "chargersKw", b.building_kw AS "buildingKw", b.readings::int AS "readings"`,
+    filter: (p, u) => filters(u, p, { path: ['siteId', 'b.site_id = ?'] }),
+  },
+  {
     path: '/api/v1/sites/{siteId}/plans',
     summary: "The optimizer's plans for a site: planned site load per slot, per-vehicle power, solver status",
     description: 'From the projection of optimizer.plans (streams/projections). `include=inputs` adds the snapshot each plan was decided from.',
