@@ -137,7 +137,11 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
       }
     }
     for (const r of await d.ledger.unpublished(d.lease.instanceId, 5000)) track(publish(r).then(() => undefined));
-    if (Math.random() < 0.01) await d.ledger.prune(7 * 24 * 3600 * 1000);
+    // Now and then (about every 100 sweeps): published entries after a week, dead instances after a day.
+    if (Math.random() < 0.01) {
+      await d.ledger.prune(7 * 24 * 3600 * 1000);
+      await d.lease.prune(24 * 3600 * 1000);
+    }
   };
   let sweeper: NodeJS.Timeout | undefined;
   const sweepLoop = () => {

@@ -23,6 +23,8 @@ export interface InstanceLease {
   expired(instanceId: string): Promise<boolean>;
   /** Instances whose lease has run out. */
   expiredInstances(): Promise<string[]>;
+  /** Forgets instances expired longer than `olderThanMs` that own no open command (their rows only grow the sweep). */
+  prune(olderThanMs: number): Promise<void>;
   /** Graceful stop: lease ends now, so the others take over at once. */
   release(): Promise<void>;
   /** No more renewals (a killed instance). */
@@ -106,6 +108,13 @@ export const createInstanceLease = (o: LeaseOptions): InstanceLease => {
     expiredInstances: async () => {
       const r = await o.pool.query<{ instance_id: string }>(`SELECT instance_id FROM ${s}.gateway_instances WHERE lease_until < now()`);
       return r.rows.map((row) => row.instance_id);
+    },
+    prune: async (olderThanMs) => {
+      await o.pool.query(
+        `DELETE FROM ${s}.gateway_instances i WHERE i.lease_until < now() - $1 * interval '1 millisecond'
+           AND NOT EXISTS (SELECT 1 FROM ${s}.command_ledger l WHERE l.owner_instance = i.instance_id AND l.state <> 'published')`,
+        [olderThanMs],
+      );
     },
     release: async () => {
       stopped = true;

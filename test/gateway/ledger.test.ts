@@ -85,6 +85,10 @@ test('an instance that cannot renew stops holding its lease before the others se
   expect(await b.expired(a.instanceId)).toBe(false);
   await waitFor('the others to see it expired', () => b.expired(a.instanceId), 10_000, 50);
   expect(await b.expiredInstances()).toContain(a.instanceId);
+  // Owning no open command, it can be forgotten; a forgotten instance counts as expired.
+  await b.prune(0);
+  expect(await b.expiredInstances()).not.toContain(a.instanceId);
+  expect(await b.expired(a.instanceId)).toBe(true);
   a.stop();
   await b.release();
   expect(await b.expired(b.instanceId)).toBe(true);
