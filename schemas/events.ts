@@ -16,7 +16,17 @@ export type EventBody =
   | { type: 'VehicleMatched'; sessionId: string; vehicleId: string; confidence: number; method: string; replacesVehicleId: string | null }
   | { type: 'SocEstimated'; vehicleId: string; sessionId: string | null; socPct: number; uncertaintyPct: number; baseSocPct: number; baseAt: number; deliveredWhSinceBase: number }
   | { type: 'SocEstimateChecked'; vehicleId: string; estimatedSocPct: number; reportedSocPct: number; errorPct: number }
-  | { type: 'CommandCompleted'; commandId: string; action: string; outcome: string; detail: string | null };
+  | { type: 'CommandCompleted'; commandId: string; action: string; outcome: string; detail: string | null }
+  | { type: 'ExternalLimitReported'; evseId: number; source: string; isGridCritical: boolean | null; schedules: LimitSchedule[] }
+  | { type: 'ExternalLimitCleared'; evseId: number; source: string };
+
+/** A charging schedule someone else set (OCPP 2.0.1 ChargingScheduleType, reduced to what limits power). */
+export interface LimitSchedule {
+  startAt: number | null;
+  durationS: number | null;
+  unit: string;
+  periods: { startS: number; limit: number; numberPhases: number | null }[];
+}
 
 export interface MeterSample {
   measurand: string;

@@ -1,7 +1,6 @@
 import { TableDef } from '../sink/table';
 import { commandsTable } from './commands';
-import { siteMeterReadingsTable } from './site-meters';
-import { idTokenChangesTable, idTokensTable, reservationsTable } from './id-tokens';
+import { limitEventsTable } from './limit-events';
 
 /** Every projection table, in the schema the projections service migrates (default `projections`). These are the
  *  contract with services/api (history endpoints, SQL views for data teams) and services/optimizer (vehicle state).
@@ -354,10 +353,7 @@ export const projectionTables: readonly TableDef[] = [
   fleetChargers,
   fleetVehicles,
   fleetDepartures,
+  limitEventsTable,
   optimizerPlans,
   commandsTable,
-  siteMeterReadingsTable,
-  idTokensTable,
-  idTokenChangesTable,
-  reservationsTable,
 ];
