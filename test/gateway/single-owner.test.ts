@@ -6,6 +6,7 @@
 import { Registry } from 'prom-client';
 import { Topics } from '../../schemas/topics';
 import { createGateway } from '../../services/ocpp-gateway/gateway';
+import { createPool } from '../../services/common/db';
 import { uniq } from '../support/stack';
 import { checkChain, configureFleet, dropSchema, ensureContractTopics, FrameRec, gatewayContext, ocppClient, pgSchemaName, readFrom, topicEnds, waitFor } from './support';
 
@@ -93,4 +94,53 @@ test('A → B → A: each move closes the session before it and continues the on
   const frames = (await readFrom<FrameRec>(ctx.kafka, Topics.ocppFrames, from, (k) => k === cp, (r) => r.some((f) => f.kind === 'DISCONNECTED'))).sort((x, y) => Number(x.seq) - Number(y.seq));
   checkChain(frames);
   expect(frames.map((f) => `${f.gatewayId === a.gatewayId ? 'A' : 'B'} ${f.kind}`)).toEqual(['A CONNECTED', 'A CALL', 'A CALLRESULT', 'B CONNECTED', 'B CALL', 'B CALLRESULT', 'A CONNECTED', 'A CALL', 'A CALLRESULT', 'A DISCONNECTED']);
+});
+
+test('an instance that can be neither asked nor reach PostgreSQL stops writing before its charger is taken over: its frames are refused, not appended', async () => {
+  const cp = uniq('owner-cut');
+  await configureFleet(ctx.kafka, ctx.serde, [{ id: cp, password: 'pw' }]);
+  const from = await topicEnds(ctx.kafka, Topics.ocppFrames);
+  // A: its own pool (ended below to cut it off from PostgreSQL) and an internal URL nobody can reach.
+  const cutPool = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 4 });
+  const a = await createGateway(gatewayContext({}, cutPool), { gatewayId: uniq('gw-cut'), port: 0, settings: { dbSchema: schema, internalUrl: 'http://127.0.0.1:1' }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000 });
+  const b = await createGateway(ctx, { gatewayId: uniq('gw-new'), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000 });
+  try {
+    const old = ocppClient({ endpoint: a.url, identity: cp, password: 'pw', protocols: ['ocpp1.6'] });
+    await old.connect();
+    await old.call('Heartbeat', {});
+    await cutPool.end();
+    // The old session stays open (A cannot learn it lost the charger) and keeps calling; A refuses once its lease lapsed.
+    let stop = false;
+    let answered = 1;
+    let refused = 0;
+    const chatter = (async () => {
+      while (!stop) {
+        await old.call('Heartbeat', {}, { callTimeoutMs: 3000 }).then(
+          () => answered++,
+          () => refused++,
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const next = ocppClient({ endpoint: b.url, identity: cp, password: 'pw', protocols: ['ocpp1.6'] });
+    await next.connect();
+    await next.call('Heartbeat', {});
+    const refusedAtTakeover = refused;
+    await waitFor('the old session to be refused after the takeover too', () => refused > refusedAtTakeover + 2);
+    stop = true;
+    await chatter;
+    await next.close();
+    await waitFor('B to release the charger', () => b.connectedCount() === 0);
+    await old.close({ force: true }).catch(() => undefined);
+    const frames = (await readFrom<FrameRec>(ctx.kafka, Topics.ocppFrames, from, (k) => k === cp, (r) => r.some((f) => f.kind === 'DISCONNECTED'))).sort((x, y) => Number(x.seq) - Number(y.seq));
+    checkChain(frames);
+    const who = (f: FrameRec) => (f.gatewayId === a.gatewayId ? 'A' : 'B');
+    const firstOfB = frames.findIndex((f) => who(f) === 'B');
+    expect(frames.slice(firstOfB).map((f) => `${who(f)} ${f.kind}`)).toEqual(['B CONNECTED', 'B CALL', 'B CALLRESULT', 'B DISCONNECTED']);
+    expect(frames.filter((f) => who(f) === 'A' && f.kind === 'CALL')).toHaveLength(answered);
+    process.stderr.write(`[single owner] cut-off instance: ${answered} Heartbeats answered before its lease lapsed, ${refused} refused\n`);
+  } finally {
+    await a.kill();
+    await b.stop();
+  }
 });

@@ -7,6 +7,8 @@ import { projectionTables } from '../../streams/projections/tables';
 import { insertRows } from '../../streams/sink/sql';
 import { refreshLoadAggregate } from '../../streams/projections/load-aggregate';
 import { buildingLoadBySlot } from '../../streams/site-load/building-load';
+import { readBuildingLoadHistory } from '../../streams/site-load/history';
+import { buildForecast, forecastAt } from '../../streams/site-load/forecast';
 import { catalog } from '../../schemas/catalog';
 import { freshPgSchema, uniq, waitForValue } from '../support/stack';
 import { createTestTopics, deleteTestTopics, quietLog, testKafka, testSerde, TestTopics } from '../streams/support';
@@ -116,6 +118,10 @@ test('pushed connection and sub-meter readings become site_meter_readings and th
   expect(r.json.items).toEqual(
     expected.map((e, i) => ({ at: iso(e.at), siteId: site, connectionKw: [65, 42][i], connectionPeakKw: [70, 44][i], chargersKw: [18, 11][i], buildingKw: e.kw, readings: 3 })),
   );
+  // The optimizer's read of the same history, and a forecast from it (two samples: the recent peak stands in).
+  const history = await readBuildingLoadHistory(db.pool, db.schema, site, T0 - 60 * min, T0 + 60 * min);
+  expect(history).toEqual(expected);
+  expect(forecastAt(buildForecast(history, { timeZone: 'Europe/Berlin' }), T0)).toMatchObject({ basis: 'recent-peak', upperKw: 47 });
   const csv = await api.call('GET', `/api/v1/sites/${site}/building-load?from=${iso(T0 - min)}&to=${iso(T0 + 30 * min)}`, { key: key2, headers: { Accept: 'text/csv' } });
   expect(csv.text.split(/\r?\n/)[0]).toBe('at,siteId,connectionKw,connectionPeakKw,chargersKw,buildingKw,readings');
 
