@@ -17,15 +17,15 @@ export type EventBody =
   | { type: 'SocEstimated'; vehicleId: string; sessionId: string | null; socPct: number; uncertaintyPct: number; baseSocPct: number; baseAt: number; deliveredWhSinceBase: number }
   | { type: 'SocEstimateChecked'; vehicleId: string; estimatedSocPct: number; reportedSocPct: number; errorPct: number }
   | { type: 'CommandCompleted'; commandId: string; action: string; outcome: string; detail: string | null }
-  | { type: 'ExternalLimitReported'; evseId: number; source: string; isGridCritical: boolean | null; schedules: LimitSchedule[] }
-  | { type: 'ExternalLimitCleared'; evseId: number; source: string };
+  | { type: 'TokenAuthorized'; idTag: string; status: string; action: string; connectorId: number | null }
+  | { type: 'DeviceModelReported'; protocol: string; source: string; requestId: number | null; entries: DeviceVariable[] };
 
-/** A charging schedule someone else set (OCPP 2.0.1 ChargingScheduleType, reduced to what limits power). */
-export interface LimitSchedule {
-  startAt: number | null;
-  durationS: number | null;
-  unit: string;
-  periods: { startS: number; limit: number; numberPhases: number | null }[];
+/** One configuration key (1.6) or component variable (2.0.1) as the charger reported it. */
+export interface DeviceVariable {
+  component: string | null;
+  variable: string;
+  value: string | null;
+  readonly: boolean | null;
 }
 
 export interface MeterSample {

@@ -16,7 +16,10 @@ import { historyRoutes } from './routes/history';
 import { deadLetterRoutes } from './routes/dead-letters';
 import { stateRoutes } from './routes/state';
 import { commandRoutes } from './routes/commands';
-import { siteLimitRoutes } from './routes/site-limits';
+import { idTokenRoutes } from './routes/id-tokens';
+import { localListRoutes } from './routes/local-lists';
+import { reservationRoutes } from './routes/reservations';
+import { createCommandSender } from './command-sender';
 import { peersFromEnv } from '../common/peers';
 import { analyticsMigrations } from './analytics';
 import { createPartnerFeed } from './partner-feed';
@@ -79,6 +82,8 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
   const feed = createPartnerFeed({ kafka: ctx.kafka, admin, serde: ctx.serde, log: ctx.log.child({ component: 'partner-feed' }) });
   const upgrades = new Map<string, UpgradeHandler>([['/api/v1/partners/{partnerId}/feed', feed.upgrade]]);
   let openapi: unknown = {};
+  const configLog = createConfigLog(producer, ctx.serde);
+  const sender = createCommandSender({ pool: ctx.pool, projections: schemas.projections, producer, serde: ctx.serde });
   const routes: HttpRoute[] = [
     ...systemRoutes({
       metrics: ctx.metrics,
@@ -91,13 +96,15 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
       }),
     }),
     ...keyRoutes(keys),
-    ...configRoutes(createConfigLog(producer, ctx.serde)),
+    ...configRoutes(configLog),
     ...partnerRoutes({ admin, serde: ctx.serde, config: ctx.config }),
     ...historyRoutes(ctx.pool, schemas),
     ...deadLetterRoutes(ctx.pool, schemas.projections),
     ...stateRoutes(ctx.pool, schemas),
     ...commandRoutes({ pool: ctx.pool, schemas, producer, serde: ctx.serde }),
-    ...siteLimitRoutes({ pool: ctx.pool, schemas, log: createConfigLog(producer, ctx.serde) }),
+    ...idTokenRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
+    ...localListRoutes({ pool: ctx.pool, schemas, commands: sender }),
+    ...reservationRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
     ...external.routes,
     ...(opts.extraRoutes ?? []),
   ];

@@ -1,5 +1,6 @@
 /** The LP's input for one site at one instant, derived from the fold (state.ts). Pure. */
 import { OptimizerConfig } from './config';
+import { capabilitiesOf } from '../../schemas/device-capabilities';
 import { learnedEfficiency } from './efficiency';
 import { buildingLoadOf } from './building-history';
 import { BuildingLoad, ChargerSnapshot, CurrentType, RateUnit, SiteSnapshot, SubPanel, TimedLimit, VehicleSnapshot, defaultTaper, defaultWeights } from './snapshot';
@@ -24,15 +25,18 @@ const chargerSnapshot = (s: FleetState, c: ChargerConfig, now: number, faulted: 
   const currentType: CurrentType = c.currentType === 'DC' ? 'DC' : 'AC';
   const sessions = sessionsOn(s, c.chargePointId).filter((x) => live(x, now));
   const controls = sessions.map((x) => s.control.get(controlKey(c.chargePointId, x.connectorId)));
+  // What the charger reported about itself (device model) wins over the static configuration.
+  const model = s.deviceModel.get(c.chargePointId);
+  const reported = model ? capabilitiesOf(model.protocol, model.variables) : undefined;
   return {
     chargePointId: c.chargePointId,
     siteId: c.siteId,
     maxPowerKw: faulted ? 0 : c.maxPowerKw,
     phases: c.phases,
     currentType,
-    rateUnit: rateUnitOf(c.rateUnit, currentType),
+    rateUnit: rateUnitOf(reported?.rateUnit ?? c.rateUnit, currentType),
     minCurrentA: 6,
-    maxSchedulePeriods: c.maxSchedulePeriods,
+    maxSchedulePeriods: reported?.maxSchedulePeriods ?? c.maxSchedulePeriods,
     controllable: !controls.some((x) => x?.uncontrollable),
     measuredKw: sessions.reduce((m, x) => m + x.powerKw, 0),
     panelId: c.panelId ?? null,

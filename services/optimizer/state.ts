@@ -1,10 +1,11 @@
 import { ChargingEvent } from '../../schemas/events';
+import { variableKey } from '../../schemas/device-capabilities';
 import { ConfigBody, ConfigEvent, LimitEventScheduled, PanelConfigured } from '../../schemas/fleet-config';
 import { SiteMeterReading } from '../../schemas/site-meter-record';
 import { BuildingHistory, withConnectionReading } from './building-history';
 import { observeSample, SessionSpan } from './efficiency';
 import { PMap } from './pmap';
-import { ampsToKw, Protocol, SocSource } from './snapshot';
+import { Protocol, SocSource } from './snapshot';
 
 /** The optimizer's view of the fleet, folded from fleet.config, charging.events and telematics.readings, plus what the
  *  optimizer itself commanded (to compare meters with plans; restored from ocpp.commands). `evolve` is pure and keeps
@@ -114,6 +115,13 @@ export interface FleetState {
   readonly building: PMap<BuildingHistory>;
   /** Reservations by `${chargePointId}:${reservationId}` (fleet.config ReservationMade, until cancelled). */
   readonly reservations: PMap<Conf<'ReservationMade'>>;
+  /** What each charger reported about itself (charging.events DeviceModelReported), by chargePointId. */
+  readonly deviceModel: PMap<ReportedModel>;
+}
+
+export interface ReportedModel {
+  readonly protocol: string;
+  readonly variables: Readonly<Record<string, { readonly value: string | null }>>;
 }
 
 export const initial: FleetState = {
@@ -140,6 +148,7 @@ export const initial: FleetState = {
   externalLimits: PMap.empty(),
   building: PMap.empty(),
   reservations: PMap.empty(),
+  deviceModel: PMap.empty(),
 };
 
 export const controlKey = (chargePointId: string, connectorId: number): string => `${chargePointId}:${connectorId}`;
@@ -328,6 +337,11 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
   const b = e.body;
   const cp = e.chargePointId;
   switch (b.type) {
+    case 'DeviceModelReported': {
+      const prev = s.deviceModel.get(cp);
+      const variables = { ...(prev?.protocol === b.protocol ? prev.variables : {}), ...Object.fromEntries(b.entries.map((x) => [variableKey(x), { value: x.value }])) };
+      return { ...s, deviceModel: s.deviceModel.set(cp, { protocol: b.protocol, variables }) };
+    }
     case 'ChargerConnected':
     case 'ChargerBooted':
       return b.protocol === 'ocpp1.6' || b.protocol === 'ocpp2.0.1' ? { ...s, protocols: s.protocols.set(cp, b.protocol) } : s;
@@ -397,26 +411,6 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
       const x = sessionOn(s, cp, b.connectorId);
       if (!x) return s;
       return withSession(s, { ...x, needs: { energyWh: b.energyAmountWh, departAt: b.departureTime, maxPowerW: b.evMaxPowerW } });
-    }
-    case 'ExternalLimitReported': {
-      // Our own limits (CSO) are what we command; the others' are kept per EVSE and source, the latest replacing.
-      if (b.source === 'CSO') return s;
-      const phases = s.chargers.get(cp)?.phases ?? 3;
-      const limits = b.schedules.flatMap((x) => {
-        const start = x.startAt ?? e.occurredAt;
-        const end = x.durationS !== null ? start + x.durationS * 1000 : null;
-        return x.periods.map((q, k) => {
-          const next = x.periods[k + 1];
-          const to = next ? start + next.startS * 1000 : end;
-          return { from: start + q.startS * 1000, to: end !== null && to !== null ? Math.min(to, end) : to, limitKw: x.unit === 'W' ? q.limit / 1000 : ampsToKw(q.limit, q.numberPhases ?? phases) };
-        });
-      });
-      const k = `${cp}:${b.evseId}:${b.source}`;
-      return { ...s, externalLimits: limits.length ? s.externalLimits.set(k, { chargePointId: cp, evseId: b.evseId, source: b.source, limits }) : s.externalLimits.delete(k) };
-    }
-    case 'ExternalLimitCleared': {
-      const k = `${cp}:${b.evseId}:${b.source}`;
-      return s.externalLimits.has(k) ? { ...s, externalLimits: s.externalLimits.delete(k) } : s;
     }
     case 'SocEstimated': {
       const prev = s.soc.get(b.vehicleId);

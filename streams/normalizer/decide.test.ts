@@ -39,7 +39,7 @@ describe('normalizer decide', () => {
     const { state } = folded;
     const published = events(folded.events);
     const types = published.map((e) => e.body.type);
-    expect(types.slice(0, 6)).toEqual(['ChargerConnected', 'ChargerBooted', 'ConnectorStatusChanged', 'ConnectorStatusChanged', 'SessionStarted', 'ConnectorStatusChanged']);
+    expect(types.slice(0, 7)).toEqual(['ChargerConnected', 'ChargerBooted', 'ConnectorStatusChanged', 'ConnectorStatusChanged', 'TokenAuthorized', 'SessionStarted', 'ConnectorStatusChanged']);
     expect(types.slice(-4)).toEqual(['SessionEnded', 'ConnectorStatusChanged', 'ConnectorStatusChanged', 'ChargerDisconnected']);
     const started = published.find((e) => e.body.type === 'SessionStarted')!;
     expect(started.body).toEqual({ type: 'SessionStarted', sessionId: 'CP-1:4242', transactionId: '4242', connectorId: 1, idTag: 'TAG-1', meterStartWh: 120_000 });

@@ -1,9 +1,10 @@
 import * as E from 'fp-ts/Either';
-import { ChargingEvent, EventBody, LimitSchedule, MeterSample, SourceRef } from '../../schemas/events';
+import { ChargingEvent, EventBody, MeterSample, SourceRef } from '../../schemas/events';
 import { CommandResult, OcppFrame } from './frame';
 import { energyRegister, isTransactionBoundaryRegister, sample16, sample201, SampledValue16, SampledValue201 } from './units';
 import { Protocol, protocols } from '../../services/ocpp-gateway/protocol';
 import { validatePayload } from '../../services/ocpp-gateway/schemas';
+import { configurationReport, notifyReport, outboundKey, tokenDecision, tokenOfCall } from './authorization-and-model';
 
 /** The normalizer as a decider over one charger's frames: `decide(state, frame, source) => facts` and
  *  `evolve(state, fact) => state`, kept apart. Facts are the charging.events the frame means (published) and the
@@ -204,6 +205,7 @@ const call16 = (out: Facts, f: OcppFrame, p: Record<string, unknown>): void => {
     }
     case 'BootNotification':
     case 'StartTransaction':
+    case 'Authorize':
       return out.pending(f.uniqueId ?? '', { action: f.action, payload: p, at: f.receivedAt });
     default:
       return;
@@ -215,6 +217,8 @@ const result16 = (out: Facts, f: OcppFrame, r: Record<string, unknown>): void =>
   if (!call) return;
   out.answered(f.uniqueId ?? '');
   const p = call.payload as Record<string, unknown>;
+  const decision = tokenDecision(call.action, p, r);
+  if (decision) out.push(f.receivedAt, decision);
   switch (call.action) {
     case 'BootNotification':
       out.push(f.receivedAt, {
@@ -298,7 +302,11 @@ const call201 = (out: Facts, f: OcppFrame, p: Record<string, unknown>): void => 
       return setStatus(out, at, evseId, prev === 'Finishing' || prev === 'Preparing' ? prev : 'Preparing');
     }
     case 'TransactionEvent':
+      if (tokenOfCall('TransactionEvent', p)) out.pending(f.uniqueId ?? '', { action: f.action, payload: p, at: f.receivedAt });
       return transactionEvent(out, f, p);
+    case 'NotifyReport':
+      out.push(f.receivedAt, notifyReport(p));
+      return;
     case 'MeterValues': {
       const evseId = Number(p.evseId);
       for (const m of samples201(p.meterValue as MeterValue201[] | undefined)) meterSamples(out, time(m.at, f.receivedAt), evseId, s.onConnector[evseId], m.samples, f.chargePointId);
@@ -328,58 +336,20 @@ const call201 = (out: Facts, f: OcppFrame, p: Record<string, unknown>): void => 
       }
       return;
     }
-    case 'NotifyChargingLimit': {
-      const limit = (p.chargingLimit ?? {}) as { chargingLimitSource?: string; isGridCritical?: boolean };
-      const schedules = ((p.chargingSchedule as Schedule201[] | undefined) ?? []).map((x) => limitSchedule(x, null));
-      out.push(f.receivedAt, { type: 'ExternalLimitReported', evseId: Number(p.evseId ?? 0), source: String(limit.chargingLimitSource ?? 'Other'), isGridCritical: limit.isGridCritical ?? null, schedules });
-      return;
-    }
-    case 'ClearedChargingLimit':
-      out.push(f.receivedAt, { type: 'ExternalLimitCleared', evseId: Number(p.evseId ?? 0), source: String(p.chargingLimitSource ?? 'Other') });
-      return;
-    case 'ReportChargingProfiles': {
-      // Only the limits others set: external-constraints profiles (the CSMS's own profiles are known from ocpp.commands).
-      const source = String(p.chargingLimitSource ?? 'CSO');
-      const profiles = ((p.chargingProfile as Profile201[] | undefined) ?? []).filter((x) => x.chargingProfilePurpose === 'ChargingStationExternalConstraints');
-      if (source === 'CSO' && profiles.length === 0) return;
-      const schedules = profiles.flatMap((x) => x.chargingSchedule.map((sc) => limitSchedule(sc, x.validTo ? time(x.validTo, NaN) : null, x.validFrom)));
-      out.push(f.receivedAt, { type: 'ExternalLimitReported', evseId: Number(p.evseId ?? 0), source, isGridCritical: null, schedules });
-      return;
-    }
     case 'BootNotification':
+    case 'Authorize':
       return out.pending(f.uniqueId ?? '', { action: f.action, payload: p, at: f.receivedAt });
     default:
       return;
   }
 };
 
-interface Schedule201 {
-  startSchedule?: string;
-  duration?: number;
-  chargingRateUnit: string;
-  chargingSchedulePeriod: { startPeriod: number; limit: number; numberPhases?: number }[];
-}
-interface Profile201 {
-  chargingProfilePurpose: string;
-  validFrom?: string;
-  validTo?: string;
-  chargingSchedule: Schedule201[];
-}
-
-/** A 2.0.1 ChargingSchedule as a limit: absolute when it has a start (or the profile a validFrom), else from when it was
- *  reported; a profile's validTo ends it. Recurring schedules are taken once, from their start. */
-const limitSchedule = (x: Schedule201, validTo: number | null, validFrom?: string): LimitSchedule => {
-  const startAt = x.startSchedule ? time(x.startSchedule, NaN) : validFrom ? time(validFrom, NaN) : NaN;
-  const start = Number.isNaN(startAt) ? null : startAt;
-  const untilValidTo = validTo !== null && !Number.isNaN(validTo) && start !== null ? Math.max(0, Math.floor((validTo - start) / 1000)) : null;
-  const durationS = x.duration ?? untilValidTo;
-  return { startAt: start, durationS: durationS === null ? null : Math.min(durationS, untilValidTo ?? durationS), unit: x.chargingRateUnit, periods: x.chargingSchedulePeriod.map((q) => ({ startS: q.startPeriod, limit: q.limit, numberPhases: q.numberPhases ?? null })) };
-};
-
 const result201 = (out: Facts, f: OcppFrame, r: Record<string, unknown>): void => {
   const call = out.state.pending[f.uniqueId ?? ''];
   if (!call) return;
   out.answered(f.uniqueId ?? '');
+  const decision = tokenDecision(call.action, call.payload as Record<string, unknown>, r);
+  if (decision) out.push(f.receivedAt, decision);
   if (call.action !== 'BootNotification') return;
   const station = ((call.payload as Record<string, unknown>).chargingStation ?? {}) as Record<string, unknown>;
   out.push(f.receivedAt, {
@@ -411,6 +381,10 @@ export const decide = (s: ChargerState, f: OcppFrame, source: SourceRef): Charge
       out.push(f.receivedAt, { type: 'ChargerDisconnected', gatewayId: f.gatewayId, reason: f.errorDescription ?? f.errorCode ?? null });
       break;
     case 'CALL': {
+      if (f.direction === 'OUT' && f.action === 'GetConfiguration' && f.uniqueId !== null) {
+        out.pending(outboundKey(f.uniqueId), { action: f.action, payload: {}, at: f.receivedAt });
+        break;
+      }
       // A CALL the gateway refused (its record carries the refusal; the charger got a CALLERROR and will retry) changes
       // nothing, and neither does one that breaks the OCPP schema (records written before refusals were marked).
       if (f.direction !== 'IN' || f.errorCode !== null) break;
@@ -421,6 +395,12 @@ export const decide = (s: ChargerState, f: OcppFrame, source: SourceRef): Charge
       break;
     }
     case 'CALLRESULT': {
+      if (f.direction === 'IN' && f.uniqueId !== null && out.state.pending[outboundKey(f.uniqueId)]) {
+        out.answered(outboundKey(f.uniqueId));
+        const answer = parse(f.payloadJson);
+        if (typeof answer === 'object' && answer !== null) out.push(f.receivedAt, configurationReport(answer as Record<string, unknown>));
+        break;
+      }
       if (f.direction !== 'OUT') break;
       const r = parse(f.payloadJson);
       if (typeof r !== 'object' || r === null) break;
@@ -430,6 +410,7 @@ export const decide = (s: ChargerState, f: OcppFrame, source: SourceRef): Charge
     }
     case 'CALLERROR':
       if (f.direction === 'OUT' && f.uniqueId !== null) out.answered(f.uniqueId);
+      if (f.direction === 'IN' && f.uniqueId !== null) out.answered(outboundKey(f.uniqueId));
       break;
   }
   return out.facts;

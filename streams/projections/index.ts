@@ -3,8 +3,10 @@ import { chargerStatusHistoryProjection, chargerStatusProjection, connectorStatu
 import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjection, fleetVehiclesProjection } from './fleet';
 import { Projection } from './projection';
 import { optimizerPlansProjection } from './plans';
-import { limitEventsProjection } from './limit-events';
 import { commandsProjection } from './commands';
+import { siteMeterReadingsProjection } from './site-meters';
+import { idTokenChangesProjection, idTokensProjection, reservationsProjection } from './id-tokens';
+import { deviceModelChangesProjection, deviceModelProjection, tokenDecisionsProjection } from './device-model';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
 
@@ -25,10 +27,16 @@ export const projections: readonly Projection[] = [
   fleetChargersProjection,
   fleetVehiclesProjection,
   fleetDeparturesProjection,
-  limitEventsProjection,
   optimizerPlansProjection,
   commandsProjection,
+  siteMeterReadingsProjection,
+  idTokensProjection,
+  idTokenChangesProjection,
+  reservationsProjection,
+  deviceModelProjection,
+  deviceModelChangesProjection,
+  tokenDecisionsProjection,
 ];
 
 /** The topics the projections read. */
-export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans, Topics.ocppCommands, Topics.ocppCommandResults];
+export const projectionTopics: readonly string[] = [Topics.chargingEvents, Topics.telematicsReadings, Topics.fleetConfig, Topics.optimizerPlans, Topics.ocppCommands, Topics.ocppCommandResults, Topics.siteMeterReadings];

@@ -4,7 +4,9 @@ import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSq
 import { optimizerPlans, projectionTables } from './tables';
 import { CHARGER_TIME_COLUMN } from './charger-time';
 import { commandsMigration } from './commands';
-import { limitEventsMigration } from './limit-events';
+import { siteMetersMigration } from './site-meters';
+import { idTokenMigration } from './id-tokens';
+import { deviceModelMigration } from './device-model';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
  *
@@ -23,6 +25,7 @@ import { limitEventsMigration } from './limit-events';
  *   fleet_sites, fleet_chargers, fleet_vehicles, fleet_departures   configuration as last set (fleet.config)
  *   optimizer_plans         every plan the optimizer decided (optimizer.plans)
  *   commands                every command for a charger with its outcome (ocpp.commands + ocpp.command-results; ./commands.ts)
+ *   site_meter_readings     every reading of a site's connection meter and sub-meters (site.meter-readings; ./site-meters.ts) (time series)
  *   stream_offsets          consumer offsets stored in the same transaction as the rows (exactly once)
  *
  *  Views:
@@ -32,6 +35,7 @@ import { limitEventsMigration } from './limit-events';
  *   vehicle_soc        the SoC to trust per vehicle: source telematics | charger | estimate, its time and age
  *   vehicle_soc_history soc_history with the vehicle filled in for charger rows (via sessions)
  *   charger_online     charger_status plus online_now: connected and heard from within 2.5 heartbeat intervals
+ *   building_load_15m  building load per 15-minute bucket: connection meter − chargers (./site-meters.ts)
  */
 export const offsetsTable = `CREATE TABLE IF NOT EXISTS stream_offsets (
   consumer text NOT NULL,
@@ -128,5 +132,7 @@ export const projectionMigrations: readonly Migration[] = [
         .flatMap((t) => [`ALTER TABLE ${t.name} ADD COLUMN IF NOT EXISTS ${CHARGER_TIME_COLUMN} timestamptz`, ...commentSql(t).filter((c) => c.includes(`.${CHARGER_TIME_COLUMN} IS`))]),
   },
   commandsMigration,
-  limitEventsMigration,
+  idTokenMigration,
+  deviceModelMigration,
+  siteMetersMigration,
 ];

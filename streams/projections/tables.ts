@@ -1,6 +1,8 @@
 import { TableDef } from '../sink/table';
 import { commandsTable } from './commands';
-import { limitEventsTable } from './limit-events';
+import { siteMeterReadingsTable } from './site-meters';
+import { idTokenChangesTable, idTokensTable, reservationsTable } from './id-tokens';
+import { deviceModelChangesTable, deviceModelTable, tokenDecisionsTable } from './device-model';
 
 /** Every projection table, in the schema the projections service migrates (default `projections`). These are the
  *  contract with services/api (history endpoints, SQL views for data teams) and services/optimizer (vehicle state).
@@ -353,7 +355,13 @@ export const projectionTables: readonly TableDef[] = [
   fleetChargers,
   fleetVehicles,
   fleetDepartures,
-  limitEventsTable,
   optimizerPlans,
   commandsTable,
+  siteMeterReadingsTable,
+  idTokensTable,
+  idTokenChangesTable,
+  reservationsTable,
+  deviceModelTable,
+  deviceModelChangesTable,
+  tokenDecisionsTable,
 ];
