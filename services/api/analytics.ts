@@ -56,5 +56,16 @@ export const analyticsMigrations = (s: { analytics: string; projections: string;
       id: 'analytics-0002-plans-from-projections',
       up: () => [...plansView, `GRANT SELECT ON ALL TABLES IN SCHEMA ${V} TO ${analystRole}`],
     },
+    {
+      // Site meters (services/site-meters, streams/projections/site-meters.ts).
+      id: 'analytics-0003-site-meters',
+      up: () => [
+        ...view('site_meter_readings', 'Every reading of a site meter: the grid connection (role connection) and sub-meters of panels; import (kW, negative when exporting), phase currents (A), voltage (V).',
+          `SELECT measured_at, site_id, meter_id, role, panel_id, import_kw, l1_a, l2_a, l3_a, voltage_v, source FROM ${P}.site_meter_readings`),
+        ...view('building_load_15m', 'Building load per site and 15-minute bucket: the connection meter’s mean import minus the chargers’ mean power (kW).',
+          `SELECT bucket, site_id, connection_kw, connection_peak_kw, chargers_kw, building_kw, readings FROM ${P}.building_load_15m`),
+        `GRANT SELECT ON ALL TABLES IN SCHEMA ${V} TO ${analystRole}`,
+      ],
+    },
   ];
 };

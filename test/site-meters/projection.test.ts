@@ -36,6 +36,7 @@ let db: { pool: Pool; schema: string; drop(): Promise<void> };
 let meters: SiteMetersHarness;
 let projections: RunningProjections;
 let api: TestApi;
+const analyticsSchema = uniq('analytics_sm').replace(/-/g, '_');
 
 const insert = async (table: string, rows: Record<string, unknown>[]) => {
   const def = projectionTables.find((d) => d.name === table)!;
@@ -70,7 +71,7 @@ beforeAll(async () => {
     groupId: uniq('site-meters-proj'),
     topics: { events: topics.events, readings: topics.readings, config: topics.config, siteMeterReadings: catalog.siteMeterReadings.name },
   });
-  api = await startTestApi({ projectionSchema: db.schema });
+  api = await startTestApi({ projectionSchema: db.schema, analyticsSchema });
 });
 
 afterAll(async () => {
@@ -124,6 +125,10 @@ test('pushed connection and sub-meter readings become site_meter_readings and th
   expect(forecastAt(buildForecast(history, { timeZone: 'Europe/Berlin' }), T0)).toMatchObject({ basis: 'recent-peak', upperKw: 47 });
   const csv = await api.call('GET', `/api/v1/sites/${site}/building-load?from=${iso(T0 - min)}&to=${iso(T0 + 30 * min)}`, { key: key2, headers: { Accept: 'text/csv' } });
   expect(csv.text.split(/\r?\n/)[0]).toBe('at,siteId,connectionKw,connectionPeakKw,chargersKw,buildingKw,readings');
+
+  // For analysts too, in the analytics schema.
+  const sql = await db.pool.query(`SELECT building_kw FROM ${quoteIdent(analyticsSchema)}.building_load_15m WHERE site_id = $1 ORDER BY bucket`, [site]);
+  expect(sql.rows.map((x) => x.building_kw)).toEqual(expected.map((e) => e.kw));
 
   // Documented in the OpenAPI document, and digested by a replay's comparison like every projection table.
   const spec = await api.call('GET', '/openapi.json', { key: null });
