@@ -20,7 +20,7 @@ import { MeterConfig, SiteConfig } from './sites';
  *
  *  Per reading: malformed, unknown meter (not configured for the site) or implausible (plausibility.ts): rejected,
  *  every problem listed, and its raw form kept on site.meter-rejected; same meter and instant as one written before
- *  (the last 100 000 in memory, or earlier in the same push): `duplicate`, not written again; otherwise accepted.
+ *  (the last 100 000 in memory, earlier in the same push, or in flight in another): `duplicate`, not written again; otherwise accepted.
  *  A Modbus poll that gave no reading (timeout, exception response, connection refused) is a rejected record too.
  *  Readings and rejections of one push or poll go to Kafka in one acks=all send through the batching sink of the
  *  telematics ingest; the caller hears back only after Kafka acknowledged it, or `unavailable` after produceTimeoutMs. */
@@ -67,6 +67,7 @@ export const startSiteMeterIngest = async (ctx: ServiceContext, opts: { produceT
   await producer.connect();
   const sink = createBatchingSink(producer);
   const seen = createSeenIds(opts.dedupeCapacity ?? 100_000);
+  const inflight = new Map<string, Promise<boolean>>();
 
   const rejection = async (siteId: string, meterId: string | null, source: MeterSource, raw: Buffer, problems: readonly string[], httpStatus: number | null, receivedAt: number): Promise<Message> => ({
     key: siteId,
@@ -86,40 +87,53 @@ export const startSiteMeterIngest = async (ctx: ServiceContext, opts: { produceT
   /** Writes the accepted readings and the rejections of one push or poll; resolves once Kafka acknowledged. */
   const write = async (siteId: string, source: MeterSource, judged: readonly Judged[], httpStatus: number | null, receivedAt: number): Promise<ItemOutcome[]> => {
     const batchIds = new Set<string>();
+    const waitFor: Promise<boolean>[] = [];
     const outcomes: ItemOutcome[] = [];
     const accepted: SiteMeterReading[] = [];
     const rejected: Judged[] = [];
+    // Synchronous from here until every accepted id is in flight: two pushes of the same reading at once write it once.
     for (const j of judged) {
       if (j.problems.length || !j.record) {
         rejected.push(j);
         outcomes.push({ item: j.label, status: 'rejected', problems: j.problems.map((p) => p.message) });
-      } else if (seen.has(j.record.readingId) || batchIds.has(j.record.readingId)) {
-        outcomes.push({ item: j.label, status: 'duplicate', readingId: j.record.readingId });
+        continue;
+      }
+      const id = j.record.readingId;
+      const other = inflight.get(id);
+      if (seen.has(id) || batchIds.has(id) || other) {
+        if (other) waitFor.push(other);
+        outcomes.push({ item: j.label, status: 'duplicate', readingId: id });
       } else {
-        batchIds.add(j.record.readingId);
+        batchIds.add(id);
         accepted.push(j.record);
-        outcomes.push({ item: j.label, status: 'accepted', readingId: j.record.readingId });
+        outcomes.push({ item: j.label, status: 'accepted', readingId: id });
       }
     }
-    const status = httpStatus ?? null;
-    const messages = {
-      readings: await Promise.all(accepted.map(reading)),
-      rejections: await Promise.all(
-        rejected.map((j) =>
-          rejection(siteId, j.meterId, source, Buffer.from(JSON.stringify(j.raw) ?? 'null'), j.problems.map((p) => (j.label ? `${j.label}: ${p.message}` : p.message)), status, receivedAt),
+    const flight = (async () => {
+      const messages = {
+        readings: await Promise.all(accepted.map(reading)),
+        rejections: await Promise.all(
+          rejected.map((j) =>
+            rejection(siteId, j.meterId, source, Buffer.from(JSON.stringify(j.raw) ?? 'null'), j.problems.map((p) => (j.label ? `${j.label}: ${p.message}` : p.message)), httpStatus, receivedAt),
+          ),
         ),
-      ),
-    };
-    await within(
-      sink.write(
+      };
+      await sink.write(
         [
           { topic: catalog.siteMeterReadings.name, messages: messages.readings },
           { topic: catalog.siteMeterRejected.name, messages: messages.rejections },
         ].filter((tm) => tm.messages.length > 0),
-      ),
-      produceTimeoutMs,
+      );
+    })();
+    // Acknowledged even after the caller stopped waiting: the readings are written, a retry is a duplicate.
+    const landed = flight.then(
+      () => (accepted.forEach((r) => seen.add(r.readingId)), true),
+      () => false,
     );
-    for (const r of accepted) seen.add(r.readingId);
+    for (const r of accepted) inflight.set(r.readingId, landed);
+    void landed.then(() => accepted.forEach((r) => inflight.get(r.readingId) === landed && inflight.delete(r.readingId)));
+    await within(flight, produceTimeoutMs);
+    if ((await within(Promise.all(waitFor), produceTimeoutMs)).some((ok) => !ok)) throw new Error('an earlier delivery of the same readings was not acknowledged by Kafka');
     if (accepted.length) metrics.accepted.inc({ source }, accepted.length);
     const duplicates = outcomes.filter((o) => o.status === 'duplicate').length;
     if (duplicates) metrics.duplicates.inc({ source }, duplicates);

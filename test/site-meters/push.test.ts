@@ -71,6 +71,15 @@ describe('site meters: HTTP push', () => {
     expect(written[0]!.receivedAt).toBeGreaterThanOrEqual(at);
   });
 
+  it('writes a reading pushed five times at once exactly once', async () => {
+    const m = await marks();
+    const body = { meterId: 'grid', measuredAt: iso(Date.now() - 3000), importKw: 77 };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(h.url(site), body, apiKey(key))));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers.map((a) => (a.body as { accepted: number }).accepted).sort()).toEqual([0, 0, 0, 0, 1]);
+    expect((await readingsOf(m.readings, site)).map((r) => r.importKw)).toEqual([77]);
+  });
+
   it('refuses bad readings of a batch with every reason (207), writes the good one, keeps the bad ones for audit', async () => {
     const m = await marks();
     const now = Date.now();
