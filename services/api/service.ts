@@ -19,6 +19,7 @@ import { commandRoutes } from './routes/commands';
 import { idTokenRoutes } from './routes/id-tokens';
 import { localListRoutes } from './routes/local-lists';
 import { reservationRoutes } from './routes/reservations';
+import { deviceModelRoutes } from './routes/device-model';
 import { createCommandSender } from './command-sender';
 import { peersFromEnv } from '../common/peers';
 import { analyticsMigrations } from './analytics';
@@ -105,6 +106,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     ...idTokenRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
     ...localListRoutes({ pool: ctx.pool, schemas, commands: sender }),
     ...reservationRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
+    ...deviceModelRoutes({ pool: ctx.pool, schemas, commands: sender }),
     ...external.routes,
     ...(opts.extraRoutes ?? []),
   ];

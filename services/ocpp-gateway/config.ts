@@ -7,6 +7,8 @@
  *   OCPP_TLS_KEY               PEM file: its private key
  *   OCPP_TLS_CA                PEM file: CA(s) that sign charger client certificates (profile 3); required while the
  *                              TLS listener serves profile 3: the gateway refuses to start without it
+ *   OCPP_READ_DEVICE_MODEL_ON_BOOT  `on`: after accepting a BootNotification, read the charger's configuration (GetConfiguration /
+ *                              GetBaseReport) into the device model; default off
  *   OCPP_TLS_PROFILE3          `on` (default): the TLS listener asks for client certificates and serves profile 3;
  *                              `off`: profile 2 only (profile-3 chargers are refused with 403), no CA needed
  *   OCPP_TLS_CRL               PEM or DER file of certificate revocation lists signed by a CA of OCPP_TLS_CA; a
@@ -66,6 +68,7 @@ const Env = t.partial({
   OCPP_TLS_KEY: t.string,
   OCPP_TLS_CA: t.string,
   OCPP_TLS_PROFILE3: t.keyof({ on: null, off: null }),
+  OCPP_READ_DEVICE_MODEL_ON_BOOT: t.keyof({ on: null, off: null }),
   OCPP_TLS_CRL: t.string,
   OCPP_TLS_CRL_CHECK_S: IntFromString,
   OCPP_MAX_FRAME_BYTES: IntFromString,
@@ -144,6 +147,8 @@ export interface GatewaySettings {
   readonly failedHandshakesPerCharger: number;
   /** Bytes of a refused frame kept in ocpp.rejected. */
   readonly rejectAuditBytes: number;
+  /** After an accepted BootNotification, read the charger's configuration into the device model. */
+  readonly readDeviceModelOnBoot: boolean;
 }
 
 export const defaultSettings: GatewaySettings = {
@@ -172,6 +177,7 @@ export const defaultSettings: GatewaySettings = {
   failedHandshakesPerSource: 100,
   failedHandshakesPerCharger: 10,
   rejectAuditBytes: 8192,
+  readDeviceModelOnBoot: false,
 };
 
 export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, GatewaySettings> =>
@@ -212,6 +218,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         failedHandshakesPerSource: Math.max(1, e.OCPP_FAILED_HANDSHAKES_PER_SOURCE ?? defaultSettings.failedHandshakesPerSource),
         failedHandshakesPerCharger: Math.max(1, e.OCPP_FAILED_HANDSHAKES_PER_CHARGER ?? defaultSettings.failedHandshakesPerCharger),
         rejectAuditBytes: defaultSettings.rejectAuditBytes,
+        readDeviceModelOnBoot: e.OCPP_READ_DEVICE_MODEL_ON_BOOT === 'on',
       });
     }),
   );

@@ -2,7 +2,7 @@
  *  timeouts), answers after the durable write, commands as outbound CALLs. Inbound frames are processed in order
  *  through a mailbox; an outbound CALL waiting for the charger never blocks it (the two directions have separate
  *  slots, and the mailbox only ever waits for our own durable write, never for the charger). */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/Either';
 import WebSocket, { RawData } from 'ws';
 import { answerCall, needsTransactionId } from './answers';
@@ -14,6 +14,7 @@ import { GatewayMetrics } from './metrics';
 import { Call, CallError, CallResult, Fault, Message, Protocol, Refusal, callError, errorCode, parseFrame, serialize, sniff } from './protocol';
 import { knownAction, validatePayload } from './schemas';
 import { Logger } from '../common/log';
+import { deviceModelRequest } from '../../schemas/device-model-request';
 
 export interface Command {
   readonly commandId: string;
@@ -273,6 +274,7 @@ export class ChargerConnection {
     }
     this.send(text, reply, m.action);
     this.deps.metrics.callLatency.observe({ action: m.action }, (Date.now() - at) / 1000);
+    if (m.action === 'BootNotification' && decided.right.status === 'Accepted' && this.deps.settings.readDeviceModelOnBoot) this.readDeviceModel();
   }
 
   private async handleResponse(m: CallResult | CallError, raw: string, bytes: Buffer, at: number): Promise<void> {
@@ -304,6 +306,17 @@ export class ChargerConnection {
     await this.record([messageDraft(this.base, 'IN', m, raw, at, { action: out.action, commandId: out.commandId })]);
     out.resolve(delivery);
     this.pump();
+  }
+
+  /** Reads the charger's configuration after its boot: the CALL and its answer are in ocpp.frames, where the normalizer
+   *  makes them DeviceModelReported; no command record (nobody asked), so nothing on ocpp.command-results. */
+  private readDeviceModel(): void {
+    const request = deviceModelRequest(this.protocol, randomInt(1, 2 ** 31 - 1));
+    const now = Date.now();
+    const command: Command = { commandId: `boot-device-model:${randomUUID()}`, chargePointId: this.chargePointId, action: request.action, payloadJson: JSON.stringify(request.payload), issuedBy: 'gateway', issuedAt: now, expiresAt: null, planId: null };
+    void this.deliver(command, request.payload).then((d) => {
+      if (d.kind !== 'done' || d.outcome !== 'ACCEPTED') this.log.info('device model not read at boot', { chargePointId: this.chargePointId, action: request.action, outcome: d.kind === 'done' ? d.outcome : d.kind });
+    });
   }
 
   /** Sends a command as a CALL once the outbound slot is free; resolves with the charger's answer. */
