@@ -7,22 +7,41 @@ import { RunningFold } from '../../streams/runtime/run-fold';
 import { TrackerState } from '../../streams/vehicle-tracker/decide';
 import { TrackerTopics } from '../../streams/vehicle-tracker/fold';
 import { RunningRouter, startRouter, startSiteTracker, TrackerOptions } from '../../streams/vehicle-tracker/run';
-import { createTestTopics, deleteTestTopics, quietLog, TestTopics, waitForGroup } from './support';
+import { uniq } from '../support/stack';
+import { deleteTestTopics, quietLog, TestTopics, waitForGroup } from './support';
 
 /** The vehicle tracker (router + site tracker, as the service runs them) over a test's own topics. */
 export type TrackerTestTopics = TestTopics & { readonly bySite: string };
 
+/** The test's own topics (as createTestTopics makes them) plus its vehicle-tracker.by-site. Creation is retried: on a
+ *  loaded broker, waiting for the leaders of new partitions can outlast kafkajs's own retries, and ensureTopics only
+ *  creates what is still missing. */
 export const createTrackerTestTopics = async (kafka: Kafka, partitions: number): Promise<TrackerTestTopics> => {
-  const topics = await createTestTopics(kafka, partitions);
-  const bySite = topics.events.replace(/charging\.events$/, 'vehicle-tracker.by-site');
+  const id = uniq('t');
+  const topics: TrackerTestTopics = {
+    frames: `test.${id}.ocpp.frames`,
+    commandResults: `test.${id}.ocpp.command-results`,
+    events: `test.${id}.charging.events`,
+    readings: `test.${id}.telematics.readings`,
+    config: `test.${id}.fleet.config`,
+    bySite: `test.${id}.vehicle-tracker.by-site`,
+  };
+  const spec = (name: string, p?: number) => ({ name, schemaFile: '', key: '', producer: 'test', configs: {}, ...(p ? { partitions: p } : {}) });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, { partitions, replicationFactor: 1 }, [{ name: bySite, schemaFile: '', key: '', producer: 'test', configs: {} }]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureTopics(admin, { partitions, replicationFactor: 1 }, [spec(topics.frames), spec(topics.commandResults), spec(topics.events), spec(topics.readings), spec(topics.config, 1), spec(topics.bySite)]);
+        return topics;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
-  return { ...topics, bySite };
 };
 
 export const trackerTopicsOf = (t: TrackerTestTopics): TrackerTopics => ({ events: t.events, readings: t.readings, config: t.config, bySite: t.bySite });
