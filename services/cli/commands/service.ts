@@ -17,11 +17,12 @@ export const command: CliCommand = {
   summary: 'Run one service or stream processor against a running stack',
   get usage() {
     return [
-      'Usage: voltstream service <name> [--health-port N]',
+      'Usage: voltstream service <name> [--health-port N] [--health-host ADDRESS]',
       '',
       'Runs a single service in this process (the stack must be up: voltstream stack up). Ctrl-C or SIGTERM stops it.',
       'Every service serves GET /health, /ready and /metrics on a port of its own (the API on API_PORT): --health-port,',
-      'or <NAME>_HEALTH_PORT (e.g. OCPP_GATEWAY_HEALTH_PORT), or the default below; 0 takes any free port.',
+      'or <NAME>_HEALTH_PORT (e.g. OCPP_GATEWAY_HEALTH_PORT), or the default below; 0 takes any free port. They bind to',
+      '--health-host or HEALTH_HOST (default 127.0.0.1).',
       '/ready is 503 and names the part while any of its consumers starts, catches up or is down; a consumer that',
       'crashes is restarted with backoff.',
       '',
@@ -42,8 +43,9 @@ export const command: CliCommand = {
       console.error(`voltstream service: --health-port must be a port number, got '${String(flags['health-port'])}'`);
       return 2;
     }
+    const host = typeof flags['health-host'] === 'string' ? flags['health-host'] : process.env.HEALTH_HOST || undefined;
     const ctx = createContext(loadConfig(), d.definition.name);
-    const health = port === 'api' ? undefined : await serveHealth({ service: d.definition.name, health: ctx.health, metrics: ctx.metrics, port });
+    const health = port === 'api' ? undefined : await serveHealth({ service: d.definition.name, health: ctx.health, metrics: ctx.metrics, port, ...(host ? { host } : {}) });
     let running;
     try {
       running = await d.definition.start(ctx);
