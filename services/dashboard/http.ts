@@ -7,6 +7,7 @@ import { createKeyStore, hasScope, Principal } from '../api/auth';
 import { DashboardFeed, startDashboardFeed } from './feed';
 import { maskIdTags, snapshot } from './model';
 import { dashboardHtml, loginHtml } from './page';
+import { dashboardCommandRoutes } from './commands';
 import { clearSessionCookie, DashboardSession, sessionCookie, setSessionCookie, signSession, verifySession } from './session';
 
 /** The dashboard's routes, mounted by services/api (external-routes.ts): the page at /dashboard (and / redirects to
@@ -26,6 +27,8 @@ export interface DashboardOptions {
   /** How long a login lasts (default DASHBOARD_SESSION_TTL_S, else 3600 s); a revoked key's sessions end within it. */
   sessionTtlS?: number;
   authenticate?: (key: string) => Promise<Principal | undefined>;
+  /** Schema of the projections the command buttons read outcomes from (default `projections`). */
+  projectionSchema?: string;
 }
 
 type Viewer = { ok: true; session: DashboardSession; fromBearer: boolean } | { ok: false; problem: string };
@@ -57,7 +60,7 @@ export const createDashboardRoutes = (ctx: ServiceContext, opts: DashboardOption
   const streams = new Set<() => void>();
   const pushEveryMs = opts.pushEveryMs ?? 1000;
 
-  const sessionFor = (p: Principal): DashboardSession => ({ principal: p.id, seesIdTags: hasScope(p, 'history:read'), expiresAt: Date.now() + ttlS * 1000 });
+  const sessionFor = (p: Principal): DashboardSession => ({ principal: p.id, seesIdTags: hasScope(p, 'history:read'), mayCommand: hasScope(p, 'commands:write'), expiresAt: Date.now() + ttlS * 1000 });
 
   /** Who is asking: a bearer key (checked like the API checks it) or a session cookie (checked by its MAC). */
   const viewer = async (req: IncomingMessage): Promise<Viewer> => {
@@ -189,8 +192,11 @@ export const createDashboardRoutes = (ctx: ServiceContext, opts: DashboardOption
       },
     },
   ];
+  const commands = dashboardCommandRoutes(ctx, viewer, opts.projectionSchema ?? 'projections');
+  routes.push(...commands);
   return Object.assign(routes, {
     stop: async () => {
+      await commands.stop();
       for (const close of [...streams]) close();
       const f = await starting;
       await f?.stop();

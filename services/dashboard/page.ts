@@ -21,6 +21,8 @@ export const dashboardHtml = `<!doctype html>
   section { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:10px 12px; min-width:0; overflow-x:auto; }
   section h2 { font-size:13px; margin:0 0 8px; color:var(--muted); font-weight:600; text-transform:uppercase; letter-spacing:.04em; }
   .wide { grid-column: 1 / -1; }
+  .ops { display:flex; gap:4px; margin-top:4px; } .ops button { font:inherit; font-size:11px; padding:1px 6px; border-radius:3px; border:1px solid var(--line); background:var(--bg); color:var(--text); cursor:pointer; }
+  .outcome { color:var(--muted); font-size:11px; min-height:1em; }
   #chargers { display:grid; grid-template-columns: repeat(auto-fill, minmax(150px,1fr)); gap:8px; }
   .cp { border:1px solid var(--line); border-left:4px solid var(--muted); border-radius:6px; padding:6px 8px; background:#121a21; }
   .cp .id { font-weight:600; font-size:12px; } .cp .meta { color:var(--muted); font-size:11px; }
@@ -144,7 +146,10 @@ export const dashboardHtml = `<!doctype html>
       return '<div class="cp ' + cls + '" data-testid="charger" data-cp="' + esc(c.chargePointId) + '" data-status="' + esc(c.status) + '" data-power="' + c.powerKw + '">' +
         '<div class="id">' + esc(c.chargePointId) + '</div><div class="meta">' + esc(c.connected ? c.status : 'offline') + ' · ' + esc((c.protocol || '').replace('ocpp', '')) + ' · ' + (c.maxPowerKw ?? '?') + ' kW</div>' +
         '<div class="pw">' + c.powerKw.toFixed(1) + ' kW</div><div class="bar"><i style="width:' + pct + '%"></i></div>' +
-        '<div class="meta">' + (c.vehicleId ? '▸ ' + esc(c.vehicleId) : c.sessionId ? 'unmatched vehicle' : '–') + (c.socPct !== null ? ' · ' + c.socPct.toFixed(0) + ' %' : '') + '</div>' + prof + '</div>';
+        '<div class="meta">' + (c.vehicleId ? '▸ ' + esc(c.vehicleId) : c.sessionId ? 'unmatched vehicle' : '–') + (c.socPct !== null ? ' · ' + c.socPct.toFixed(0) + ' %' : '') + '</div>' + prof +
+        '<div class="ops" data-testid="ops"><button data-op="unlock" data-cp="' + esc(c.chargePointId) + '">unlock</button><button data-op="reset" data-cp="' + esc(c.chargePointId) + '">reset</button>' +
+        (c.sessionId ? '<button data-op="remote-stop" data-cp="' + esc(c.chargePointId) + '" data-session="' + esc(c.sessionId) + '">stop</button>' : '') + '</div>' +
+        '<div class="outcome" data-testid="command-outcome">' + esc(outcomes[c.chargePointId] || '') + '</div></div>';
     }).join('') : '<div class="empty">no chargers on this site</div>';
 
     $('vehicles').innerHTML = snap.vehicles.map((v) => '<tr data-testid="vehicle"><td>' + esc(v.vehicleId) + '</td><td class="num">' + (v.socPct !== null ? v.socPct.toFixed(1) + ' %' : '–') + '</td>' +
@@ -164,6 +169,29 @@ export const dashboardHtml = `<!doctype html>
     $('traffic').querySelector('tbody').innerHTML = snap.traffic.map((f) => '<tr data-testid="frame"><td>' + hm(f.t) + '</td><td>' + esc(f.chargePointId) + '</td><td class="dir-' + esc(f.direction) + '">' + (f.direction === 'IN' ? '→' : '←') + '</td><td class="' + (f.kind === 'CALLERROR' ? 'err' : '') + '">' + esc(f.kind) + '</td><td>' + esc(f.action || '') + '</td><td class="payload">' + esc(f.payload) + '</td></tr>').join('') ||
       '<tr><td colspan="6" class="empty">no frames yet</td></tr>';
   }
+
+  // Operator buttons (unlock, reset, remote stop): sent with the session, outcome polled and kept across re-renders.
+  const outcomes = {};
+  const paint = (cp) => document.querySelectorAll('.cp[data-cp="' + CSS.escape(cp) + '"] [data-testid="command-outcome"]').forEach((el) => { el.textContent = outcomes[cp] || ''; });
+  const headers = { 'Content-Type': 'application/json', 'X-Voltstream-Dashboard': '1' };
+  async function command(op, cp, sessionId) {
+    const say = (text) => { outcomes[cp] = op + ': ' + text; paint(cp); };
+    say('sending…');
+    try {
+      const r = await fetch('/dashboard/chargers/' + encodeURIComponent(cp) + '/commands/' + op, { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify(sessionId ? { sessionId } : {}) });
+      const j = await r.json();
+      if (r.status !== 202) return say('refused: ' + (j.problems || [j.title]).join('; '));
+      say('pending');
+      const o = await (await fetch('/dashboard/commands/' + encodeURIComponent(j.commandId) + '?wait=30', { credentials: 'same-origin', headers })).json();
+      say(o.status + (o.error ? ' (' + o.error + ')' : o.response && o.response.status ? ' (' + o.response.status + ')' : ''));
+    } catch (err) {
+      say('failed: ' + err);
+    }
+  }
+  $('chargers').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-op]');
+    if (b) command(b.dataset.op, b.dataset.cp, b.dataset.session);
+  });
 
   function connect() {
     if (source) source.close();

@@ -10,16 +10,18 @@ export interface DashboardSession {
   readonly principal: string;
   readonly seesIdTags: boolean;
   readonly expiresAt: number;
+  /** The key holds commands:write: the operator buttons (commands.ts) may be used. */
+  readonly mayCommand?: boolean;
 }
 
 export const sessionCookieName = 'voltstream_dashboard';
 
-const Payload = t.type({ p: t.string, h: t.boolean, exp: t.number });
+const Payload = t.intersection([t.type({ p: t.string, h: t.boolean, exp: t.number }), t.partial({ c: t.boolean })]);
 
 const macOf = (key: Buffer, body: string) => createHmac('sha256', key).update(body).digest().subarray(0, 16);
 
 export const signSession = (key: Buffer, s: DashboardSession): string => {
-  const body = Buffer.from(JSON.stringify({ p: s.principal, h: s.seesIdTags, exp: s.expiresAt })).toString('base64url');
+  const body = Buffer.from(JSON.stringify({ p: s.principal, h: s.seesIdTags, exp: s.expiresAt, c: s.mayCommand === true })).toString('base64url');
   return `${body}.${macOf(key, body).toString('base64url')}`;
 };
 
@@ -37,7 +39,7 @@ export const verifySession = (key: Buffer, value: string, now: number): E.Either
   const p = Payload.decode(json);
   if (E.isLeft(p)) return E.left('not a dashboard session');
   if (p.right.exp <= now) return E.left('the dashboard session has expired: log in again');
-  return E.right({ principal: p.right.p, seesIdTags: p.right.h, expiresAt: p.right.exp });
+  return E.right({ principal: p.right.p, seesIdTags: p.right.h, expiresAt: p.right.exp, mayCommand: p.right.c === true });
 };
 
 /** The session cookie's value in a Cookie header, if there is one. */
