@@ -79,6 +79,8 @@ export interface UpOptions {
   readonly say: (line: string) => void;
 }
 
+const maxStartRestarts = 3;
+
 const placementFiles = (dir: string, p: Placement) => ({ pidFile: path.join(dir, 'pids', `${p.label}.pid`), logFile: path.join(dir, 'logs', `${p.label}.log`) });
 
 /** Environment the topology's own processes must not inherit: these are set per topology or per process. */
@@ -153,17 +155,26 @@ export const up = async (o: UpOptions): Promise<Recorded> => {
   const shared = { ...stackEnv, VOLTSTREAM_PEERS: peersOf(topo), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   o.say(`Starting ${topo.placements.length} service processes (logs in ${path.join(o.dir, 'logs')})...`);
   const t1 = Date.now();
+  const spawn = (p: Placement) => spawnDaemon(p.label, process.execPath, [cli, 'service', p.service], { ...placementFiles(o.dir, p), env: { ...shared, ...p.env }, cwd: root });
   for (const p of topo.placements) {
-    const files = placementFiles(o.dir, p);
-    spawnDaemon(p.label, process.execPath, [cli, 'service', p.service], { ...files, env: { ...shared, ...p.env }, cwd: root });
-    record.placements.push({ label: p.label, service: p.service, host: p.host, readyUrl: p.readyUrl, ...files, ...(p.endpoint ? { endpoint: p.endpoint } : {}) });
+    spawn(p);
+    record.placements.push({ label: p.label, service: p.service, host: p.host, readyUrl: p.readyUrl, ...placementFiles(o.dir, p), ...(p.endpoint ? { endpoint: p.endpoint } : {}) });
     save();
   }
+  // A cluster that has just formed answers some first requests with retriable errors ("not the correct coordinator")
+  // that make a service fail its start: until every process is ready, one that exits is started again, a few times.
+  const restarts = new Map<string, number>();
   const deadline = Date.now() + o.readyTimeoutMs;
   let waiting = record.placements;
   while (waiting.length) {
     const dead = waiting.filter((p) => !isAlive(readPid(p.pidFile) ?? -1));
-    if (dead.length) throw new Error(`exited before it was ready: ${dead.map((p) => `${p.label} (log: ${p.logFile})`).join(', ')}`);
+    const givenUp = dead.filter((p) => (restarts.get(p.label) ?? 0) >= maxStartRestarts);
+    if (givenUp.length) throw new Error(`exited before it was ready, ${maxStartRestarts + 1} times: ${givenUp.map((p) => `${p.label} (log: ${p.logFile})`).join(', ')}`);
+    for (const p of dead) {
+      restarts.set(p.label, (restarts.get(p.label) ?? 0) + 1);
+      o.say(`  ${p.label} exited before it was ready; starting it again (log: ${p.logFile})`);
+      spawn(topo.placements.find((x) => x.label === p.label)!);
+    }
     const answers = await Promise.all(waiting.map((p) => ready(p.readyUrl)));
     waiting = waiting.filter((_, i) => !answers[i]);
     if (waiting.length && Date.now() > deadline) throw new Error(`not ready after ${o.readyTimeoutMs / 1000} s: ${waiting.map((p) => `${p.label} ${p.readyUrl} (log: ${p.logFile})`).join(', ')}`);
