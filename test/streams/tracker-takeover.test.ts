@@ -146,7 +146,10 @@ describe('vehicle tracker: two instances in one group, one SIGKILLed mid-batch, 
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', FOLD_LOG_LEVEL: process.env.FOLD_LOG_LEVEL ?? 'warn', FOLD_TOPICS: JSON.stringify(topics), FOLD_GROUP: group, FOLD_TXID: txid };
     const a = startRunner('tracker-runner.ts', env, topics.bySite);
     runners.push(a);
-    await until('the first instance commits', () => a.commits() >= 3);
+    const b = startRunner('tracker-runner.ts', env, topics.bySite);
+    runners.push(b);
+    // Both running (on a loaded machine a child can take long to start) before the load begins, so both have work.
+    await until('both instances start and the first commits', () => a.instance() !== undefined && b.instance() !== undefined && a.commits() + b.commits() >= 3, 180_000);
     const load = produceInputs(
       workload.filter((i) => i.kind !== 'config'),
       3,
@@ -154,8 +157,6 @@ describe('vehicle tracker: two instances in one group, one SIGKILLed mid-batch, 
     );
     let loaded = false;
     void load.then(() => (loaded = true));
-    const b = startRunner('tracker-runner.ts', env, topics.bySite);
-    runners.push(b);
     await until('both instances commit by-site partitions', () => a.watchedPartitions().size > 0 && b.watchedPartitions().size > 0 && b.commits() >= 3).catch((e: Error) => {
       throw new Error(`${e.message}: A ${a.commits()} commits on by-site partitions ${[...a.watchedPartitions()]}, B ${b.commits()} on ${[...b.watchedPartitions()]}`);
     });
@@ -211,6 +212,16 @@ describe('vehicle tracker: two instances in one group, one SIGKILLed mid-batch, 
 
   it('a restart restores each site from the changelog (records bounded by the live sites, not the routed history) and decides on from there', async () => {
     expect(decidedBeforeRestart).toBeGreaterThan(0);
+    // The killed instance's memberships expire first (session timeout): a member that joins a group with a dead one
+    // waits for the rebalance timeout instead.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await until('the killed instance leaves both groups', async () => (await admin.describeGroups([groups.router, groups.tracker])).groups.every((g) => g.members.length === 0), 60_000);
+    } finally {
+      await admin.disconnect();
+    }
+    const restartedAt = Date.now();
     const restores: { done: number; total: number }[] = [];
     const part: PartHandle = { starting: () => undefined, restoring: (p) => restores.push(p), running: () => undefined, down: () => undefined, lag: () => undefined, restarted: () => undefined, remove: () => undefined };
     const running = await startTestTracker(kafka, serde, topics, group, { transactionalIdPrefix: txid, part, sessionTimeoutMs: 6000 });
@@ -229,7 +240,7 @@ describe('vehicle tracker: two instances in one group, one SIGKILLed mid-batch, 
       const { routed, decisions } = await readBack();
       const last = restores.reduce((a, r) => ({ done: Math.max(a.done, r.done), total: Math.max(a.total, r.total) }), { done: 0, total: 0 });
       const changelogEnd = sum(await endOffsets(kafka, [trackerChangelog(topics).name]));
-      process.stderr.write(`tracker restart: restored ${last.done} changelog records (changelog end offsets ${changelogEnd}) for ${keys} sites; routed history ${routed.length} records\n`);
+      process.stderr.write(`tracker restart: caught up ${Date.now() - restartedAt} ms after start; restored ${last.done} changelog records (changelog end offsets ${changelogEnd}) for ${keys} sites; routed history ${routed.length} records\n`);
       // Restored from the changelog (read up to its end at the restart, before the new decisions were written), not
       // by folding the routed history again.
       expect(last.total).toBeGreaterThan(0);
