@@ -122,7 +122,7 @@ describe('configuration writes become fleet.config events', () => {
     expect(r.json.log).toMatchObject({ topic: 'fleet.config', key: `site:${siteId}` });
     const { event } = await configEvent(`site:${siteId}`, r.json.eventId);
     expect(event.actor).toBe('admin');
-    expect(event.body).toEqual({ type: 'SiteConfigured', siteId, name: 'North depot', gridLimitKw: 250, latitude: 48.1, longitude: 11.6, timezone: 'Europe/Berlin' });
+    expect(event.body).toEqual({ type: 'SiteConfigured', siteId, name: 'North depot', gridLimitKw: 250, latitude: 48.1, longitude: 11.6, timezone: 'Europe/Berlin', maxCurrentA: null, baseLoadProfile: [] });
   });
 
   test('PUT /api/v1/sites/{siteId}/tariff', async () => {
@@ -168,7 +168,7 @@ describe('configuration writes become fleet.config events', () => {
     const { event } = await configEvent(`vehicle:${v}`, r.json.eventId);
     expect(event.body).toEqual({
       type: 'VehicleConfigured', vehicleId: v, batteryCapacityKwh: 75, maxAcPowerKw: 11, maxDcPowerKw: 150, consumptionKwhPerKm: 0.18,
-      idTags: ['TAG1'], telematicsProvider: 'acme-telematics', providerVehicleId: 'X-9', siteId: null,
+      idTags: ['TAG1'], telematicsProvider: 'acme-telematics', providerVehicleId: 'X-9', siteId: null, acPhases: 3,
     });
   });
 
