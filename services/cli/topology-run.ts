@@ -200,17 +200,21 @@ export const processStates = (r: Recorded): Promise<ProcessState[]> =>
     }),
   );
 
-/** The table of what runs where. */
-export const describe = (r: Recorded, states?: readonly ProcessState[]): string[] => {
+/** Whether each broker, the registry and the database answer. */
+export const stackState = (r: Recorded): Promise<stack.StackStatus> => stack.status(loadConfig(r.stackEnv));
+
+/** The table of what runs where; with states, whether each part answers. */
+export const describe = (r: Recorded, states?: readonly ProcessState[], parts?: stack.StackStatus): string[] => {
+  const answers = (up: boolean | undefined) => (up === undefined ? '' : up ? '   answering' : '   NOT ANSWERING');
   const state = (label: string) => {
     const s = states?.find((x) => x.label === label);
     if (!s) return '';
     return s.ready ? `ready    pid ${s.pid}` : s.alive ? `running, not ready    pid ${s.pid}` : 'not running';
   };
   const rows: [string, string, string][] = [
-    ...r.brokers.map((b, i): [string, string, string] => [`kafka-${i + 1}`, b, 'KRaft broker + controller']),
-    ['registry', new URL(r.registryUrl).host, r.registryStarted ? 'started by this topology' : 'a registry already running'],
-    ['database', new URL(r.databaseUrl).host + new URL(r.databaseUrl).pathname, 'PostgreSQL (DATABASE_URL)'],
+    ...r.brokers.map((b, i): [string, string, string] => [`kafka-${i + 1}`, b, `KRaft broker + controller${answers(parts?.kafkaBrokers.find((x) => x.address === b)?.up ?? (parts ? false : undefined))}`]),
+    ['registry', new URL(r.registryUrl).host, `${r.registryStarted ? 'started by this topology' : 'a registry already running'}${answers(parts?.registry)}`],
+    ['database', new URL(r.databaseUrl).host + new URL(r.databaseUrl).pathname, `PostgreSQL (DATABASE_URL)${answers(parts?.database)}`],
     ...r.placements.map((p): [string, string, string] => [p.label, p.host, [p.endpoint, p.readyUrl, state(p.label)].filter(Boolean).join('   ')]),
   ];
   const w0 = Math.max(...rows.map((x) => x[0].length));

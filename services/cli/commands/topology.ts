@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { CliCommand, parseArgs } from '../command';
 import { defaultTopology, TopologyOptions, topologyProblems } from '../topology';
-import { describe, down, processStates, readRecord, up } from '../topology-run';
+import { describe, down, processStates, readRecord, stackState, up } from '../topology-run';
 
 const usage = `Usage: voltstream topology up|down|status [options]
 
@@ -18,7 +18,8 @@ Processes are not restarted when they exit: \`status\` shows it. See docs/DEPLOY
 
   up       start it and wait until every process's /ready answers 200; prints what runs where
   down     stop every process of it, then its brokers and registry (the database is kept)
-  status   what runs where, and whether each process is alive and ready (exit 1 when one is not)
+  status   what runs where, whether each broker, the registry and the database answer and each process is ready
+           (exit 1 when one is not)
 
   --dir DIR              where its home, logs, pid files and topology.json go (default .voltstream/topology)
   --net A.B.C            first three octets of its addresses (default 127.0.0)
@@ -59,9 +60,9 @@ export const command: CliCommand = {
         console.log(`no topology in ${dir}`);
         return 1;
       }
-      const states = await processStates(rec.right);
-      for (const l of describe(rec.right, states)) console.log(l);
-      return states.every((s) => s.ready) ? 0 : 1;
+      const [states, parts] = await Promise.all([processStates(rec.right), stackState(rec.right)]);
+      for (const l of describe(rec.right, states, parts)) console.log(l);
+      return states.every((s) => s.ready) && parts.kafka && parts.registry && parts.database ? 0 : 1;
     }
     if (action !== 'up') {
       console.error(`voltstream topology: expected up, down or status\n\n${usage}`);
