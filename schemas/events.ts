@@ -18,7 +18,9 @@ export type EventBody =
   | { type: 'SocEstimateChecked'; vehicleId: string; estimatedSocPct: number; reportedSocPct: number; errorPct: number }
   | { type: 'CommandCompleted'; commandId: string; action: string; outcome: string; detail: string | null }
   | { type: 'TokenAuthorized'; idTag: string; status: string; action: string; connectorId: number | null }
-  | { type: 'DeviceModelReported'; protocol: string; source: string; requestId: number | null; entries: DeviceVariable[] };
+  | { type: 'DeviceModelReported'; protocol: string; source: string; requestId: number | null; entries: DeviceVariable[] }
+  | { type: 'ExternalLimitReported'; evseId: number; source: string; isGridCritical: boolean | null; schedules: LimitSchedule[] }
+  | { type: 'ExternalLimitCleared'; evseId: number; source: string };
 
 /** One configuration key (1.6) or component variable (2.0.1) as the charger reported it. */
 export interface DeviceVariable {
@@ -26,6 +28,14 @@ export interface DeviceVariable {
   variable: string;
   value: string | null;
   readonly: boolean | null;
+}
+
+/** A charging schedule someone else set (OCPP 2.0.1 ChargingScheduleType, reduced to what limits power). */
+export interface LimitSchedule {
+  startAt: number | null;
+  durationS: number | null;
+  unit: string;
+  periods: { startS: number; limit: number; numberPhases: number | null }[];
 }
 
 export interface MeterSample {

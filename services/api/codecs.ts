@@ -79,12 +79,27 @@ export const IdTag = stringWhere('IdTag', (s) => s.length >= 1 && s.length <= 36
 /** Ids in paths: a charge point id, vehicle id, site id. No slashes, spaces or control characters. */
 export const isSafeId = (s: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(s);
 
-export const SiteBody = t.type({
-  name: NonEmptyString,
-  gridLimitKw: PositiveNumber,
-  location: t.type({ lat: Latitude, lon: Longitude }),
-  timezone: TimeZone,
+const LocalTime = stringWhere('LocalTime', isLocalTime, 'a local time HH:MM', { pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$' });
+const PhaseRotation = stringWhere('PhaseRotation', (s) => /^(RST|RTS|SRT|STR|TRS|TSR)$/.test(s), "the grid phases of the charger's L1, L2, L3: RST, RTS, SRT, STR, TRS or TSR", {
+  enum: ['RST', 'RTS', 'SRT', 'STR', 'TRS', 'TSR'],
+  default: 'RST',
 });
+const AcPhases = numberWhere('IntAcPhases', (n) => n === 1 || n === 2 || n === 3, 'phases 1, 2 or 3', { enum: [1, 2, 3], default: 3 });
+
+export const SiteBody = t.intersection([
+  t.type({
+    name: NonEmptyString,
+    gridLimitKw: PositiveNumber,
+    location: t.type({ lat: Latitude, lon: Longitude }),
+    timezone: TimeZone,
+  }),
+  t.partial({
+    /** Per-phase current limit of the connection (A). */
+    maxCurrentA: t.union([PositiveNumber, t.null]),
+    /** The building's daily load pattern (local time), where no connection meter forecasts it. */
+    baseLoadProfile: t.array(t.type({ from: LocalTime, to: LocalTime, kw: NonNegativeNumber, upperKw: NonNegativeNumber })),
+  }),
+]);
 export type SiteBody = t.TypeOf<typeof SiteBody>;
 
 export const TariffBody = t.type({
@@ -112,6 +127,10 @@ export const ChargerBody = t.intersection([
     currentType: t.keyof({ AC: null, DC: null }),
     rateUnit: t.keyof({ A: null, W: null }),
     maxSchedulePeriods: PositiveInt,
+    panelId: t.union([NonEmptyString, t.null]),
+    maxCurrentA: t.union([PositiveNumber, t.null]),
+    phaseRotation: PhaseRotation,
+    phaseSwitching: t.boolean,
   }),
 ]);
 export type ChargerBody = t.TypeOf<typeof ChargerBody>;
@@ -127,9 +146,24 @@ export const VehicleBody = t.intersection([
   t.partial({
     telematics: t.union([t.type({ provider: NonEmptyString, providerVehicleId: NonEmptyString }), t.null]),
     siteId: t.union([NonEmptyString, t.null]),
+    acPhases: AcPhases,
   }),
 ]);
 export type VehicleBody = t.TypeOf<typeof VehicleBody>;
+
+/** A panel (feeder, board, transformer) of a site. */
+export const PanelBody = t.intersection([
+  t.type({ limitKw: PositiveNumber }),
+  t.partial({ name: t.string, parentPanelId: t.union([NonEmptyString, t.null]), maxCurrentA: t.union([PositiveNumber, t.null]) }),
+]);
+export type PanelBody = t.TypeOf<typeof PanelBody>;
+
+/** A time-bounded reduction of the connection limit (demand response). */
+export const LimitEventBody = t.intersection([
+  t.type({ start: IsoInstant, end: IsoInstant, limitKw: NonNegativeNumber }),
+  t.partial({ source: NonEmptyString, reference: NonEmptyString }),
+]);
+export type LimitEventBody = t.TypeOf<typeof LimitEventBody>;
 
 /** Exactly one of requiredSocPct, requiredEnergyKwh, routeKm: checked after decoding the shape (problems listed together). */
 export const DepartureBody = t.intersection([

@@ -16,6 +16,7 @@ import { historyRoutes } from './routes/history';
 import { deadLetterRoutes } from './routes/dead-letters';
 import { stateRoutes } from './routes/state';
 import { commandRoutes } from './routes/commands';
+import { siteLimitRoutes } from './routes/site-limits';
 import { idTokenRoutes } from './routes/id-tokens';
 import { localListRoutes } from './routes/local-lists';
 import { reservationRoutes } from './routes/reservations';
@@ -103,6 +104,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     ...deadLetterRoutes(ctx.pool, schemas.projections),
     ...stateRoutes(ctx.pool, schemas),
     ...commandRoutes({ pool: ctx.pool, schemas, producer, serde: ctx.serde }),
+    ...siteLimitRoutes({ pool: ctx.pool, schemas, log: configLog }),
     ...idTokenRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
     ...localListRoutes({ pool: ctx.pool, schemas, commands: sender }),
     ...reservationRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),

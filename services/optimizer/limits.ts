@@ -87,18 +87,26 @@ export const limitRows = (s: SiteSnapshot, vehicles: readonly LimitVehicle[], sl
   const push = (name: string, m: LimitMember[], capacity: Float64Array) => {
     if (m.length > 0) rows.push({ name, members: m, capacity: capacity.map((x) => Math.max(0, x)) });
   };
+  /** Phase rows add nothing where every vehicle in scope draws on all three phases alike and the scope's kW limit is
+   *  no more than its current limit on three phases: the kW row is the same constraint. */
+  const balanced = (inScope: (c: ChargerSnapshot) => boolean) =>
+    vehicles.every((w) => {
+      const c = w.vehicle.chargePointId ? chargers.get(w.vehicle.chargePointId) : undefined;
+      return !c || !inScope(c) || use(w.vehicle, c).phases === 3;
+    });
+  const threePhaseKw = (amps: number) => (amps * 3 * VOLTS_PER_PHASE) / 1000;
 
   for (const p of s.panels) {
     const under = (c: ChargerSnapshot) => panelPath(panels, c.panelId).includes(p.panelId);
     const fixed = fixedOn(under, () => 1);
     push(`panel ${p.panelId}`, members(under, () => 1), fill(p.limitKw).map((x, t) => x - fixed[t]!));
-    if (p.maxCurrentA == null) continue;
+    if (p.maxCurrentA == null || (balanced(under) && p.limitKw <= threePhaseKw(p.maxCurrentA) + 1e-9)) continue;
     for (const phase of [0, 1, 2] as const) {
       const fixedA = fixedOn(under, (c, v) => ampsOn(phase)(v, c));
       push(`panel ${p.panelId} L${phase + 1}`, members(under, (v, c) => ampsOn(phase)(v, c)), fill(p.maxCurrentA).map((x, t) => x - fixedA[t]!));
     }
   }
-  if (s.maxCurrentA != null) {
+  if (s.maxCurrentA != null && !(balanced(() => true) && s.gridLimitKw <= threePhaseKw(s.maxCurrentA) + 1e-9)) {
     for (const phase of [0, 1, 2] as const) {
       const fixedA = fixedOn(() => true, (c, v) => ampsOn(phase)(v, c));
       const cap = fill(s.maxCurrentA).map((x, t) => x - fixedA[t]! - kwToAmps(baseKw[t]!, 3));

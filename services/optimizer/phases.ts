@@ -27,10 +27,10 @@ export const rotationOf = (c: ChargerSnapshot): readonly GridPhase[] => {
 };
 
 /** Phases a vehicle draws on at a charger. */
-export const phasesOn = (v: VehicleSnapshot | undefined, c: ChargerSnapshot): number =>
+export const phasesOn = (v: Pick<VehicleSnapshot, 'acPhases'> | undefined, c: ChargerSnapshot): number =>
   c.currentType === 'DC' ? 3 : Math.max(1, Math.min(Math.max(1, Math.round(c.phases)), Math.round(v?.acPhases ?? 3)));
 
-export const phaseUseOn = (v: VehicleSnapshot | undefined, c: ChargerSnapshot, phaseToUse: number | null = null): PhaseUse => {
+export const phaseUseOn = (v: Pick<VehicleSnapshot, 'acPhases'> | undefined, c: ChargerSnapshot, phaseToUse: number | null = null): PhaseUse => {
   if (c.currentType === 'DC') return { phases: 3, gridPhases: [0, 1, 2], phaseToUse: null };
   const n = phasesOn(v, c);
   const rotation = rotationOf(c);

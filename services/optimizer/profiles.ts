@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Plan, maxKwOn } from './formulation';
-import { fallbackShareKw } from './limits';
+import { plannedBaseLoadKw } from './building-load';
+import { fallbackShareKw, limitRows, siteLimitKw } from './limits';
 import { asUsedBy, assignPhases } from './phases';
-import { ChargerSnapshot, Protocol, SiteSnapshot, ampsToKw, kwToAmps } from './snapshot';
+import { ChargerSnapshot, Protocol, SiteSnapshot, VehicleSnapshot, ampsToKw, kwToAmps } from './snapshot';
 
 /** Plan → OCPP charging profiles, pure.
  *  1. The first `profileSlots` of the plan (the rest is re-planned long before it matters).
@@ -70,30 +71,40 @@ export const applyMinCurrentAndHysteresis = (
   const slots = Math.min(opts.profileSlots, plan.siteKw.length);
   const chargers = new Map(s.chargers.map((c) => [c.chargePointId, c]));
   const powers = plan.vehicles.map((v) => v.powerKw.slice(0, slots));
-  const byVehicle = new Map(s.vehicles.map((v) => [v.vehicleId, v]));
+  const byVehicle = new Map(s.vehicles.map((v): [string, VehicleSnapshot] => [v.vehicleId, v]));
   // As each vehicle uses its charger: a one-phase vehicle's minimum current is one phase's.
   const charger = plan.vehicles.map((v) => (v.chargePointId && chargers.has(v.chargePointId) ? asUsedBy(chargers.get(v.chargePointId)!, byVehicle.get(v.vehicleId)) : undefined));
   const controlled = plan.vehicles.map((v, i) => charger[i] !== undefined && charger[i]!.controllable && v.arrivalAt === null);
   // Lifting to the minimum current and bridging pauses spend headroom up to the grid limit, but with a demand charge
   // only up to the higher of the plan's own peak and the peak already billed: a new peak costs more than it saves.
-  const ceilingKw = s.demandChargePerKwMonth > 0 ? Math.min(s.gridLimitKw, Math.max(s.billedPeakKw, plan.peakKw)) : s.gridLimitKw;
-  const headroom = Array.from({ length: slots }, (_, t) => ceilingKw - plan.siteKw[t]!);
+  // (The connection's limit is the lowest limit event in force, where one is.)
+  const limitKw = siteLimitKw(s, slots);
+  const ceilingKw = (t: number) => (s.demandChargePerKwMonth > 0 ? Math.min(limitKw[t]!, Math.max(s.billedPeakKw, plan.peakKw)) : limitKw[t]!);
+  const headroom = Array.from({ length: slots }, (_, t) => ceilingKw(t) - plan.siteKw[t]!);
+  // Panels, phase currents and external limits (limits.ts), left per row in a slot after the plan's powers.
+  const slotMs = s.slotMinutes * 60000;
+  const rows = limitRows(
+    s,
+    plan.vehicles.map((v, i) => ({
+      vehicle: byVehicle.get(v.vehicleId) ?? { ...v, acPhases: 3 } as unknown as VehicleSnapshot,
+      planned: controlled[i]!,
+      fixedKw: !controlled[i] && charger[i] && !charger[i]!.controllable ? charger[i]!.measuredKw : 0,
+      avail: Float64Array.from({ length: slots }, (_, t) => (plan.horizonStart + (t + 1) * slotMs > (v.arrivalAt ?? 0) && plan.horizonStart + t * slotMs < v.departAt ? 1 : 0)),
+    })),
+    slots,
+    plannedBaseLoadKw(s, slots),
+  );
+  const rowsOf = plan.vehicles.map(() => [] as { row: number; coef: number }[]);
+  rows.forEach((r, k) => r.members.forEach((m) => rowsOf[m.vehicle]!.push({ row: k, coef: m.coef })));
   const panelHeadroom = (t: number) => {
-    const m = new Map(s.panels.map((p) => [p.panelId, p.limitKw]));
-    plan.vehicles.forEach((_, i) => {
-      const pid = charger[i]?.panelId;
-      if (pid && m.has(pid)) m.set(pid, m.get(pid)! - powers[i]![t]!);
-    });
+    const m = new Map(rows.map((r, k) => [k, r.capacity[t]!]));
+    rows.forEach((r, k) => r.members.forEach((x) => m.set(k, m.get(k)! - x.coef * powers[x.vehicle]![t]!)));
     return m;
   };
-  const fits = (i: number, t: number, extra: number, panels: Map<string, number>) => {
-    const pid = charger[i]?.panelId;
-    return extra <= headroom[t]! + EPS && (!pid || !panels.has(pid) || extra <= panels.get(pid)! + EPS);
-  };
-  const spend = (i: number, t: number, extra: number, panels: Map<string, number>) => {
+  const fits = (i: number, t: number, extra: number, panels: Map<number, number>) => extra <= headroom[t]! + EPS && rowsOf[i]!.every((x) => x.coef * extra <= panels.get(x.row)! + EPS);
+  const spend = (i: number, t: number, extra: number, panels: Map<number, number>) => {
     headroom[t]! -= extra;
-    const pid = charger[i]?.panelId;
-    if (pid && panels.has(pid)) panels.set(pid, panels.get(pid)! - extra);
+    for (const x of rowsOf[i]!) panels.set(x.row, panels.get(x.row)! - x.coef * extra);
     powers[i]![t]! += extra;
   };
 
@@ -104,10 +115,7 @@ export const applyMinCurrentAndHysteresis = (
     const v = vehicles.get(plan.vehicles[i]!.vehicleId);
     return v ? maxKwOn(v, charger[i]!) : charger[i]!.maxPowerKw;
   };
-  const panelRoom = (i: number, panels: Map<string, number>) => {
-    const pid = charger[i]?.panelId;
-    return pid && panels.has(pid) ? Math.max(0, panels.get(pid)!) : Infinity;
-  };
+  const panelRoom = (i: number, panels: Map<number, number>) => rowsOf[i]!.reduce((m, x) => Math.min(m, Math.max(0, panels.get(x.row)!) / x.coef), Infinity);
   for (let t = 0; t < slots; t++) {
     const panels = panelHeadroom(t);
     const below = plan.vehicles

@@ -90,6 +90,9 @@ export const replanReason = (before: FleetState, after: FleetState, i: Input, pl
         }
         case 'EvChargingNeedsReported':
           return 'needs';
+        case 'ExternalLimitReported':
+        case 'ExternalLimitCleared':
+          return before.externalLimits === after.externalLimits ? null : 'external-limit';
         case 'CommandCompleted':
           return b.action === 'SetChargingProfile' && b.outcome !== 'ACCEPTED' && before.control !== after.control ? 'rejected' : null;
         case 'MeterSampled': {

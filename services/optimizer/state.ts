@@ -5,7 +5,7 @@ import { SiteMeterReading } from '../../schemas/site-meter-record';
 import { BuildingHistory, withConnectionReading } from './building-history';
 import { observeSample, SessionSpan } from './efficiency';
 import { PMap } from './pmap';
-import { Protocol, SocSource } from './snapshot';
+import { ampsToKw, Protocol, SocSource } from './snapshot';
 
 /** The optimizer's view of the fleet, folded from fleet.config, charging.events and telematics.readings, plus what the
  *  optimizer itself commanded (to compare meters with plans; restored from ocpp.commands). `evolve` is pure and keeps
@@ -411,6 +411,26 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
       const x = sessionOn(s, cp, b.connectorId);
       if (!x) return s;
       return withSession(s, { ...x, needs: { energyWh: b.energyAmountWh, departAt: b.departureTime, maxPowerW: b.evMaxPowerW } });
+    }
+    case 'ExternalLimitReported': {
+      // Our own limits (CSO) are what we command; the others' are kept per EVSE and source, the latest replacing.
+      if (b.source === 'CSO') return s;
+      const phases = s.chargers.get(cp)?.phases ?? 3;
+      const limits = b.schedules.flatMap((x) => {
+        const start = x.startAt ?? e.occurredAt;
+        const end = x.durationS !== null ? start + x.durationS * 1000 : null;
+        return x.periods.map((q, k) => {
+          const next = x.periods[k + 1];
+          const to = next ? start + next.startS * 1000 : end;
+          return { from: start + q.startS * 1000, to: end !== null && to !== null ? Math.min(to, end) : to, limitKw: x.unit === 'W' ? q.limit / 1000 : ampsToKw(q.limit, q.numberPhases ?? phases) };
+        });
+      });
+      const k = `${cp}:${b.evseId}:${b.source}`;
+      return { ...s, externalLimits: limits.length ? s.externalLimits.set(k, { chargePointId: cp, evseId: b.evseId, source: b.source, limits }) : s.externalLimits.delete(k) };
+    }
+    case 'ExternalLimitCleared': {
+      const k = `${cp}:${b.evseId}:${b.source}`;
+      return s.externalLimits.has(k) ? { ...s, externalLimits: s.externalLimits.delete(k) } : s;
     }
     case 'SocEstimated': {
       const prev = s.soc.get(b.vehicleId);

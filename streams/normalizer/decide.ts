@@ -1,5 +1,5 @@
 import * as E from 'fp-ts/Either';
-import { ChargingEvent, EventBody, MeterSample, SourceRef } from '../../schemas/events';
+import { ChargingEvent, EventBody, LimitSchedule, MeterSample, SourceRef } from '../../schemas/events';
 import { CommandResult, OcppFrame } from './frame';
 import { energyRegister, isTransactionBoundaryRegister, sample16, sample201, SampledValue16, SampledValue201 } from './units';
 import { Protocol, protocols } from '../../services/ocpp-gateway/protocol';
@@ -336,12 +336,53 @@ const call201 = (out: Facts, f: OcppFrame, p: Record<string, unknown>): void => 
       }
       return;
     }
+    case 'NotifyChargingLimit': {
+      const limit = (p.chargingLimit ?? {}) as { chargingLimitSource?: string; isGridCritical?: boolean };
+      const schedules = ((p.chargingSchedule as Schedule201[] | undefined) ?? []).map((x) => limitSchedule(x, null));
+      out.push(f.receivedAt, { type: 'ExternalLimitReported', evseId: Number(p.evseId ?? 0), source: String(limit.chargingLimitSource ?? 'Other'), isGridCritical: limit.isGridCritical ?? null, schedules });
+      return;
+    }
+    case 'ClearedChargingLimit':
+      out.push(f.receivedAt, { type: 'ExternalLimitCleared', evseId: Number(p.evseId ?? 0), source: String(p.chargingLimitSource ?? 'Other') });
+      return;
+    case 'ReportChargingProfiles': {
+      // Only the limits others set: external-constraints profiles (the CSMS's own profiles are known from ocpp.commands).
+      const source = String(p.chargingLimitSource ?? 'CSO');
+      const profiles = ((p.chargingProfile as Profile201[] | undefined) ?? []).filter((x) => x.chargingProfilePurpose === 'ChargingStationExternalConstraints');
+      if (source === 'CSO' && profiles.length === 0) return;
+      const schedules = profiles.flatMap((x) => x.chargingSchedule.map((sc) => limitSchedule(sc, x.validTo ? time(x.validTo, NaN) : null, x.validFrom)));
+      out.push(f.receivedAt, { type: 'ExternalLimitReported', evseId: Number(p.evseId ?? 0), source, isGridCritical: null, schedules });
+      return;
+    }
     case 'BootNotification':
     case 'Authorize':
       return out.pending(f.uniqueId ?? '', { action: f.action, payload: p, at: f.receivedAt });
     default:
       return;
   }
+};
+
+interface Schedule201 {
+  startSchedule?: string;
+  duration?: number;
+  chargingRateUnit: string;
+  chargingSchedulePeriod: { startPeriod: number; limit: number; numberPhases?: number }[];
+}
+interface Profile201 {
+  chargingProfilePurpose: string;
+  validFrom?: string;
+  validTo?: string;
+  chargingSchedule: Schedule201[];
+}
+
+/** A 2.0.1 ChargingSchedule as a limit: absolute when it has a start (or the profile a validFrom), else from when it was
+ *  reported; a profile's validTo ends it. Recurring schedules are taken once, from their start. */
+const limitSchedule = (x: Schedule201, validTo: number | null, validFrom?: string): LimitSchedule => {
+  const startAt = x.startSchedule ? time(x.startSchedule, NaN) : validFrom ? time(validFrom, NaN) : NaN;
+  const start = Number.isNaN(startAt) ? null : startAt;
+  const untilValidTo = validTo !== null && !Number.isNaN(validTo) && start !== null ? Math.max(0, Math.floor((validTo - start) / 1000)) : null;
+  const durationS = x.duration ?? untilValidTo;
+  return { startAt: start, durationS: durationS === null ? null : Math.min(durationS, untilValidTo ?? durationS), unit: x.chargingRateUnit, periods: x.chargingSchedulePeriod.map((q) => ({ startS: q.startPeriod, limit: q.limit, numberPhases: q.numberPhases ?? null })) };
 };
 
 const result201 = (out: Facts, f: OcppFrame, r: Record<string, unknown>): void => {

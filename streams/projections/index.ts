@@ -4,6 +4,7 @@ import { fleetChargersProjection, fleetDeparturesProjection, fleetSitesProjectio
 import { Projection } from './projection';
 import { optimizerPlansProjection } from './plans';
 import { commandsProjection } from './commands';
+import { limitEventsProjection } from './limit-events';
 import { siteMeterReadingsProjection } from './site-meters';
 import { idTokenChangesProjection, idTokensProjection, reservationsProjection } from './id-tokens';
 import { deviceModelChangesProjection, deviceModelProjection, tokenDecisionsProjection } from './device-model';
@@ -27,6 +28,7 @@ export const projections: readonly Projection[] = [
   fleetChargersProjection,
   fleetVehiclesProjection,
   fleetDeparturesProjection,
+  limitEventsProjection,
   optimizerPlansProjection,
   commandsProjection,
   siteMeterReadingsProjection,

@@ -4,6 +4,7 @@ import { LOAD_AGGREGATE, loadAggregateSelect, loadTableMigration, siteLoadViewSq
 import { optimizerPlans, projectionTables } from './tables';
 import { CHARGER_TIME_COLUMN } from './charger-time';
 import { commandsMigration } from './commands';
+import { limitEventsMigration } from './limit-events';
 import { siteMetersMigration } from './site-meters';
 import { idTokenMigration } from './id-tokens';
 import { deviceModelMigration } from './device-model';
@@ -132,6 +133,7 @@ export const projectionMigrations: readonly Migration[] = [
         .flatMap((t) => [`ALTER TABLE ${t.name} ADD COLUMN IF NOT EXISTS ${CHARGER_TIME_COLUMN} timestamptz`, ...commentSql(t).filter((c) => c.includes(`.${CHARGER_TIME_COLUMN} IS`))]),
   },
   commandsMigration,
+  limitEventsMigration,
   idTokenMigration,
   deviceModelMigration,
   siteMetersMigration,

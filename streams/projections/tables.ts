@@ -1,5 +1,6 @@
 import { TableDef } from '../sink/table';
 import { commandsTable } from './commands';
+import { limitEventsTable } from './limit-events';
 import { siteMeterReadingsTable } from './site-meters';
 import { idTokenChangesTable, idTokensTable, reservationsTable } from './id-tokens';
 import { deviceModelChangesTable, deviceModelTable, tokenDecisionsTable } from './device-model';
@@ -355,6 +356,7 @@ export const projectionTables: readonly TableDef[] = [
   fleetChargers,
   fleetVehicles,
   fleetDepartures,
+  limitEventsTable,
   optimizerPlans,
   commandsTable,
   siteMeterReadingsTable,

@@ -15,7 +15,7 @@ import { ChargerBody, DepartureBody, departureTargetProblems, isSafeId, SiteBody
 const idProblems = (params: RouteParams, names: readonly string[]): string[] =>
   names.filter((n) => !isSafeId(params[n] ?? '')).map((n) => `${n}: expected 1-128 letters, digits or . _ : @ -, got ${JSON.stringify(params[n])}`);
 
-const configRoute = <A, O>(spec: {
+export const configRoute = <A, O>(spec: {
   method: 'PUT' | 'POST';
   path: string;
   summary: string;
@@ -50,6 +50,8 @@ const configRoute = <A, O>(spec: {
 
 const logPlace = (a: Appended) => ({ eventId: a.eventId, at: new Date(a.at).toISOString(), log: { topic: a.topic, key: a.key, partition: a.partition, offset: a.offset } });
 
+export const logPlaceOf = (a: Appended) => logPlace(a);
+
 export const configRoutes = (log: ConfigLog): ApiRoute[] => [
   configRoute({
     log,
@@ -59,8 +61,21 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
     description: 'Appends SiteConfigured to fleet.config.',
     codec: SiteBody,
     ids: ['siteId'],
-    toEvent: (b, p) => ({ type: 'SiteConfigured', siteId: p.siteId!, name: b.name, gridLimitKw: b.gridLimitKw, latitude: b.location.lat, longitude: b.location.lon, timezone: b.timezone }),
-    present: (e, a) => (e.type === 'SiteConfigured' ? { ...logPlace(a), siteId: e.siteId, name: e.name, gridLimitKw: e.gridLimitKw, location: { lat: e.latitude, lon: e.longitude }, timezone: e.timezone } : {}),
+    toEvent: (b, p) => ({
+      type: 'SiteConfigured',
+      siteId: p.siteId!,
+      name: b.name,
+      gridLimitKw: b.gridLimitKw,
+      latitude: b.location.lat,
+      longitude: b.location.lon,
+      timezone: b.timezone,
+      maxCurrentA: b.maxCurrentA ?? null,
+      baseLoadProfile: (b.baseLoadProfile ?? []).map((x) => ({ ...x })),
+    }),
+    present: (e, a) =>
+      e.type === 'SiteConfigured'
+        ? { ...logPlace(a), siteId: e.siteId, name: e.name, gridLimitKw: e.gridLimitKw, location: { lat: e.latitude, lon: e.longitude }, timezone: e.timezone, maxCurrentA: e.maxCurrentA ?? null, baseLoadProfile: e.baseLoadProfile ?? [] }
+        : {},
   }),
   configRoute({
     log,
@@ -98,6 +113,10 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
       currentType: b.currentType ?? 'AC',
       rateUnit: b.rateUnit ?? 'A',
       maxSchedulePeriods: b.maxSchedulePeriods ?? 24,
+      panelId: b.panelId ?? null,
+      maxCurrentA: b.maxCurrentA ?? null,
+      phaseRotation: b.phaseRotation ?? 'RST',
+      phaseSwitching: b.phaseSwitching ?? false,
     }),
     present: (e, a) => {
       if (e.type !== 'ChargerConfigured') return {};
@@ -124,6 +143,7 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
       telematicsProvider: b.telematics?.provider ?? null,
       providerVehicleId: b.telematics?.providerVehicleId ?? null,
       siteId: b.siteId ?? null,
+      acPhases: b.acPhases ?? 3,
     }),
     present: (e, a) => {
       if (e.type !== 'VehicleConfigured') return {};

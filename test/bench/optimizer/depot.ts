@@ -1,4 +1,4 @@
-import { ChargerSnapshot, defaultTaper, defaultWeights, SiteSnapshot, VehicleSnapshot } from '../../../services/optimizer/snapshot';
+import { ChargerSnapshot, defaultTaper, defaultWeights, SiteSnapshot, SubPanel, VehicleSnapshot } from '../../../services/optimizer/snapshot';
 
 /** Deterministic synthetic depot days: one vehicle per charger, evening arrivals (some late), morning departures
  *  (some early), a time-of-use tariff with a demand charge, and a telematics outage for a share of the fleet. */
@@ -31,6 +31,7 @@ export interface DepotVehicle {
   readonly priority: number;
   /** Telematics silent in [from, to). */
   readonly outage: { from: number; to: number } | null;
+  readonly acPhases?: number;
 }
 
 export interface DepotDay {
@@ -41,7 +42,40 @@ export interface DepotDay {
   readonly demandChargePerKwMonth: number;
   readonly gridLimitKw: number;
   readonly limitShare: number;
+  /** Issue 17: the building's true load per slot, the forecast the controller gets (expected, upper quantile), and
+   *  panels the chargers hang on. Absent: the chargers are alone on the connection. */
+  readonly building?: { readonly trueKw: readonly number[]; readonly expectedKw: readonly number[]; readonly upperKw: readonly number[] };
+  readonly panels?: readonly SubPanel[];
+  readonly siteMaxCurrentA?: number;
 }
+
+/** A building that peaks in the morning (07-10) and evening (17-20), with a forecast off by up to ±`error` per slot
+ *  (the upper quantile 25 % above the forecast), and the chargers on `panels` feeders of `panelShare` of their power. */
+export const withBuilding = (d: DepotDay, peakKw: number, error: number, panels: number, panelShare: number): DepotDay => {
+  const rnd = mulberry32(d.seed * 7919);
+  const shape = (at: number) => {
+    const h = new Date(at).getUTCHours() + new Date(at).getUTCMinutes() / 60;
+    const bump = (c: number, w: number) => Math.exp(-((h - c) ** 2) / (2 * w * w));
+    return 0.25 + 0.75 * Math.max(bump(8.5, 1.2), bump(18.5, 1.2));
+  };
+  const n = DAY_SLOTS + 145;
+  const expectedKw = Array.from({ length: n }, (_, t) => peakKw * shape(DAY_START + t * SLOT_MS));
+  const trueKw = expectedKw.map((kw) => Math.max(0, kw * (1 + error * (2 * rnd() - 1))));
+  const ps: SubPanel[] = Array.from({ length: panels }, (_, i) => {
+    const onIt = d.chargers.filter((_, k) => k % panels === i).reduce((m, c) => m + c.maxPowerKw, 0);
+    return { panelId: `p${i}`, limitKw: Math.round(onIt * panelShare * 10) / 10, maxCurrentA: Math.round((onIt * panelShare * 1000) / (3 * 230) * 0.9) };
+  });
+  return {
+    ...d,
+    gridLimitKw: Math.round((d.gridLimitKw + peakKw) * 10) / 10,
+    siteMaxCurrentA: Math.round(((d.gridLimitKw + peakKw) * 1000) / (3 * 230)),
+    chargers: d.chargers.map((c, k) => ({ ...c, panelId: `p${k % panels}`, phaseRotation: ['RST', 'STR', 'TRS'][k % 3]! })),
+    // Every fifth AC vehicle charges on one phase: the phase rows bind.
+    vehicles: d.vehicles.map((v, k) => (k % 5 === 1 ? { ...v, acPhases: 1 } : v)),
+    building: { trueKw, expectedKw, upperKw: expectedKw.map((kw) => kw * 1.25) },
+    panels: ps,
+  };
+};
 
 /** €/kWh by UTC hour: evening peak 16-20, shoulder 20-23, night 23-06, day 06-16. */
 export const touPrice = (at: number): number => {
@@ -132,10 +166,23 @@ export const vehicleSnapshot = (v: DepotVehicle, now: number, connected: boolean
   departAt: v.departAt,
   targetKwh: (v.capacityKwh * v.targetSocPct) / 100,
   priority: v.priority,
+  ...(v.acPhases !== undefined ? { acPhases: v.acPhases } : {}),
 });
 
-export const siteSnapshot = (d: DepotDay, now: number, vehicles: VehicleSnapshot[], efficiency: number): SiteSnapshot => {
+export const siteSnapshot = (d: DepotDay, now: number, vehicles: VehicleSnapshot[], efficiency: number, foresight = false): SiteSnapshot => {
   const k = Math.round((now - DAY_START) / SLOT_MS);
+  const b = d.building;
+  // The controller measures this slot's building load and gets the forecast for the rest; the offline optimum knows it.
+  const buildingLoad = b
+    ? {
+        expectedKw: foresight ? b.trueKw.slice(k) : [b.trueKw[k]!, ...b.expectedKw.slice(k + 1)],
+        upperKw: foresight ? b.trueKw.slice(k) : [b.trueKw[k]!, ...b.upperKw.slice(k + 1)],
+        measuredKw: b.trueKw[k]!,
+        measuredAt: now,
+        recentPeakKw: Math.max(...b.trueKw.slice(Math.max(0, k - 96), k + 1)),
+        blindAfterMs: 5 * 60000,
+      }
+    : undefined;
   const prices = d.prices.slice(k).concat(Array.from({ length: 144 }, (_, t) => touPrice(now + (d.prices.length - k + t) * SLOT_MS)));
   return {
     siteId: 'depot',
@@ -143,8 +190,10 @@ export const siteSnapshot = (d: DepotDay, now: number, vehicles: VehicleSnapshot
     slotMinutes: SLOT_MIN,
     maxSlots: 144,
     gridLimitKw: d.gridLimitKw,
-    panels: [],
+    panels: d.panels ?? [],
     baseLoadKw: [],
+    ...(buildingLoad ? { buildingLoad } : {}),
+    ...(d.siteMaxCurrentA !== undefined ? { maxCurrentA: d.siteMaxCurrentA } : {}),
     pricePerKwh: prices,
     currency: 'EUR',
     demandChargePerKwMonth: d.demandChargePerKwMonth,

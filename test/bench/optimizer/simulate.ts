@@ -7,7 +7,9 @@ import { learnedEfficiency, observeSample, SessionSpan } from '../../../services
 import { Solver } from '../../../services/optimizer/solver';
 import { controlKey } from '../../../services/optimizer/state';
 import { estimateUncertaintyPct } from '../../../streams/vehicle-tracker/decide';
-import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleSnapshot } from './depot';
+import { phaseUseOn, phasesOn } from '../../../services/optimizer/phases';
+import { SubPanel } from '../../../services/optimizer/snapshot';
+import { DAY_SLOTS, DAY_START, DepotDay, DepotVehicle, SLOT_MS, Belief, siteSnapshot, vehicleSnapshot } from './depot';
 
 /** Receding-horizon simulation of one depot day, slot by slot. The controller sees what the service would see
  *  (connected vehicles, telematics SoC or, during an outage, an estimate from the meter with growing uncertainty,
@@ -100,13 +102,15 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
     const commanded = await decide(snap, k);
     lastCommanded = commanded;
     let load = 0;
+    const applied = new Map<string, number>();
     for (const v of present) {
       const c = chargers.get(v.chargePointId)!;
       const e = energy.get(v.vehicleId)!;
-      const pmax = Math.min(c.maxPowerKw, c.currentType === 'DC' ? v.maxDcKw : v.maxAcKw);
+      const pmax = c.currentType === 'DC' ? Math.min(c.maxPowerKw, v.maxDcKw) : Math.min((c.maxPowerKw * phasesOn(v, c)) / c.phases, v.maxAcKw);
       const room = (v.capacityKwh - e) / (TRUE_EFFICIENCY * dt);
       const p = Math.max(0, Math.min(commanded.get(v.vehicleId) ?? 0, taperLimit((100 * e) / v.capacityKwh, pmax), room));
       energy.set(v.vehicleId, e + p * dt * TRUE_EFFICIENCY);
+      applied.set(v.vehicleId, p);
       const base = outageBase.get(v.vehicleId);
       if (base) base.gridKwh += p * dt;
       metered.set(v.vehicleId, (metered.get(v.vehicleId) ?? 0) + p * dt);
@@ -119,8 +123,19 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
     loads[k] = load;
     energyCost += load * dt * day.prices[k]!;
     delivered += load * dt;
-    peak = Math.max(peak, load);
-    if (load > day.gridLimitKw + 1e-6) over++;
+    // Issue 17: the connection carries the building too, and each panel its own chargers.
+    const building = day.building?.trueKw[k] ?? 0;
+    peak = Math.max(peak, load + building);
+    const onPanel = (p: SubPanel) => present.filter((v) => chargers.get(v.chargePointId)!.panelId === p.panelId);
+    // Current per grid phase (A) of some vehicles, the building counted balanced.
+    const amps = (vs: readonly DepotVehicle[], buildingKw: number) =>
+      [0, 1, 2].map((phase) => vs.reduce((m, v) => {
+        const u = phaseUseOn(v, chargers.get(v.chargePointId)!);
+        return m + (u.gridPhases.includes(phase as 0 | 1 | 2) ? ((applied.get(v.vehicleId) ?? 0) * 1000) / (u.phases * 230) : 0);
+      }, (buildingKw * 1000) / (3 * 230)));
+    const panelOver = (day.panels ?? []).some((p) => onPanel(p).reduce((m, v) => m + (applied.get(v.vehicleId) ?? 0), 0) > p.limitKw + 1e-6 || (p.maxCurrentA != null && amps(onPanel(p), 0).some((a) => a > p.maxCurrentA! + 1e-6)));
+    const phaseOver = day.siteMaxCurrentA !== undefined && amps(present, building).some((a) => a > day.siteMaxCurrentA! + 1e-6);
+    if (load + building > day.gridLimitKw + 1e-6 || panelOver || phaseOver) over++;
   }
   for (const v of day.vehicles) if (!shortfall.has(v.vehicleId)) shortfall.set(v.vehicleId, Math.max(0, (v.capacityKwh * v.targetSocPct) / 100 - energy.get(v.vehicleId)!));
   const demandCharge = peak * day.demandChargePerKwMonth;
@@ -172,7 +187,7 @@ export const simulateOptimizer = (day: DepotDay, solver: Solver, observe?: (k: n
 /** Perfect foresight: one LP over the whole day from its start, executed as planned. */
 export const simulateOffline = async (day: DepotDay, solver: Solver): Promise<DayResult> => {
   const vehicles = day.vehicles.map((v) => vehicleSnapshot(v, DAY_START, false, { socPct: v.arrivalSocPct, source: 'telematics', uncertaintyPct: 0 }, 0));
-  const base = siteSnapshot(day, DAY_START, vehicles, TRUE_EFFICIENCY);
+  const base = siteSnapshot(day, DAY_START, vehicles, TRUE_EFFICIENCY, true);
   // The bound is pure cost: no flattening (a robustness device for the receding horizon).
   const snap = { ...base, weights: { ...base.weights, flatteningShare: 0 } };
   const t0 = performance.now();
