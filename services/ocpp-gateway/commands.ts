@@ -27,10 +27,13 @@
  *  one outcome. A record read twice (crash after the ledger write, before the offset commit) finds its row and is
  *  left to the row's owner. */
 import * as E from 'fp-ts/Either';
-import { Consumer, Kafka } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import { Topics } from '../../schemas/topics';
 import { TopicSerde } from '../../schemas/registry';
+import { Health } from '../common/health';
 import { Logger } from '../common/log';
+import { consumerDied, Supervisor } from '../common/supervise';
+import { ConsumerComponent, superviseConsumer } from '../common/supervised-consumer';
 import { checkCommand } from './command-check';
 import { CommandLedger, CommandResult } from './command-ledger';
 import { ChargerConnection, Command, Delivery, Outcome, Rejection } from './connection';
@@ -59,6 +62,8 @@ export interface RouterDeps {
   readonly accepts: (chargePointId: string) => boolean;
   /** Bearer token for the internal listener of the other instances. */
   readonly internalToken: string;
+  /** The consumer of ocpp.commands reports here (part `ocpp-commands`), and is restarted when it dies. */
+  readonly health: Health;
   local(chargePointId: string): ChargerConnection | undefined;
   reject(r: Rejection): void;
 }
@@ -84,7 +89,7 @@ export const decodeCommand = (r: Record<string, unknown>): Command => ({
 });
 
 export const createCommandRouter = (d: RouterDeps): CommandRouter => {
-  let consumer: Consumer | undefined;
+  let consuming: Supervisor | undefined;
   let stopped = false;
   const inFlight = new Set<Promise<void>>();
   const track = (work: Promise<void>) => {
@@ -221,27 +226,15 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
     }
   };
 
-  return {
-    start: async () => {
-      // A new group starts at the end of the topic, decided now rather than whenever a member first fetches a
-      // partition (which, during the first rebalances, would silently skip commands produced in between).
-      const admin = d.kafka.admin();
-      await admin.connect();
-      try {
-        const committed = await admin.fetchOffsets({ groupId: d.groupId, topics: [Topics.ocppCommands] });
-        const fresh = committed.every((t) => t.partitions.every((p) => p.offset === '-1'));
-        if (fresh) {
-          const ends = await admin.fetchTopicOffsets(Topics.ocppCommands);
-          await admin.setOffsets({ groupId: d.groupId, topic: Topics.ocppCommands, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) }).catch(() => undefined);
-        }
-      } finally {
-        await admin.disconnect();
-      }
-      // A dead instance's partitions go to the others after the session timeout: commands on them wait that long.
-      consumer = d.kafka.consumer({ groupId: d.groupId, maxWaitTimeInMs: 100, sessionTimeout: 10000, heartbeatInterval: 1000 });
+  /** The ocpp.commands consumer, as the supervisor runs it: a new one after a crash, in the same group. */
+  const startConsumer = async (): Promise<ConsumerComponent> => {
+    // A dead instance's partitions go to the others after the session timeout: commands on them wait that long.
+    const consumer = d.kafka.consumer({ groupId: d.groupId, maxWaitTimeInMs: 100, sessionTimeout: 10000, heartbeatInterval: 1000 });
+    const died = consumerDied(consumer);
+    try {
       await consumer.connect();
       await consumer.subscribe({ topic: Topics.ocppCommands, fromBeginning: false });
-      const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
       await consumer.run({
         eachMessage: async ({ message }) => {
           if (!message.value) return;
@@ -260,6 +253,30 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
         },
       });
       await joined;
+    } catch (e) {
+      await consumer.disconnect().catch(() => undefined);
+      throw e;
+    }
+    return { topics: [Topics.ocppCommands], groupId: d.groupId, consumers: [consumer], died, stop: () => consumer.disconnect().catch(() => undefined) };
+  };
+
+  return {
+    start: async () => {
+      // A new group starts at the end of the topic, decided now rather than whenever a member first fetches a
+      // partition (which, during the first rebalances, would silently skip commands produced in between).
+      const admin = d.kafka.admin();
+      await admin.connect();
+      try {
+        const committed = await admin.fetchOffsets({ groupId: d.groupId, topics: [Topics.ocppCommands] });
+        const fresh = committed.every((t) => t.partitions.every((p) => p.offset === '-1'));
+        if (fresh) {
+          const ends = await admin.fetchTopicOffsets(Topics.ocppCommands);
+          await admin.setOffsets({ groupId: d.groupId, topic: Topics.ocppCommands, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) }).catch(() => undefined);
+        }
+      } finally {
+        await admin.disconnect();
+      }
+      consuming = await superviseConsumer({ kafka: d.kafka, health: d.health, log: d.log }, 'ocpp-commands', startConsumer);
       sweepLoop();
     },
     sweep,
@@ -278,7 +295,7 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
       return true;
     },
     stop: async () => {
-      await consumer?.disconnect().catch(() => undefined);
+      await consuming?.stop();
       stopped = true;
       if (sweeper) clearTimeout(sweeper);
       await Promise.race([Promise.allSettled([...inFlight]), sleep(2000)]);

@@ -1,12 +1,17 @@
-/** Folds fleet.config (one partition, small) into the in-memory FleetView at start and keeps following it. Each gateway
- *  instance reads the whole topic with a group of its own. */
+/** fleet.config as the gateway sees it: a global table (streams/runtime/global-table.ts), read in full at start and
+ *  followed after, folded into the one FleetView that handshakes and connections hold on to. Supervised: a table
+ *  whose consumer died is replaced by a new one, which reads the topic again into a fresh view and, once it has caught
+ *  up, moves it into the shared view in one step (no one ever sees a half-read fleet) and folds into it from then on.
+ *  While it is down, `/ready` names the `fleet-config` part; the view keeps what it had. */
 import { randomUUID } from 'node:crypto';
 import { Kafka } from 'kafkajs';
-import { Topics } from '../../schemas/topics';
+import { catalog } from '../../schemas/catalog';
 import { TopicSerde } from '../../schemas/registry';
-import { configFromAvro } from '../../schemas/fleet-config';
+import { startGlobalTable } from '../../streams/runtime/global-table';
+import { Health } from '../common/health';
 import { Logger } from '../common/log';
-import { FleetView, emptyFleet, evolveFleet } from './fleet';
+import { supervise, Supervisable, Supervisor } from '../common/supervise';
+import { emptyFleet, evolveFleet, FleetView } from './fleet';
 
 export interface FleetFollower {
   readonly view: FleetView;
@@ -15,73 +20,62 @@ export interface FleetFollower {
   stop(): Promise<void>;
 }
 
-export const followFleet = async (kafka: Kafka, serde: TopicSerde, log: Logger, gatewayId: string): Promise<FleetFollower> => {
+export interface FleetFollowerDeps {
+  readonly kafka: Kafka;
+  readonly serde: TopicSerde;
+  readonly log: Logger;
+  readonly health: Health;
+}
+
+/** Moves every entry of `from` into `into`, replacing what `into` held. */
+const moveFleet = (from: FleetView, into: FleetView): void => {
+  const move = <K, V>(a: Map<K, V>, b: Map<K, V>) => {
+    b.clear();
+    for (const [k, v] of a) b.set(k, v);
+  };
+  move(from.chargers, into.chargers);
+  move(from.idTags, into.idTags);
+  move(from.vehicleTags, into.vehicleTags);
+  move(from.tokens, into.tokens);
+  move(from.reservations, into.reservations);
+};
+
+export const followFleet = async (d: FleetFollowerDeps, gatewayId: string, partName = 'fleet-config'): Promise<FleetFollower> => {
   const view = emptyFleet();
-  const consumed = new Map<number, number>(); // partition → next offset
-  const waiters: { ends: Map<number, number>; resolve: () => void }[] = [];
-  const groupId = `${gatewayId}-fleet-${randomUUID().slice(0, 8)}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-  const admin = kafka.admin();
-  await admin.connect();
+  const part = d.health.part(partName);
+  let catchUp: (timeoutMs?: number) => Promise<boolean> = async () => false;
+  let loadedOnce = false;
 
-  const settle = () => {
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      const w = waiters[i]!;
-      if ([...w.ends].every(([p, end]) => (consumed.get(p) ?? 0) >= end)) {
-        waiters.splice(i, 1);
-        w.resolve();
-      }
+  const start = async (): Promise<Supervisable> => {
+    // The first table folds straight into the shared view: nothing holds it yet.
+    let target = loadedOnce ? emptyFleet() : view;
+    const table = await startGlobalTable({
+      kafka: d.kafka,
+      serde: d.serde,
+      log: d.log,
+      topic: catalog.fleetConfig,
+      groupId: `${gatewayId}-fleet-${randomUUID().slice(0, 8)}`,
+      initial: target,
+      evolve: (_, e) => evolveFleet(target, e),
+      progress: (done, total) => part.restoring({ done, total }, catalog.fleetConfig.name),
+    });
+    if (target !== view) {
+      moveFleet(target, view);
+      target = view;
     }
+    loadedOnce = true;
+    catchUp = table.catchUp;
+    part.running();
+    d.log.info('fleet configuration loaded', { chargers: view.chargers.size, idTags: view.idTags.size, tokens: view.tokens.size });
+    return table;
   };
 
-  await consumer.connect();
-  await consumer.subscribe({ topic: Topics.fleetConfig, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      try {
-        if (message.value) evolveFleet(view, configFromAvro(await serde.decode<Record<string, unknown>>(message.value)));
-      } catch (e) {
-        log.warn('unreadable fleet.config record skipped', { err: e as Error, offset: message.offset });
-      }
-      consumed.set(partition, Number(message.offset) + 1);
-      settle();
-    },
-  });
-
-  let pending: Promise<void> | undefined;
-  const catchUp = (timeoutMs = 5000): Promise<void> => {
-    if (pending) return pending;
-    pending = (async () => {
-      try {
-        const offsets = await admin.fetchTopicOffsets(Topics.fleetConfig);
-        const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, timeoutMs);
-          waiters.push({
-            ends,
-            resolve: () => {
-              clearTimeout(timer);
-              resolve();
-            },
-          });
-          settle();
-        });
-      } finally {
-        pending = undefined;
-      }
-    })();
-    return pending;
-  };
-
-  await catchUp(60000);
-  log.info('fleet configuration loaded', { chargers: view.chargers.size, idTags: view.idTags.size });
+  const supervisor: Supervisor = await supervise({ name: partName, part, log: d.log, start });
   return {
     view,
-    catchUp,
-    stop: async () => {
-      await consumer.disconnect().catch(() => undefined);
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
+    catchUp: async (timeoutMs) => {
+      await catchUp(timeoutMs);
     },
+    stop: () => supervisor.stop(),
   };
 };

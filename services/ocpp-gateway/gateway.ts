@@ -106,7 +106,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const lease: InstanceLease = createInstanceLease({ pool: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs: typeof leaseTtl === 'number' ? leaseTtl : leaseTtl.right, log, onRegained: () => recheckHoldings() });
   const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads, mayWrite: () => lease.holds() });
   await frameLog.start();
-  const fleet: FleetFollower = await followFleet(ctx.kafka, ctx.serde, log, gatewayId);
+  const fleet: FleetFollower = await followFleet({ kafka: ctx.kafka, serde: ctx.serde, log, health: ctx.health }, gatewayId);
   const connections = new Map<string, Entry>();
 
   const reject = (r: Rejection) => {
@@ -211,6 +211,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     groupId: opts.commandsGroupId ?? 'ocpp-gateway-commands',
     accepts: opts.acceptsCommandsFor ?? (() => true),
     internalToken,
+    health: ctx.health,
     local: (cp) => connections.get(cp)?.conn,
     reject,
   });
