@@ -60,6 +60,8 @@ export interface RouterDeps {
   readonly groupId: string;
   /** Which chargers this deployment handles commands for (tests share a broker; production: all). */
   readonly accepts: (chargePointId: string) => boolean;
+  /** Only chargers with a row in this deployment's `connections` (OCPP_COMMANDS_FOR=known); default false. */
+  readonly knownChargersOnly?: boolean;
   /** Bearer token for the internal listener of the other instances. */
   readonly internalToken: string;
   /** The consumer of ocpp.commands reports here (part `ocpp-commands`), and is restarted when it dies. */
@@ -246,6 +248,12 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
             return;
           }
           if (!d.accepts(c.chargePointId)) return;
+          // Another deployment on the same broker serves chargers we never saw; an OFFLINE from us would race its answer.
+          // Throws while PostgreSQL is unavailable, like the ledger write below.
+          if (d.knownChargersOnly && !(await d.store.owner(c.chargePointId))) {
+            d.log.debug('command for a charger this deployment never saw; left to the one that serves it', { commandId: c.commandId, chargePointId: c.chargePointId });
+            return;
+          }
           const deadline = c.expiresAt ?? Date.now();
           // Throws while PostgreSQL is unavailable: the offset is not committed and the record is read again.
           if (await d.ledger.admit(c, d.lease.instanceId, deadline)) track(route(c, deadline));

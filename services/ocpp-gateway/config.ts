@@ -48,6 +48,12 @@
  *                              at once, without a password check (default 100: a depot behind one NAT address shares it)
  *   OCPP_FAILED_HANDSHAKES_PER_CHARGER  the same per charge point id, from any address (default 10)
  *   OCPP_DB_SCHEMA             PostgreSQL schema of the gateway's tables (default gateway)
+ *   OCPP_COMMANDS_FOR          `all` (default): every ocpp.commands record gets an outcome from this deployment, OFFLINE
+ *                              for a charger it never saw; `known`: only commands for chargers that have a row in this
+ *                              deployment's `connections` (connected to it at least once) are taken, the others are left
+ *                              to the deployment that serves them. For a second deployment on a shared broker (a
+ *                              development stack beside the tests), whose OFFLINE would race the holder's answer;
+ *                              `voltstream start` in development mode sets it
  */
 import { availableParallelism } from 'node:os';
 import * as t from 'io-ts';
@@ -94,6 +100,7 @@ const Env = t.partial({
   OCPP_AUTH_CACHE_TTL_S: IntFromString,
   OCPP_FAILED_HANDSHAKES_PER_SOURCE: IntFromString,
   OCPP_FAILED_HANDSHAKES_PER_CHARGER: IntFromString,
+  OCPP_COMMANDS_FOR: t.keyof({ all: null, known: null }),
 });
 
 export interface TlsSettings {
@@ -149,6 +156,8 @@ export interface GatewaySettings {
   readonly rejectAuditBytes: number;
   /** After an accepted BootNotification, read the charger's configuration into the device model. */
   readonly readDeviceModelOnBoot: boolean;
+  /** 'known': commands for chargers this deployment never saw (no `connections` row) are left alone (OCPP_COMMANDS_FOR). */
+  readonly commandsFor: 'all' | 'known';
 }
 
 export const defaultSettings: GatewaySettings = {
@@ -178,6 +187,7 @@ export const defaultSettings: GatewaySettings = {
   failedHandshakesPerCharger: 10,
   rejectAuditBytes: 8192,
   readDeviceModelOnBoot: false,
+  commandsFor: 'all',
 };
 
 export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, GatewaySettings> =>
@@ -219,6 +229,7 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         failedHandshakesPerCharger: Math.max(1, e.OCPP_FAILED_HANDSHAKES_PER_CHARGER ?? defaultSettings.failedHandshakesPerCharger),
         rejectAuditBytes: defaultSettings.rejectAuditBytes,
         readDeviceModelOnBoot: e.OCPP_READ_DEVICE_MODEL_ON_BOOT === 'on',
+        commandsFor: e.OCPP_COMMANDS_FOR ?? defaultSettings.commandsFor,
       });
     }),
   );

@@ -210,6 +210,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     metrics,
     groupId: opts.commandsGroupId ?? 'ocpp-gateway-commands',
     accepts: opts.acceptsCommandsFor ?? (() => true),
+    knownChargersOnly: settings.commandsFor === 'known',
     internalToken,
     health: ctx.health,
     local: (cp) => connections.get(cp)?.conn,
