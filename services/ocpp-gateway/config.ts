@@ -52,8 +52,8 @@
  *                              for a charger it never saw; `known`: only commands for chargers that have a row in this
  *                              deployment's `connections` (connected to it at least once) are taken, the others are left
  *                              to the deployment that serves them. For a second deployment on a shared broker (a
- *                              development stack beside the tests), whose OFFLINE would race the holder's answer;
- *                              `voltstream start` in development mode sets it
+ *                              development stack beside the tests), whose OFFLINE would race the holder's answer; a
+ *                              command for a charger no deployment ever saw then gets no outcome, so never by default
  */
 import { availableParallelism } from 'node:os';
 import * as t from 'io-ts';

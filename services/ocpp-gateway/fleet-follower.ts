@@ -27,17 +27,13 @@ export interface FleetFollowerDeps {
   readonly health: Health;
 }
 
-/** Moves every entry of `from` into `into`, replacing what `into` held. */
+/** Moves every entry of `from` into `into`, replacing what `into` held (every map of the view, whatever it holds). */
 const moveFleet = (from: FleetView, into: FleetView): void => {
-  const move = <K, V>(a: Map<K, V>, b: Map<K, V>) => {
-    b.clear();
-    for (const [k, v] of a) b.set(k, v);
-  };
-  move(from.chargers, into.chargers);
-  move(from.idTags, into.idTags);
-  move(from.vehicleTags, into.vehicleTags);
-  move(from.tokens, into.tokens);
-  move(from.reservations, into.reservations);
+  for (const key of Object.keys(into) as (keyof FleetView)[]) {
+    const target = into[key] as Map<unknown, unknown>;
+    target.clear();
+    for (const [k, v] of from[key] as Map<unknown, unknown>) target.set(k, v);
+  }
 };
 
 export const followFleet = async (d: FleetFollowerDeps, gatewayId: string, partName = 'fleet-config'): Promise<FleetFollower> => {

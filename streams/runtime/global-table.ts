@@ -75,16 +75,27 @@ export const startGlobalTable = async <A, T>(o: GlobalTableOptions<A, T>): Promi
     return true;
   };
 
-  await consumer.connect();
-  await consumer.subscribe({ topic: o.topic.name, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatch });
-  const atStart = await ends();
-  const total = [...atStart.values()].reduce((a, b) => a + b, 0);
-  while (!(await Promise.race([waitFor(atStart, 1000), died.then(() => 'died' as const)]))) {
-    o.progress?.([...next.values()].reduce((a, b) => a + b, 0), total);
+  // The group commits nothing and is this table's alone: gone with it, so restarts leave no groups behind.
+  const close = async () => {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.deleteGroups([o.groupId]).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  };
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic: o.topic.name, fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatch });
+    const atStart = await ends();
+    const total = [...atStart.values()].reduce((a, b) => a + b, 0);
+    while (!(await Promise.race([waitFor(atStart, 1000), died.then(() => 'died' as const)]))) {
+      o.progress?.([...next.values()].reduce((a, b) => a + b, 0), total);
+    }
+    if (!reached(atStart)) throw await died;
+    o.progress?.(total, total);
+  } catch (e) {
+    await close();
+    throw e;
   }
-  if (!reached(atStart)) throw await died;
-  o.progress?.(total, total);
 
   let last: { startedAt: number; done: Promise<boolean> } | undefined;
   return {
@@ -98,9 +109,6 @@ export const startGlobalTable = async <A, T>(o: GlobalTableOptions<A, T>): Promi
       return done;
     },
     died,
-    stop: async () => {
-      await consumer.disconnect();
-      await admin.disconnect();
-    },
+    stop: close,
   };
 };

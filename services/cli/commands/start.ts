@@ -92,9 +92,6 @@ export const command: CliCommand = {
       );
       const peers = specs.filter((x) => x.port !== 'api').map((x) => `${x.name}=${x.healthUrl.replace(/\/health$/, '')}`).join(',');
       const env: NodeJS.ProcessEnv = { ...process.env, VOLTSTREAM_HOME: config.home, LOG_LEVEL: config.logLevel, VOLTSTREAM_MODE: mode, VOLTSTREAM_PEERS: peers };
-      // A development stack shares its broker with the tests: its gateway answers only chargers that connected to it,
-      // not OFFLINE to every test charger's commands (services/ocpp-gateway/config.ts OCPP_COMMANDS_FOR).
-      if (mode === 'development') env.OCPP_COMMANDS_FOR ??= 'known';
       console.log(`Starting ${specs.length} services, each in a process of its own (logs in ${logDir})...`);
       const t1 = Date.now();
       services = startServiceProcesses(
