@@ -3,11 +3,12 @@ import { TopicSerde } from '../../schemas/registry';
 import { ensureTopics } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
 import { Changelog, changelogOf } from '../../streams/runtime/changelog';
+import { startPartitionReader } from '../../streams/runtime/partition-reader';
 import { RunningFold } from '../../streams/runtime/run-fold';
 import { TrackerState } from '../../streams/vehicle-tracker/decide';
 import { TrackerTopics } from '../../streams/vehicle-tracker/fold';
 import { RunningRouter, startRouter, startSiteTracker, TrackerOptions } from '../../streams/vehicle-tracker/run';
-import { uniq } from '../support/stack';
+import { ReadRecord, uniq } from '../support/stack';
 import { deleteTestTopics, quietLog, TestTopics, waitForGroup } from './support';
 
 /** The vehicle tracker (router + site tracker, as the service runs them) over a test's own topics. */
@@ -96,4 +97,28 @@ export const deleteTrackerTestTopics = async (kafka: Kafka, topics: TrackerTestT
   } finally {
     await admin.disconnect();
   }
+};
+
+/** Every committed record of `topic` up to its end offsets now, decoded, in partition and offset order. Read with the
+ *  runtime's partition reader, which steps over transaction markers and aborted records: a transactional topic's end
+ *  offsets count those too, so "as many records as the end offsets add up to" is never reached. */
+export const readCommitted = async <T = Record<string, unknown>>(kafka: Kafka, serde: TopicSerde, topic: string, timeoutMs = 60_000): Promise<ReadRecord<T>[]> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const reader = await startPartitionReader({ kafka, groupId: uniq('test-committed-reader'), topics: [topic], log: quietLog });
+  const out: ReadRecord<T>[] = [];
+  try {
+    for (const p of [...offsets].sort((a, b) => a.partition - b.partition)) {
+      const read = reader.read(topic, p.partition, Number(p.low), Number(p.high), async (records) => {
+        for (const m of records) if (m.value) out.push({ key: m.key?.toString() ?? null, value: await serde.decode<T>(m.value), partition: p.partition, offset: m.offset, headers: m.headers });
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${topic}[${p.partition}] not read up to ${p.high} within ${timeoutMs} ms (an open transaction?)`)), timeoutMs)));
+      await Promise.race([read, late]).finally(() => clearTimeout(timer));
+    }
+  } finally {
+    await reader.stop();
+  }
+  return out;
 };
