@@ -137,6 +137,15 @@ export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: st
 
 export const DURABLE_ACKS = -1 as const;
 
+/** Initialises a transactional producer's transactional id now (Java's initTransactions): bumps its epoch, which fences
+ *  the id's previous owner and makes the coordinator abort that owner's open transaction. kafkajs's connect() only
+ *  asks for an idempotent producer id (no transactional id) and registers the transactional id at the first
+ *  transaction(); an empty transaction aborted at once sends nothing more. */
+export const initTransactions = async (producer: Producer): Promise<void> => {
+  const txn = await producer.transaction();
+  await txn.abort();
+};
+
 const toTopicConfig = (spec: TopicSpec, partitions: number, replication: TopicReplication): ITopicConfig => ({
   topic: spec.name,
   numPartitions: spec.partitions ?? partitions,

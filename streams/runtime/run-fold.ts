@@ -2,7 +2,7 @@ import { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { TopicSerde } from '../../schemas/registry';
 import { PartHandle } from '../../services/common/health';
-import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
+import { createDurableProducer, DURABLE_ACKS, initTransactions } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
 import { consumerDied } from '../../services/common/supervise';
 import { fetchedOffsetOf, groupTimeouts } from '../sink/consumer';
@@ -147,6 +147,12 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     // changelog's end offset read afterwards is final.
     const producer = createDurableProducer(o.kafka, { transactionalId: `${prefix}-${task.topic}-${task.partition}` });
     await producer.connect();
+    // kafkajs's connect() does not initialise the transactional id: left to the first transaction, the fence came after
+    // the restore, which then waited on the old owner's open changelog transaction until its timeout (60 s).
+    await initTransactions(producer).catch(async (e: unknown) => {
+      await producer.disconnect().catch(() => undefined);
+      throw e;
+    });
     if (task.closed) {
       await producer.disconnect();
       return;

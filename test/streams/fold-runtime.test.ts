@@ -15,7 +15,7 @@ import { readTopicUntil, uniq, waitForValue } from '../support/stack';
 import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics, waitForGroup } from './support';
 import { createNormalizer } from '../../streams/normalizer/processor';
 import { startKafkaProcessor } from '../../streams/sink/kafka-processor';
-import { deleteChangelog, startFoldNormalizer } from './fold-support';
+import { deleteChangelog, startFoldNormalizer, testChangelog } from './fold-support';
 
 jest.setTimeout(240_000);
 
@@ -123,6 +123,34 @@ describe('fold runtime (real Kafka and registry)', () => {
     // meterStartWh and the energy come from the session the restored state had open.
     expect(ended).toHaveLength(24);
     for (const b of ended) expect(b.energyWh).toBeCloseTo(6000 + 10 * (Number(b.transactionId) - 1), 6);
+  });
+
+  it('fences the previous owner of a partition before restoring it: a transaction it left open on the changelog is aborted, not waited for', async () => {
+    const topics = await fresh();
+    const { history } = chargers(6, 'FNC');
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
+    const groupId = uniq('fold-fence');
+    const transactionalIdPrefix = uniq('fold-fence-tx');
+    const first = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
+    running.push(first);
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    const expected = storeContents(first);
+    await first.stop();
+
+    // An owner of partition 0 that died in the middle of a transaction, a changelog record written: left to its
+    // transaction timeout (10 minutes here), the restore of partition 0 could not read past it until then.
+    const zombie = kafka.producer({ idempotent: true, maxInFlightRequests: 1, transactionalId: `${transactionalIdPrefix}-${topics.frames}-0`, transactionTimeout: 600_000 });
+    await zombie.connect();
+    const txn = await zombie.transaction();
+    await txn.send({ topic: testChangelog(topics).name, messages: [{ key: 'zombie', partition: 0, value: Buffer.from('never committed') }], acks: -1 });
+
+    const health = createHealth();
+    const second = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, part: health.part('normalizer') });
+    running.push(second);
+    await waitForValue('three store partitions restored', () => (second.stores().size === 3 && health.report().ready ? true : undefined), 60_000, 50);
+    expect(storeContents(second)).toEqual(expected);
+    await expect(txn.commit()).rejects.toThrow();
+    await zombie.disconnect();
   });
 
   it('logs a record that does not decode with topic, partition and offset, skips it, and goes on with the partition', async () => {
