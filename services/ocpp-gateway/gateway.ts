@@ -4,6 +4,7 @@
  *  fencing of the previous holder, chain head, CONNECTED/DISCONNECTED). */
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
+import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { Topics } from '../../schemas/topics';
 import { ServiceContext } from '../common/service';
@@ -40,6 +41,8 @@ export interface GatewayOptions {
   readonly metrics?: Registry;
   /** Instance lease (default OCPP_LEASE_TTL_MS, else 10 s): how long a dead instance's chargers and commands wait. */
   readonly leaseTtlMs?: number;
+  /** The lease's own connection to PostgreSQL (default: one more connection with the settings of ctx.pool). */
+  readonly leasePool?: Pool;
 }
 
 export interface Gateway {
@@ -96,14 +99,24 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     const current = await store.epochs(local.map(([cp]) => cp));
     for (const [cp, e] of local) {
       const ep = await e.epoch.catch(() => undefined);
-      if (ep !== undefined && current.get(cp) !== ep) {
-        log.warn('charger claimed by another instance while our lease lapsed; closing', { chargePointId: cp });
-        await frameLog.fence(cp);
+      const now = current.get(cp);
+      if (ep === undefined || now?.epoch === ep) continue;
+      // Claimed again by this instance (the charger reconnected here meanwhile): the new connection holds the chain,
+      // and fencing the charger would refuse its frames too. Only the stale socket goes.
+      if (now?.instanceId === lease.instanceId) {
         e.ws.terminate();
+        continue;
       }
+      log.warn('charger claimed by another instance while our lease lapsed; closing', { chargePointId: cp });
+      await frameLog.fence(cp);
+      e.ws.terminate();
     }
   };
-  const lease: InstanceLease = createInstanceLease({ pool: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs: typeof leaseTtl === 'number' ? leaseTtl : leaseTtl.right, log, onRegained: () => recheckHoldings() });
+  // The lease renews on a connection of its own: behind a burst of claims in the shared pool its renewals came too
+  // late, and the instance refused every frame until the burst was over.
+  const leasePool = opts.leasePool ?? new Pool({ ...ctx.pool.options, max: 1 });
+  const endLeasePool = () => (opts.leasePool ? Promise.resolve() : leasePool.end().catch(() => undefined));
+  const lease: InstanceLease = createInstanceLease({ pool: leasePool, schema: settings.dbSchema, gatewayId, ttlMs: typeof leaseTtl === 'number' ? leaseTtl : leaseTtl.right, log, onRegained: () => recheckHoldings() });
   const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads, mayWrite: () => lease.holds() });
   await frameLog.start();
   const fleet: FleetFollower = await followFleet({ kafka: ctx.kafka, serde: ctx.serde, log, health: ctx.health }, gatewayId);
@@ -336,6 +349,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       trust?.stop();
       heads.stop();
       lease.stop();
+      await endLeasePool();
       for (const e of connections.values()) e.ws.terminate();
       connections.clear();
       await router.stop();
@@ -365,6 +379,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       await heads.flush();
       // Last: pending commands go to the other instances at their next sweep.
       await lease.release();
+      await endLeasePool();
     },
   };
 };

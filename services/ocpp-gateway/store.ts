@@ -59,8 +59,9 @@ export interface GatewayStore {
   /** Gives a claim back to the holder it was taken from, when that holder could not be fenced: it stays the one
    *  every later claim must fence first (it may still be writing), under a new epoch its own release won't match. */
   restore(chargePointId: string, claim: Claim): Promise<void>;
-  /** Current epochs of these chargers (an instance whose lease lapsed checks it still holds what it had). */
-  epochs(chargePointIds: readonly string[]): Promise<Map<string, number>>;
+  /** Current epochs of these chargers and the instances that claimed them (an instance whose lease lapsed checks it
+   *  still holds what it had). */
+  epochs(chargePointIds: readonly string[]): Promise<Map<string, { epoch: number; instanceId: string | null }>>;
   /** Releases a charger the holder still owns (same epoch), under a row lock that a new claim waits for: `writeLast`
    *  writes the DISCONNECTED record and returns the resulting head, stored in the same transaction and marked clean.
    *  If writeLast fails the release is unclean, and the next holder scans the topic. False: someone else holds it. */
@@ -191,8 +192,8 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
       );
     },
     epochs: async (cps) => {
-      const r = await pool.query<{ charge_point_id: string; epoch: string }>(`SELECT charge_point_id, epoch FROM ${s}.connections WHERE charge_point_id = ANY($1::text[])`, [cps]);
-      return new Map(r.rows.map((row) => [row.charge_point_id, Number(row.epoch)]));
+      const r = await pool.query<{ charge_point_id: string; epoch: string; instance_id: string | null }>(`SELECT charge_point_id, epoch, instance_id FROM ${s}.connections WHERE charge_point_id = ANY($1::text[])`, [cps]);
+      return new Map(r.rows.map((row) => [row.charge_point_id, { epoch: Number(row.epoch), instanceId: row.instance_id }]));
     },
     abandon: async (cp, claim) => {
       await pool.query(`UPDATE ${s}.connections SET connected = false, clean = $3, scan_from = COALESCE($4, scan_from), updated_at = now() WHERE charge_point_id = $1 AND epoch = $2`, [

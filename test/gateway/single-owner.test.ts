@@ -100,15 +100,16 @@ test('an instance that can be neither asked nor reach PostgreSQL stops writing b
   const cp = uniq('owner-cut');
   await configureFleet(ctx.kafka, ctx.serde, [{ id: cp, password: 'pw' }]);
   const from = await topicEnds(ctx.kafka, Topics.ocppFrames);
-  // A: its own pool (ended below to cut it off from PostgreSQL) and an internal URL nobody can reach.
+  // A: its own pools (ended below to cut it off from PostgreSQL) and an internal URL nobody can reach.
   const cutPool = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 4 });
-  const a = await createGateway(gatewayContext({}, cutPool), { gatewayId: uniq('gw-cut'), port: 0, settings: { dbSchema: schema, internalUrl: 'http://127.0.0.1:1' }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000 });
+  const cutLeasePool = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 1 });
+  const a = await createGateway(gatewayContext({}, cutPool), { gatewayId: uniq('gw-cut'), port: 0, settings: { dbSchema: schema, internalUrl: 'http://127.0.0.1:1' }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000, leasePool: cutLeasePool });
   const b = await createGateway(ctx, { gatewayId: uniq('gw-new'), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000 });
   try {
     const old = ocppClient({ endpoint: a.url, identity: cp, password: 'pw', protocols: ['ocpp1.6'] });
     await old.connect();
     await old.call('Heartbeat', {});
-    await cutPool.end();
+    await Promise.all([cutPool.end(), cutLeasePool.end()]);
     // The old session stays open (A cannot learn it lost the charger) and keeps calling; A refuses once its lease lapsed.
     let stop = false;
     let answered = 1;
