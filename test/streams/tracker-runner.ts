@@ -16,13 +16,26 @@ const main = async () => {
   const kafka = createKafka(config, `tracker-runner-${process.pid}`);
   const serde = createTopicSerde(config.schemaRegistryUrl);
   const say = (what: string) => process.stdout.write(`${what}\n`);
-  const running = await startTestTracker(kafka, serde, topics, env('FOLD_GROUP'), {
-    log: createLogger('tracker-runner', process.env.FOLD_LOG_LEVEL === 'info' || process.env.FOLD_LOG_LEVEL === 'debug' ? process.env.FOLD_LOG_LEVEL : 'warn'),
-    transactionalIdPrefix: env('FOLD_TXID'),
-    maxBytesPerPartition: 8 * 1024,
-    sessionTimeoutMs: 6000,
-    onCommitted: (c) => say(`committed ${c.topic} ${c.partition} ${c.records} ${c.nextOffset}`),
-  });
+  const start = () =>
+    startTestTracker(kafka, serde, topics, env('FOLD_GROUP'), {
+      log: createLogger('tracker-runner', process.env.FOLD_LOG_LEVEL === 'info' || process.env.FOLD_LOG_LEVEL === 'debug' ? process.env.FOLD_LOG_LEVEL : 'warn'),
+      transactionalIdPrefix: env('FOLD_TXID'),
+      maxBytesPerPartition: 8 * 1024,
+      sessionTimeoutMs: 6000,
+      onCommitted: (c) => say(`committed ${c.topic} ${c.partition} ${c.records} ${c.nextOffset}`),
+    });
+  // As the service's supervisor does: a failed start is tried again (on a broker that has just created the test's
+  // topics, a first metadata request can still say "This server does not host this topic-partition").
+  let running: Awaited<ReturnType<typeof start>> | undefined;
+  for (let attempt = 1; running === undefined; attempt++) {
+    try {
+      running = await start();
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      process.stderr.write(`tracker-runner: start failed (${(e as Error).message}); trying again\n`);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
   say(`instance ${running.tracker.instanceId}`);
   void Promise.race([running.router.died, running.tracker.died]).then((e) => {
     process.stderr.write(`tracker-runner died: ${e.message}\n`);

@@ -67,7 +67,10 @@ export const startTestTracker = async (
   const common = { kafka, serde, log: opts.log ?? quietLog, topics: trackerTopicsOf(topics), maxBytesPerPartition: opts.maxBytesPerPartition, sessionTimeoutMs: opts.sessionTimeoutMs, onCommitted: opts.onCommitted };
   const groups = trackerGroups(groupId);
   const router = await startRouter({ ...common, groupId: groups.router, transactionalIdPrefix: `${opts.transactionalIdPrefix}-router` });
-  const tracker = await startSiteTracker({ ...common, groupId: groups.tracker, transactionalIdPrefix: opts.transactionalIdPrefix, changelog: trackerChangelog(topics), part: opts.part });
+  const tracker = await startSiteTracker({ ...common, groupId: groups.tracker, transactionalIdPrefix: opts.transactionalIdPrefix, changelog: trackerChangelog(topics), part: opts.part }).catch(async (e: unknown) => {
+    await router.stop().catch(() => undefined);
+    throw e;
+  });
   return {
     router,
     tracker,
