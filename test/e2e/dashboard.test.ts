@@ -79,7 +79,7 @@ describe('dashboard', () => {
       }));
       expect(shown.powers.filter((p) => p > 0).length).toBeGreaterThanOrEqual(1);
       expect(shown.powers.filter((p) => p > 0).length).toBe(shown.snapshot.filter((kw) => kw > 0).length);
-      for (const c of matched) expect(await page.locator(`[data-cp="${c.chargePointId}"]`).textContent()).toContain(c.vehicleId);
+      for (const c of matched) expect(await page.locator(`[data-testid=charger][data-cp="${c.chargePointId}"]`).textContent()).toContain(c.vehicleId);
       const vehicleCells = await page.locator('[data-testid=vehicle] td:first-child').allTextContents();
       expect(vehicleCells.sort()).toEqual(sim.scenario.vehicles.map((v) => v.id).sort());
       const socs = await page.locator('[data-testid=vehicle] td:nth-child(2)').allTextContents();
