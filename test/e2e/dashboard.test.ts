@@ -44,12 +44,15 @@ describe('dashboard', () => {
       'chargers charging, and every occupied charger under an accepted TxProfile, on the dashboard',
       async () => {
         type Charger = { chargePointId: string; status: string; powerKw: number; vehicleId: string | null; profile: { purpose: string; status: string | null } | null };
-        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`, { headers: { Authorization: `Bearer ${sys.config.adminKey}` } })).json()) as { chargers: Charger[]; traffic: unknown[] };
+        type Vehicle = { vehicleId: string; socPct: number | null };
+        const s = (await (await fetch(`${sys.apiUrl}/dashboard/state?site=${encodeURIComponent(site)}`, { headers: { Authorization: `Bearer ${sys.config.adminKey}` } })).json()) as { chargers: Charger[]; vehicles: Vehicle[]; traffic: unknown[] };
         // How many charge at once is the optimizer's call (it waits for cheap hours); that every plugged vehicle is
         // under its profile, and that some charge, is what the page must show.
         const occupied = s.chargers.filter((c) => c.status !== 'Available' && c.status !== 'Unavailable');
         const controlled = occupied.length >= 3 && occupied.every((c) => c.profile?.purpose === 'TxProfile' && c.profile.status === 'Accepted');
-        return controlled && s.chargers.some((c) => c.powerKw > 0) && s.traffic.length > 0 ? s : undefined;
+        // A vehicle's SoC comes through the vehicle tracker (router, then per-site fold), a path apart from the chargers'.
+        const knowsSoc = s.vehicles.some((v) => v.socPct !== null);
+        return controlled && knowsSoc && s.chargers.some((c) => c.powerKw > 0) && s.traffic.length > 0 ? s : undefined;
       },
       120000,
       500,
@@ -82,6 +85,7 @@ describe('dashboard', () => {
       for (const c of matched) expect(await page.locator(`[data-testid=charger][data-cp="${c.chargePointId}"]`).textContent()).toContain(c.vehicleId);
       const vehicleCells = await page.locator('[data-testid=vehicle] td:first-child').allTextContents();
       expect(vehicleCells.sort()).toEqual(sim.scenario.vehicles.map((v) => v.id).sort());
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=vehicle] td:nth-child(2)')].some((e) => /%$/.test(e.textContent ?? '')), undefined, { timeout: 30000 });
       const socs = await page.locator('[data-testid=vehicle] td:nth-child(2)').allTextContents();
       expect(socs.filter((s) => /%$/.test(s)).length).toBeGreaterThan(0);
       expect(await page.locator('[data-testid=load-chart] [data-series=load]').count()).toBe(1);
