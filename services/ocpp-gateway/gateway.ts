@@ -2,6 +2,7 @@
  *  with their handshake (handshake.ts), the internal listener for forwarded commands and fencing
  *  (internal-listener.ts), the instance lease (instance-lease.ts), and the lifecycle of each connection (claim,
  *  fencing of the previous holder, chain head, CONNECTED/DISCONNECTED). */
+import { credentialPepper } from '../common/credential-pepper';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Pool } from 'pg';
@@ -290,6 +291,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   });
   const handshake = createHandshake({
     settings,
+    pepper: credentialPepper(ctx.config.home),
     fleet,
     metrics,
     wss,

@@ -6,7 +6,7 @@ import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { hashSecret, verifySecret } from '../common/password';
+import { hashChargerSecret, schemeOf, verifyChargerSecret, verifySecret } from '../common/password';
 import { createFailureGuard } from './failure-guard';
 import { Admission, createAdmission, retryAfterSeconds } from './admission';
 import { GatewaySettings } from './config';
@@ -62,6 +62,8 @@ const upgraded = (wss: WebSocketServer, req: http.IncomingMessage, socket: Duple
 
 export interface HandshakeDeps {
   readonly settings: GatewaySettings;
+  /** The key of `hmac-sha256` charger password hashes (services/common/credential-pepper.ts). */
+  readonly pepper: Buffer;
   readonly fleet: FleetFollower;
   readonly metrics: GatewayMetrics;
   readonly wss: WebSocketServer;
@@ -82,10 +84,14 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
   const { settings, fleet } = d;
   const admission = createAdmission(settings.handshakeConcurrency, settings.handshakeQueue, settings.handshakeWaitS * 1000);
   const passwordSlots = createAdmission(settings.passwordChecks, settings.handshakeConcurrency, settings.handshakeWaitS * 1000);
-  const checkPassword = createCredentialCache(limitChecks(verifySecret, passwordSlots), settings.authCacheTtlS * 1000);
+  const checkScrypt = createCredentialCache(limitChecks(verifySecret, passwordSlots), settings.authCacheTtlS * 1000);
+  // Hashes the API makes now cost microseconds to check; scrypt ones (made before 2026-12-07, until the password is
+  // set again) keep their slots and cache.
+  const checkPassword = async (password: string, stored: string): Promise<boolean> =>
+    schemeOf(stored) === 'hmac-sha256' ? verifyChargerSecret(password, stored, d.pepper) : checkScrypt(password, stored);
   const guard = createFailureGuard({ perSource: settings.failedHandshakesPerSource, perCharger: settings.failedHandshakesPerCharger, windowMs: 60_000 });
   // An unknown id pays the same password check as a known one, so neither the answer nor its time tells them apart.
-  const decoy = hashSecret(randomBytes(16).toString('hex'));
+  const decoy = hashChargerSecret(randomBytes(16).toString('hex'), d.pepper);
 
   const authorize = async (req: http.IncomingMessage, cp: string, tls: boolean): Promise<Verdict> => {
     const offered = (req.headers['sec-websocket-protocol'] ?? '')
@@ -102,7 +108,7 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
     const challenge = { 'WWW-Authenticate': 'Basic realm="ocpp"' };
     if (!charger) {
       const creds = basicCredentials(req);
-      if (creds) await checkPassword(creds.password, await decoy);
+      if (creds) await checkPassword(creds.password, decoy);
       return { ok: false, status: 401, text: 'Unauthorized', reason: 'unknown charge point id', headers: challenge };
     }
     const profile = charger.securityProfile;

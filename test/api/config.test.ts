@@ -1,6 +1,8 @@
 import { ConfigEvent, configFromAvro } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
-import { verifySecret } from '../../services/common/password';
+import { loadConfig } from '../../services/common/config';
+import { credentialPepper } from '../../services/common/credential-pepper';
+import { verifyChargerSecret } from '../../services/common/password';
 import { readTopicUntil, ReadRecord, uniq } from '../support/stack';
 import { startTestApi, TestApi } from './harness';
 
@@ -148,7 +150,12 @@ describe('configuration writes become fleet.config events', () => {
     expect(JSON.stringify(recs[0]!.value)).not.toContain('correct horse');
     if (event.body.type !== 'ChargerConfigured') throw new Error('wrong type');
     expect(event.body).toMatchObject({ chargePointId: cp, siteId: 'site-1', maxPowerKw: 22, securityProfile: 1, ownerPartnerId: 'acme', phases: 3, currentType: 'AC', rateUnit: 'A', maxSchedulePeriods: 24 });
-    expect(await verifySecret('correct horse battery', event.body.passwordHash!)).toBe(true);
+    // A salted HMAC under the deployment's pepper, which is on neither the log nor the database.
+    const pepper = credentialPepper(loadConfig().home);
+    expect(event.body.passwordHash).toMatch(/^hmac-sha256\$[0-9a-f]{8}\$/);
+    expect(verifyChargerSecret('correct horse battery', event.body.passwordHash!, pepper)).toBe(true);
+    expect(verifyChargerSecret('correct horse batterY', event.body.passwordHash!, pepper)).toBe(false);
+    expect(verifyChargerSecret('correct horse battery', event.body.passwordHash!, Buffer.alloc(32, 7))).toBe(false);
   });
 
   test('a charger registered without a security profile gets profile 1 (Basic auth), as the contract says', async () => {

@@ -16,6 +16,7 @@ const schema = pgSchemaName('gw_sec');
 const prefix = uniq('sec');
 const cp1 = `${prefix}-p1`;
 const cp2 = `${prefix}-p2`;
+const cpLegacy = `${prefix}-legacy`;
 const cp3 = `${prefix}-p3`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-tls-'));
 const f = (n: string) => path.join(dir, n);
@@ -41,6 +42,7 @@ beforeAll(async () => {
   await ensureContractTopics(ctx.kafka);
   await configureFleet(ctx.kafka, ctx.serde, [
     { id: cp1, password: 'pw-one', securityProfile: 1 },
+    { id: cpLegacy, password: 'pw-legacy', passwordScheme: 'scrypt', securityProfile: 1 },
     { id: cp2, password: 'pw-two', securityProfile: 2 },
     { id: cp3, securityProfile: 3 },
   ]);
@@ -93,6 +95,11 @@ test('profile 1: Basic auth over ws; wrong or missing secrets, unknown ids, wron
   expect(await handshake(`${gw.url}/${cp1}`, { headers: basic(cp1, 'pw-one'), protocols: ['ocpp2.0.1'] })).toBe(101);
 });
 
+test('profile 1: a password hashed with scrypt before hashes were peppered still opens, and only with itself', async () => {
+  expect(await handshake(`${gw.url}/${cpLegacy}`, { headers: basic(cpLegacy, 'pw-legacy') })).toBe(101);
+  expect(await handshake(`${gw.url}/${cpLegacy}`, { headers: basic(cpLegacy, 'pw-one') })).toBe(401);
+});
+
 test('profile 2: TLS + Basic; refused over plain ws and with a wrong secret', async () => {
   expect(await handshake(`${gw.url}/${cp2}`, { headers: basic(cp2, 'pw-two') })).toBe(403);
   expect(await handshake(`${wssUrl()}/${cp2}`, { headers: basic(cp2, 'wrong'), tls: tlsOpts() })).toBe(401);
@@ -112,9 +119,9 @@ test('profile 3: mutual TLS, client certificate CN = charge point id, signed by 
   expect((await c.call('BootNotification', { chargePointVendor: 'A', chargePointModel: 'B' })).status).toBe('Accepted');
   await c.close();
 
-  const rejected = await readFrom<Json>(ctx.kafka, Topics.ocppRejected, rejectedFrom, (k) => k.startsWith(prefix), (r) => r.length >= 11);
+  const rejected = await readFrom<Json>(ctx.kafka, Topics.ocppRejected, rejectedFrom, (k) => k.startsWith(prefix), (r) => r.length >= 12);
   expect(rejected.every((r: Json) => r.stage === 'HANDSHAKE')).toBe(true);
   expect(rejected.map((r: Json) => `${r.chargePointId.slice(prefix.length + 1)} ${r.errorCode}`).sort()).toEqual(
-    ['p1 401', 'p1 401', 'p1 401', 'unknown 401', 'p1 400', 'p2 403', 'p2 401', 'p3 401', 'p3 401', 'p3 401', 'p3 403'].sort(),
+    ['p1 401', 'p1 401', 'p1 401', 'unknown 401', 'legacy 401', 'p1 400', 'p2 403', 'p2 401', 'p3 401', 'p3 401', 'p3 401', 'p3 403'].sort(),
   );
 });

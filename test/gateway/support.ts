@@ -8,7 +8,9 @@ import { Config } from '../../services/common/config';
 import { createKafka, ensureTopics } from '../../services/common/kafka';
 import { createLogger } from '../../services/common/log';
 import { createPool, quoteIdent } from '../../services/common/db';
-import { hashSecret } from '../../services/common/password';
+import { loadConfig } from '../../services/common/config';
+import { credentialPepper } from '../../services/common/credential-pepper';
+import { hashChargerSecret, hashSecret } from '../../services/common/password';
 import { ServiceContext } from '../../services/common/service';
 import { createHealth } from '../../services/common/health';
 import { createTopicSerde, TopicSerde } from '../../schemas/registry';
@@ -51,6 +53,8 @@ export const ensureContractTopics = async (kafka: Kafka) => {
 export interface ChargerSpec {
   readonly id: string;
   readonly password?: string;
+  /** How the password is stored: as the API stores it now (default), or as a scrypt hash made before 2026-12-07. */
+  readonly passwordScheme?: 'hmac-sha256' | 'scrypt';
   readonly securityProfile?: number;
   readonly maxSchedulePeriods?: number;
   readonly rateUnit?: string;
@@ -66,7 +70,7 @@ export const configureFleet = async (kafka: Kafka, serde: TopicSerde, chargers: 
       siteId: 'site-test',
       maxPowerKw: 22,
       securityProfile: c.securityProfile ?? 1,
-      passwordHash: c.password ? await hashSecret(c.password) : null,
+      passwordHash: c.password ? (c.passwordScheme === 'scrypt' ? await hashSecret(c.password) : hashChargerSecret(c.password, credentialPepper(loadConfig().home))) : null,
       ownerPartnerId: null,
       phases: 3,
       currentType: 'AC',

@@ -3,11 +3,16 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import * as t from 'io-ts';
 import * as E from 'fp-ts/Either';
 import { RouteParams, sendJson, sendProblem } from '../../common/http';
-import { hashSecret } from '../../common/password';
+import { credentialPepper } from '../../common/credential-pepper';
+import { loadConfig } from '../../common/config';
+import { hashChargerSecret } from '../../common/password';
 import { ConfigBody } from '../../../schemas/fleet-config';
 import { ApiRoute, principalOf, readJsonBody } from '../server';
 import { Appended, ConfigLog } from '../config-log';
 import { ChargerBody, DepartureBody, departureTargetProblems, isSafeId, SiteBody, TariffBody, VehicleBody } from '../codecs';
+
+let pepperKey: Buffer | undefined;
+const pepper = (): Buffer => (pepperKey ??= credentialPepper(loadConfig().home));
 
 /** Fleet configuration: every write is an event on fleet.config (configuration replays with everything else).
  *  Scope config:write. The answer carries the event id and its place in the log. */
@@ -95,7 +100,7 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
     path: '/api/v1/chargers/{chargePointId}',
     summary: 'Register or replace a charger: site, power, OCPP security profile, Basic-auth password, owning partner',
     description:
-      'Appends ChargerConfigured to fleet.config. The password is stored only as a scrypt hash (passwordHash). ' +
+      'Appends ChargerConfigured to fleet.config. The password is stored only as a salted HMAC-SHA256 under the deployment\'s credential pepper, which is never stored (passwordHash). ' +
       'ownerPartnerId decides which partner feed (partner.{id}.events) receives the charger\'s events from now on. ' +
       'A lower securityProfile than the charger has takes effect only with securityProfileDowngrade: true (an explicit downgrade, on the log with the key that made it).',
     codec: ChargerBody,
@@ -107,7 +112,7 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
       maxPowerKw: b.maxPowerKw,
       securityProfile: b.securityProfile ?? 1,
       securityProfileDowngrade: b.securityProfileDowngrade ?? false,
-      passwordHash: b.password ? await hashSecret(b.password) : null,
+      passwordHash: b.password ? hashChargerSecret(b.password, pepper()) : null,
       ownerPartnerId: b.ownerPartnerId ?? null,
       phases: b.phases ?? 3,
       currentType: b.currentType ?? 'AC',

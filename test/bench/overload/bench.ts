@@ -8,7 +8,10 @@
  *  broker, registry and PostgreSQL; per-connection rate limit raised to 1000/s so the closed loop measures capacity,
  *  not the limit). `--target ws://host:port/ocpp`: an already running system (chargers registered on its fleet.config
  *  at KAFKA_BROKERS; its own settings apply).
- *  Options: --chargers 100,1000,10000  --seconds 60  --rate 200  --rate-seconds 10  --gateway-env K=V,K=V */
+ *  Passwords are hashed as the API hashes them (hmac-sha256 under the credential pepper); `--password-scheme scrypt`
+ *  measures chargers whose hashes predate that (scrypt, about 50-70 ms of a core per handshake).
+ *  Options: --chargers 100,1000,10000  --seconds 60  --rate 200  --rate-seconds 10  --gateway-env K=V,K=V
+ *           --password-scheme hmac-sha256|scrypt */
 import * as os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Benchmark, machine, progress } from '../benchmark';
@@ -40,6 +43,7 @@ export const benchmark: Benchmark = {
     const rate = Number(flags.rate ?? 200);
     const rateSeconds = Number(flags['rate-seconds'] ?? 10);
     const target = typeof flags.target === 'string' ? flags.target : undefined;
+    const scheme = flags['password-scheme'] === 'scrypt' ? 'scrypt' : 'hmac-sha256';
     const gatewayEnv = Object.fromEntries(
       String(flags['gateway-env'] ?? '')
         .split(',')
@@ -50,10 +54,10 @@ export const benchmark: Benchmark = {
     const kafka = createKafka(config, 'bench-overload');
     const serde = createTopicSerde(config.schemaRegistryUrl);
     const run = randomUUID().slice(0, 8);
-    console.log(`Machine: ${machine()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; target ${target ?? 'gateway started by the benchmark'}`);
+    console.log(`Machine: ${machine()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; target ${target ?? 'gateway started by the benchmark'}; passwords ${scheme}`);
     const lines: string[] = [];
     for (const n of sizes) {
-      const list = await chargers(n, `ovl-${run}-${n}`, config.home);
+      const list = await chargers(n, `ovl-${run}-${n}`, config.home, scheme);
       await registerChargers(kafka, serde, list, `bench-overload-${run}`);
       const schema = `gateway_overload_${run}_${n}`;
       const gw = target

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kafka } from 'kafkajs';
 import { percentile } from '../benchmark';
-import { hashSecret } from '../../../services/common/password';
+import { credentialPepper } from '../../../services/common/credential-pepper';
+import { hashChargerSecret, hashSecret } from '../../../services/common/password';
 import { TopicSerde } from '../../../schemas/registry';
 import { configKey, configToAvro, ConfigBody } from '../../../schemas/fleet-config';
 import { Topics } from '../../../schemas/topics';
@@ -29,14 +30,30 @@ export interface Charger {
   readonly protocol: OcppVersion;
 }
 
-/** Credentials of n chargers, each with its own scrypt hash (its own salt, as the API stores them), so that a
- *  handshake costs what it costs in production. The hashes take about 35 ms of a core each: kept in `cacheDir` and
- *  reused by later runs (ids are fresh every run, only the secret/hash pairs are reused). */
-export const chargers = async (n: number, prefix: string, cacheDir: string): Promise<Charger[]> => {
+/** Credentials of n chargers, each with its own password hash, stored as the API stores them: `hmac-sha256` under the
+ *  credential pepper of `home` (the default), or `scrypt` as before 2026-12-07, so that a handshake costs what it
+ *  costs in production. scrypt hashes take about 35 ms of a core each: kept in `home` and reused by later runs (ids
+ *  are fresh every run, only the secret/hash pairs are reused). */
+export const chargers = async (n: number, prefix: string, home: string, scheme: PasswordScheme = 'hmac-sha256'): Promise<Charger[]> => {
+  const pairs = scheme === 'scrypt' ? await scryptPairs(n, home) : hmacPairs(n, credentialPepper(home));
+  return pairs.map((p, i) => ({ id: `${prefix}-${i}`, password: p.password, passwordHash: p.hash, protocol: i % 2 === 0 ? 'ocpp1.6' : 'ocpp2.0.1' }));
+};
+
+export type PasswordScheme = 'hmac-sha256' | 'scrypt';
+
+type Pair = { password: string; hash: string };
+
+const hmacPairs = (n: number, pepper: Buffer): Pair[] =>
+  Array.from({ length: n }, () => {
+    const password = randomUUID();
+    return { password, hash: hashChargerSecret(password, pepper) };
+  });
+
+const scryptPairs = async (n: number, cacheDir: string): Promise<Pair[]> => {
   const file = path.join(cacheDir, 'overload-credentials.json');
-  let pairs: { password: string; hash: string }[] = [];
+  let pairs: Pair[] = [];
   try {
-    pairs = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof pairs;
+    pairs = JSON.parse(fs.readFileSync(file, 'utf8')) as Pair[];
   } catch {
     pairs = [];
   }
@@ -51,7 +68,7 @@ export const chargers = async (n: number, prefix: string, cacheDir: string): Pro
     fs.mkdirSync(cacheDir, { recursive: true });
     fs.writeFileSync(file, JSON.stringify(pairs), { mode: 0o600 });
   }
-  return pairs.slice(0, n).map((p, i) => ({ id: `${prefix}-${i}`, password: p.password, passwordHash: p.hash, protocol: i % 2 === 0 ? 'ocpp1.6' : 'ocpp2.0.1' }));
+  return pairs.slice(0, n);
 };
 
 /** Registers the chargers on fleet.config, as services/api does for PUT /api/v1/chargers/{id}. */
