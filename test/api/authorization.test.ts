@@ -6,47 +6,24 @@
  *  The gateway and the projections follow the real fleet.config (where the API writes); the charger's version and its
  *  sessions reach the projections from this test's own charging.events topic, written the way the normalizer would. */
 import { randomUUID } from 'node:crypto';
-import { Kafka } from 'kafkajs';
-import { Registry } from 'prom-client';
-import { Topics } from '../../schemas/topics';
-import { EventBody, toAvro } from '../../schemas/events';
-import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
-import { RunningProjections, startProjections } from '../../streams/projections/run';
-import { freshPgSchema, uniq, waitForValue } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, ocppClient, OcppClient, pgSchemaName, waitFor } from '../gateway/support';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics } from '../streams/support';
+import { uniq } from '../support/stack';
+import { Json, OcppClient, waitFor } from '../gateway/support';
+import { Answer, CommandBed, startCommandBed } from './command-bed';
 import { startTestApi, TestApi } from './harness';
 
 jest.setTimeout(180_000);
 
-const ctx = gatewayContext();
-const gwSchema = pgSchemaName('gw_auth');
 const prefix = uniq('auth');
 /** 1.6 idTags have at most 20 characters. */
 const short = randomUUID().slice(0, 6);
 const tag = (name: string) => `${short}${name}`.slice(0, 20);
-const serde = testSerde();
-let kafka: Kafka;
-let topics: TestTopics;
-let db: Awaited<ReturnType<typeof freshPgSchema>>;
-let projections: RunningProjections;
-let gateway: Gateway;
+let bed: CommandBed;
 let api: TestApi;
 let key: string;
-const clients: OcppClient[] = [];
-/** Every CALL each charger received, in order. */
-const received: Record<string, { action: string; params: Json }[]> = {};
 
 const v16 = { id: `${prefix}-16`, protocol: 'ocpp1.6' } as const;
 const v201 = { id: `${prefix}-201`, protocol: 'ocpp2.0.1' } as const;
 type Charger = typeof v16 | typeof v201;
-
-/** What the normalizer would write to charging.events. */
-const emit = async (chargePointId: string, body: EventBody) =>
-  produce(kafka, serde, topics.events, Topics.chargingEvents, [{ key: chargePointId, value: toAvro({ eventId: randomUUID(), chargePointId, occurredAt: Date.now(), source: null, body }) }]);
-
-const projected = (what: string, sql: string, params: unknown[]) =>
-  waitForValue(what, async () => ((await db.pool.query(sql, params)).rowCount ? true : undefined), 60_000, 100);
 
 const putToken = async (idToken: string, body: Json) => {
   const r = await api.call('PUT', `/api/v1/id-tokens/${encodeURIComponent(idToken)}`, { key, body });
@@ -73,73 +50,43 @@ interface ChargerList {
 const lists: Record<string, ChargerList> = {};
 
 const connect = async (ch: Charger): Promise<OcppClient> => {
-  const c = ocppClient({ endpoint: gateway.url, identity: ch.id, password: `pw-${ch.id}`, protocols: [ch.protocol] });
-  const log = (received[ch.id] = [] as { action: string; params: Json }[]);
   const list: ChargerList = (lists[ch.id] = { version: 0, tags: new Map() });
   const is16 = ch.protocol === 'ocpp1.6';
-  const handle = (action: string, answer: (params: Json) => Json) =>
-    c.handle(action, ({ params }) => {
-      log.push({ action, params });
-      return answer(params);
-    });
-  handle('GetLocalListVersion', () => (is16 ? { listVersion: list.version } : { versionNumber: list.version }));
-  handle('SendLocalList', (p) => {
-    if (p.updateType === 'Full') list.tags.clear();
-    for (const e of p.localAuthorizationList ?? []) {
-      const id = is16 ? e.idTag : e.idToken.idToken;
-      const info = is16 ? e.idTagInfo : e.idTokenInfo;
-      if (info) list.tags.set(id, info);
-      else list.tags.delete(id);
-    }
-    list.version = is16 ? p.listVersion : p.versionNumber;
-    return { status: 'Accepted' };
+  const accepted: Answer = () => ({ status: 'Accepted' });
+  const c = await bed.connect(ch.id, ch.protocol, {
+    GetLocalListVersion: () => (is16 ? { listVersion: list.version } : { versionNumber: list.version }),
+    SendLocalList: (p) => {
+      if (p.updateType === 'Full') list.tags.clear();
+      for (const e of p.localAuthorizationList ?? []) {
+        const id = is16 ? e.idTag : e.idToken.idToken;
+        const info = is16 ? e.idTagInfo : e.idTokenInfo;
+        if (info) list.tags.set(id, info);
+        else list.tags.delete(id);
+      }
+      list.version = is16 ? p.listVersion : p.versionNumber;
+      return { status: 'Accepted' };
+    },
+    ReserveNow: accepted,
+    CancelReservation: accepted,
+    [is16 ? 'RemoteStopTransaction' : 'RequestStopTransaction']: accepted,
   });
-  handle('ReserveNow', () => ({ status: 'Accepted' }));
-  handle('CancelReservation', () => ({ status: 'Accepted' }));
-  handle(is16 ? 'RemoteStopTransaction' : 'RequestStopTransaction', () => ({ status: 'Accepted' }));
-  clients.push(c);
-  await c.connect();
-  await emit(ch.id, { type: 'ChargerConnected', protocol: ch.protocol, gatewayId: gateway.gatewayId });
-  await projected(`the version of ${ch.id}`, `SELECT 1 FROM ${db.schema}.charger_status WHERE charge_point_id = $1 AND protocol = $2`, [ch.id, ch.protocol]);
+  await bed.announce(ch.id, ch.protocol);
   return c;
 };
 
 const client: Record<string, OcppClient> = {};
 
 beforeAll(async () => {
-  kafka = testKafka('api-authorization');
-  await ensureContractTopics(ctx.kafka);
-  topics = await createTestTopics(kafka);
-  db = await freshPgSchema('api_auth_proj');
-  await configureFleet(ctx.kafka, ctx.serde, [v16, v201].map((c) => ({ id: c.id, password: `pw-${c.id}` })));
-  gateway = await createGateway(ctx, {
-    port: 0,
-    gatewayId: uniq('gw-auth'),
-    metrics: new Registry(),
-    settings: { dbSchema: gwSchema, callTimeoutMs: 5000, internalToken: uniq('token') },
-    commandsGroupId: uniq('gw-auth'),
-    acceptsCommandsFor: (id) => id.startsWith(prefix),
-  });
-  projections = await startProjections({
-    kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, groupId: uniq('auth-proj'),
-    topics: { events: topics.events, readings: topics.readings, config: Topics.fleetConfig, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
-  });
-  for (const c of [v16, v201]) await projected(`the configuration of ${c.id}`, `SELECT 1 FROM ${db.schema}.fleet_chargers WHERE charge_point_id = $1`, [c.id]);
-  api = await startTestApi({ projectionSchema: db.schema });
+  bed = await startCommandBed({ name: 'api-auth', prefix, chargerIds: [v16.id, v201.id] });
+  api = await startTestApi({ projectionSchema: bed.db.schema });
   key = await api.issueKey(['config:write', 'commands:write', 'history:read']);
   client[v16.id] = await connect(v16);
   client[v201.id] = await connect(v201);
 });
 
 afterAll(async () => {
-  for (const c of clients) await c.close({ force: true }).catch(() => undefined);
   await api?.stop();
-  await gateway?.stop();
-  await projections?.stop();
-  await db?.drop();
-  await deleteTestTopics(kafka, topics);
-  await dropSchema(ctx.pool, gwSchema);
-  await ctx.pool.end();
+  await bed?.stop();
 });
 
 const hourFromNow = () => new Date(Date.now() + 3600_000).toISOString();
@@ -168,11 +115,11 @@ describe.each([v16, v201])('Authorize at a $protocol charger', (ch) => {
         : (await c.call('TransactionEvent', { eventType: 'Started', timestamp: new Date().toISOString(), triggerReason: 'Authorized', seqNo: 0, transactionInfo: { transactionId: uniq('tx') }, idToken: { idToken: t('blk'), type: 'ISO14443' }, evse: { id: 1, connectorId: 1 } })).idTokenInfo;
     expect(started.status).toBe('Blocked');
     // Every change is in the registry's history.
-    await projected('the registry', `SELECT 1 FROM ${db.schema}.id_tokens WHERE id_token = $1`, [t('kid')]);
+    await bed.projected('the registry', `SELECT 1 FROM ${bed.db.schema}.id_tokens WHERE id_token = $1`, [t('kid')]);
     const one = await api.call('GET', `/api/v1/id-tokens/${t('ok')}`, { key });
     expect(one.json).toMatchObject({ idToken: t('ok'), status: 'Accepted', parentIdTag: t('grp'), driverId: 'driver-1' });
     await putToken(t('ok'), { status: 'Blocked' });
-    await projected('the change', `SELECT 1 FROM ${db.schema}.id_token_changes WHERE id_token = $1 AND status = 'Blocked'`, [t('ok')]);
+    await bed.projected('the change', `SELECT 1 FROM ${bed.db.schema}.id_token_changes WHERE id_token = $1 AND status = 'Blocked'`, [t('ok')]);
     const history = await api.call('GET', `/api/v1/id-tokens/${t('ok')}/history`, { key });
     expect(history.json.items.map((i: Json) => i.status)).toEqual(['Accepted', 'Blocked']);
   });
@@ -180,15 +127,15 @@ describe.each([v16, v201])('Authorize at a $protocol charger', (ch) => {
   test('blocking a token with stopRunningSessions stops its running session through the commands path', async () => {
     const t = tag(`${ch.protocol === 'ocpp1.6' ? 'a' : 'b'}run`);
     const transactionId = ch.protocol === 'ocpp1.6' ? '4711' : uniq('tx');
-    await emit(ch.id, { type: 'SessionStarted', sessionId: `${ch.id}:${transactionId}`, transactionId, connectorId: 1, idTag: t, meterStartWh: 0 });
-    await projected('the session', `SELECT 1 FROM ${db.schema}.sessions WHERE id_tag = $1 AND active`, [t]);
-    const before = received[ch.id]!.length;
+    await bed.emit(ch.id, { type: 'SessionStarted', sessionId: `${ch.id}:${transactionId}`, transactionId, connectorId: 1, idTag: t, meterStartWh: 0 });
+    await bed.projected('the session', `SELECT 1 FROM ${bed.db.schema}.sessions WHERE id_tag = $1 AND active`, [t]);
+    const before = bed.received[ch.id]!.length;
     const r = await putToken(t, { status: 'Blocked', stopRunningSessions: true });
     expect(r.stoppedSessions).toEqual([{ sessionId: `${ch.id}:${transactionId}`, chargePointId: ch.id, commandId: expect.any(String) }]);
     const outcome = await api.call('GET', `/api/v1/commands/${r.stoppedSessions[0].commandId}?wait=30`, { key });
     expect([outcome.json.status, outcome.json.error]).toEqual(['accepted', undefined]);
     const stop = ch.protocol === 'ocpp1.6' ? { action: 'RemoteStopTransaction', params: { transactionId: 4711 } } : { action: 'RequestStopTransaction', params: { transactionId } };
-    expect(received[ch.id]!.slice(before)).toEqual([stop]);
+    expect(bed.received[ch.id]!.slice(before)).toEqual([stop]);
   });
 });
 
@@ -198,8 +145,8 @@ describe.each([v16, v201])('the local list of a $protocol charger', (ch) => {
     expect([r.status, r.json?.problems]).toEqual([200, undefined]);
     return r.json;
   };
-  const sentLists = (from: number) => received[ch.id]!.slice(from).filter((x) => x.action === 'SendLocalList');
-  const inRegistry = (idToken: string, status: string) => projected(`${idToken} ${status} in the registry`, `SELECT 1 FROM ${db.schema}.id_tokens WHERE id_token = $1 AND status = $2`, [idToken, status]);
+  const sentLists = (from: number) => bed.received[ch.id]!.slice(from).filter((x) => x.action === 'SendLocalList');
+  const inRegistry = (idToken: string, status: string) => bed.projected(`${idToken} ${status} in the registry`, `SELECT 1 FROM ${bed.db.schema}.id_tokens WHERE id_token = $1 AND status = $2`, [idToken, status]);
 
   test('a sync after three changes sends one differential update with the next version; diverged versions get a full update', async () => {
     const t = (n: string) => tag(`${ch.protocol === 'ocpp1.6' ? 'l' : 'm'}${n}`);
@@ -218,8 +165,8 @@ describe.each([v16, v201])('the local list of a $protocol charger', (ch) => {
     await putToken(t('two'), { status: 'Accepted', expiresAt: expiry });
     await inRegistry(t('three'), 'Accepted');
     await inRegistry(t('one'), 'Blocked');
-    await projected('the expiry', `SELECT 1 FROM ${db.schema}.id_tokens WHERE id_token = $1 AND expires_at IS NOT NULL`, [t('two')]);
-    const before = received[ch.id]!.length;
+    await bed.projected('the expiry', `SELECT 1 FROM ${bed.db.schema}.id_tokens WHERE id_token = $1 AND expires_at IS NOT NULL`, [t('two')]);
+    const before = bed.received[ch.id]!.length;
     const second = await sync();
     expect(second).toMatchObject({ outcome: 'sent', updateType: 'Differential', version: 2, status: 'accepted' });
     const sent = sentLists(before);
@@ -239,7 +186,7 @@ describe.each([v16, v201])('the local list of a $protocol charger', (ch) => {
     // The charger lost its list (a reset): versions diverge, the next sync is a full update.
     lists[ch.id]!.version = 0;
     lists[ch.id]!.tags.clear();
-    const reset = received[ch.id]!.length;
+    const reset = bed.received[ch.id]!.length;
     const third = await sync();
     expect(third).toMatchObject({ outcome: 'sent', updateType: 'Full', version: 3, chargerVersion: 0 });
     expect(sentLists(reset)).toHaveLength(1);
@@ -263,10 +210,10 @@ describe.each([v16, v201])('a reservation on a $protocol charger', (ch) => {
     await putToken(t('mine'), { status: 'Accepted' });
     await putToken(t('other'), { status: 'Accepted' });
     const expiresAt = Date.now() + 12_000;
-    const before = received[ch.id]!.length;
+    const before = bed.received[ch.id]!.length;
     const r = await api.call('POST', `/api/v1/chargers/${ch.id}/reservations`, { key, body: { idTag: t('mine'), connectorId: 1, expiresAt: new Date(expiresAt).toISOString(), reservationId: 42 } });
     expect([r.status, r.json]).toEqual([201, expect.objectContaining({ reservationId: 42, status: 'accepted' })]);
-    const reserve = received[ch.id]!.slice(before);
+    const reserve = bed.received[ch.id]!.slice(before);
     expect(reserve).toEqual([
       ch.protocol === 'ocpp1.6'
         ? { action: 'ReserveNow', params: { connectorId: 1, idTag: t('mine'), reservationId: 42, expiryDate: new Date(expiresAt).toISOString() } }
@@ -275,7 +222,7 @@ describe.each([v16, v201])('a reservation on a $protocol charger', (ch) => {
     await gatewaySees(client[ch.id]!, ch.protocol);
     expect(Date.now()).toBeLessThan(expiresAt); // the checks below need the reservation still open; a slow machine fails here, not later
     expect([await start(t('other'), 1), await start(t('other'), 2), await start(t('mine'), 1)]).toEqual([refused, 'Accepted', 'Accepted']);
-    await projected('the reservation', `SELECT 1 FROM ${db.schema}.reservations WHERE charge_point_id = $1 AND reservation_id = 42`, [ch.id]);
+    await bed.projected('the reservation', `SELECT 1 FROM ${bed.db.schema}.reservations WHERE charge_point_id = $1 AND reservation_id = 42`, [ch.id]);
     const listed = await api.call('GET', `/api/v1/chargers/${ch.id}/reservations`, { key });
     expect(listed.json.items).toEqual([expect.objectContaining({ reservationId: 42, idTag: t('mine') })]);
 
@@ -288,11 +235,11 @@ describe.each([v16, v201])('a reservation on a $protocol charger', (ch) => {
     expect(again.status).toBe(201);
     await gatewaySees(client[ch.id]!, ch.protocol);
     expect(await start(t('other'), 1)).toBe(refused);
-    await projected('the second reservation', `SELECT 1 FROM ${db.schema}.reservations WHERE charge_point_id = $1 AND reservation_id = 43`, [ch.id]);
-    const cancelledAt = received[ch.id]!.length;
+    await bed.projected('the second reservation', `SELECT 1 FROM ${bed.db.schema}.reservations WHERE charge_point_id = $1 AND reservation_id = 43`, [ch.id]);
+    const cancelledAt = bed.received[ch.id]!.length;
     const cancel = await api.call('DELETE', `/api/v1/chargers/${ch.id}/reservations/43`, { key });
     expect([cancel.status, cancel.json.status]).toEqual([200, 'accepted']);
-    expect(received[ch.id]!.slice(cancelledAt)).toEqual([{ action: 'CancelReservation', params: { reservationId: 43 } }]);
+    expect(bed.received[ch.id]!.slice(cancelledAt)).toEqual([{ action: 'CancelReservation', params: { reservationId: 43 } }]);
     await gatewaySees(client[ch.id]!, ch.protocol);
     expect(await start(t('other'), 1)).toBe('Accepted');
   });

@@ -11,64 +11,25 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Kafka } from 'kafkajs';
-import { Registry } from 'prom-client';
 import { Topics } from '../../schemas/topics';
-import { toAvro } from '../../schemas/events';
 import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
-import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
-import { RunningProjections, startProjections } from '../../streams/projections/run';
 import { replay } from '../../streams/replay/replay';
-import { freshPgSchema, uniq, waitForValue } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, ocppClient, OcppClient, pgSchemaName } from '../gateway/support';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics } from '../streams/support';
+import { uniq } from '../support/stack';
+import { Json } from '../gateway/support';
+import { produce, quietLog, testSerde } from '../streams/support';
+import { answeringAll, CommandBed, startCommandBed } from './command-bed';
 import { startTestApi, TestApi } from './harness';
 
 jest.setTimeout(240_000);
 
 const run = promisify(execFile);
-const ctx = gatewayContext();
-const gwSchema = pgSchemaName('gw_api_cmd');
 const prefix = uniq('apicmd');
 const ids = { v16: `${prefix}-16`, v201: `${prefix}-201`, offline: `${prefix}-off`, silent: `${prefix}-new` };
 const serde = testSerde();
-let kafka: Kafka;
-let topics: TestTopics;
-let db: Awaited<ReturnType<typeof freshPgSchema>>;
-let projections: RunningProjections;
-let gateway: Gateway;
+let bed: CommandBed;
 let api: TestApi;
 let key: string;
 let keyId: string;
-const clients: OcppClient[] = [];
-/** Every CALL each charger received: action and payload, in order. */
-const received: Record<string, { action: string; params: Json }[]> = {};
-
-const connectCharger = async (id: string, protocol: string, answers: Record<string, Json>): Promise<OcppClient> => {
-  const c = ocppClient({ endpoint: gateway.url, identity: id, password: `pw-${id}`, protocols: [protocol] });
-  received[id] = [];
-  for (const [action, answer] of Object.entries(answers)) {
-    c.handle(action, ({ params }) => {
-      received[id]!.push({ action, params });
-      return answer;
-    });
-  }
-  clients.push(c);
-  await c.connect();
-  return c;
-};
-
-/** Waits until this test's projections hold a row (the API reads them). */
-const projected = (what: string, sql: string, params: unknown[]) =>
-  waitForValue(what, async () => ((await db.pool.query(sql, params)).rowCount ? true : undefined), 60_000, 100);
-
-/** What the normalizer writes when a charger connects (streams/normalizer), on this test's own events topic. */
-const chargerConnected = async (id: string, protocol: string) => {
-  await produce(kafka, serde, topics.events, Topics.chargingEvents, [
-    { key: id, value: toAvro({ eventId: randomUUID(), chargePointId: id, occurredAt: Date.now(), source: null, body: { type: 'ChargerConnected', protocol, gatewayId: gateway.gatewayId } }) },
-  ]);
-  await projected(`the version of ${id}`, `SELECT 1 FROM ${db.schema}.charger_status WHERE charge_point_id = $1 AND protocol = $2`, [id, protocol]);
-};
 
 const configured = (id: string): ConfigBody => ({
   type: 'ChargerConfigured', chargePointId: id, siteId: 'site-test', maxPowerKw: 22, securityProfile: 1, passwordHash: null, ownerPartnerId: null,
@@ -83,41 +44,23 @@ const outcome = async (commandId: string) => {
 };
 
 beforeAll(async () => {
-  kafka = testKafka('api-commands');
-  await ensureContractTopics(ctx.kafka);
-  topics = await createTestTopics(kafka);
-  db = await freshPgSchema('api_cmd_proj');
-  const all = Object.values(ids);
   // The gateway follows the real fleet.config; the projections read this test's copy of the same events.
-  await configureFleet(ctx.kafka, ctx.serde, all.map((id) => ({ id, password: `pw-${id}` })));
-  await produce(kafka, serde, topics.config, Topics.fleetConfig, all.map((id) => ({ key: configKey(configured(id)), value: configToAvro({ eventId: randomUUID(), at: Date.now(), actor: 'test', body: configured(id) }) })));
-  gateway = await createGateway(ctx, {
-    port: 0,
-    gatewayId: uniq('gw-api-cmd'),
-    metrics: new Registry(),
-    settings: { dbSchema: gwSchema, callTimeoutMs: 5000, internalToken: uniq('token') },
-    commandsGroupId: uniq('gw-api-cmd'),
-    acceptsCommandsFor: (id) => id.startsWith(prefix),
+  bed = await startCommandBed({
+    name: 'api-cmd',
+    prefix,
+    chargerIds: Object.values(ids),
+    projectionsConfigTopic: (topics) => topics.config,
+    beforeProjections: (kafka, topics) =>
+      produce(kafka, serde, topics.config, Topics.fleetConfig, Object.values(ids).map((id) => ({ key: configKey(configured(id)), value: configToAvro({ eventId: randomUUID(), at: Date.now(), actor: 'test', body: configured(id) }) }))),
   });
-  projections = await startProjections({
-    kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, groupId: uniq('api-cmd-proj'),
-    topics: { events: topics.events, readings: topics.readings, config: topics.config, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
-  });
-  for (const id of all) await projected(`the configuration of ${id}`, `SELECT 1 FROM ${db.schema}.fleet_chargers WHERE charge_point_id = $1`, [id]);
-  api = await startTestApi({ projectionSchema: db.schema });
+  api = await startTestApi({ projectionSchema: bed.db.schema });
   key = await api.issueKey(['commands:write']);
   keyId = /^vsk_([a-f0-9]+)_/.exec(key)![1]!;
 });
 
 afterAll(async () => {
-  for (const c of clients) await c.close({ force: true }).catch(() => undefined);
   await api?.stop();
-  await gateway?.stop();
-  await projections?.stop();
-  await db?.drop();
-  await deleteTestTopics(kafka, topics);
-  await dropSchema(ctx.pool, gwSchema);
-  await ctx.pool.end();
+  await bed?.stop();
 });
 
 const accepted = { status: 'Accepted' };
@@ -177,16 +120,16 @@ describe.each([
   ['ocpp2.0.1', () => ids.v201, cases201, answers201],
 ] as const)('every everyday command to an %s charger', (protocol, id, cases, answers) => {
   beforeAll(async () => {
-    await connectCharger(id(), protocol, answers);
-    await chargerConnected(id(), protocol);
+    await bed.connect(id(), protocol, answeringAll(answers));
+    await bed.announce(id(), protocol);
   });
 
   test.each(cases.map((c) => [c[0], c] as const))('%s: the charger receives the right CALL and its answer is the outcome', async (_name, [route, body, action, payload]) => {
-    const before = received[id()]!.length;
+    const before = bed.received[id()]!.length;
     const sent = await post(id(), `/${route}`, body);
     expect([sent.status, sent.json?.status, sent.json?.problems]).toEqual([202, 'pending', undefined]);
     const got = await outcome(sent.json.commandId);
-    expect(received[id()]!.slice(before)).toEqual([{ action, params: expect.objectContaining(payload) }]);
+    expect(bed.received[id()]!.slice(before)).toEqual([{ action, params: expect.objectContaining(payload) }]);
     expect(got).toMatchObject({ commandId: sent.json.commandId, chargePointId: id(), action, status: expectedStatus(answers[action]), response: answers[action], issuedBy: `api:${keyId}` });
     expect(Date.parse(got.completedAt)).toBeGreaterThanOrEqual(Date.parse(got.issuedAt));
   });
@@ -194,13 +137,13 @@ describe.each([
 
 describe('any command (POST /api/v1/chargers/{id}/commands)', () => {
   test('a payload the official schema refuses is a 400 naming every schema error; nothing reaches the charger', async () => {
-    const before = received[ids.v16]!.length;
+    const before = bed.received[ids.v16]!.length;
     const r = await post(ids.v16, '', { action: 'ChangeAvailability', payload: { connectorId: 'one', kind: 'Inoperative' } });
     expect(r.status).toBe(400);
     expect(r.json.problems).toEqual(expect.arrayContaining(['payload: unknown field kind', "payload: must have required property 'type'", 'payload.connectorId: must be integer']));
     const r201 = await post(ids.v201, '', { action: 'Reset', payload: { type: 'Soft' } });
     expect([r201.status, r201.json.problems]).toEqual([400, ['payload.type: must be one of Immediate, OnIdle']]);
-    expect(received[ids.v16]!.length).toBe(before);
+    expect(bed.received[ids.v16]!.length).toBe(before);
   });
 
   test("an action of the other version, or one chargers send, is refused", async () => {
@@ -213,7 +156,7 @@ describe('any command (POST /api/v1/chargers/{id}/commands)', () => {
   });
 
   test('a raw action is delivered as given; the same idempotencyKey and body give the same command, sent once', async () => {
-    const before = received[ids.v16]!.length;
+    const before = bed.received[ids.v16]!.length;
     const body = { action: 'Reset', payload: { type: 'Hard' }, idempotencyKey: uniq('idem') };
     const [first, second] = await Promise.all([post(ids.v16, '', body), post(ids.v16, '', body)]);
     // Two copies at once: one writes, the other is told the first is still in progress (409) or replays it (202).
@@ -225,7 +168,7 @@ describe('any command (POST /api/v1/chargers/{id}/commands)', () => {
     expect((await outcome(commandId)).status).toBe('accepted');
     const again = await post(ids.v16, '', body);
     expect([again.status, again.json.commandId, again.json.status]).toEqual([202, commandId, 'accepted']);
-    expect(received[ids.v16]!.slice(before)).toEqual([{ action: 'Reset', params: { type: 'Hard' } }]);
+    expect(bed.received[ids.v16]!.slice(before)).toEqual([{ action: 'Reset', params: { type: 'Hard' } }]);
     const changed = await post(ids.v16, '', { ...body, payload: { type: 'Soft' } });
     expect(changed.status).toBe(409);
     expect(changed.json.problems[0]).toMatch(/already used for charger .* with a different request/);
@@ -243,7 +186,7 @@ describe('any command (POST /api/v1/chargers/{id}/commands)', () => {
 describe('a charger that is not connected', () => {
   beforeAll(async () => {
     // It spoke 1.6 once (the projections know its version) and is gone now.
-    await chargerConnected(ids.offline, 'ocpp1.6');
+    await bed.announce(ids.offline, 'ocpp1.6');
   });
 
   test('gets an explicit outcome: offline at once, or expired when expiresAt passes', async () => {
@@ -290,17 +233,17 @@ describe('reading commands', () => {
 
 describe('replay', () => {
   test('rebuilding the projections from the log gives the same commands table', async () => {
-    const fresh = `${db.schema}_replay`;
+    const fresh = `${bed.db.schema}_replay`;
     try {
       const r = await replay({
-        kafka, serde, pool: db.pool, log: quietLog, schema: fresh, liveSchema: db.schema,
-        topics: { events: topics.events, readings: topics.readings, config: topics.config, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
+        kafka: bed.kafka, serde, pool: bed.db.pool, log: quietLog, schema: fresh, liveSchema: bed.db.schema,
+        topics: { events: bed.topics.events, readings: bed.topics.readings, config: bed.topics.config, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
       });
       expect(r.differences).toEqual([]);
-      const mine = await db.pool.query(`SELECT count(*)::int AS n FROM ${fresh}.commands WHERE charge_point_id LIKE $1 AND outcome IS NOT NULL`, [`${prefix}%`]);
+      const mine = await bed.db.pool.query(`SELECT count(*)::int AS n FROM ${fresh}.commands WHERE charge_point_id LIKE $1 AND outcome IS NOT NULL`, [`${prefix}%`]);
       expect(mine.rows[0].n).toBeGreaterThanOrEqual(cases16.length);
     } finally {
-      await db.pool.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+      await bed.db.pool.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
     }
   });
 });
@@ -317,7 +260,7 @@ describe('voltstream command', () => {
     const ok = await voltstream([ids.v16, 'TriggerMessage', '{"requestedMessage":"Heartbeat"}', '--timeout', '45']);
     expect(ok.stdout).toMatch(/status: accepted\nresponse: \{"status":"Accepted"\}\nissued by api:[a-f0-9]+ at /);
     expect(ok.code).toBe(0);
-    expect(received[ids.v16]!.at(-1)).toEqual({ action: 'TriggerMessage', params: { requestedMessage: 'Heartbeat' } });
+    expect(bed.received[ids.v16]!.at(-1)).toEqual({ action: 'TriggerMessage', params: { requestedMessage: 'Heartbeat' } });
     const off = await voltstream([ids.offline, 'reset', '{"type":"Hard"}', '--timeout', '45']);
     expect([off.code, off.stdout]).toEqual([1, expect.stringContaining('status: offline')]);
     const bad = await voltstream([ids.v16, 'Reset', '{"type":"Later"}']);

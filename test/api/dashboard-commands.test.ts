@@ -2,43 +2,27 @@
  *  reset and stop on a charger; the dashboard sends them with its session through the commands path to a real gateway
  *  and a charger driven by ocpp-rpc in strict mode, and shows the charger's answer as the outcome. A session of a key
  *  without commands:write, and a request without the dashboard's header, are refused. */
-import { randomUUID } from 'node:crypto';
-import { Kafka } from 'kafkajs';
-import { Registry } from 'prom-client';
-import { toAvro } from '../../schemas/events';
-import { Topics } from '../../schemas/topics';
 import { createContext } from '../../services/common/context';
 import { quoteIdent } from '../../services/common/db';
 import { ServiceContext } from '../../services/common/service';
 import { RunningApi, startApi } from '../../services/api/service';
 import { createDashboardRoutes, DashboardRoutes } from '../../services/dashboard/http';
 import { dashboardHtml } from '../../services/dashboard/page';
-import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
-import { RunningProjections, startProjections } from '../../streams/projections/run';
-import { freshPgSchema, testConfig, uniq, waitForValue } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, ocppClient, OcppClient, pgSchemaName } from '../gateway/support';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics } from '../streams/support';
+import { testConfig, uniq } from '../support/stack';
+import { Json } from '../gateway/support';
+import { answering, CommandBed, startCommandBed } from './command-bed';
 
 jest.setTimeout(180_000);
 
-const gctx = gatewayContext();
-const gwSchema = pgSchemaName('gw_dash_cmd');
 const prefix = uniq('dashcmd');
 const chargers = { v16: { id: `${prefix}-16`, protocol: 'ocpp1.6' }, v201: { id: `${prefix}-201`, protocol: 'ocpp2.0.1' } } as const;
 const adminKey = uniq('admin-key');
 const apiSchema = uniq('api_dashcmd').replace(/-/g, '_');
 const analyticsSchema = uniq('analytics_dashcmd').replace(/-/g, '_');
-const serde = testSerde();
-let kafka: Kafka;
-let topics: TestTopics;
-let db: Awaited<ReturnType<typeof freshPgSchema>>;
-let projections: RunningProjections;
-let gateway: Gateway;
+let bed: CommandBed;
 let ctx: ServiceContext;
 let api: RunningApi;
 let dashboard: DashboardRoutes;
-const clients: OcppClient[] = [];
-const received: Record<string, { action: string; params: Json }[]> = {};
 
 const call = (method: string, path: string, init: { key?: string; cookie?: string; body?: string; form?: boolean; header?: boolean } = {}) =>
   fetch(`${api.url}${path}`, {
@@ -67,49 +51,24 @@ const login = async (key: string) => {
 };
 
 beforeAll(async () => {
-  kafka = testKafka('dashboard-commands');
-  await ensureContractTopics(gctx.kafka);
-  topics = await createTestTopics(kafka);
-  db = await freshPgSchema('dash_cmd_proj');
-  await configureFleet(gctx.kafka, gctx.serde, Object.values(chargers).map((c) => ({ id: c.id, password: `pw-${c.id}` })));
-  gateway = await createGateway(gctx, {
-    port: 0, gatewayId: uniq('gw-dash-cmd'), metrics: new Registry(),
-    settings: { dbSchema: gwSchema, callTimeoutMs: 5000, internalToken: uniq('token') },
-    commandsGroupId: uniq('gw-dash-cmd'), acceptsCommandsFor: (id) => id.startsWith(prefix),
-  });
-  projections = await startProjections({
-    kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, groupId: uniq('dash-cmd-proj'),
-    topics: { events: topics.events, readings: topics.readings, config: Topics.fleetConfig, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
-  });
+  bed = await startCommandBed({ name: 'dash-cmd', prefix, chargerIds: Object.values(chargers).map((c) => c.id) });
   ctx = createContext(testConfig({ adminKey, logLevel: 'warn' }), uniq('dash-cmd'));
-  dashboard = createDashboardRoutes(ctx, { apiSchema, projectionSchema: db.schema, lookbackMs: 60_000 });
-  api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, projectionSchema: db.schema, discover: false, extraRoutes: dashboard });
+  dashboard = createDashboardRoutes(ctx, { apiSchema, projectionSchema: bed.db.schema, lookbackMs: 60_000 });
+  api = await startApi(ctx, { port: 0, apiSchema, analyticsSchema, projectionSchema: bed.db.schema, discover: false, extraRoutes: dashboard });
   for (const ch of Object.values(chargers)) {
-    const c = ocppClient({ endpoint: gateway.url, identity: ch.id, password: `pw-${ch.id}`, protocols: [ch.protocol] });
-    const log = (received[ch.id] = [] as { action: string; params: Json }[]);
-    const answer = (action: string, a: Json) => c.handle(action, ({ params }) => (log.push({ action, params }), a));
-    answer('UnlockConnector', { status: 'Unlocked' });
-    answer('Reset', { status: 'Accepted' });
-    answer(ch.protocol === 'ocpp1.6' ? 'RemoteStopTransaction' : 'RequestStopTransaction', { status: 'Rejected' });
-    clients.push(c);
-    await c.connect();
-    await produce(kafka, serde, topics.events, Topics.chargingEvents, [
-      { key: ch.id, value: toAvro({ eventId: randomUUID(), chargePointId: ch.id, occurredAt: Date.now(), source: null, body: { type: 'ChargerConnected', protocol: ch.protocol, gatewayId: gateway.gatewayId } }) },
-    ]);
-    await waitForValue(`the version of ${ch.id}`, async () => ((await db.pool.query(`SELECT 1 FROM ${db.schema}.charger_status WHERE charge_point_id = $1`, [ch.id])).rowCount ? true : undefined), 60_000, 100);
+    await bed.connect(ch.id, ch.protocol, {
+      UnlockConnector: answering({ status: 'Unlocked' }),
+      Reset: answering({ status: 'Accepted' }),
+      [ch.protocol === 'ocpp1.6' ? 'RemoteStopTransaction' : 'RequestStopTransaction']: answering({ status: 'Rejected' }),
+    });
+    await bed.announce(ch.id, ch.protocol);
   }
 });
 
 afterAll(async () => {
-  for (const c of clients) await c.close({ force: true }).catch(() => undefined);
   await api?.stop();
   await dashboard?.stop();
-  await gateway?.stop();
-  await projections?.stop();
-  await db?.drop();
-  await deleteTestTopics(kafka, topics);
-  await dropSchema(gctx.pool, gwSchema);
-  await gctx.pool.end();
+  await bed?.stop();
   await ctx?.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(apiSchema)} CASCADE`);
   await ctx?.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(analyticsSchema)} CASCADE`);
   await ctx?.pool.end();
@@ -126,12 +85,12 @@ describe.each(Object.values(chargers))('buttons on a $protocol charger', (ch) =>
   });
 
   const press = async (op: string, body: unknown) => {
-    const before = received[ch.id]!.length;
+    const before = bed.received[ch.id]!.length;
     const r = await call('POST', `/dashboard/chargers/${ch.id}/commands/${op}`, { cookie, body: JSON.stringify(body) });
     const sent = (await r.json()) as Json;
     expect([r.status, sent.problems]).toEqual([202, undefined]);
     const outcome = (await (await call('GET', `/dashboard/commands/${sent.commandId}?wait=30`, { cookie })).json()) as Json;
-    return { outcome, got: received[ch.id]!.slice(before) };
+    return { outcome, got: bed.received[ch.id]!.slice(before) };
   };
 
   test('unlock, reset and stop reach the charger; its answers are the outcomes shown', async () => {
@@ -150,7 +109,7 @@ describe.each(Object.values(chargers))('buttons on a $protocol charger', (ch) =>
 
 test("a session without commands:write, or a request without the dashboard's header, sends nothing", async () => {
   const id = chargers.v16.id;
-  const before = received[id]!.length;
+  const before = bed.received[id]!.length;
   const viewer = await login(await issue(['history:read']));
   const denied = await call('POST', `/dashboard/chargers/${id}/commands/reset`, { cookie: viewer, body: '{}' });
   expect(denied.status).toBe(403);
@@ -158,5 +117,5 @@ test("a session without commands:write, or a request without the dashboard's hea
   const crossSite = await call('POST', `/dashboard/chargers/${id}/commands/reset`, { cookie: operator, body: '{}', header: false });
   expect(crossSite.status).toBe(403);
   expect((await call('POST', `/dashboard/chargers/${id}/commands/reset`, { body: '{}' })).status).toBe(401);
-  expect(received[id]!.slice(before)).toEqual([]);
+  expect(bed.received[id]!.slice(before)).toEqual([]);
 });

@@ -6,41 +6,30 @@
  *  optimizer's fold, whose profiles for a charger reporting one period and watts only respect both. */
 import { randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/Either';
-import { Kafka } from 'kafkajs';
-import { Registry } from 'prom-client';
 import { catalog } from '../../schemas/catalog';
 import { ChargingEvent, toAvro } from '../../schemas/events';
 import { Topics } from '../../schemas/topics';
-import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { evolve as evolveCharger, initialCharger, decide, publishedEvents } from '../../streams/normalizer/decide';
 import { OcppFrame } from '../../streams/normalizer/frame';
-import { RunningProjections, startProjections } from '../../streams/projections/run';
 import { defaultOptimizerConfig } from '../../services/optimizer/config';
 import { txProfileCommands } from '../../services/optimizer/profiles';
 import { snapshotOf } from '../../services/optimizer/site-snapshot';
 import { evolve, initial, Input } from '../../services/optimizer/state';
-import { freshPgSchema, uniq, waitForValue } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, Json, ocppClient, OcppClient, pgSchemaName, readFrom, topicEnds } from '../gateway/support';
-import { createTestTopics, deleteTestTopics, produce, quietLog, testKafka, testSerde, TestTopics } from '../streams/support';
+import { uniq, waitForValue } from '../support/stack';
+import { Json, OcppClient, readFrom, topicEnds } from '../gateway/support';
+import { produce, testSerde } from '../streams/support';
+import { CommandBed, startCommandBed } from './command-bed';
 import { startTestApi, TestApi } from './harness';
 
 jest.setTimeout(180_000);
 
-const ctx = gatewayContext();
-const gwSchema = pgSchemaName('gw_dm');
 const prefix = uniq('dm');
 const v16 = { id: `${prefix}-16`, protocol: 'ocpp1.6' } as const;
 const v201 = { id: `${prefix}-201`, protocol: 'ocpp2.0.1' } as const;
 const serde = testSerde();
-let kafka: Kafka;
-let topics: TestTopics;
-let db: Awaited<ReturnType<typeof freshPgSchema>>;
-let projections: RunningProjections;
-let gateway: Gateway;
+let bed: CommandBed;
 let api: TestApi;
 let key: string;
-const clients: OcppClient[] = [];
-const received: Record<string, { action: string; params: Json }[]> = {};
 const reported: Record<string, ChargingEvent[]> = {};
 
 const boot = (protocol: string) =>
@@ -69,20 +58,14 @@ const report201 = (requestId: number) => ({
 });
 
 const connect = async (ch: typeof v16 | typeof v201) => {
-  const c = ocppClient({ endpoint: gateway.url, identity: ch.id, password: `pw-${ch.id}`, protocols: [ch.protocol] });
-  const log = (received[ch.id] = [] as { action: string; params: Json }[]);
-  c.handle('GetConfiguration', ({ params }) => {
-    log.push({ action: 'GetConfiguration', params });
-    return configuration16;
+  const c: OcppClient = await bed.connect(ch.id, ch.protocol, {
+    GetConfiguration: () => configuration16,
+    GetBaseReport: (params) => {
+      // The report follows the answer, as NotifyReport CALLs.
+      setTimeout(() => void c.call('NotifyReport', report201(params.requestId)).catch(() => undefined), 50);
+      return { status: 'Accepted' };
+    },
   });
-  c.handle('GetBaseReport', ({ params }) => {
-    log.push({ action: 'GetBaseReport', params });
-    // The report follows the answer, as NotifyReport CALLs.
-    setTimeout(() => void c.call('NotifyReport', report201(params.requestId)).catch(() => undefined), 50);
-    return { status: 'Accepted' };
-  });
-  clients.push(c);
-  await c.connect();
   return c;
 };
 
@@ -100,54 +83,32 @@ const deviceModelEvents = async (id: string, from: Map<number, number>, want: nu
     });
     return events.filter((e) => e.body.type === 'DeviceModelReported');
   };
-  const records = await readFrom(kafka, Topics.ocppFrames, from, (k) => k === id, (rs) => fold(rs).length >= want, 60_000);
+  const records = await readFrom(bed.kafka, Topics.ocppFrames, from, (k) => k === id, (rs) => fold(rs).length >= want, 60_000);
   return fold(records);
 };
 
 beforeAll(async () => {
-  kafka = testKafka('api-device-model');
-  await ensureContractTopics(ctx.kafka);
-  topics = await createTestTopics(kafka);
-  db = await freshPgSchema('api_dm_proj');
-  await configureFleet(ctx.kafka, ctx.serde, [v16, v201].map((c) => ({ id: c.id, password: `pw-${c.id}` })));
-  gateway = await createGateway(ctx, {
-    port: 0,
-    gatewayId: uniq('gw-dm'),
-    metrics: new Registry(),
-    settings: { dbSchema: gwSchema, callTimeoutMs: 5000, internalToken: uniq('token'), readDeviceModelOnBoot: true },
-    commandsGroupId: uniq('gw-dm'),
-    acceptsCommandsFor: (id) => id.startsWith(prefix),
-  });
-  projections = await startProjections({
-    kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, groupId: uniq('dm-proj'),
-    topics: { events: topics.events, readings: topics.readings, config: Topics.fleetConfig, commands: Topics.ocppCommands, commandResults: Topics.ocppCommandResults },
-  });
-  api = await startTestApi({ projectionSchema: db.schema });
+  bed = await startCommandBed({ name: 'api-dm', prefix, chargerIds: [v16.id, v201.id], gatewaySettings: { readDeviceModelOnBoot: true } });
+  api = await startTestApi({ projectionSchema: bed.db.schema });
   key = await api.issueKey(['commands:write', 'history:read']);
 });
 
 afterAll(async () => {
-  for (const c of clients) await c.close({ force: true }).catch(() => undefined);
   await api?.stop();
-  await gateway?.stop();
-  await projections?.stop();
-  await db?.drop();
-  await deleteTestTopics(kafka, topics);
-  await dropSchema(ctx.pool, gwSchema);
-  await ctx.pool.end();
+  await bed?.stop();
 });
 
 describe.each([v16, v201])('a $protocol charger', (ch) => {
   test('is asked for its configuration at boot; what it reports becomes its device model, and its profiles respect one period and watts', async () => {
-    const from = await topicEnds(kafka, Topics.ocppFrames);
+    const from = await topicEnds(bed.kafka, Topics.ocppFrames);
     const c = await connect(ch);
     const [action, payload] = boot(ch.protocol) as [string, Json];
     expect((await c.call(action, payload)).status).toBe('Accepted');
     const events = await deviceModelEvents(ch.id, from, 1);
-    expect(received[ch.id]!.map((x) => x.action)).toEqual([ch.protocol === 'ocpp1.6' ? 'GetConfiguration' : 'GetBaseReport']);
+    expect(bed.received[ch.id]!.map((x) => x.action)).toEqual([ch.protocol === 'ocpp1.6' ? 'GetConfiguration' : 'GetBaseReport']);
     reported[ch.id] = events;
-    await produce(kafka, serde, topics.events, Topics.chargingEvents, [
-      { key: ch.id, value: toAvro({ eventId: randomUUID(), chargePointId: ch.id, occurredAt: Date.now(), source: null, body: { type: 'ChargerConnected', protocol: ch.protocol, gatewayId: gateway.gatewayId } }) },
+    await produce(bed.kafka, serde, bed.topics.events, Topics.chargingEvents, [
+      { key: ch.id, value: toAvro({ eventId: randomUUID(), chargePointId: ch.id, occurredAt: Date.now(), source: null, body: { type: 'ChargerConnected', protocol: ch.protocol, gatewayId: bed.gateway.gatewayId } }) },
       ...events.map((e) => ({ key: ch.id, value: toAvro({ ...e, eventId: randomUUID() }) })),
     ]);
     const model = await waitForValue(
@@ -185,12 +146,12 @@ describe.each([v16, v201])('a $protocol charger', (ch) => {
   });
 
   test('is read again on demand (POST .../device-model/refresh)', async () => {
-    const before = received[ch.id]!.length;
+    const before = bed.received[ch.id]!.length;
     const r = await api.call('POST', `/api/v1/chargers/${ch.id}/device-model/refresh`, { key });
     expect(r.status).toBe(202);
     const outcome = await api.call('GET', `/api/v1/commands/${r.json.commandId}?wait=30`, { key });
     expect(outcome.json.status).toBe('accepted');
-    expect(received[ch.id]!.slice(before).map((x) => x.action)).toEqual([ch.protocol === 'ocpp1.6' ? 'GetConfiguration' : 'GetBaseReport']);
+    expect(bed.received[ch.id]!.slice(before).map((x) => x.action)).toEqual([ch.protocol === 'ocpp1.6' ? 'GetConfiguration' : 'GetBaseReport']);
   });
 });
 
