@@ -9,6 +9,7 @@ import { siteMeterReadingsProjection } from './site-meters';
 import { idTokenChangesProjection, idTokensProjection, reservationsProjection } from './id-tokens';
 import { deviceModelChangesProjection, deviceModelProjection, tokenDecisionsProjection } from './device-model';
 import { commandOutcomesProjection, meterValuesProjection, sessionsProjection, vehicleMatchesProjection } from './sessions';
+import { vehicleForecastHistoryProjection } from './vehicle-forecast/projection';
 import { socEstimateChecksProjection, socHistoryProjection, telematicsReadingsProjection, vehicleStateProjection } from './vehicles';
 
 /** Every projection the projections service maintains, one per table of ./tables.ts. */
@@ -38,6 +39,7 @@ export const projections: readonly Projection[] = [
   deviceModelProjection,
   deviceModelChangesProjection,
   tokenDecisionsProjection,
+  vehicleForecastHistoryProjection,
 ];
 
 /** The topics the projections read. */

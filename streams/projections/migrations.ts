@@ -8,6 +8,7 @@ import { limitEventsMigration } from './limit-events';
 import { siteMetersMigration } from './site-meters';
 import { idTokenMigration } from './id-tokens';
 import { deviceModelMigration } from './device-model';
+import { vehicleForecastMigration } from './vehicle-forecast/projection';
 
 /** Projection schema (default `projections`; a replay migrates a fresh schema with the same list).
  *
@@ -27,6 +28,7 @@ import { deviceModelMigration } from './device-model';
  *   optimizer_plans         every plan the optimizer decided (optimizer.plans)
  *   commands                every command for a charger with its outcome (ocpp.commands + ocpp.command-results; ./commands.ts)
  *   site_meter_readings     every reading of a site's connection meter and sub-meters (site.meter-readings; ./site-meters.ts) (time series)
+ *   vehicle_forecast_history per vehicle: returns, SoC at return and departures of the last 8 weeks, for forecasts (./vehicle-forecast)
  *   stream_offsets          consumer offsets stored in the same transaction as the rows (exactly once)
  *
  *  Views:
@@ -137,4 +139,5 @@ export const projectionMigrations: readonly Migration[] = [
   idTokenMigration,
   deviceModelMigration,
   siteMetersMigration,
+  vehicleForecastMigration,
 ];

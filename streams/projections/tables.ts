@@ -4,6 +4,7 @@ import { limitEventsTable } from './limit-events';
 import { siteMeterReadingsTable } from './site-meters';
 import { idTokenChangesTable, idTokensTable, reservationsTable } from './id-tokens';
 import { deviceModelChangesTable, deviceModelTable, tokenDecisionsTable } from './device-model';
+import { vehicleForecastHistoryTable } from './vehicle-forecast/projection';
 
 /** Every projection table, in the schema the projections service migrates (default `projections`). These are the
  *  contract with services/api (history endpoints, SQL views for data teams) and services/optimizer (vehicle state).
@@ -366,4 +367,5 @@ export const projectionTables: readonly TableDef[] = [
   deviceModelTable,
   deviceModelChangesTable,
   tokenDecisionsTable,
+  vehicleForecastHistoryTable,
 ];

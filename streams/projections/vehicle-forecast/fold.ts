@@ -1,0 +1,155 @@
+import { ProjectionInput } from '../projection';
+
+/** What the log says about one vehicle's comings and goings, as a pure fold: `decide(history, input) => facts`,
+ *  `evolve(history, fact) => history`. The forecast's statistics (./stats.ts) are computed from it when asked.
+ *
+ *  Inputs (each keyed by the vehicle):
+ *  - charging.events VehicleMatched: the vehicle came back and a session started (`session` arrival at the match's
+ *    time; an id-tag match is decided at the session start, a telematics or energy match a few minutes later);
+ *  - telematics.readings: a switch of `pluggedIn` from false to true is a `telematics` arrival with the SoC of that
+ *    reading (or the last one within SOC_FRESH_MS), true to false an `unplugged` departure; the latest ETA;
+ *  - fleet.config VehicleConfigured (site, battery) and DepartureScheduled (`scheduled` departure with its need).
+ *
+ *  The fold is the same whatever the interleaving of the three topics (live consumption vs. replay): the telematics
+ *  state (plugged in, last SoC, ETA) is changed by readings only, which are one partition per vehicle; the arrivals
+ *  and departures are sets keyed by id (a session, a reading, a departure id), ordered by (time, id), trimmed to the
+ *  WINDOW_MS before the newest observation and to the newest MAX_OBSERVATIONS: both keep the same elements whatever
+ *  the order they came in. What it cannot see: a match corrected to another vehicle (replacesVehicleId) stays an
+ *  arrival of the first vehicle, whose row the correction (keyed by the new vehicle) does not reach. */
+
+export const WINDOW_MS = 8 * 7 * 24 * 3600_000;
+export const MAX_OBSERVATIONS = 120;
+/** A reading's SoC counts as the SoC at plug-in when the plug-in reading has none, if it is at most this old. */
+export const SOC_FRESH_MS = 3600_000;
+
+export interface ArrivalObservation {
+  /** sessionId (source session) or readingId (source telematics). */
+  readonly id: string;
+  readonly at: number;
+  readonly source: 'session' | 'telematics';
+  readonly socPct: number | null;
+}
+
+export interface DepartureObservation {
+  /** departureId (scheduled) or readingId (unplugged). */
+  readonly id: string;
+  readonly at: number;
+  readonly source: 'scheduled' | 'unplugged';
+  readonly requiredSocPct: number | null;
+  readonly requiredEnergyKwh: number | null;
+}
+
+export interface VehicleHistory {
+  readonly siteId: string | null;
+  readonly batteryCapacityKwh: number | null;
+  /** From the latest telematics reading (by reading time). */
+  readonly pluggedIn: boolean | null;
+  readonly lastReadingAt: number | null;
+  readonly lastSocPct: number | null;
+  readonly lastSocAt: number | null;
+  /** Expected arrival at the depot, from the latest reading that had one (null once a later reading has none). */
+  readonly etaAt: number | null;
+  readonly arrivals: readonly ArrivalObservation[];
+  readonly departures: readonly DepartureObservation[];
+}
+
+export const initial: VehicleHistory = {
+  siteId: null,
+  batteryCapacityKwh: null,
+  pluggedIn: null,
+  lastReadingAt: null,
+  lastSocPct: null,
+  lastSocAt: null,
+  etaAt: null,
+  arrivals: [],
+  departures: [],
+};
+
+export type HistoryFact =
+  | { readonly type: 'Configured'; readonly siteId: string | null; readonly batteryCapacityKwh: number }
+  | { readonly type: 'ReadingSeen'; readonly at: number; readonly pluggedIn: boolean | null; readonly socPct: number | null; readonly etaAt: number | null }
+  | { readonly type: 'Arrived'; readonly observation: ArrivalObservation }
+  | { readonly type: 'Departed'; readonly observation: DepartureObservation };
+
+/** The vehicle an input is about, or undefined when it does not concern the forecast. */
+export const vehicleOf = (i: ProjectionInput): string | undefined => {
+  if (i.kind === 'reading') return i.reading.vehicleId;
+  if (i.kind === 'event' && i.event.body.type === 'VehicleMatched') return i.event.body.vehicleId;
+  if (i.kind === 'config' && (i.config.body.type === 'VehicleConfigured' || i.config.body.type === 'DepartureScheduled')) return i.config.body.vehicleId;
+  return undefined;
+};
+
+export const decide = (h: VehicleHistory, i: ProjectionInput): HistoryFact[] => {
+  if (i.kind === 'event') {
+    const e = i.event;
+    if (e.body.type !== 'VehicleMatched') return [];
+    return [{ type: 'Arrived', observation: { id: e.body.sessionId, at: e.occurredAt, source: 'session', socPct: null } }];
+  }
+  if (i.kind === 'config') {
+    const b = i.config.body;
+    if (b.type === 'VehicleConfigured') return [{ type: 'Configured', siteId: b.siteId, batteryCapacityKwh: b.batteryCapacityKwh }];
+    if (b.type === 'DepartureScheduled')
+      return [{ type: 'Departed', observation: { id: b.departureId, at: b.departAt, source: 'scheduled', requiredSocPct: b.requiredSocPct, requiredEnergyKwh: b.requiredEnergyKwh } }];
+    return [];
+  }
+  if (i.kind !== 'reading') return [];
+  const r = i.reading;
+  // A reading older than the latest one seen (a provider's late delivery) tells nothing about transitions.
+  if (h.lastReadingAt !== null && r.readingAt <= h.lastReadingAt) return [];
+  const facts: HistoryFact[] = [];
+  if (r.pluggedIn === true && h.pluggedIn === false) {
+    const soc = r.socPct ?? (h.lastSocAt !== null && r.readingAt - h.lastSocAt <= SOC_FRESH_MS ? h.lastSocPct : null);
+    facts.push({ type: 'Arrived', observation: { id: r.readingId, at: r.readingAt, source: 'telematics', socPct: soc } });
+  }
+  if (r.pluggedIn === false && h.pluggedIn === true)
+    facts.push({ type: 'Departed', observation: { id: r.readingId, at: r.readingAt, source: 'unplugged', requiredSocPct: null, requiredEnergyKwh: null } });
+  facts.push({ type: 'ReadingSeen', at: r.readingAt, pluggedIn: r.pluggedIn, socPct: r.socPct, etaAt: r.etaAt });
+  return facts;
+};
+
+const byTimeThenId = (a: { at: number; id: string }, b: { at: number; id: string }): number => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** The window and the cap over both lists: kept are the newest MAX_OBSERVATIONS of those within WINDOW_MS of the newest. */
+const trimmed = (h: VehicleHistory): VehicleHistory => {
+  let newest = -Infinity;
+  for (const o of h.arrivals) newest = Math.max(newest, o.at);
+  for (const o of h.departures) newest = Math.max(newest, o.at);
+  const keep = <O extends { at: number; id: string }>(xs: readonly O[]): readonly O[] => {
+    const inWindow = xs.filter((o) => o.at >= newest - WINDOW_MS);
+    const kept = inWindow.length > MAX_OBSERVATIONS ? inWindow.slice(inWindow.length - MAX_OBSERVATIONS) : inWindow;
+    return kept.length === xs.length ? xs : kept;
+  };
+  const arrivals = keep(h.arrivals);
+  const departures = keep(h.departures);
+  return arrivals === h.arrivals && departures === h.departures ? h : { ...h, arrivals, departures };
+};
+
+/** Inserts or replaces by id, kept sorted; `merge` decides what a repeat of an id keeps. */
+const upsert = <O extends { at: number; id: string }>(xs: readonly O[], o: O, merge: (old: O, next: O) => O): readonly O[] => {
+  const old = xs.find((x) => x.id === o.id);
+  const next = old ? merge(old, o) : o;
+  if (old === next) return xs;
+  return [...xs.filter((x) => x.id !== o.id), next].sort(byTimeThenId);
+};
+
+export const evolve = (h: VehicleHistory, f: HistoryFact): VehicleHistory => {
+  switch (f.type) {
+    case 'Configured':
+      return { ...h, siteId: f.siteId, batteryCapacityKwh: f.batteryCapacityKwh };
+    case 'ReadingSeen':
+      return {
+        ...h,
+        pluggedIn: f.pluggedIn ?? h.pluggedIn,
+        lastReadingAt: f.at,
+        lastSocPct: f.socPct ?? h.lastSocPct,
+        lastSocAt: f.socPct !== null ? f.at : h.lastSocAt,
+        etaAt: f.etaAt,
+      };
+    case 'Arrived':
+      // A session matched twice (a repeat, or an earlier and a later match of the same session): the earliest time counts.
+      return trimmed({ ...h, arrivals: upsert(h.arrivals, f.observation, (old, next) => (next.at < old.at ? next : old)) });
+    case 'Departed':
+      // A departure rescheduled under the same id: the later configuration wins (fleet.config is one partition).
+      return trimmed({ ...h, departures: upsert(h.departures, f.observation, (_old, next) => next) });
+  }
+};
