@@ -1,0 +1,102 @@
+import { historyOf, Routine } from '../../streams/projections/vehicle-forecast/history-fixture';
+import { forecastVehicle, localInstant } from '../../streams/projections/vehicle-forecast/stats';
+import { asLimitEvents, departureReserve, ExpectedVehicle } from './departure-reserve';
+import { charger, site, SLOT_MS, T0, vehicle } from './fixtures';
+import { planSite } from './planner';
+import { defaultWeights, SiteSnapshot } from './snapshot';
+import { createInProcessSolver, Solver } from './solver';
+
+const HOUR = 3600_000;
+const q = (p10: number, p50: number, p90: number) => ({ p10, p50, p90 });
+const horizon = { now: T0, slotMinutes: 15, slots: 48, efficiency: 0.9 };
+
+/** Back between 2 and 6 h from now, leaving 10 to 11 h from now, needing 20 to 60 kWh, drawing up to 22 kW. */
+const late: ExpectedVehicle = { vehicleId: 'late', returnAt: q(T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 6 * HOUR), departAt: q(T0 + 10 * HOUR, T0 + 10.5 * HOUR, T0 + 11 * HOUR), energyNeedKwh: q(20, 40, 60), maxKw: 22 };
+
+describe('departure reserve', () => {
+  it('keeps capacity for a late, large need: its p90 need spread over late return to early departure', () => {
+    const r = departureReserve([late], horizon);
+    const kw = 60 / (0.9 * 4);
+    r.reserveKw.forEach((x, t) => expect(x).toBeCloseTo(t >= 24 && t < 40 ? kw : 0));
+    expect(r.vehicles).toEqual([{ vehicleId: 'late', kw: expect.closeTo(kw), from: T0 + 6 * HOUR, to: T0 + 10 * HOUR, energyKwh: 60 }]);
+    expect(r.atRisk).toEqual([]);
+  });
+
+  it('adds up the vehicles’ reserves per slot, and names those at risk with the reason', () => {
+    const big: ExpectedVehicle = { ...late, vehicleId: 'big', energyNeedKwh: q(60, 80, 100) };
+    const crossed: ExpectedVehicle = { ...late, vehicleId: 'crossed', returnAt: q(T0 + 8 * HOUR, T0 + 9 * HOUR, T0 + 10.25 * HOUR), energyNeedKwh: q(5, 5, 5) };
+    const r = departureReserve([late, big, crossed], { ...horizon, headroomKw: [35] });
+    expect(r.reserveKw[30]).toBeCloseTo(60 / 3.6 + 22);
+    // crossed: back at p90 after its p10 departure; planned from its late return to its median departure.
+    expect(r.vehicles.find((v) => v.vehicleId === 'crossed')).toMatchObject({ from: T0 + 10.25 * HOUR, to: T0 + 10.5 * HOUR, kw: 22 });
+    expect(r.atRisk.map((a) => [a.vehicleId, a.reason])).toEqual([
+      ['big', 'window-too-short'],
+      ['crossed', 'late-return'],
+      ['crossed', 'window-too-short'],
+      ['big', 'over-headroom'],
+      ['late', 'over-headroom'],
+    ]);
+    expect(r.atRisk[0]!.shortKwh).toBeCloseTo(100 - 22 * 0.9 * 4);
+  });
+
+  it('reserves from a forecast learned from a history: a vehicle back late on Mondays is kept for from its p90 return', () => {
+    const tz = 'Europe/Berlin';
+    const monday = Date.UTC(2026, 10, 1, 23, 0);
+    const workday = (d: number) => (1 + d) % 7 >= 1 && (1 + d) % 7 <= 5;
+    const routine: Routine = {
+      vehicleId: 'V1', siteId: 'north', batteryCapacityKwh: 80, timeZone: tz, from: monday, days: 42,
+      // Back between 19:00 and 21:30 with 15-25 %, out at 05:00 needing 90 %.
+      returnOn: (d) => (workday(d) ? { minute: 19 * 60 + 30 * Math.floor(d / 7), socPct: 25 - 2 * Math.floor(d / 7) } : null),
+      departNextDay: (d) => (workday(d + 1) ? { minute: 5 * 60, requiredSocPct: 90 } : null),
+    };
+    const now = localInstant(monday, 42, 12 * 60, tz);
+    const f = forecastVehicle('V1', [{ vehicleId: 'V1', history: historyOf(routine, now) }], { timeZone: tz, now })!.next;
+    const expected: ExpectedVehicle = { vehicleId: 'V1', returnAt: f.returnAt!, departAt: f.departAt!, energyNeedKwh: f.energyNeedKwh!, maxKw: 11 };
+    const r = departureReserve([expected], { now, slotMinutes: 15, slots: 96, efficiency: 0.9 });
+    const from = localInstant(now, 0, 19 * 60 + 30 * 4.5, tz); // p90 of 19:00 … 21:30 = 21:15
+    const to = localInstant(now, 1, 5 * 60, tz);
+    expect(r.vehicles).toEqual([{ vehicleId: 'V1', from, to, kw: expect.closeTo(((90 - 16) * 0.8) / (0.9 * ((to - from) / HOUR))), energyKwh: expect.closeTo((90 - 16) * 0.8) }]);
+    expect(r.reserveKw.findIndex((x) => x > 0)).toBe((from - now) / SLOT_MS);
+  });
+});
+
+describe('departure reserve in the plan (hard form, limit events): the late vehicle leaves ready', () => {
+  let solver: Solver;
+  beforeAll(async () => {
+    solver = await createInProcessSolver();
+  });
+
+  // 30 kW site, power cheap from 6 h to 10 h. Present: P, 60 kWh to charge by 10 h. Expected: the late vehicle, back
+  // at 6 h (p90) with 60 kWh (p90) to charge by 10 h, not in the snapshot yet (no session, no ETA).
+  const prices = Array.from({ length: 40 }, (_, t) => (t < 24 ? 0.3 : 0.1));
+  const base = (o: Partial<SiteSnapshot>): SiteSnapshot =>
+    site({ gridLimitKw: 30, efficiency: 0.9, pricePerKwh: prices, weights: { ...defaultWeights(0.3), readinessSocPct: 0 }, chargers: [charger('a', { maxPowerKw: 22 }), charger('b', { maxPowerKw: 22 })], ...o });
+  const p = (o: Parameters<typeof vehicle>[1] = {}) => vehicle('P', { chargePointId: 'a', batteryCapacityKwh: 200, socPct: 25, targetKwh: 110, maxAcKw: 22, departAt: T0 + 10 * HOUR, ...o });
+
+  /** Plans from T0 (with or without the reserve), runs P's plan until the late vehicle is back at 6 h, plans again
+   *  with both; the energy both are short at 10 h. */
+  const shortAtDeparture = async (withReserve: boolean): Promise<{ short: number; firstPlanPKw: readonly number[] }> => {
+    const reserve = departureReserve([{ ...late, returnAt: q(T0 + 4 * HOUR, T0 + 5 * HOUR, T0 + 6 * HOUR), departAt: q(T0 + 10 * HOUR, T0 + 10 * HOUR, T0 + 10 * HOUR) }], { ...horizon, slots: 40 });
+    const first = await planSite(base({ vehicles: [p()], limitEvents: withReserve ? asLimitEvents(reserve, 30, T0, 15) : [] }), solver);
+    const pKw = first.plan.vehicles.find((v) => v.vehicleId === 'P')!.powerKw;
+    const delivered = pKw.slice(0, 24).reduce((s, kw) => s + kw * 0.25 * 0.9, 0);
+    const second = await planSite(
+      base({
+        now: T0 + 6 * HOUR,
+        pricePerKwh: [0.1],
+        vehicles: [p({ socPct: 25 + (100 * delivered) / 200 }), vehicle('late', { chargePointId: 'b', batteryCapacityKwh: 200, socPct: 20, targetKwh: 100, maxAcKw: 22, departAt: T0 + 10 * HOUR })],
+      }),
+      solver,
+    );
+    return { short: second.plan.vehicles.reduce((s, v) => s + v.shortfallKwh, 0), firstPlanPKw: pKw };
+  };
+
+  it('without the reserve P takes the cheap hours and the late vehicle is short; with it P leaves the reserve free and both leave ready', async () => {
+    const without = await shortAtDeparture(false);
+    expect(without.short).toBeGreaterThan(10);
+    const kept = await shortAtDeparture(true);
+    expect(kept.short).toBeLessThan(1e-6);
+    const reserveKw = 60 / (0.9 * 4);
+    for (let t = 24; t < 40; t++) expect(kept.firstPlanPKw[t]!).toBeLessThanOrEqual(30 - reserveKw + 1e-6);
+  });
+});
