@@ -17,6 +17,7 @@ import { deadLetterRoutes } from './routes/dead-letters';
 import { stateRoutes } from './routes/state';
 import { commandRoutes } from './routes/commands';
 import { siteLimitRoutes } from './routes/site-limits';
+import { forecastRoutes } from './routes/forecast';
 import { idTokenRoutes } from './routes/id-tokens';
 import { localListRoutes } from './routes/local-lists';
 import { reservationRoutes } from './routes/reservations';
@@ -105,6 +106,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
     ...stateRoutes(ctx.pool, schemas),
     ...commandRoutes({ pool: ctx.pool, schemas, producer, serde: ctx.serde }),
     ...siteLimitRoutes({ pool: ctx.pool, schemas, log: configLog }),
+    ...forecastRoutes(ctx.pool, schemas),
     ...idTokenRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
     ...localListRoutes({ pool: ctx.pool, schemas, commands: sender }),
     ...reservationRoutes({ pool: ctx.pool, schemas, log: configLog, commands: sender }),
