@@ -33,7 +33,8 @@ describe('vehicle forecast history: given / when / then', () => {
       .when(reading(T0, { pluggedIn: true, socPct: 31 }))
       .then([
         { type: 'Arrived', observation: { id: `r:${T0}`, at: T0, source: 'telematics', socPct: 31 } },
-        { type: 'ReadingSeen', at: T0, pluggedIn: true, socPct: 31, etaAt: null },
+        { type: 'PlugStateSeen', at: T0, pluggedIn: true },
+        { type: 'SocSeen', at: T0, socPct: 31 },
       ]);
   });
 
@@ -43,13 +44,13 @@ describe('vehicle forecast history: given / when / then', () => {
   });
 
   it('given no earlier reading, when the first reading says plugged in, then no arrival (the switch was not seen)', () => {
-    spec.given([]).when(reading(T0, { pluggedIn: true, socPct: 50 })).then([{ type: 'ReadingSeen', at: T0, pluggedIn: true, socPct: 50, etaAt: null }]);
+    spec.given([]).when(reading(T0, { pluggedIn: true, socPct: 50 })).then([{ type: 'PlugStateSeen', at: T0, pluggedIn: true }, { type: 'SocSeen', at: T0, socPct: 50 }]);
   });
 
   it('given the vehicle plugged in, when it unplugs, then an unplugged departure; a late older reading changes nothing', () => {
     const out = spec.givenInputs([reading(T0, { pluggedIn: true })]).when(reading(T0 + 12 * 60 * min, { pluggedIn: false, socPct: 90 }), reading(T0 + 60 * min, { pluggedIn: false }));
     expect(out.state.departures).toEqual([{ id: `r:${T0 + 12 * 60 * min}`, at: T0 + 12 * 60 * min, source: 'unplugged', requiredSocPct: null, requiredEnergyKwh: null }]);
-    expect(out.state).toMatchObject({ pluggedIn: false, lastReadingAt: T0 + 12 * 60 * min, lastSocPct: 90 });
+    expect(out.state).toMatchObject({ pluggedIn: false, pluggedAt: T0 + 12 * 60 * min, lastSocPct: 90 });
   });
 
   it('when a session is matched to the vehicle, then a session arrival at the match time; a second match of it keeps the earliest', () => {
@@ -63,6 +64,17 @@ describe('vehicle forecast history: given / when / then', () => {
       { id: 'D0', at: T0 - day, source: 'scheduled', requiredSocPct: 80, requiredEnergyKwh: null },
       { id: 'D1', at: T0 + 16 * 60 * min, source: 'scheduled', requiredSocPct: 90, requiredEnergyKwh: null },
     ]);
+  });
+
+  it('given a reading a minute ago, when the next says the same with another SoC and an ETA a minute later, then nothing changes (no write)', () => {
+    spec
+      .givenInputs([reading(T0 - min, { pluggedIn: false, socPct: 50, etaAt: T0 + 60 * min })])
+      .when(reading(T0, { pluggedIn: false, socPct: 49, etaAt: T0 + 61 * min }))
+      .then([]);
+    spec
+      .givenInputs([reading(T0 - min, { pluggedIn: false, socPct: 50, etaAt: T0 + 60 * min })])
+      .when(reading(T0 + 15 * min, { pluggedIn: false, socPct: 45, etaAt: T0 + 80 * min }))
+      .then([{ type: 'SocSeen', at: T0 + 15 * min, socPct: 45 }, { type: 'EtaSeen', at: T0 + 15 * min, etaAt: T0 + 80 * min }]);
   });
 
   it('when the vehicle is configured, then its site and battery; an ETA is kept until a later reading has none', () => {

@@ -7,7 +7,7 @@ import { ProjectionInput } from '../projection';
  *  - charging.events VehicleMatched: the vehicle came back and a session started (`session` arrival at the match's
  *    time; an id-tag match is decided at the session start, a telematics or energy match a few minutes later);
  *  - telematics.readings: a switch of `pluggedIn` from false to true is a `telematics` arrival with the SoC of that
- *    reading (or the last one within SOC_FRESH_MS), true to false an `unplugged` departure; the latest ETA;
+ *    reading (or the last one kept, within SOC_FRESH_MS), true to false an `unplugged` departure; the latest ETA;
  *  - fleet.config VehicleConfigured (site, battery) and DepartureScheduled (`scheduled` departure with its need).
  *
  *  The fold is the same whatever the interleaving of the three topics (live consumption vs. replay): the telematics
@@ -15,12 +15,21 @@ import { ProjectionInput } from '../projection';
  *  and departures are sets keyed by id (a session, a reading, a departure id), ordered by (time, id), trimmed to the
  *  WINDOW_MS before the newest observation and to the newest MAX_OBSERVATIONS: both keep the same elements whatever
  *  the order they came in. What it cannot see: a match corrected to another vehicle (replacesVehicleId) stays an
- *  arrival of the first vehicle, whose row the correction (keyed by the new vehicle) does not reach. */
+ *  arrival of the first vehicle, whose row the correction (keyed by the new vehicle) does not reach.
+ *
+ *  Readings come every minute or so and the row holds up to 240 observations (about 15 kB): a reading changes the
+ *  row only when it switches the plug state, when the SoC kept is SOC_EVERY_MS old, or when the ETA appears,
+ *  disappears or moves by ETA_MOVE_MS. Otherwise the row is left alone and the sink writes nothing
+ *  (sink.bench.ts: rewriting it at every reading made the readings' apply five times slower). */
 
 export const WINDOW_MS = 8 * 7 * 24 * 3600_000;
 export const MAX_OBSERVATIONS = 120;
 /** A reading's SoC counts as the SoC at plug-in when the plug-in reading has none, if it is at most this old. */
 export const SOC_FRESH_MS = 3600_000;
+/** The SoC kept for that is renewed at most this often. */
+export const SOC_EVERY_MS = 15 * 60_000;
+/** An ETA is renewed when it moves by this much (the optimizer re-plans on the same threshold). */
+export const ETA_MOVE_MS = 15 * 60_000;
 
 export interface ArrivalObservation {
   /** sessionId (source session) or readingId (source telematics). */
@@ -42,13 +51,15 @@ export interface DepartureObservation {
 export interface VehicleHistory {
   readonly siteId: string | null;
   readonly batteryCapacityKwh: number | null;
-  /** From the latest telematics reading (by reading time). */
+  /** Plugged in, per the latest reading that said, and that reading's time (the switch to it, or the first one). */
   readonly pluggedIn: boolean | null;
-  readonly lastReadingAt: number | null;
+  readonly pluggedAt: number | null;
+  /** A recent telematics SoC (renewed every SOC_EVERY_MS). */
   readonly lastSocPct: number | null;
   readonly lastSocAt: number | null;
-  /** Expected arrival at the depot, from the latest reading that had one (null once a later reading has none). */
+  /** Expected arrival at the depot, per the reading at etaReadingAt (null when it had none). */
   readonly etaAt: number | null;
+  readonly etaReadingAt: number | null;
   readonly arrivals: readonly ArrivalObservation[];
   readonly departures: readonly DepartureObservation[];
 }
@@ -57,17 +68,20 @@ export const initial: VehicleHistory = {
   siteId: null,
   batteryCapacityKwh: null,
   pluggedIn: null,
-  lastReadingAt: null,
+  pluggedAt: null,
   lastSocPct: null,
   lastSocAt: null,
   etaAt: null,
+  etaReadingAt: null,
   arrivals: [],
   departures: [],
 };
 
 export type HistoryFact =
   | { readonly type: 'Configured'; readonly siteId: string | null; readonly batteryCapacityKwh: number }
-  | { readonly type: 'ReadingSeen'; readonly at: number; readonly pluggedIn: boolean | null; readonly socPct: number | null; readonly etaAt: number | null }
+  | { readonly type: 'PlugStateSeen'; readonly at: number; readonly pluggedIn: boolean }
+  | { readonly type: 'SocSeen'; readonly at: number; readonly socPct: number }
+  | { readonly type: 'EtaSeen'; readonly at: number; readonly etaAt: number | null }
   | { readonly type: 'Arrived'; readonly observation: ArrivalObservation }
   | { readonly type: 'Departed'; readonly observation: DepartureObservation };
 
@@ -94,16 +108,20 @@ export const decide = (h: VehicleHistory, i: ProjectionInput): HistoryFact[] => 
   }
   if (i.kind !== 'reading') return [];
   const r = i.reading;
-  // A reading older than the latest one seen (a provider's late delivery) tells nothing about transitions.
-  if (h.lastReadingAt !== null && r.readingAt <= h.lastReadingAt) return [];
   const facts: HistoryFact[] = [];
-  if (r.pluggedIn === true && h.pluggedIn === false) {
-    const soc = r.socPct ?? (h.lastSocAt !== null && r.readingAt - h.lastSocAt <= SOC_FRESH_MS ? h.lastSocPct : null);
-    facts.push({ type: 'Arrived', observation: { id: r.readingId, at: r.readingAt, source: 'telematics', socPct: soc } });
+  // A reading older than the plug state's (a provider's late delivery) tells nothing about a switch.
+  if (r.pluggedIn !== null && r.pluggedIn !== h.pluggedIn && (h.pluggedAt === null || r.readingAt > h.pluggedAt)) {
+    if (r.pluggedIn && h.pluggedIn === false) {
+      const soc = r.socPct ?? (h.lastSocAt !== null && r.readingAt - h.lastSocAt <= SOC_FRESH_MS && r.readingAt >= h.lastSocAt ? h.lastSocPct : null);
+      facts.push({ type: 'Arrived', observation: { id: r.readingId, at: r.readingAt, source: 'telematics', socPct: soc } });
+    }
+    if (!r.pluggedIn && h.pluggedIn === true)
+      facts.push({ type: 'Departed', observation: { id: r.readingId, at: r.readingAt, source: 'unplugged', requiredSocPct: null, requiredEnergyKwh: null } });
+    facts.push({ type: 'PlugStateSeen', at: r.readingAt, pluggedIn: r.pluggedIn });
   }
-  if (r.pluggedIn === false && h.pluggedIn === true)
-    facts.push({ type: 'Departed', observation: { id: r.readingId, at: r.readingAt, source: 'unplugged', requiredSocPct: null, requiredEnergyKwh: null } });
-  facts.push({ type: 'ReadingSeen', at: r.readingAt, pluggedIn: r.pluggedIn, socPct: r.socPct, etaAt: r.etaAt });
+  if (r.socPct !== null && (h.lastSocAt === null || r.readingAt - h.lastSocAt >= SOC_EVERY_MS)) facts.push({ type: 'SocSeen', at: r.readingAt, socPct: r.socPct });
+  const etaMoved = (h.etaAt === null) !== (r.etaAt === null) || (r.etaAt !== null && h.etaAt !== null && Math.abs(r.etaAt - h.etaAt) >= ETA_MOVE_MS);
+  if (etaMoved && (h.etaReadingAt === null || r.readingAt > h.etaReadingAt)) facts.push({ type: 'EtaSeen', at: r.readingAt, etaAt: r.etaAt });
   return facts;
 };
 
@@ -136,15 +154,12 @@ export const evolve = (h: VehicleHistory, f: HistoryFact): VehicleHistory => {
   switch (f.type) {
     case 'Configured':
       return { ...h, siteId: f.siteId, batteryCapacityKwh: f.batteryCapacityKwh };
-    case 'ReadingSeen':
-      return {
-        ...h,
-        pluggedIn: f.pluggedIn ?? h.pluggedIn,
-        lastReadingAt: f.at,
-        lastSocPct: f.socPct ?? h.lastSocPct,
-        lastSocAt: f.socPct !== null ? f.at : h.lastSocAt,
-        etaAt: f.etaAt,
-      };
+    case 'PlugStateSeen':
+      return { ...h, pluggedIn: f.pluggedIn, pluggedAt: f.at };
+    case 'SocSeen':
+      return { ...h, lastSocPct: f.socPct, lastSocAt: f.at };
+    case 'EtaSeen':
+      return { ...h, etaAt: f.etaAt, etaReadingAt: f.at };
     case 'Arrived':
       // A session matched twice (a repeat, or an earlier and a later match of the same session): the earliest time counts.
       return trimmed({ ...h, arrivals: upsert(h.arrivals, f.observation, (old, next) => (next.at < old.at ? next : old)) });

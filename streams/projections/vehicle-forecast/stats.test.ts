@@ -80,14 +80,14 @@ describe('vehicle forecast statistics', () => {
     const n = forecastVehicle('V1', site(late), { timeZone: tz, now: late })!.next;
     expect(n.returnAt).toEqual({ p10: late, p50: late, p90: localInstant(late, 0, 1065, tz) });
     const h = historyOf(v1, now);
-    const withEta = evolve(h, { type: 'ReadingSeen', at: now, pluggedIn: false, socPct: 33, etaAt: now + 90 * MIN });
+    const withEta = evolve(h, { type: 'EtaSeen', at: now, etaAt: now + 90 * MIN });
     const e = forecastVehicle('V1', [{ vehicleId: 'V1', history: withEta }], { timeZone: tz, now })!.next;
     expect(e).toMatchObject({ returnSource: 'eta', returnAt: { p10: now + 90 * MIN, p50: now + 90 * MIN, p90: now + 90 * MIN } });
   });
 
   it('next: at the depot, no return; the scheduled departure and the latest SoC decide the need', () => {
     const evening = localInstant(monday, 41, 21 * 60, tz); // Sunday 21:00: Monday's departure is scheduled, the vehicle plugged in
-    const h = evolve(historyOf(v1, evening), { type: 'ReadingSeen', at: evening, pluggedIn: true, socPct: 45, etaAt: null });
+    const h = [{ type: 'PlugStateSeen', at: evening, pluggedIn: true } as const, { type: 'SocSeen', at: evening, socPct: 45 } as const].reduce(evolve, historyOf(v1, evening));
     const n = forecastVehicle('V1', [{ vehicleId: 'V1', history: h }], { timeZone: tz, now: evening })!.next;
     expect(n).toMatchObject({ atDepot: true, returnAt: null, departureSource: 'scheduled', departAt: { p50: localInstant(monday, 42, 360, tz) }, requiredSocPct: { p50: 80 } });
     expect(n.energyNeedKwh).toEqual({ p10: 28, p50: 28, p90: 28 });
