@@ -49,7 +49,7 @@ describe('vehicle forecast history: given / when / then', () => {
 
   it('given the vehicle plugged in, when it unplugs, then an unplugged departure; a late older reading changes nothing', () => {
     const out = spec.givenInputs([reading(T0, { pluggedIn: true })]).when(reading(T0 + 12 * 60 * min, { pluggedIn: false, socPct: 90 }), reading(T0 + 60 * min, { pluggedIn: false }));
-    expect(out.state.departures).toEqual([{ id: `r:${T0 + 12 * 60 * min}`, at: T0 + 12 * 60 * min, source: 'unplugged', requiredSocPct: null, requiredEnergyKwh: null }]);
+    expect(out.state.departures).toEqual([{ id: `r:${T0 + 12 * 60 * min}`, at: T0 + 12 * 60 * min, source: 'unplugged', recordedAt: T0 + 12 * 60 * min, requiredSocPct: null, requiredEnergyKwh: null }]);
     expect(out.state).toMatchObject({ pluggedIn: false, pluggedAt: T0 + 12 * 60 * min, lastSocPct: 90 });
   });
 
@@ -61,8 +61,8 @@ describe('vehicle forecast history: given / when / then', () => {
   it('when departures are scheduled, then scheduled departures with their need; a reschedule of the same id replaces it', () => {
     const out = spec.given([]).when(departure(T0, 'D1', T0 + 15 * 60 * min), departure(T0 + min, 'D1', T0 + 16 * 60 * min, 90), departure(T0 + 2 * min, 'D0', T0 - day));
     expect(out.state.departures).toEqual([
-      { id: 'D0', at: T0 - day, source: 'scheduled', requiredSocPct: 80, requiredEnergyKwh: null },
-      { id: 'D1', at: T0 + 16 * 60 * min, source: 'scheduled', requiredSocPct: 90, requiredEnergyKwh: null },
+      { id: 'D0', at: T0 - day, source: 'scheduled', recordedAt: T0 + 2 * min, requiredSocPct: 80, requiredEnergyKwh: null },
+      { id: 'D1', at: T0 + 16 * 60 * min, source: 'scheduled', recordedAt: T0 + min, requiredSocPct: 90, requiredEnergyKwh: null },
     ]);
   });
 
@@ -86,6 +86,9 @@ describe('vehicle forecast history: given / when / then', () => {
   it('as days pass, observations older than the window before the newest are dropped, and at most MAX_OBSERVATIONS are kept', () => {
     const old = spec.given([]).when(matched(T0, 'old'), matched(T0 + WINDOW_MS + day, 'new'));
     expect(old.state.arrivals.map((a) => a.id)).toEqual(['new']);
+    // A departure scheduled far ahead counts from when it was scheduled: the history stays.
+    const ahead = spec.given([]).when(matched(T0, 'old'), departure(T0 + min, 'D9', T0 + 3 * WINDOW_MS));
+    expect(ahead.state.arrivals.map((a) => a.id)).toEqual(['old']);
     const many = Array.from({ length: MAX_OBSERVATIONS + 10 }, (_, k) => matched(T0 + k * 60 * min, `s${k}`));
     const kept = spec.given([]).when(...many).state.arrivals;
     expect(kept).toHaveLength(MAX_OBSERVATIONS);

@@ -13,8 +13,8 @@ import { ProjectionInput } from '../projection';
  *  The fold is the same whatever the interleaving of the three topics (live consumption vs. replay): the telematics
  *  state (plugged in, last SoC, ETA) is changed by readings only, which are one partition per vehicle; the arrivals
  *  and departures are sets keyed by id (a session, a reading, a departure id), ordered by (time, id), trimmed to the
- *  WINDOW_MS before the newest observation and to the newest MAX_OBSERVATIONS: both keep the same elements whatever
- *  the order they came in. What it cannot see: a match corrected to another vehicle (replacesVehicleId) stays an
+ *  WINDOW_MS before the latest recorded observation and to the newest MAX_OBSERVATIONS: both keep the same elements
+ *  whatever the order they came in. What it cannot see: a match corrected to another vehicle (replacesVehicleId) stays an
  *  arrival of the first vehicle, whose row the correction (keyed by the new vehicle) does not reach.
  *
  *  Readings come every minute or so and the row holds up to 240 observations (about 15 kB): a reading changes the
@@ -44,6 +44,9 @@ export interface DepartureObservation {
   readonly id: string;
   readonly at: number;
   readonly source: 'scheduled' | 'unplugged';
+  /** When the log recorded it (the configuration event, the reading): the window counts from this, so a departure
+   *  scheduled months ahead does not push the history out. */
+  readonly recordedAt: number;
   readonly requiredSocPct: number | null;
   readonly requiredEnergyKwh: number | null;
 }
@@ -103,7 +106,7 @@ export const decide = (h: VehicleHistory, i: ProjectionInput): HistoryFact[] => 
     const b = i.config.body;
     if (b.type === 'VehicleConfigured') return [{ type: 'Configured', siteId: b.siteId, batteryCapacityKwh: b.batteryCapacityKwh }];
     if (b.type === 'DepartureScheduled')
-      return [{ type: 'Departed', observation: { id: b.departureId, at: b.departAt, source: 'scheduled', requiredSocPct: b.requiredSocPct, requiredEnergyKwh: b.requiredEnergyKwh } }];
+      return [{ type: 'Departed', observation: { id: b.departureId, at: b.departAt, source: 'scheduled', recordedAt: i.config.at, requiredSocPct: b.requiredSocPct, requiredEnergyKwh: b.requiredEnergyKwh } }];
     return [];
   }
   if (i.kind !== 'reading') return [];
@@ -116,7 +119,7 @@ export const decide = (h: VehicleHistory, i: ProjectionInput): HistoryFact[] => 
       facts.push({ type: 'Arrived', observation: { id: r.readingId, at: r.readingAt, source: 'telematics', socPct: soc } });
     }
     if (!r.pluggedIn && h.pluggedIn === true)
-      facts.push({ type: 'Departed', observation: { id: r.readingId, at: r.readingAt, source: 'unplugged', requiredSocPct: null, requiredEnergyKwh: null } });
+      facts.push({ type: 'Departed', observation: { id: r.readingId, at: r.readingAt, source: 'unplugged', recordedAt: r.readingAt, requiredSocPct: null, requiredEnergyKwh: null } });
     facts.push({ type: 'PlugStateSeen', at: r.readingAt, pluggedIn: r.pluggedIn });
   }
   if (r.socPct !== null && (h.lastSocAt === null || r.readingAt - h.lastSocAt >= SOC_EVERY_MS)) facts.push({ type: 'SocSeen', at: r.readingAt, socPct: r.socPct });
@@ -127,13 +130,17 @@ export const decide = (h: VehicleHistory, i: ProjectionInput): HistoryFact[] => 
 
 const byTimeThenId = (a: { at: number; id: string }, b: { at: number; id: string }): number => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-/** The window and the cap over both lists: kept are the newest MAX_OBSERVATIONS of those within WINDOW_MS of the newest. */
+/** When an observation was recorded: a return when it happened, a departure when it was scheduled or seen. */
+const recorded = (o: ArrivalObservation | DepartureObservation): number => ('recordedAt' in o ? o.recordedAt : o.at);
+
+/** The window and the cap over both lists: kept are the newest MAX_OBSERVATIONS of those recorded within WINDOW_MS of
+ *  the latest recorded. */
 const trimmed = (h: VehicleHistory): VehicleHistory => {
   let newest = -Infinity;
-  for (const o of h.arrivals) newest = Math.max(newest, o.at);
-  for (const o of h.departures) newest = Math.max(newest, o.at);
-  const keep = <O extends { at: number; id: string }>(xs: readonly O[]): readonly O[] => {
-    const inWindow = xs.filter((o) => o.at >= newest - WINDOW_MS);
+  for (const o of h.arrivals) newest = Math.max(newest, recorded(o));
+  for (const o of h.departures) newest = Math.max(newest, recorded(o));
+  const keep = <O extends ArrivalObservation | DepartureObservation>(xs: readonly O[]): readonly O[] => {
+    const inWindow = xs.filter((o) => recorded(o) >= newest - WINDOW_MS);
     const kept = inWindow.length > MAX_OBSERVATIONS ? inWindow.slice(inWindow.length - MAX_OBSERVATIONS) : inWindow;
     return kept.length === xs.length ? xs : kept;
   };

@@ -38,7 +38,7 @@ export const vehicleForecastHistoryTable: TableDef = {
     t(
       'departures',
       'jsonb',
-      'departures, oldest first: [{id, at (epoch ms), source, requiredSocPct, requiredEnergyKwh}]; source scheduled (fleet.config DepartureScheduled, ' +
+      'departures, oldest first: [{id, at (epoch ms), source, recordedAt (epoch ms: when the log recorded it; the 8 weeks count from it), requiredSocPct, requiredEnergyKwh}]; source scheduled (fleet.config DepartureScheduled, ' +
         'id = departureId, at = departAt) or unplugged (telematics pluggedIn true -> false, id = readingId)',
     ),
   ],
