@@ -13,9 +13,11 @@ import { Routine, routineInputs } from '../../streams/projections/vehicle-foreca
 import { forecastVehicle, localInstant } from '../../streams/projections/vehicle-forecast/stats';
 import { applyBatch } from '../../streams/sink/apply';
 import { freshPgSchema, uniq } from '../support/stack';
+import { startTestApi } from './harness';
 
 /** The forecast projection written by the sink's own batch apply into a freshly migrated schema of the machine's
- *  PostgreSQL, read back by the forecast routes over HTTP (the routes alone on a loopback server: no broker needed). */
+ *  PostgreSQL, read back by the forecast routes over HTTP: the routes alone on a loopback server (no broker needed),
+ *  and once through the whole API (keys, OpenAPI). */
 jest.setTimeout(120_000);
 
 const tz = 'Europe/Berlin';
@@ -111,6 +113,21 @@ describe('GET /api/v1/vehicles/{id}/forecast over the projection', () => {
     for (const path of ['/api/v1/vehicles/{vehicleId}/forecast', '/api/v1/sites/{siteId}/forecast']) {
       expect(doc.paths[path]!.get['x-scope']).toBe('history:read');
       expect(doc.paths[path]!.get.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(['at', 'minSamples']));
+    }
+  });
+
+  it('the API serves it with a key of scope history:read and lists it in /openapi.json', async () => {
+    const t = await startTestApi({ projectionSchema: db.schema });
+    try {
+      const reader = await t.issueKey(['history:read']);
+      const r = await t.call('GET', `/api/v1/vehicles/${v1.vehicleId}/forecast?at=${new Date(at).toISOString()}`, { key: reader });
+      expect(r.status).toBe(200);
+      expect(r.json.weekdays[1].returnTime.p50).toBe('17:25');
+      expect((await t.call('GET', `/api/v1/sites/${site}/forecast`, { key: null })).status).toBe(401);
+      const doc = (await t.call('GET', '/openapi.json', { key: null })).json;
+      expect(doc.paths['/api/v1/vehicles/{vehicleId}/forecast'].get['x-scope']).toBe('history:read');
+    } finally {
+      await t.stop();
     }
   });
 });
