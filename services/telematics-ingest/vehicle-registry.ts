@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer } from 'kafkajs';
+import { catalog } from '../../schemas/catalog';
+import { ConfigEvent } from '../../schemas/fleet-config';
+import { GlobalTable, startGlobalTable } from '../../streams/runtime/global-table';
 import { ServiceContext } from '../common/service';
-import { Topics } from '../../schemas/topics';
-import { configFromAvro, ConfigEvent } from '../../schemas/fleet-config';
+import { superviseConsumer } from '../common/supervised-consumer';
 
 /** (provider, providerVehicleId) → vehicleId, folded from VehicleConfigured events on fleet.config.
  *  A vehicle configured again with another provider or provider id loses its old mapping. The fold mutates its maps
- *  (O(1) per event; fleet.config is read from the beginning at every start). */
+ *  (O(1) per event; fleet.config is read from the beginning at every start of the process). */
 export interface VehicleMapping {
   readonly vehicleId: string;
 }
@@ -43,104 +44,47 @@ export const lookup = (s: RegistryState, provider: string, providerVehicleId: st
 
 export interface VehicleRegistry {
   lookup(provider: string, providerVehicleId: string): VehicleMapping | undefined;
-  /** Waits until every fleet.config record written before this call is folded in (false on timeout). Lets a
-   *  reading for a vehicle configured a moment ago find it: asked before a reading is refused as unknown. */
+  /** Waits until every fleet.config record written before this call is folded in (false on timeout, or while the
+   *  registry's table is down). Lets a reading for a vehicle configured a moment ago find it: asked before a reading
+   *  is refused as unknown. */
   catchUp(timeoutMs: number): Promise<boolean>;
   readonly size: number;
   stop(): Promise<void>;
 }
 
-/** Follows fleet.config from the beginning with a throw-away consumer group (no offsets committed: every instance
- *  folds the whole topic). kafkajs restarts a consumer only after retriable crashes; after any other crash (a broker
- *  gone for longer than its retries) a fresh consumer resumes from the position reached, so the registry keeps
- *  following through Kafka outages. Once stopped, nothing restarts. */
-export const followVehicleRegistry = async (ctx: ServiceContext, opts: { readyTimeoutMs?: number; recreateAfterMs?: number } = {}): Promise<VehicleRegistry> => {
+/** fleet.config as a global table of the fold runtime (streams/runtime/global-table.ts: read in full at start, then
+ *  followed; every record folded once, decoded by the catalog's entry), supervised as the part `vehicle-registry`:
+ *  restarted with backoff when its consumer dies, named by `/ready` while it is down or reading. A replacement folds
+ *  into the same maps from where the last table stopped, so lookups keep answering through a restart. */
+export const followVehicleRegistry = async (ctx: ServiceContext, opts: { partName?: string } = {}): Promise<VehicleRegistry> => {
   const state = initialRegistry();
-  const position = new Map<number, number>();
-  const admin: Admin = ctx.kafka.admin();
+  const positions = new Map<string, number>();
   const log = ctx.log.child({ component: 'telematics-registry' });
-  let consumer: Consumer | undefined;
-  let stopped = false;
-  let recreateTimer: NodeJS.Timeout | undefined;
+  let table: GlobalTable<RegistryState> | undefined;
 
-  const startConsumer = async (): Promise<void> => {
-    const c = ctx.kafka.consumer({
+  const supervisor = await superviseConsumer(ctx, opts.partName ?? 'vehicle-registry', async () => {
+    table = undefined;
+    const t = await startGlobalTable({
+      kafka: ctx.kafka,
+      serde: ctx.serde,
+      log,
+      topic: catalog.fleetConfig,
       groupId: `telematics-ingest-registry-${randomUUID()}`,
-      maxWaitTimeInMs: 100,
-      sessionTimeout: 30000,
-      retry: { restartOnFailure: async () => !stopped },
+      initial: state,
+      evolve: evolveRegistry,
+      positions,
     });
-    consumer = c;
-    c.on(c.events.CRASH, ({ payload }) => {
-      if (payload.restart || stopped) return;
-      log.warn('fleet.config consumer crashed; following again with a fresh one', { err: payload.error });
-      recreateTimer = setTimeout(() => {
-        void c.disconnect().catch(() => undefined);
-        if (!stopped) startConsumer().catch(() => undefined);
-      }, opts.recreateAfterMs ?? 2000);
-    });
-    // A fresh consumer after a crash resumes where the last one was; the first one starts at the beginning.
-    c.on(c.events.GROUP_JOIN, () => {
-      for (const [partition, offset] of position) c.seek({ topic: Topics.fleetConfig, partition, offset: String(offset) });
-    });
-    try {
-      await c.connect();
-      await c.subscribe({ topic: Topics.fleetConfig, fromBeginning: true });
-      await c.run({
-        autoCommit: false,
-        eachMessage: async ({ message, partition }) => {
-          if ((position.get(partition) ?? 0) > Number(message.offset)) return;
-          try {
-            if (message.value) evolveRegistry(state, configFromAvro(await ctx.serde.decode<Record<string, unknown>>(message.value)));
-          } catch (e) {
-            log.warn('skipping undecodable fleet.config record', { partition, offset: message.offset, err: e as Error });
-          }
-          position.set(partition, Number(message.offset) + 1);
-        },
-      });
-    } catch (e) {
-      await c.disconnect().catch(() => undefined);
-      if (stopped) return;
-      log.warn('cannot follow fleet.config yet; retrying', { err: e as Error });
-      recreateTimer = setTimeout(() => void startConsumer().catch(() => undefined), opts.recreateAfterMs ?? 2000);
-      throw e;
-    }
-  };
+    table = t;
+    log.info('vehicle registry ready', { vehicles: state.byProviderId.size });
+    return { topics: t.topics, groupId: t.groupId, positions: t.positions, consumers: t.consumers, died: t.died, stop: t.stop };
+  });
 
-  await admin.connect();
-  await startConsumer();
-
-  const caughtUpTo = (high: { partition: number; high: string }[]) => high.every((h) => (position.get(h.partition) ?? 0) >= Number(h.high));
-  const catchUp = async (timeoutMs: number): Promise<boolean> => {
-    const deadline = Date.now() + timeoutMs;
-    let high: { partition: number; high: string }[];
-    try {
-      high = (await admin.fetchTopicOffsets(Topics.fleetConfig)).map((o) => ({ partition: o.partition, high: o.high }));
-    } catch (e) {
-      log.warn('cannot read fleet.config offsets', { err: e as Error });
-      return false;
-    }
-    while (!caughtUpTo(high)) {
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return true;
-  };
-
-  const ready = await catchUp(opts.readyTimeoutMs ?? 60000);
-  if (!ready) log.warn('fleet.config not fully read at start; unknown vehicles will wait for it');
-  log.info('vehicle registry ready', { vehicles: state.byProviderId.size });
   return {
     lookup: (p, id) => lookup(state, p, id),
-    catchUp,
+    catchUp: (timeoutMs) => table?.catchUp(timeoutMs) ?? Promise.resolve(false),
     get size() {
       return state.byProviderId.size;
     },
-    stop: async () => {
-      stopped = true;
-      if (recreateTimer) clearTimeout(recreateTimer);
-      await consumer?.disconnect().catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
-    },
+    stop: () => supervisor.stop(),
   };
 };
