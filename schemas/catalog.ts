@@ -4,6 +4,7 @@ import * as t from 'io-ts';
 import { ChargingEvent, toAvro } from './events';
 import { ConfigEvent, configToAvro } from './fleet-config';
 import { OcppFrameRecord } from './frame-chain';
+import { decodePlanRecord, PlanRecord } from './plan-record';
 import { CommandResult, CommandResultCodec, decodeChargingEvent, decodeConfigEvent, decodeWith, OcppFrameCodec, TelematicsReadingCodec, TelematicsReadingRecord } from './records';
 import { decodeSiteMeterReading, SiteMeterReading, SiteMeterRejectionCodec } from './site-meter-record';
 import { decodeSiteRouted, encodeSiteRouted, SiteRouted } from './site-routed';
@@ -81,11 +82,11 @@ export const catalog = {
   ocppRejected: entry(Topics.ocppRejected, fields, same, ['services/ocpp-gateway'], []),
   ocppCommands: entry(Topics.ocppCommands, fields, same, ['services/optimizer', 'services/api'], ['services/ocpp-gateway', 'services/optimizer']),
   ocppCommandResults: entry<CommandResult>(Topics.ocppCommandResults, decodeWith(CommandResultCodec), same, ['services/ocpp-gateway'], ['streams/normalizer', 'services/optimizer', 'services/api']),
-  telematicsReadings: entry<TelematicsReadingRecord>(Topics.telematicsReadings, decodeWith(TelematicsReadingCodec), same, ['services/telematics-ingest'], ['streams/vehicle-tracker', 'streams/projections', 'services/optimizer']),
+  telematicsReadings: entry<TelematicsReadingRecord>(Topics.telematicsReadings, decodeWith(TelematicsReadingCodec), same, ['services/telematics-ingest'], ['streams/vehicle-tracker', 'streams/projections', 'services/optimizer', 'services/dashboard']),
   telematicsRejected: entry(Topics.telematicsRejected, fields, same, ['services/telematics-ingest'], []),
   chargingEvents: entry<ChargingEvent>(Topics.chargingEvents, decodeChargingEvent, toAvro, ['streams/normalizer', 'streams/vehicle-tracker'], ['streams/vehicle-tracker', 'streams/projections', 'streams/partner-router', 'services/optimizer', 'services/dashboard']),
-  optimizerPlans: entry(Topics.optimizerPlans, fields, same, ['services/optimizer'], ['services/api', 'services/dashboard']),
-  fleetConfig: entry<ConfigEvent>(Topics.fleetConfig, decodeConfigEvent, configToAvro, ['services/api'], ['streams/vehicle-tracker', 'streams/projections', 'streams/partner-router', 'services/optimizer', 'services/ocpp-gateway']),
+  optimizerPlans: entry<PlanRecord>(Topics.optimizerPlans, decodePlanRecord, same, ['services/optimizer'], ['streams/projections', 'services/api', 'services/dashboard']),
+  fleetConfig: entry<ConfigEvent>(Topics.fleetConfig, decodeConfigEvent, configToAvro, ['services/api'], ['streams/vehicle-tracker', 'streams/projections', 'streams/partner-router', 'services/optimizer', 'services/ocpp-gateway', 'services/telematics-ingest', 'services/dashboard']),
   siteMeterReadings: entry<SiteMeterReading>(Topics.siteMeterReadings, decodeSiteMeterReading, same, ['services/site-meters'], ['streams/projections', 'services/optimizer']),
   siteMeterRejected: entry(Topics.siteMeterRejected, decodeWith(SiteMeterRejectionCodec), same, ['services/site-meters'], []),
   normalizerChargersChangelog: { name: changelogTopic('normalizer', 'chargers'), producers: ['streams/normalizer'], consumers: ['streams/normalizer'] },
