@@ -13,7 +13,7 @@ const frame = (protocol: string, direction: 'IN' | 'OUT', kind: 'CALL' | 'CALLRE
   frameId: `f${++n}`, chargePointId: 'CP', gatewayId: 'gw', protocol, direction, kind, messageTypeId: kind === 'CALL' ? 2 : kind === 'CALLRESULT' ? 3 : 4,
   uniqueId, action, payloadJson: JSON.stringify(payload), errorCode: null, errorDescription: null, commandId: null, raw: '', receivedAt: T + n, seq: n, prevHash: '', hash: '',
 }) as OcppFrame;
-const inputs = (fs: OcppFrame[]): NormalizerInput[] => fs.map((f, i) => ({ from: 'frames', value: f, key: 'CP', source: { topic: 'ocpp.frames', partition: 0, offset: i } }));
+const inputs = (fs: OcppFrame[]): NormalizerInput[] => fs.map((f, i) => ({ from: 'frames', value: f, key: 'CP', source: { topic: 'ocpp.frames', partition: 0, offset: i }, timestamp: f.receivedAt }));
 const bodies = (fs: OcppFrame[]): EventBody[] => publishedEvents(spec.given().when(...inputs(fs)).events).map((e) => e.body);
 
 describe('token decisions', () => {

@@ -10,7 +10,7 @@ const spec = specFor({ initial: initialCharger, decide: decideNormalizer, evolve
 
 /** Frames as they arrive from ocpp.frames partition 0, numbered from `first`. */
 const frames = (fs: readonly OcppFrame[], first = 0): NormalizerInput[] =>
-  fs.map((f, i) => ({ from: 'frames', value: f, key: f.chargePointId, source: { topic: 'ocpp.frames', partition: 0, offset: first + i } }));
+  fs.map((f, i) => ({ from: 'frames', value: f, key: f.chargePointId, source: { topic: 'ocpp.frames', partition: 0, offset: first + i }, timestamp: f.receivedAt }));
 
 const events = (facts: readonly ChargerFact[]): ChargingEvent[] => publishedEvents(facts);
 

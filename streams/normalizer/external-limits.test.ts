@@ -14,6 +14,7 @@ const call = (action: string, payload: object, offset: number): NormalizerInput 
   key: 'CP-1',
   value: { ...template, action, uniqueId: `u${offset}`, payloadJson: JSON.stringify(payload), raw: '', receivedAt: t0 + offset * 1000 } satisfies OcppFrame,
   source: { topic: 'ocpp.frames', partition: 0, offset },
+  timestamp: t0 + offset * 1000,
 });
 const bodies = (...inputs: NormalizerInput[]) => publishedEvents(spec.given().when(...inputs).events).map((e) => e.body);
 

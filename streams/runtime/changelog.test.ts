@@ -8,7 +8,7 @@ import { specFor } from './spec';
 
 const spec = specFor({ initial: initialCharger, decide: decideNormalizer, evolve });
 const frames = session16({ chargePointId: 'CP-7', t0: Date.UTC(2026, 3, 1, 9), idTag: 'T', meterStartWh: 1000, energyWh: 9000, minutes: 30, socStartPct: 40 });
-const inputs: NormalizerInput[] = frames.map((f, i) => ({ from: 'frames', value: f, key: f.chargePointId, source: { topic: 'ocpp.frames', partition: 2, offset: i } }));
+const inputs: NormalizerInput[] = frames.map((f, i) => ({ from: 'frames', value: f, key: f.chargePointId, source: { topic: 'ocpp.frames', partition: 2, offset: i }, timestamp: f.receivedAt }));
 
 describe('store changelog records', () => {
   it('given a charger mid-session, its state comes back from its changelog record unchanged', () => {

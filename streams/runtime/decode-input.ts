@@ -24,7 +24,7 @@ export const inputDecoder = <I extends InputTopics>(inputs: I, serde: TopicSerde
     const decoded = decodeRecord({ name: topic, decode: r.input.decode }, { partition, offset }, raw);
     if (E.isLeft(decoded)) return E.left(describeUndecodable(decoded.left));
     // The role and the decoder come from the same entry of `inputs`: the pair is a Received<I>.
-    const input = { from: r.role, value: decoded.right, key: m.key?.toString() ?? null, source: { topic, partition, offset } } as Received<I>;
+    const input = { from: r.role, value: decoded.right, key: m.key?.toString() ?? null, source: { topic, partition, offset }, timestamp: Number(m.timestamp) } as Received<I>;
     return E.right(input);
   };
 };

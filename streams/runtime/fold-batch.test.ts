@@ -26,7 +26,7 @@ const message = (offset: number, key: string, value: string): KafkaMessage => ({
 describe('foldBatch', () => {
   const decode = async (topic: string, partition: number, m: KafkaMessage) => {
     const n = Number(m.value!.toString());
-    return Number.isNaN(n) ? E.left(`${topic}[${partition}]@${m.offset}: not a number`) : E.right({ from: 'numbers' as const, value: n, key: m.key!.toString(), source: { topic, partition, offset: Number(m.offset) } });
+    return Number.isNaN(n) ? E.left(`${topic}[${partition}]@${m.offset}: not a number`) : E.right({ from: 'numbers' as const, value: n, key: m.key!.toString(), source: { topic, partition, offset: Number(m.offset) }, timestamp: Number(m.timestamp) });
   };
 
   it('given committed sums, folds from the expected offset into a copy of the changed keys, skipping what does not decode or throws', async () => {

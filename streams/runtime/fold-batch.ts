@@ -6,16 +6,25 @@ import { evolveAll, FoldDefinition, initialOf, InputTopics } from './fold';
 export interface FoldedBatch<S> {
   /** The keys whose state changed, with their new state. */
   readonly changed: ReadonlyMap<string, S>;
-  /** Encoded output records, in order. */
-  readonly outputs: readonly { key: string; value: Buffer }[];
+  /** Encoded output records, in order; `topic` undefined: the fold's output topic. */
+  readonly outputs: readonly OutputRecord[];
   /** Records at or after `from`, folded or skipped. */
   readonly records: number;
+}
+
+export interface OutputRecord {
+  readonly topic: string | undefined;
+  readonly key: string;
+  readonly value: Buffer;
+  readonly timestamp?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface BatchContext<S, I extends InputTopics, Ev, O> {
   readonly fold: FoldDefinition<S, I, Ev, O>;
   readonly decode: InputDecoder<I>;
-  readonly encodeOutput: (value: O) => Promise<Buffer>;
+  /** Encodes an output value with the schema of `topic` (undefined: the fold's output topic). */
+  readonly encodeOutput: (value: O, topic: string | undefined) => Promise<Buffer>;
   /** The state of a key as committed (the store partition); undefined: never seen. */
   readonly committed: (key: string) => S | undefined;
   /** Whether the records fold into the store (the store's input topic) or are decided on the initial state. */
@@ -32,7 +41,7 @@ export const foldBatch = async <S, I extends InputTopics, Ev, O>(c: BatchContext
   const store = fold.store;
   const initial = initialOf(fold);
   const changed = new Map<string, S>();
-  const outputs: { key: string; value: Buffer }[] = [];
+  const outputs: OutputRecord[] = [];
   let records = 0;
   for (const m of messages) {
     const offset = Number(m.offset);
@@ -48,10 +57,17 @@ export const foldBatch = async <S, I extends InputTopics, Ev, O>(c: BatchContext
       const key = c.stateful && store ? store.keyOf(input.right) : undefined;
       const before = key === undefined ? initial : (changed.get(key) ?? c.committed(key) ?? initial);
       const events = fold.decide(before, input.right);
-      const encoded: { key: string; value: Buffer }[] = [];
+      const encoded: OutputRecord[] = [];
       for (const e of events) {
         const out = fold.publish(e);
-        if (out) encoded.push({ key: out.key, value: await c.encodeOutput(out.value) });
+        if (!out) continue;
+        encoded.push({
+          topic: out.topic,
+          key: out.key,
+          value: await c.encodeOutput(out.value, out.topic),
+          ...(out.timestamp !== undefined ? { timestamp: String(out.timestamp) } : {}),
+          ...(out.headers ? { headers: out.headers } : {}),
+        });
       }
       if (key !== undefined) {
         const after = evolveAll(fold.evolve, before, events);

@@ -17,10 +17,22 @@ export type InputTopics = Readonly<Record<string, InputTopic<unknown>>>;
 
 type ValueOf<T> = T extends InputTopic<infer A> ? A : never;
 
-/** One decoded input record, tagged with the role of its topic (`from`) and where it came from. */
+/** One decoded input record, tagged with the role of its topic (`from`), where it came from, and when the log received
+ *  it (`timestamp`: the record's timestamp, epoch ms). */
 export type Received<I extends InputTopics> = {
-  readonly [K in keyof I & string]: { readonly from: K; readonly value: ValueOf<I[K]>; readonly key: string | null; readonly source: SourceRef };
+  readonly [K in keyof I & string]: { readonly from: K; readonly value: ValueOf<I[K]>; readonly key: string | null; readonly source: SourceRef; readonly timestamp: number };
 }[keyof I & string];
+
+/** What `publish` makes of an event: a record of the output's schema, by default to the output topic. `topic` sends it
+ *  to another topic of the same schema (a router's per-partner topics: the fold makes sure it exists, in
+ *  `beforeDecide`); `timestamp` and `headers` are the record's own. */
+export interface Published<O> {
+  readonly key: string;
+  readonly value: O;
+  readonly topic?: string;
+  readonly timestamp?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
 
 /** State kept per key, one store per partition of `input` (the key must be that topic's record key, so that the
  *  store's partitions are the input's). Changes go to a compacted changelog topic. */
@@ -46,10 +58,14 @@ export interface FoldDefinition<S, I extends InputTopics, Ev, O> {
   readonly initial?: S;
   readonly decide: (state: S, input: Received<I>) => readonly Ev[];
   readonly evolve: (state: S, event: Ev) => S;
-  readonly publish: (event: Ev) => { readonly key: string; readonly value: O } | undefined;
+  readonly publish: (event: Ev) => Published<O> | undefined;
   /** Awaited before an input is decided: e.g. a router waits for its global table to catch up on a key it does not
    *  know yet. decide itself stays synchronous and pure. */
   readonly beforeDecide?: (input: Received<I>) => Promise<void>;
+  /** Awaited once before the records of a fetched batch are decided (e.g. a router reads its global table up to the
+   *  end, so that every change written before the batch was fetched is applied to it). If it throws, the batch is not
+   *  folded and is read again from the partition's position. */
+  readonly beforeBatch?: () => Promise<void>;
 }
 
 /** A fold with a keyed store. */

@@ -45,8 +45,10 @@ export interface FollowerOptions<I extends InputTopics, T> {
   /** Where to start an input that has no resume position: epoch ms (the first record at or after it); default its
    *  beginning. */
   readonly since?: Partial<Record<keyof I & string, number>>;
-  /** Next offsets by `topic:partition` to resume from (a replacement continuing a view a crashed follower built). */
-  readonly resume?: ReadonlyMap<string, number>;
+  /** The positions of the view (next offset by `topic:partition`), kept in this map: a replacement that continues
+   *  the view a crashed follower built (folding into the same `initial`) passes that follower's map and resumes
+   *  exactly where it stopped. Default: a new map, every input from its beginning or `since`. */
+  readonly positions?: Map<string, number>;
   /** Read every input up to its end offsets as of the start before resolving, reporting progress. */
   readonly readToEnd?: boolean;
   readonly progress?: (done: number, total: number) => void;
@@ -61,7 +63,7 @@ export const toFold = (position: number | undefined, offset: number): boolean =>
 export const startFollower = async <I extends InputTopics, T>(o: FollowerOptions<I, T>): Promise<Follower<T>> => {
   let view = o.initial;
   const topics = Object.values(o.inputs).map((i) => i.name);
-  const next = new Map<string, number>(o.resume ?? []);
+  const next = o.positions ?? new Map<string, number>();
   const decode = inputDecoder(o.inputs, o.serde);
   const admin: Admin = o.kafka.admin();
   await admin.connect();

@@ -37,9 +37,9 @@ export interface GlobalTableOptions<A, T> {
   readonly groupId: string;
   readonly initial: T;
   readonly evolve: (table: T, value: A) => T;
-  /** Next offsets by `topic:partition` to resume from, folding into `initial` (a replacement that continues the view a
-   *  crashed table built). Default: the topic's beginning. */
-  readonly resume?: ReadonlyMap<string, number>;
+  /** The positions map of the value being continued (see ./follower.ts): a replacement that folds into the value a
+   *  crashed table built, from where it stopped. Default: the topic's beginning. */
+  readonly positions?: Map<string, number>;
   /** Progress while reading the topic up to its end at start. */
   readonly progress?: (done: number, total: number) => void;
 }
@@ -54,7 +54,7 @@ export const startGlobalTable = <A, T>(o: GlobalTableOptions<A, T>): Promise<Glo
     groupId: o.groupId,
     initial: o.initial,
     evolve: (table: T, r) => o.evolve(table, r.value),
-    ...(o.resume ? { resume: o.resume } : {}),
+    ...(o.positions ? { positions: o.positions } : {}),
     readToEnd: true,
     ...(o.progress ? { progress: o.progress } : {}),
   });

@@ -1,4 +1,4 @@
-import { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { TopicSerde } from '../../schemas/registry';
 import { PartHandle } from '../../services/common/health';
@@ -53,6 +53,8 @@ export interface RunningFold<S> {
   readonly died: Promise<Error>;
   /** The store partitions this instance holds, by partition. */
   stores(): ReadonlyMap<number, ReadonlyMap<string, S>>;
+  /** Its group's consumer (for a supervisor's lag monitor: a crash shows as down until it joins again). */
+  readonly consumers: readonly Consumer[];
   stop(): Promise<void>;
 }
 
@@ -248,6 +250,16 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       resolveOffset(batch.lastOffset());
       return;
     }
+    if (fold.beforeBatch) {
+      try {
+        await waitBeating(fold.beforeBatch(), heartbeat);
+      } catch (e) {
+        log.warn('not ready for this batch; it is read again', { processor: fold.name, topic, partition, err: e as Error });
+        consumer.seek({ topic, partition, offset: String(task.next) });
+        await sleep(500);
+        return;
+      }
+    }
 
     let beat = Date.now();
     const { changed, outputs, records } = await foldBatch(
@@ -256,7 +268,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
         decode,
         stateful: task.stateful,
         committed: (key) => task.store.get(key),
-        encodeOutput: (value) => serde.encode(fold.output.schemaTopic, fold.output.encode(value)),
+        encodeOutput: (value, to) => serde.encode(to ?? fold.output.schemaTopic, fold.output.encode(value)),
         skipped: (offset, why) => {
           if (why.reason !== undefined) metrics.undecodable(fold.name, topic);
           // A fold that throws, or an output the schema refuses, is a bug to fix; an undecodable record is bad input.
@@ -281,7 +293,14 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       const changes = [];
       if (restoreContext) for (const [key, s] of changed) changes.push(await changeRecord(restoreContext, key, partition, s));
       const topicMessages = [];
-      if (outputs.length > 0) topicMessages.push({ topic: fold.output.name, messages: [...outputs] });
+      const byTopic = new Map<string, Message[]>();
+      for (const { topic: to, ...m } of outputs) {
+        const name = to ?? fold.output.name;
+        const list = byTopic.get(name) ?? [];
+        list.push(m);
+        byTopic.set(name, list);
+      }
+      for (const [name, messages] of byTopic) topicMessages.push({ topic: name, messages });
       if (changes.length > 0 && changelog) topicMessages.push({ topic: changelog.name, messages: changes });
       if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: DURABLE_ACKS });
       await whileConcurrent(() => txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic, partitions: [{ partition, offset: String(upTo) }] }] }));
@@ -324,6 +343,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
   return {
     instanceId: id,
     died,
+    consumers: [c],
     stores: () => new Map([...tasks.values()].filter((t) => t.stateful).map((t) => [t.partition, t.store])),
     stop: async () => {
       await c.disconnect();

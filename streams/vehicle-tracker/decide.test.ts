@@ -14,7 +14,7 @@ const asTrackerInput = (i: SimInput): TrackerInput[] => (i.kind === 'event' || i
 
 /** Inputs as the tracker receives them from vehicle-tracker.by-site: one site, first read at in[0]@offset. */
 const received = (inputs: readonly SimInput[], first = 0): TrackerReceived[] =>
-  inputs.flatMap(asTrackerInput).map((input, i) => ({ from: 'bySite', key: 'DEPOT', value: { input, source: { topic: 'in', partition: 0, offset: first + i } }, source: { topic: 'vehicle-tracker.by-site', partition: 0, offset: first + i } }));
+  inputs.flatMap(asTrackerInput).map((input, i) => ({ from: 'bySite', key: 'DEPOT', value: { input, source: { topic: 'in', partition: 0, offset: first + i } }, source: { topic: 'vehicle-tracker.by-site', partition: 0, offset: first + i }, timestamp: 0 }));
 
 const fold = (inputs: readonly SimInput[], state: TrackerState = initialTracker, first = 0) => {
   const o = spec.givenState(state).when(...received(inputs, first));

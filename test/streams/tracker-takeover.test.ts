@@ -132,7 +132,7 @@ describe('vehicle tracker: two instances in one group, one SIGKILLed mid-batch, 
     const decideOne = decideTracker();
     for (const r of [...routed].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) {
       const before = states.get(r.routed.site) ?? initialTracker;
-      const facts = decideOne(before, { from: 'bySite', key: r.routed.site, value: { source: r.routed.source, input: r.routed.input }, source: { topic: topics.bySite, partition: r.partition, offset: r.offset } });
+      const facts = decideOne(before, { from: 'bySite', key: r.routed.site, value: { source: r.routed.source, input: r.routed.input }, source: { topic: topics.bySite, partition: r.partition, offset: r.offset }, timestamp: 0 });
       states.set(r.routed.site, facts.reduce(evolve, before));
       decided.push(...publishedEvents(facts));
     }
