@@ -105,7 +105,7 @@ describe('a global table', () => {
       groupId: uniq('gt-resume'),
       initial: [] as string[],
       evolve: (s, e) => [...s, e.eventId],
-      resume: new Map([[`${topic}:0`, 240]]),
+      positions: new Map([[`${topic}:0`, 240]]),
     });
     try {
       expect(resumed.current()).toEqual(Array.from({ length: 10 }, (_, i) => `e${240 + i}`));
