@@ -8,6 +8,7 @@ import { createKeyStore, keyMigrations } from './auth';
 import { createConfigLog } from './config-log';
 import { buildOpenApi } from './openapi';
 import { configRoutes } from './routes/config';
+import { credentialPepper } from '../common/credential-pepper';
 import { keyRoutes, systemRoutes } from './routes/system';
 import { startApiServer, UpgradeHandler } from './server';
 import { discoverExternalRoutes } from './external-routes';
@@ -99,7 +100,7 @@ export const startApi = async (ctx: ServiceContext, opts: ApiOptions = {}): Prom
       }),
     }),
     ...keyRoutes(keys),
-    ...configRoutes(configLog),
+    ...configRoutes(configLog, credentialPepper(ctx.config.home)),
     ...partnerRoutes({ admin, serde: ctx.serde, config: ctx.config }),
     ...historyRoutes(ctx.pool, schemas),
     ...deadLetterRoutes(ctx.pool, schemas.projections),

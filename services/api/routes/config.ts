@@ -3,16 +3,11 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import * as t from 'io-ts';
 import * as E from 'fp-ts/Either';
 import { RouteParams, sendJson, sendProblem } from '../../common/http';
-import { credentialPepper } from '../../common/credential-pepper';
-import { loadConfig } from '../../common/config';
 import { hashChargerSecret } from '../../common/password';
 import { ConfigBody } from '../../../schemas/fleet-config';
 import { ApiRoute, principalOf, readJsonBody } from '../server';
 import { Appended, ConfigLog } from '../config-log';
 import { ChargerBody, DepartureBody, departureTargetProblems, isSafeId, SiteBody, TariffBody, VehicleBody } from '../codecs';
-
-let pepperKey: Buffer | undefined;
-const pepper = (): Buffer => (pepperKey ??= credentialPepper(loadConfig().home));
 
 /** Fleet configuration: every write is an event on fleet.config (configuration replays with everything else).
  *  Scope config:write. The answer carries the event id and its place in the log. */
@@ -57,7 +52,8 @@ const logPlace = (a: Appended) => ({ eventId: a.eventId, at: new Date(a.at).toIS
 
 export const logPlaceOf = (a: Appended) => logPlace(a);
 
-export const configRoutes = (log: ConfigLog): ApiRoute[] => [
+/** `pepper`: the key charger passwords are hashed under (services/common/credential-pepper.ts), the gateways' too. */
+export const configRoutes = (log: ConfigLog, pepper: Buffer): ApiRoute[] => [
   configRoute({
     log,
     method: 'PUT',
@@ -112,7 +108,7 @@ export const configRoutes = (log: ConfigLog): ApiRoute[] => [
       maxPowerKw: b.maxPowerKw,
       securityProfile: b.securityProfile ?? 1,
       securityProfileDowngrade: b.securityProfileDowngrade ?? false,
-      passwordHash: b.password ? hashChargerSecret(b.password, pepper()) : null,
+      passwordHash: b.password ? hashChargerSecret(b.password, pepper) : null,
       ownerPartnerId: b.ownerPartnerId ?? null,
       phases: b.phases ?? 3,
       currentType: b.currentType ?? 'AC',
