@@ -17,6 +17,11 @@
  *  OPTIMIZER_FORECAST_DWELL_HOURS      a vehicle with a departure but neither plugged in nor with an ETA is expected this
  *                                      long before its departure (not before the next slot), so capacity is kept (default 6)
  *  OPTIMIZER_READINGS_LOOKBACK_MINUTES telematics readings older than this are skipped at start-up (default 1440)
+ *  OPTIMIZER_BATTERY_CEILING_PCT       battery care: SoC kept at or below this until the departure needs more
+ *                                      (services/optimizer/battery-care.ts; default 100: off)
+ *  OPTIMIZER_BATTERY_CARE_WEIGHT       its weight against cost, per kWh above the ceiling per slot, in units of the
+ *                                      site's costliest kWh (default 0.1: gives way to any price difference above a
+ *                                      tenth of the dearest kWh; 10 or more: before readiness; never before a departure)
  *  OPTIMIZER_GROUP                     consumer group (default voltstream-optimizer)
  *  OPTIMIZER_SITES                     comma-separated site ids this instance plans (default: all)
  */
@@ -46,6 +51,8 @@ const Env = t.partial({
   OPTIMIZER_DEFAULT_DWELL_HOURS: Num,
   OPTIMIZER_RESERVE_SOC_PCT: Num,
   OPTIMIZER_FORECAST_DWELL_HOURS: Num,
+  OPTIMIZER_BATTERY_CEILING_PCT: Num,
+  OPTIMIZER_BATTERY_CARE_WEIGHT: Num,
   OPTIMIZER_METER_BLIND_MINUTES: Num,
   OPTIMIZER_READINGS_LOOKBACK_MINUTES: Num,
   OPTIMIZER_GROUP: t.string,
@@ -68,6 +75,9 @@ export interface OptimizerConfig {
   readonly forecastDwellHours: number;
   readonly meterBlindMinutes: number;
   readonly readingsLookbackMinutes: number;
+  /** Battery care (battery-care.ts): the SoC ceiling (100: off) and its weight in units of the costliest kWh. */
+  readonly batteryCeilingPct: number;
+  readonly batteryCareWeight: number;
   readonly groupId: string;
   /** null: every site. */
   readonly sites: readonly string[] | null;
@@ -89,6 +99,8 @@ export const defaultOptimizerConfig: OptimizerConfig = {
   forecastDwellHours: 6,
   meterBlindMinutes: 5,
   readingsLookbackMinutes: 1440,
+  batteryCeilingPct: 100,
+  batteryCareWeight: 0.1,
   groupId: 'voltstream-optimizer',
   sites: null,
 };
@@ -115,6 +127,8 @@ export const decodeOptimizerConfig = (env: NodeJS.ProcessEnv): E.Either<string, 
         forecastDwellHours: e.OPTIMIZER_FORECAST_DWELL_HOURS ?? d.forecastDwellHours,
         meterBlindMinutes: e.OPTIMIZER_METER_BLIND_MINUTES ?? d.meterBlindMinutes,
         readingsLookbackMinutes: e.OPTIMIZER_READINGS_LOOKBACK_MINUTES ?? d.readingsLookbackMinutes,
+        batteryCeilingPct: e.OPTIMIZER_BATTERY_CEILING_PCT ?? d.batteryCeilingPct,
+        batteryCareWeight: e.OPTIMIZER_BATTERY_CARE_WEIGHT ?? d.batteryCareWeight,
         groupId: e.OPTIMIZER_GROUP ?? d.groupId,
         sites: e.OPTIMIZER_SITES ? e.OPTIMIZER_SITES.split(',').map((s) => s.trim()).filter(Boolean) : null,
       };

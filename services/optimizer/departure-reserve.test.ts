@@ -75,9 +75,10 @@ describe('departure reserve in the plan (hard form, limit events): the late vehi
 
   /** Plans from T0 (with or without the reserve), runs P's plan until the late vehicle is back at 6 h, plans again
    *  with both; the energy both are short at 10 h. */
-  const shortAtDeparture = async (withReserve: boolean): Promise<{ short: number; firstPlanPKw: readonly number[] }> => {
+  const shortAtDeparture = async (withReserve: boolean | 'in-the-LP'): Promise<{ short: number; firstPlanPKw: readonly number[] }> => {
     const reserve = departureReserve([{ ...late, returnAt: q(T0 + 4 * HOUR, T0 + 5 * HOUR, T0 + 6 * HOUR), departAt: q(T0 + 10 * HOUR, T0 + 10 * HOUR, T0 + 10 * HOUR) }], { ...horizon, slots: 40 });
-    const first = await planSite(base({ vehicles: [p()], limitEvents: withReserve ? asLimitEvents(reserve, 30, T0, 15) : [] }), solver);
+    const kept = withReserve === 'in-the-LP' ? { reserveKw: reserve.reserveKw } : { limitEvents: withReserve ? asLimitEvents(reserve, 30, T0, 15) : [] };
+    const first = await planSite(base({ vehicles: [p()], ...kept }), solver);
     const pKw = first.plan.vehicles.find((v) => v.vehicleId === 'P')!.powerKw;
     const delivered = pKw.slice(0, 24).reduce((s, kw) => s + kw * 0.25 * 0.9, 0);
     const second = await planSite(
@@ -98,5 +99,26 @@ describe('departure reserve in the plan (hard form, limit events): the late vehi
     expect(kept.short).toBeLessThan(1e-6);
     const reserveKw = 60 / (0.9 * 4);
     for (let t = 24; t < 40; t++) expect(kept.firstPlanPKw[t]!).toBeLessThanOrEqual(30 - reserveKw + 1e-6);
+  });
+
+  it('the same kept by the LP itself (SiteSnapshot.reserveKw, priced above cost): both leave ready', async () => {
+    const kept = await shortAtDeparture('in-the-LP');
+    expect(kept.short).toBeLessThan(1e-6);
+    const reserveKw = 60 / (0.9 * 4);
+    for (let t = 24; t < 40; t++) expect(kept.firstPlanPKw[t]!).toBeLessThanOrEqual(30 - reserveKw + 1e-6);
+  });
+
+  it('a vehicle present is never left short for one that may come: the LP eats into the reserve instead', async () => {
+    // From 6 h: P must take the whole 30 kW until 10 h to leave ready (108 kWh at 0.9), while a reserve of 16.7 kW is
+    // asked for all of those slots.
+    const reserveKw = Array.from({ length: 16 }, () => 60 / (0.9 * 4));
+    const plan = await planSite(
+      base({ now: T0 + 6 * HOUR, pricePerKwh: [0.1], reserveKw, chargers: [charger('a', { maxPowerKw: 30 })], vehicles: [p({ maxAcKw: 30, socPct: 20, targetKwh: 40 + 108 })] }),
+      solver,
+    );
+    expect(plan.fallbackReason).toBeNull();
+    const pv = plan.plan.vehicles.find((v) => v.vehicleId === 'P')!;
+    expect(pv.shortfallKwh).toBeLessThan(1e-6);
+    for (const kw of pv.powerKw.slice(0, 16)) expect(kw).toBeCloseTo(30, 6);
   });
 });

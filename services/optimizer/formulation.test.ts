@@ -21,6 +21,32 @@ const close = (a: number, b: number, eps = 1e-6) => expect(Math.abs(a - b)).toBe
 const sum = (xs: readonly number[]) => xs.reduce((m, x) => m + x, 0);
 
 describe('the charging LP', () => {
+  test('battery care: the SoC stays at the ceiling until the climb to the departure need, then reaches it', async () => {
+    // 50 % now, 95 % by 10 h, power cheap in the first 4 h: without care it fills to 95 % at once.
+    const hours = 40;
+    const prices = Array.from({ length: hours }, (_, t) => (t < 16 ? 0.1 : 0.3));
+    const soc = (p: Plan) => {
+      let e = 50;
+      return byId(p, 'v1').powerKw.slice(0, hours).map((kw) => (e += kw * 0.25));
+    };
+    const snapshot = (ceilingPct: number) =>
+      site({
+        pricePerKwh: prices,
+        weights: defaultWeights(0.3, 0, 15, { ceilingPct, weight: 10 }),
+        chargers: [charger('cp1')],
+        vehicles: [vehicle('v1', { chargePointId: 'cp1', socPct: 50, targetKwh: 95, departAt: T0 + hours * SLOT_MS })],
+      });
+    const free = soc(await solve(snapshot(100)));
+    expect(free[15]).toBeGreaterThan(85);
+    const cared = await solve(snapshot(80));
+    const s = soc(cared);
+    close(byId(cared, 'v1').shortfallKwh, 0);
+    expect(s[hours - 1]).toBeCloseTo(95, 3);
+    // The climb at half of 11 kW takes (95 − 80) / 5.5 = 2.7 h: before 7.25 h the battery holds at most 80 kWh.
+    for (let t = 0; t < 29; t++) expect(s[t]!).toBeLessThanOrEqual(80 + 1e-6);
+    expect(s.filter((x) => x > 80 + 1e-6).length).toBeLessThan(free.filter((x) => x > 80 + 1e-6).length);
+  });
+
   test('charges in the cheapest slots: 11 kWh at 11 kW in the 4 cheap slots of 8', async () => {
     const plan = await solve(
       site({

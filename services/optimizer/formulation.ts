@@ -1,3 +1,4 @@
+import { batteryCareCaps } from './battery-care';
 import { plannedBaseLoadKw } from './building-load';
 import { limitRows, siteLimitKw } from './limits';
 import { phasesOn } from './phases';
@@ -24,6 +25,8 @@ import { ampsToKw, ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, 
  *    peak    site peak above the peak already billed this month (kW), cost demandChargePerKwMonth
  *    e[v,t]  energy delivered into v's battery before slot t (only for vehicles whose taper can bind)
  *    d±_v    change of v's slot-0 power from what it is commanded now, cost stickiness (1e-3 per kW: ties only)
+ *    c[v,k]  battery care: kWh in v's battery above its care cap at the end of span k, cost batteryCare·slots(k)
+ *    u_t     reserve eaten: kW of the reserve for vehicles not back yet used in slot t, cost reservePerKwh·Δ
  *    flat    the plan's own peak, cost flatteningShare·demandCharge (0.5): even below the billed peak a flat plan
  *            keeps slack for surprises (when it was added it cut the benchmark's receding-horizon cost gap at a 30 %
  *            limit from 40 % to 18 %; with the benchmark's outage model since aligned with the service's, and the
@@ -38,6 +41,10 @@ import { ampsToKw, ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, 
  *    energy     Σ_t η·Δ·avail·p[v,t] + s_v = need_v                    (never charges beyond the target)
  *               need_v = min(capacity, target + capacity·uncertainty%) − energy now
  *    readiness  Σ_{t < R_v} η·Δ·avail·p[v,t] + r_v ≥ safe_v − energy now  R_v = readinessMinutes after plug-in
+ *    care       E[v,k] − c[v,k] ≤ careCap[v,k] − E0_v, E[v,k] the energy delivered by the end of span k (a chain of
+ *               columns like the taper's): the SoC ceiling until the climb to the departure's need (battery-care.ts);
+ *               only when the ceiling is on (OPTIMIZER_BATTERY_CEILING_PCT < 100) and v's target is above it
+ *    reserve    L_t − u_t ≤ cap_t − reserve_t (departure-reserve.ts), only in slots with a reserve
  *    taper      e[v,t+1] − e[v,t] − η·Δ·p[v,t] = 0,
  *               p[v,t] + b_v·e[v,t] ≤ a_v − b_v·E0_v                    (power ≤ a − b·energy in battery: linear,
  *               full power up to the knee SoC, falling linearly to endPowerFraction·pmax at 100 %)
@@ -345,6 +352,24 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
         eCol = next;
       }
     }
+    // Battery care: what is in the battery at the end of each span stays under the care cap (the ceiling until the
+    // departure needs more, then a climb; battery-care.ts), or pays care per kWh above it and slot.
+    if (w.batteryCeilingPct < 100 && e0 + need > (cap * w.batteryCeilingPct) / 100 + 1e-9) {
+      const care = batteryCareCaps({
+        batteryCapacityKwh: cap, socPct: (100 * e0) / cap, ceilingPct: w.batteryCeilingPct, departAt: v.departAt,
+        requiredSocPct: (100 * (e0 + need)) / cap, maxKw: pmaxKw, efficiency: eta, now: s.now, slotMinutes: s.slotMinutes, slots: T,
+      });
+      let inBattery = -1; // column of the energy delivered by the end of the previous span; -1 = none yet
+      for (const sp of spans) {
+        const capKwh = care.capKwh[sp.first + sp.len - 1]!;
+        const delivered = cols.add(0, 0, INF);
+        rows.add(inBattery >= 0 ? [[delivered, 1], [inBattery, -1], [sp.col, -eta * sp.hours]] : [[delivered, 1], [sp.col, -eta * sp.hours]], 0, 0);
+        inBattery = delivered;
+        if (capKwh >= e0 + need - 1e-9) continue;
+        const above = cols.add(w.batteryCarePerKwh * sp.len, 0, INF);
+        rows.add([[delivered, 1], [above, -1]], -INF, Math.max(0, capKwh - e0));
+      }
+    }
     windows.push({ vehicle: v, planned: true, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol, fixedKw: 0 });
   }
 
@@ -357,6 +382,14 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   for (let t = 0; t < T; t++) {
     capKw[t] = Math.max(0, limitKw[t]! - baseKw[t]! - fixedKw[t]!);
     cols.add(0, 0, capKw[t]!);
+  }
+  // The reserve for vehicles not back yet (departure-reserve.ts): L_t − u_t ≤ capKw[t] − reserve_t, u_t priced above
+  // any cost and below the readiness and departures of the vehicles present.
+  const reserveKw = s.reserveKw ?? [];
+  for (let t = 0; t < T && t < reserveKw.length; t++) {
+    if (!(reserveKw[t]! > 0)) continue;
+    const eaten = cols.add(w.reservePerKwh * dt, 0, Math.min(reserveKw[t]!, capKw[t]!));
+    rows.add([[lCol + t, 1], [eaten, -1]], -INF, Math.max(0, capKw[t]! - reserveKw[t]!));
   }
   const withDemand = s.demandChargePerKwMonth > 0;
   const peakCol = withDemand ? cols.add(s.demandChargePerKwMonth, 0, INF) : -1;

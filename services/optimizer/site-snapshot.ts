@@ -166,7 +166,7 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
     efficiency: learnedEfficiency(s.charged.entries().filter(([, c]) => c.siteId === siteId).sort(([a], [b]) => byId(a, b)).map(([, c]) => c.span)) ?? cfg.efficiency,
     chargers,
     vehicles,
-    weights: defaultWeights(maxPrice, tariff?.demandChargePerKwMonth ?? 0, cfg.slotMinutes),
+    weights: defaultWeights(maxPrice, tariff?.demandChargePerKwMonth ?? 0, cfg.slotMinutes, { ceilingPct: cfg.batteryCeilingPct, weight: cfg.batteryCareWeight }),
   };
 };
 

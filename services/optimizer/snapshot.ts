@@ -124,6 +124,13 @@ export interface Weights {
   readonly readinessSocPct: number;
   /** ...within this many minutes of plug-in (or of now). */
   readonly readinessMinutes: number;
+  /** Battery care: SoC kept at or below this until the departure needs more (100: off; battery-care.ts)... */
+  readonly batteryCeilingPct: number;
+  /** ...at this cost per kWh above the ceiling per slot: against prices, never against a departure. */
+  readonly batteryCarePerKwh: number;
+  /** Cost per kWh of eating into the reserve kept for vehicles not back yet (`SiteSnapshot.reserveKw`): above any
+   *  energy and peak cost, below readiness and departures of the vehicles present. */
+  readonly reservePerKwh: number;
 }
 
 export interface SiteSnapshot {
@@ -154,6 +161,9 @@ export interface SiteSnapshot {
   readonly efficiency: number;
   readonly chargers: readonly ChargerSnapshot[];
   readonly vehicles: readonly VehicleSnapshot[];
+  /** Power (kW) per slot from `now` kept free for vehicles not back yet, from their forecasts
+   *  (departure-reserve.ts); missing slots keep none. */
+  readonly reserveKw?: readonly number[];
   readonly weights: Weights;
 }
 
@@ -164,7 +174,7 @@ export const ampsToKw = (amps: number, phases: number): number => (amps * phases
 export const kwToAmps = (kw: number, phases: number): number => (kw * 1000) / (phases * VOLTS_PER_PHASE);
 
 /** The weights documented in services/optimizer/formulation.ts, scaled to the snapshot's prices. */
-export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, slotMinutes = 15): Weights => {
+export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, slotMinutes = 15, care: { ceilingPct: number; weight: number } = { ceilingPct: 100, weight: 0.1 }): Weights => {
   // One kWh moved into one slot can raise the peak by 60/slotMinutes kW: bound the cost of a kWh from above.
   const worstKwhCost = Math.max(0, maxPricePerKwh) + (Math.max(0, demandChargePerKwMonth) * 60) / slotMinutes + 1;
   return {
@@ -176,6 +186,9 @@ export const defaultWeights = (maxPricePerKwh = 1, demandChargePerKwMonth = 0, s
     flatteningShare: 0.5,
     readinessSocPct: 30,
     readinessMinutes: 120,
+    batteryCeilingPct: care.ceilingPct,
+    batteryCarePerKwh: care.weight * worstKwhCost,
+    reservePerKwh: 3 * worstKwhCost,
   };
 };
 
