@@ -41,7 +41,7 @@ import { FleetView } from './fleet';
 import { FrameLog } from './frame-log';
 import { GatewayMetrics } from './metrics';
 import { InstanceLease } from './instance-lease';
-import { GatewayStore } from './store';
+import { GatewayStore, Owner } from './store';
 
 export const RECONNECT_GRACE_MS = 10000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,7 +134,8 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
 
   /** Takes over the open entries of dead instances, republishes our own stuck publications, prunes old entries. */
   const sweep = async () => {
-    const dead = (await d.lease.expiredInstances()).filter((i) => i !== d.lease.instanceId);
+    // Right after a PostgreSQL outage every lease has run out by its clock; the live instances renew within ttl/5.
+    const dead = d.lease.reachableForMs() < d.lease.ttlMs ? [] : (await d.lease.expiredInstances()).filter((i) => i !== d.lease.instanceId);
     const taken = await d.ledger.takeOver(dead, d.lease.instanceId);
     for (const en of taken) {
       if (en.state === 'decided') track(publish(en.result).then(() => undefined));
@@ -154,6 +155,8 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
   const sweepLoop = () => {
     if (stopped) return;
     sweeper = setTimeout(() => {
+      // PostgreSQL unreachable (the last renewal failed): nothing to sweep until it is back.
+      if (d.lease.reachableForMs() === 0) return sweepLoop();
       void sweep()
         .catch((e) => d.log.warn('commands ledger sweep failed', { err: e as Error }))
         .finally(sweepLoop);
@@ -179,7 +182,9 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
     return conn.deliver(c, payload as Record<string, unknown>);
   };
 
-  const forward = async (url: string, c: Command, deadline: number): Promise<boolean> => {
+  /** accepted (202: the holder owns it now), absent (409: the holder has no live connection of the charger), or
+   *  unanswered (unreachable, or it could not take it over, e.g. its PostgreSQL is down: 503). */
+  const forward = async (url: string, c: Command, deadline: number): Promise<'accepted' | 'absent' | 'unanswered'> => {
     try {
       const res = await fetch(`${url}/internal/commands`, {
         method: 'POST',
@@ -187,20 +192,43 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
         body: JSON.stringify({ command: c, deadline }),
         signal: AbortSignal.timeout(3000),
       });
-      return res.status === 202;
-    } catch {
-      return false;
+      return res.status === 202 ? 'accepted' : res.status === 409 ? 'absent' : 'unanswered';
+    } catch (e) {
+      // Nothing listens there: the holder is gone.
+      return (e as { cause?: { code?: unknown } }).cause?.code === 'ECONNREFUSED' ? 'absent' : 'unanswered';
     }
   };
 
+  /** Commands this instance is routing now: a forward that arrives again (its sender timed out on our answer while
+   *  our ledger write waited for PostgreSQL) is not delivered twice. */
+  const routing = new Set<string>();
+
   const route = async (c: Command, deadline: number): Promise<void> => {
+    if (routing.has(c.commandId)) return;
+    routing.add(c.commandId);
+    try {
+      await routeOnce(c, deadline);
+    } finally {
+      routing.delete(c.commandId);
+    }
+  };
+
+  /** Whether a charger whose row says it is connected to another instance that did not take the command may still be
+   *  connected there: the holder did not answer, and its lease runs (or ran out less than OCPP_LEASE_OUTAGE_MS ago:
+   *  cut off from PostgreSQL, it may serve on), or this instance has not seen PostgreSQL long enough to tell a dead
+   *  holder from one that has not renewed since PostgreSQL came back. Such a command waits, never OFFLINE. */
+  const mayBeConnected = (owner: Owner, answer: 'absent' | 'unanswered'): boolean =>
+    answer === 'unanswered' && (owner.holderAlive || d.lease.reachableForMs() < d.lease.ttlMs);
+
+  const routeOnce = async (c: Command, deadline: number): Promise<void> => {
     for (;;) {
       if (stopped) return;
       const now = Date.now();
       if (c.expiresAt !== null && now > c.expiresAt) return record(c, 'EXPIRED', null, null, `expired at ${new Date(c.expiresAt).toISOString()}`);
-      let owner;
+      let owner: Owner | undefined;
+      let answer: 'absent' | 'unanswered' = 'absent';
       try {
-        owner = await d.store.owner(c.chargePointId);
+        owner = await d.store.owner(c.chargePointId, d.lease.outageMs);
       } catch (e) {
         // PostgreSQL unavailable says nothing about the charger: not OFFLINE, ask again (the ledger keeps it meanwhile).
         d.log.warn('charger lookup failed; retrying', { err: e as Error, commandId: c.commandId });
@@ -216,13 +244,16 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
             deadline = Math.max(deadline, Date.now() + RECONNECT_GRACE_MS);
             d.log.info('charger disconnected with a command in flight; routing it again', { commandId: c.commandId, sent: r.sent });
           }
-        } else if (await forward(owner.url, c, deadline)) {
-          return;
+        } else {
+          const f = await forward(owner.url, c, deadline);
+          if (f === 'accepted') return;
+          answer = f;
         }
       }
       if (Date.now() >= deadline) {
         if (c.expiresAt !== null && Date.now() >= c.expiresAt) return record(c, 'EXPIRED', null, null, 'charger did not connect before expiresAt');
-        return record(c, 'OFFLINE', null, null, 'charger is not connected to any gateway instance');
+        if (!(owner?.connected && owner.gatewayId !== d.gatewayId && mayBeConnected(owner, answer)))
+          return record(c, 'OFFLINE', null, null, 'charger is not connected to any gateway instance');
       }
       await sleep(250);
     }
@@ -254,9 +285,8 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
             d.log.debug('command for a charger this deployment never saw; left to the one that serves it', { commandId: c.commandId, chargePointId: c.chargePointId });
             return;
           }
-          const deadline = c.expiresAt ?? Date.now();
           // Throws while PostgreSQL is unavailable: the offset is not committed and the record is read again.
-          if (await d.ledger.admit(c, d.lease.instanceId, deadline)) track(route(c, deadline));
+          if (await d.ledger.admit(c, d.lease.instanceId, c.expiresAt ?? Date.now())) track(route(c, c.expiresAt ?? Date.now()));
           else d.log.info('command read again; its ledger entry is already owned', { commandId: c.commandId });
         },
       });
@@ -293,10 +323,17 @@ export const createCommandRouter = (d: RouterDeps): CommandRouter => {
       if (!conn || conn.closed) return false;
       // Already decided: nothing left to deliver, and the sender must stop routing it.
       if (!(await d.ledger.own(c, d.lease.instanceId, deadline))) return true;
+      // Forwarded again while we route it (the sender gave up waiting for our answer): ours now, delivered once.
+      if (routing.has(c.commandId)) return true;
+      routing.add(c.commandId);
       track(
         (async () => {
-          const r = await deliverLocal(c, conn);
-          if (r.kind === 'done') return record(c, r.outcome, r.status, r.responseJson, r.detail);
+          try {
+            const r = await deliverLocal(c, conn);
+            if (r.kind === 'done') return await record(c, r.outcome, r.status, r.responseJson, r.detail);
+          } finally {
+            routing.delete(c.commandId);
+          }
           return route(c, Math.max(deadline, Date.now() + RECONNECT_GRACE_MS));
         })(),
       );

@@ -21,7 +21,7 @@ import { connectionDraft } from './frames';
 import { createHandshake } from './handshake';
 import { createHeadsWriter } from './heads-writer';
 import { FenceRequest, startInternalListener } from './internal-listener';
-import { createInstanceLease, InstanceLease, leaseTtlFromEnv } from './instance-lease';
+import { createInstanceLease, InstanceLease, leaseOutageFromEnv, leasePoolOptions, leaseTtlFromEnv, unreachable } from './instance-lease';
 import { resolveToken } from './internal-token';
 import { createMetrics, GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
@@ -42,6 +42,8 @@ export interface GatewayOptions {
   readonly metrics?: Registry;
   /** Instance lease (default OCPP_LEASE_TTL_MS, else 10 s): how long a dead instance's chargers and commands wait. */
   readonly leaseTtlMs?: number;
+  /** How long past its lease an instance cut off from PostgreSQL serves on (default OCPP_LEASE_OUTAGE_MS, else 60 s). */
+  readonly leaseOutageMs?: number;
   /** The lease's own connection to PostgreSQL (default: one more connection with the settings of ctx.pool). */
   readonly leasePool?: Pool;
 }
@@ -75,6 +77,9 @@ interface Entry {
   alive: boolean;
 }
 
+/** fetch failed because nothing listens at the address (the process there is gone). */
+export const connectionRefused = (e: unknown): boolean => (e as { cause?: { code?: unknown } }).cause?.code === 'ECONNREFUSED';
+
 export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = {}): Promise<Gateway> => {
   const envSettings = decodeSettings(process.env);
   if (envSettings._tag === 'Left') throw new Error(envSettings.left);
@@ -92,9 +97,15 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const ledger = createCommandLedger(ctx.pool, settings.dbSchema);
   const heads = createHeadsWriter(store, log);
   let killed = false;
+  let stopping = false;
   const leaseTtl = opts.leaseTtlMs ?? leaseTtlFromEnv(process.env);
   if (typeof leaseTtl !== 'number' && leaseTtl._tag === 'Left') throw new Error(leaseTtl.left);
-  // After a lapse: close what another instance claimed meanwhile before writing anything again.
+  const ttlMs = typeof leaseTtl === 'number' ? leaseTtl : leaseTtl.right;
+  const leaseOutage = opts.leaseOutageMs ?? leaseOutageFromEnv(process.env);
+  if (typeof leaseOutage !== 'number' && leaseOutage._tag === 'Left') throw new Error(leaseOutage.left);
+  const outageMs = typeof leaseOutage === 'number' ? leaseOutage : leaseOutage.right;
+  // After the lease ran out (PostgreSQL outage, or a lapse): close what another instance claimed meanwhile, fencing its
+  // chain here first. After an outage the other chains went on meanwhile; after a lapse they wait for this.
   const recheckHoldings = async () => {
     const local = [...connections.entries()];
     const current = await store.epochs(local.map(([cp]) => cp));
@@ -108,16 +119,16 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
         e.ws.terminate();
         continue;
       }
-      log.warn('charger claimed by another instance while our lease lapsed; closing', { chargePointId: cp });
+      log.warn('charger claimed by another instance while our lease ran out; closing', { chargePointId: cp });
       await frameLog.fence(cp);
       e.ws.terminate();
     }
   };
   // The lease renews on a connection of its own: behind a burst of claims in the shared pool its renewals came too
   // late, and the instance refused every frame until the burst was over.
-  const leasePool = opts.leasePool ?? new Pool({ ...ctx.pool.options, max: 1 });
+  const leasePool = opts.leasePool ?? new Pool({ ...ctx.pool.options, ...leasePoolOptions(ttlMs / 5) });
   const endLeasePool = () => (opts.leasePool ? Promise.resolve() : leasePool.end().catch(() => undefined));
-  const lease: InstanceLease = createInstanceLease({ pool: leasePool, schema: settings.dbSchema, gatewayId, ttlMs: typeof leaseTtl === 'number' ? leaseTtl : leaseTtl.right, log, onRegained: () => recheckHoldings() });
+  const lease: InstanceLease = createInstanceLease({ pool: leasePool, lookups: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs, outageMs, log, onRegained: () => recheckHoldings() });
   const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads, mayWrite: () => lease.holds() });
   await frameLog.start();
   const fleet: FleetFollower = await followFleet({ kafka: ctx.kafka, serde: ctx.serde, log, health: ctx.health }, gatewayId);
@@ -194,14 +205,24 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
         }
         await conn.drained();
         const detail = `${code}${reasonBuf.length ? ` ${reasonBuf.toString()}` : ''}`;
-        try {
-          await store.release(cp, ep, async () => {
-            if (!frameLog.healthy()) throw new Error('Kafka unavailable');
-            await frameLog.append(cp, [connectionDraft(base, 'DISCONNECTED', Date.now(), detail)]);
-            return frameLog.headOf(cp);
-          });
-        } catch (e) {
-          log.warn('release failed', { chargePointId: cp, err: e as Error });
+        // PostgreSQL unreachable: released once it is back (until then the row says connected here, and commands
+        // for the charger wait rather than being told OFFLINE), unless the charger is back meanwhile.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await store.release(cp, ep, async () => {
+              if (!frameLog.healthy()) throw new Error('Kafka unavailable');
+              await frameLog.append(cp, [connectionDraft(base, 'DISCONNECTED', Date.now(), detail)]);
+              return frameLog.headOf(cp);
+            });
+            break;
+          } catch (e) {
+            if (killed || stopping || !unreachable(e) || connections.get(cp) !== entry) {
+              log.warn('release failed', { chargePointId: cp, err: e as Error });
+              break;
+            }
+            if (attempt === 1) log.warn('release waits for PostgreSQL', { chargePointId: cp, err: e as Error });
+            await new Promise((r) => setTimeout(r, 1000));
+          }
         }
         if (connections.get(cp) === entry) {
           connections.delete(cp);
@@ -249,10 +270,14 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   await lease.start(internal.url);
 
   /** A claim that took the charger from a live holder elsewhere is only good once that holder wrote its last frame
-   *  of the charger: asked over its internal listener, or, when it can't be asked, once its lease ran out (it stops
-   *  writing before that, instance-lease.ts). Then the chain's end is on the topic and the claim's scan finds it. */
+   *  of the charger: asked over its internal listener, or, when it can't be asked, once it can no longer be writing
+   *  (instance-lease.ts). Nothing listens at its address (connection refused) or another instance does (409): it is
+   *  gone, or stopped writing when its lease ran out. It does not answer (timeout, unreachable host, an error): it may
+   *  be alive and cut off from PostgreSQL too, serving its chargers for up to OCPP_LEASE_OUTAGE_MS after its lease ran
+   *  out, so that much longer. Then the chain's end is on the topic and the claim's scan finds it. */
   const fencePrevious = async (cp: string, claim: Claim): Promise<boolean> => {
     const p = claim.previous!;
+    let graceMs = outageMs;
     try {
       const res = await fetch(`${p.url}/internal/fence`, {
         method: 'POST',
@@ -261,17 +286,20 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
         signal: AbortSignal.timeout(5000),
       });
       if (res.status === 200) return true;
-    } catch {
-      // Unreachable: dead, or cut off from us; its lease tells.
+      if (res.status === 409) graceMs = 0;
+    } catch (e) {
+      if (connectionRefused(e)) graceMs = 0;
     }
     const until = Date.now() + lease.ttlMs + 2000;
     while (Date.now() < until) {
-      if (await lease.expired(p.instanceId!)) return true;
+      if (await lease.expired(p.instanceId!, graceMs)) return true;
       await new Promise((r) => setTimeout(r, 250));
     }
     return false;
   };
   const claimCharger = async (cp: string): Promise<Claim> => {
+    // During a PostgreSQL outage the claim would only wait (or fail); the charger is told 503 + Retry-After at once.
+    if (!lease.reachable()) throw new Error('PostgreSQL unreachable: no new connections until it is back');
     const claim = await store.claim(cp, gatewayId, lease.instanceId, internal.url, frameLog.endLowerBound(frameLog.partitionOf(cp)));
     const p = claim.previous;
     if (!p || !p.connected || p.instanceId === null || p.instanceId === lease.instanceId) return claim;
@@ -362,6 +390,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       await frameLog.stop();
     },
     stop: async () => {
+      stopping = true;
       clearInterval(pinger);
       trust?.stop();
       await router.stop();

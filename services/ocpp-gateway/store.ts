@@ -49,9 +49,13 @@ export interface Claim {
 
 export interface Owner {
   readonly gatewayId: string;
+  /** The holder's incarnation (null for rows from before leases). */
+  readonly instanceId: string | null;
   readonly url: string;
   readonly epoch: number;
   readonly connected: boolean;
+  /** Whether the holder's lease runs by PostgreSQL's clock, or ran out less than the grace ago (false without one). */
+  readonly holderAlive: boolean;
 }
 
 export interface GatewayStore {
@@ -69,7 +73,8 @@ export interface GatewayStore {
   /** Gives back a claim whose handshake never completed (the charger left meanwhile): nothing was written under it,
    *  so the charger is as clean as before the claim, or still unclean from the same offset. */
   abandon(chargePointId: string, claim: Claim): Promise<void>;
-  owner(chargePointId: string): Promise<Owner | undefined>;
+  /** The charger's row; `holderAlive` counts a holder whose lease ran out less than `graceMs` ago as alive. */
+  owner(chargePointId: string, graceMs?: number): Promise<Owner | undefined>;
   saveHeads(heads: ReadonlyMap<string, StoredHead>): Promise<void>;
   nextTransactionId(): Promise<number>;
 }
@@ -238,13 +243,16 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
         client.release();
       }
     },
-    owner: async (cp) => {
-      const r = await pool.query<{ gateway_id: string; gateway_url: string; epoch: string; connected: boolean }>(
-        `SELECT gateway_id, gateway_url, epoch, connected FROM ${s}.connections WHERE charge_point_id = $1`,
-        [cp],
+    owner: async (cp, graceMs = 0) => {
+      const r = await pool.query<{ gateway_id: string; instance_id: string | null; gateway_url: string; epoch: string; connected: boolean; alive: boolean | null }>(
+        `SELECT c.gateway_id, c.instance_id, c.gateway_url, c.epoch, c.connected, i.lease_until + $2 * interval '1 millisecond' >= now() AS alive
+           FROM ${s}.connections c LEFT JOIN ${s}.gateway_instances i ON i.instance_id = c.instance_id WHERE c.charge_point_id = $1`,
+        [cp, graceMs],
       );
       const row = r.rows[0];
-      return row ? { gatewayId: row.gateway_id, url: row.gateway_url, epoch: Number(row.epoch), connected: row.connected } : undefined;
+      return row
+        ? { gatewayId: row.gateway_id, instanceId: row.instance_id, url: row.gateway_url, epoch: Number(row.epoch), connected: row.connected, holderAlive: row.alive === true }
+        : undefined;
     },
     saveHeads: async (heads) => {
       if (heads.size === 0) return;

@@ -1,6 +1,6 @@
 /** The commands ledger and the instance leases against real PostgreSQL: a command is admitted once, decided once,
- *  taken over only from instances whose lease ran out; an instance that can no longer renew its lease stops holding
- *  it before any other instance may see it expired. */
+ *  taken over only from instances whose lease ran out; an instance cut off from PostgreSQL claims nothing new but keeps
+ *  writing the chains it holds (outage) until it stalls (instance-lease.ts). */
 import { randomUUID } from 'node:crypto';
 import { createPool } from '../../services/common/db';
 import { createLogger } from '../../services/common/log';
@@ -64,26 +64,33 @@ test('takeover moves open entries of dead instances only, with their decided res
   expect(await ledger.unpublished('survivor/3', 100)).toEqual([stored]);
 });
 
-test('an instance that cannot renew stops holding its lease before the others see it expired', async () => {
+test('an instance cut off from PostgreSQL keeps what it holds (outage) but claims nothing, and stops when it stalled', async () => {
   // Its own pool, ended to cut it off from PostgreSQL.
   const cutOff = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 2 });
   const ttlMs = 2000;
-  const a = createInstanceLease({ pool: cutOff, schema, gatewayId: 'gw-cut', ttlMs, log, onRegained: async () => undefined });
-  const b = createInstanceLease({ pool: ctx.pool, schema, gatewayId: 'gw-watch', ttlMs, log, onRegained: async () => undefined });
+  const outageMs = 60_000;
+  const a = createInstanceLease({ pool: cutOff, schema, gatewayId: 'gw-cut', ttlMs, outageMs, log, onRegained: async () => undefined });
+  const b = createInstanceLease({ pool: ctx.pool, schema, gatewayId: 'gw-watch', ttlMs, outageMs, log, onRegained: async () => undefined });
   await a.start('http://127.0.0.1:1');
   await b.start('http://127.0.0.1:2');
-  expect(a.holds()).toBe(true);
+  expect([a.state(), a.holds(), a.reachable()]).toEqual(['valid', true, true]);
   expect(await b.expired(a.instanceId)).toBe(false);
   await cutOff.end();
-  let seenExpiredWhileHeld = false;
-  await waitFor('the cut-off instance to stop holding', async () => {
-    const held = a.holds();
-    if (held && (await b.expired(a.instanceId))) seenExpiredWhileHeld = true;
-    return !held;
-  }, 10_000, 20);
-  expect(seenExpiredWhileHeld).toBe(false);
-  expect(await b.expired(a.instanceId)).toBe(false);
+  // It notices within a renewal or two, long before its lease runs out: no new claims from then on.
+  await waitFor('the cut-off instance to stop claiming', () => !a.reachable(), 2_000, 20);
+  expect(a.holds()).toBe(true);
   await waitFor('the others to see it expired', () => b.expired(a.instanceId), 10_000, 50);
+  // Every renewal since it was valid failed for lack of PostgreSQL: it serves on what it holds (outage).
+  expect([a.state(), a.holds(), a.reachable(), a.reachableForMs()]).toEqual(['outage', true, false, 0]);
+  // So an instance that can't reach it waits OCPP_LEASE_OUTAGE_MS longer before it takes a charger from it.
+  expect(await b.expired(a.instanceId, outageMs)).toBe(false);
+  // A stall (no renewal attempt for longer than 80 % of the ttl): another instance may have taken a charger from it
+  // meanwhile without its noticing, so it stops writing until a renewal succeeds and its holdings are checked.
+  const stallUntil = performance.now() + ttlMs;
+  while (performance.now() < stallUntil) {
+    // the event loop stands still
+  }
+  expect([a.state(), a.holds()]).toEqual(['lapsed', false]);
   expect(await b.expiredInstances()).toContain(a.instanceId);
   // Owning no open command, it can be forgotten; a forgotten instance counts as expired.
   await b.prune(0);
@@ -92,4 +99,27 @@ test('an instance that cannot renew stops holding its lease before the others se
   a.stop();
   await b.release();
   expect(await b.expired(b.instanceId)).toBe(true);
+});
+
+test('an instance cut off from PostgreSQL stops serving before the others count it out, lease and outage allowance both', async () => {
+  const cutOff = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 2 });
+  const ttlMs = 2000;
+  const outageMs = 1500;
+  const a = createInstanceLease({ pool: cutOff, schema, gatewayId: 'gw-cut-short', ttlMs, outageMs, log, onRegained: async () => undefined });
+  const b = createInstanceLease({ pool: ctx.pool, schema, gatewayId: 'gw-watch-short', ttlMs, outageMs, log, onRegained: async () => undefined });
+  await a.start('http://127.0.0.1:1');
+  await b.start('http://127.0.0.1:2');
+  await cutOff.end();
+  let seenOutOfTimeWhileHeld = false;
+  await waitFor('the cut-off instance to stop holding', async () => {
+    const held = a.holds();
+    if (held && (await b.expired(a.instanceId, outageMs))) seenOutOfTimeWhileHeld = true;
+    return !held;
+  }, 15_000, 20);
+  expect(seenOutOfTimeWhileHeld).toBe(false);
+  expect(a.state()).toBe('lapsed');
+  expect(await b.expired(a.instanceId, outageMs)).toBe(false);
+  await waitFor('the others to count it out', () => b.expired(a.instanceId, outageMs), 10_000, 50);
+  a.stop();
+  await b.release();
 });

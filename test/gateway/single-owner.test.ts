@@ -3,6 +3,7 @@
  *  from A's last record. The old charger keeps sending while B takes over: whatever A could not write any more is
  *  refused, never appended, so ocpp.frames holds one chain (seq 1..n, each prevHash the hash before), verified as
  *  `voltstream verify` does. Before, both sessions ran at once and the chain forked. */
+import * as net from 'node:net';
 import { Registry } from 'prom-client';
 import { Topics } from '../../schemas/topics';
 import { createGateway } from '../../services/ocpp-gateway/gateway';
@@ -100,17 +101,24 @@ test('an instance that can be neither asked nor reach PostgreSQL stops writing b
   const cp = uniq('owner-cut');
   await configureFleet(ctx.kafka, ctx.serde, [{ id: cp, password: 'pw' }]);
   const from = await topicEnds(ctx.kafka, Topics.ocppFrames);
-  // A: its own pools (ended below to cut it off from PostgreSQL) and an internal URL nobody can reach.
+  // A: its own pools (ended below to cut it off from PostgreSQL) and an internal URL that takes connections and never
+  // answers (a black hole, as a cut-off host is: a refused connection would say A is gone).
+  const sockets = new Set<net.Socket>();
+  const blackHole = net.createServer((sock) => void sockets.add(sock));
+  await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
   const cutPool = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 4 });
   const cutLeasePool = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 1 });
-  const a = await createGateway(gatewayContext({}, cutPool), { gatewayId: uniq('gw-cut'), port: 0, settings: { dbSchema: schema, internalUrl: 'http://127.0.0.1:1' }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000, leasePool: cutLeasePool });
-  const b = await createGateway(ctx, { gatewayId: uniq('gw-new'), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry(), leaseTtlMs: 3000 });
+  // Cut off from PostgreSQL, A serves on for up to leaseOutageMs after its lease ran out; B waits out both.
+  const lease = { leaseTtlMs: 3000, leaseOutageMs: 2000 };
+  const a = await createGateway(gatewayContext({}, cutPool), { gatewayId: uniq('gw-cut'), port: 0, settings: { dbSchema: schema, internalUrl: `http://127.0.0.1:${(blackHole.address() as net.AddressInfo).port}` }, consumeCommands: false, metrics: new Registry(), ...lease, leasePool: cutLeasePool });
+  const b = await createGateway(ctx, { gatewayId: uniq('gw-new'), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry(), ...lease });
   try {
     const old = ocppClient({ endpoint: a.url, identity: cp, password: 'pw', protocols: ['ocpp1.6'] });
     await old.connect();
     await old.call('Heartbeat', {});
     await Promise.all([cutPool.end(), cutLeasePool.end()]);
-    // The old session stays open (A cannot learn it lost the charger) and keeps calling; A refuses once its lease lapsed.
+    // The old session stays open (A cannot learn it lost the charger) and keeps calling; A serves it through the outage
+    // allowance, then refuses.
     let stop = false;
     let answered = 1;
     let refused = 0;
@@ -139,9 +147,11 @@ test('an instance that can be neither asked nor reach PostgreSQL stops writing b
     const firstOfB = frames.findIndex((f) => who(f) === 'B');
     expect(frames.slice(firstOfB).map((f) => `${who(f)} ${f.kind}`)).toEqual(['B CONNECTED', 'B CALL', 'B CALLRESULT', 'B DISCONNECTED']);
     expect(frames.filter((f) => who(f) === 'A' && f.kind === 'CALL')).toHaveLength(answered);
-    process.stderr.write(`[single owner] cut-off instance: ${answered} Heartbeats answered before its lease lapsed, ${refused} refused\n`);
+    process.stderr.write(`[single owner] cut-off instance: ${answered} Heartbeats answered before its lease and outage allowance ran out, ${refused} refused\n`);
   } finally {
     await a.kill();
     await b.stop();
+    for (const sock of sockets) sock.destroy();
+    blackHole.close();
   }
 });
