@@ -1,6 +1,7 @@
 /** Helpers for the cluster failure tests: a private 3-broker cluster on free ports in a temp directory, a steady OCPP
  *  load from ocpp-rpc through a gateway started in this process, the broker that leads the load's partitions, and the
  *  checks every scenario shares (each acknowledged frame exactly once, InternalError only in the failover window). */
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -8,6 +9,7 @@ import * as path from 'node:path';
 import { Admin, Kafka, Partitioners } from 'kafkajs';
 import { BrokerOptions } from '../../infra/kafka/broker';
 import { nodePid, RunningCluster, startCluster, stopCluster } from '../../infra/kafka/cluster';
+import { databaseReady } from '../../services/common/db';
 import { createKafka, ensureTopics } from '../../services/common/kafka';
 import { Topics, topicSpecs } from '../../schemas/topics';
 import { Gateway } from '../../services/ocpp-gateway/gateway';
@@ -421,4 +423,132 @@ export const failoverScenario = async (
     await gw?.stop().catch(() => undefined);
     await admin.disconnect();
   }
+};
+
+/** A charger of the load like `startCharger`, connected to any gateway URL (e.g. a gateway in another process). */
+export const startChargerAt = async (url: string, id: string, protocol: LoadCharger['protocol']): Promise<LoadCharger> => {
+  const client = ocppClient({ endpoint: url, identity: id, password: `pw-${id}`, protocols: [protocol] });
+  await client.connect();
+  const c: LoadCharger = { id, protocol, client, calls: [], running: true };
+  c.loop = (async () => {
+    let n = 0;
+    while (c.running) {
+      const rec: CallRecord = { n: ++n, sentAt: Date.now(), answeredAt: 0, error: undefined };
+      c.calls.push(rec);
+      try {
+        await client.call('MeterValues', meter(protocol, rec.n), { callTimeoutMs: 120000 });
+        rec.answeredAt = Date.now();
+        await new Promise((r) => setTimeout(r, 150));
+      } catch (e) {
+        rec.answeredAt = Date.now();
+        rec.error = (e as { rpcErrorCode?: string }).rpcErrorCode ?? (e as Error).message;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  })();
+  return c;
+};
+
+/** A PostgreSQL of the test's own that it may stop: the embedded TimescaleDB (infra/database/embedded-main.ts, as
+ *  `voltstream stack up` runs it) in a child process, its data in a temp directory, on a port the system chose. Never
+ *  the shared one. `pause`/`resume` freeze it (SIGSTOP/SIGCONT: connections stay open, nothing answers). */
+export interface PrivateDatabase {
+  readonly url: string;
+  readonly port: number;
+  pid(): number;
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+const systemFreePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+
+export const startPrivateDatabase = async (log: (s: string) => void): Promise<PrivateDatabase> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-private-db-'));
+  const port = await systemFreePort();
+  const root = path.join(__dirname, '..', '..');
+  const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(root, 'infra', 'database', 'embedded-main.ts')], {
+    cwd: root,
+    env: { ...process.env, EMBEDDED_DB_PORT: String(port), EMBEDDED_DB_HOST: '127.0.0.1', EMBEDDED_DB_DIR: path.join(dir, 'data') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(t);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 90000;
+  while (!(await databaseReady(url))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`private database on port ${port} did not start: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  log(`private database (pid ${child.pid}) at ${url}, data in ${dir}`);
+  return {
+    url,
+    port,
+    pid: () => child.pid!,
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+    stop,
+  };
+};
+
+/** A gateway instance in a process of its own (test/cluster/gateway-runner.ts); resolves once it printed `ready`. */
+export interface GatewayProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly instanceId: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  /** SIGTERM (a clean stop: sessions released, lease ended), SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export const startGatewayProcess = async (name: string, env: NodeJS.ProcessEnv, log: (s: string) => void): Promise<GatewayProcess> => {
+  const root = path.join(__dirname, '..', '..');
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'gateway-runner.ts')], { cwd: root, env: { ...env, GW_ID: uniq(name) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => process.stderr.write(`[${name}] ${c}`));
+  const stop = async (timeoutMs = 15000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(t);
+  };
+  return new Promise((resolve, reject) => {
+    void exited.then(() => reject(new Error(`${name} exited before it was ready`)));
+    let rest = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) {
+        const [what, port, instanceId] = l.split(' ');
+        if (what === 'ready') {
+          log(`${name} ready on port ${port} (${instanceId})`);
+          resolve({ name, url: `ws://127.0.0.1:${port}/ocpp`, instanceId: instanceId!, child, exited, stop });
+        }
+      }
+    });
+  });
 };
