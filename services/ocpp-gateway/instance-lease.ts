@@ -13,8 +13,10 @@
  *  `holds()` stays true (frames are still acknowledged after Kafka's durable write, chains go on), `reachable()` is
  *  false (no new claims). Outage ends with the first renewal that succeeds: `onRegained` then closes the chargers
  *  another instance claimed meanwhile (possible only if PostgreSQL was down for this instance alone) before the lease
- *  is valid again. A lease that ran out any other way is `lapsed`, and `holds()` is false until a renewal succeeded
- *  and `onRegained` resolved: the process stalled (two renewal attempts further apart than 80 % of the ttl, e.g. a
+ *  is valid again. It lasts at most `outageMs` (OCPP_LEASE_OUTAGE_MS) after the lease ran out: an instance that can't
+ *  reach this one waits that much longer than the lease before taking a charger from it (gateway.ts). A lease that
+ *  ran out any other way is `lapsed`, and `holds()` is false until a renewal succeeded and `onRegained` resolved: the
+ *  allowance is used up, the process stalled (two renewal attempts further apart than 80 % of the ttl, e.g. a
  *  SIGSTOP or a long GC pause: others may have taken its chargers meanwhile while it could not notice), or a renewal
  *  failed with an SQL error (PostgreSQL answers, so others can claim). See README.md, "PostgreSQL outages". */
 import { randomUUID } from 'node:crypto';

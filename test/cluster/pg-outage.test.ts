@@ -150,6 +150,13 @@ test('PostgreSQL frozen for 30 s: connected chargers are served, no acknowledged
     db.resume();
     const upAt = Date.now();
     log(`PostgreSQL resumed after ${upAt - downAt} ms`);
+    const inOutage = (c: LoadCharger) => acked(c).filter((r) => r.sentAt >= downAt && r.answeredAt <= upAt);
+    const afterLease = (c: LoadCharger) => acked(c).filter((r) => r.sentAt >= downAt + LEASE_MS && r.answeredAt <= upAt);
+    const errorsInOutage = chargers.flatMap((c) => failed(c)).filter((r) => r.answeredAt >= downAt);
+    log(
+      `frames during the outage: ${chargers.map((c) => inOutage(c).length).join('/')} CALLs acknowledged (of them after the lease's ${LEASE_MS} ms: ${chargers.map((c) => afterLease(c).length).join('/')}); ` +
+        `errors: ${errorsInOutage.length} (${[...new Set(errorsInOutage.map((e) => e.error))].join(', ') || 'none'}${errorsInOutage.length ? `, from ${Math.min(...errorsInOutage.map((e) => e.answeredAt)) - downAt} ms` : ''})`,
+    );
 
     // A new handshake succeeds again once PostgreSQL is back.
     let handshakeBackMs = NaN;
@@ -178,16 +185,8 @@ test('PostgreSQL frozen for 30 s: connected chargers are served, no acknowledged
     const tail = chargers.map((c) => acked(c).length);
     await waitFor('10 more acknowledgements per charger', () => chargers.every((c, i) => acked(c).length >= tail[i]! + 10), 30_000, 100);
 
-    // Figures.
-    const inOutage = (c: LoadCharger) => acked(c).filter((r) => r.sentAt >= downAt && r.answeredAt <= upAt);
-    const afterLease = (c: LoadCharger) => acked(c).filter((r) => r.sentAt >= downAt + LEASE_MS && r.answeredAt <= upAt);
-    const errors = chargers.flatMap((c) => failed(c));
     const duringCmds = sent.filter((s) => s.phase === 'during');
     const deliveredAt = (s: Sent) => received.get(s.chargePointId)!.find((r) => r.profileId === s.profileId)?.at ?? NaN;
-    log(
-      `frames during the outage: ${chargers.map((c) => inOutage(c).length).join('/')} CALLs acknowledged (of them after the lease's ${LEASE_MS} ms: ${chargers.map((c) => afterLease(c).length).join('/')}); ` +
-        `errors: ${errors.length} (${[...new Set(errors.map((e) => e.error))].join(', ') || 'none'})`,
-    );
     log(
       `commands during the outage: ${duringCmds.length}; delivered to the charger ${Math.round(Math.min(...duringCmds.map((s) => deliveredAt(s) - upAt)))}..${Math.round(Math.max(...duringCmds.map((s) => deliveredAt(s) - upAt)))} ms after PostgreSQL came back; ` +
         `outcome recorded ${Math.min(...duringCmds.map((s) => arrived.get(s.commandId)! - upAt))}..${Math.max(...duringCmds.map((s) => arrived.get(s.commandId)! - upAt))} ms after`,
