@@ -19,6 +19,9 @@ export const createPool = (opts: DbOptions): Pool => {
     max: opts.max ?? (opts.embedded ? EMBEDDED_POOL_MAX : 10),
     idleTimeoutMillis: 30000,
   });
+  // An idle client whose server went away (PostgreSQL restarted, a failover) makes the pool emit 'error'; unhandled,
+  // that ends the process. The pool has already dropped the client: the next query connects again.
+  pool.on('error', () => undefined);
   if (opts.schema) {
     const schema = quoteIdent(opts.schema);
     pool.on('connect', (client) => {
@@ -35,6 +38,10 @@ export const quoteIdent = (name: string): string => {
 
 export const withTransaction = async <T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> => {
   const client = await pool.connect();
+  // Checked out, the client has no error listener of the pool's: its server going away would end the process (the
+  // transaction's queries fail on their own).
+  const lost = () => undefined;
+  client.on('error', lost);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -44,6 +51,7 @@ export const withTransaction = async <T>(pool: Pool, fn: (client: PoolClient) =>
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   } finally {
+    client.off('error', lost);
     client.release();
   }
 };

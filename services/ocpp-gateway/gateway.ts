@@ -127,6 +127,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   // The lease renews on a connection of its own: behind a burst of claims in the shared pool its renewals came too
   // late, and the instance refused every frame until the burst was over.
   const leasePool = opts.leasePool ?? new Pool({ ...ctx.pool.options, ...leasePoolOptions(ttlMs / 5) });
+  // Its idle connection lost (PostgreSQL restarted): the next renewal connects again (see createPool).
+  leasePool.on('error', () => undefined);
   const endLeasePool = () => (opts.leasePool ? Promise.resolve() : leasePool.end().catch(() => undefined));
   const lease: InstanceLease = createInstanceLease({ pool: leasePool, lookups: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs, outageMs, log, onRegained: () => recheckHoldings() });
   const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads, mayWrite: () => lease.holds() });

@@ -210,6 +210,9 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
     },
     release: async (cp, epoch, writeLast) => {
       const client = await pool.connect();
+      // A checked-out client has no error listener of the pool's: its server going away would end the process.
+      const lost = () => undefined;
+      client.on('error', lost);
       try {
         await client.query('BEGIN');
         const r = await client.query<{ epoch: string }>(`SELECT epoch FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE`, [cp]);
@@ -240,6 +243,7 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
         await client.query('ROLLBACK').catch(() => undefined);
         throw e;
       } finally {
+        client.off('error', lost);
         client.release();
       }
     },
