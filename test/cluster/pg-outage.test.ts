@@ -1,7 +1,9 @@
 /** PostgreSQL stopped for 30 s under OCPP load (issue 15). Two gateway processes share Kafka (the shared broker) and a
  *  PostgreSQL of this test's own (a private embedded TimescaleDB, never the shared one), each with ocpp-rpc chargers
  *  sending MeterValues in a loop. PostgreSQL is frozen with SIGSTOP for 30 s (a hung server: connections stay open,
- *  nothing answers), then SIGCONT. Commands for connected chargers are sent before, during and after.
+ *  nothing answers), then SIGCONT; with PG_OUTAGE=restart it is stopped cleanly instead (SIGTERM: connections closed,
+ *  new ones refused) and started again on the same port and data 30 s later. Commands for connected chargers are sent
+ *  before, during and after.
  *
  *  Asserted: the chargers are served throughout (the lease is in outage, not lapsed: CALLs acknowledged after Kafka's
  *  durable write while PostgreSQL is down, long after the 10 s lease ran out); every acknowledged frame is in
@@ -22,6 +24,7 @@ const log = (s: string) => process.stderr.write(`[pg outage] ${s}\n`);
 const ctx = gatewayContext();
 const prefix = uniq('pgout');
 const OUTAGE_MS = 30_000;
+const MODE: 'freeze' | 'restart' = process.env.PG_OUTAGE === 'restart' ? 'restart' : 'freeze';
 const LEASE_MS = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,7 +51,7 @@ afterAll(async () => {
   await ctx.pool.end();
 });
 
-test('PostgreSQL frozen for 30 s: connected chargers are served, no acknowledged frame lost, commands delivered (never OFFLINE), everything resumes', async () => {
+test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected chargers are served, no acknowledged frame lost, commands delivered (never OFFLINE), everything resumes`, async () => {
   await ensureContractTopics(ctx.kafka);
   const onA = [0, 1, 2].map((i) => `${prefix}-a${i}`);
   const onB = [0, 1, 2].map((i) => `${prefix}-b${i}`);
@@ -124,8 +127,9 @@ test('PostgreSQL frozen for 30 s: connected chargers are served, no acknowledged
 
     // The outage.
     const downAt = Date.now();
-    db.pause();
-    log(`PostgreSQL frozen (SIGSTOP pid ${db.pid()})`);
+    if (MODE === 'freeze') db.pause();
+    else await db.shutDown();
+    log(MODE === 'freeze' ? `PostgreSQL frozen (SIGSTOP pid ${db.pid()})` : `PostgreSQL stopped (SIGTERM pid ${db.pid()}) in ${Date.now() - downAt} ms`);
     const during = (async () => {
       for (const at of [3_000, 12_000, 22_000]) {
         await sleep(downAt + at - Date.now());
@@ -147,9 +151,10 @@ test('PostgreSQL frozen for 30 s: connected chargers are served, no acknowledged
     log(`new handshake during the outage: ${duringHandshake} (${Date.now() - refusedAt} ms)`);
     await during;
     await sleep(downAt + OUTAGE_MS - Date.now());
-    db.resume();
+    if (MODE === 'freeze') db.resume();
+    else await db.startAgain();
     const upAt = Date.now();
-    log(`PostgreSQL resumed after ${upAt - downAt} ms`);
+    log(`PostgreSQL back after ${upAt - downAt} ms`);
     const inOutage = (c: LoadCharger) => acked(c).filter((r) => r.sentAt >= downAt && r.answeredAt <= upAt);
     const afterLease = (c: LoadCharger) => acked(c).filter((r) => r.sentAt >= downAt + LEASE_MS && r.answeredAt <= upAt);
     const errorsInOutage = chargers.flatMap((c) => failed(c)).filter((r) => r.answeredAt >= downAt);

@@ -451,13 +451,17 @@ export const startChargerAt = async (url: string, id: string, protocol: LoadChar
 
 /** A PostgreSQL of the test's own that it may stop: the embedded TimescaleDB (infra/database/embedded-main.ts, as
  *  `voltstream stack up` runs it) in a child process, its data in a temp directory, on a port the system chose. Never
- *  the shared one. `pause`/`resume` freeze it (SIGSTOP/SIGCONT: connections stay open, nothing answers). */
+ *  the shared one. `pause`/`resume` freeze it (SIGSTOP/SIGCONT: connections stay open, nothing answers);
+ *  `shutDown`/`startAgain` stop it cleanly (SIGTERM: connections closed, new ones refused) and start it again on the
+ *  same port and data. */
 export interface PrivateDatabase {
   readonly url: string;
   readonly port: number;
   pid(): number;
   pause(): void;
   resume(): void;
+  shutDown(): Promise<void>;
+  startAgain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -475,40 +479,51 @@ export const startPrivateDatabase = async (log: (s: string) => void): Promise<Pr
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-private-db-'));
   const port = await systemFreePort();
   const root = path.join(__dirname, '..', '..');
-  const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(root, 'infra', 'database', 'embedded-main.ts')], {
-    cwd: root,
-    env: { ...process.env, EMBEDDED_DB_PORT: String(port), EMBEDDED_DB_HOST: '127.0.0.1', EMBEDDED_DB_DIR: path.join(dir, 'data') },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let stderr = '';
+  const shutDown = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGCONT');
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(t);
+  };
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT');
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-    }
+    await shutDown();
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 90000;
-  while (!(await databaseReady(url))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`private database on port ${port} did not start: ${stderr}`);
+  const startAgain = async () => {
+    const c = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(root, 'infra', 'database', 'embedded-main.ts')], {
+      cwd: root,
+      env: { ...process.env, EMBEDDED_DB_PORT: String(port), EMBEDDED_DB_HOST: '127.0.0.1', EMBEDDED_DB_DIR: path.join(dir, 'data') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child = c;
+    c.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    exited = new Promise<void>((r) => c.once('exit', () => r()));
+    const deadline = Date.now() + 90000;
+    while (!(await databaseReady(url))) {
+      if (c.exitCode !== null || Date.now() > deadline) {
+        await stop();
+        throw new Error(`private database on port ${port} did not start: ${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  log(`private database (pid ${child.pid}) at ${url}, data in ${dir}`);
+  };
+  await startAgain();
+  log(`private database (pid ${child!.pid}) at ${url}, data in ${dir}`);
   return {
     url,
     port,
-    pid: () => child.pid!,
-    pause: () => void child.kill('SIGSTOP'),
-    resume: () => void child.kill('SIGCONT'),
+    pid: () => child!.pid!,
+    pause: () => void child!.kill('SIGSTOP'),
+    resume: () => void child!.kill('SIGCONT'),
+    shutDown,
+    startAgain,
     stop,
   };
 };
