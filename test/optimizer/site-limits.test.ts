@@ -2,78 +2,19 @@ import { Producer } from 'kafkajs';
 import { createContext } from '../../services/common/context';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { ServiceContext } from '../../services/common/service';
-import { ChargingEvent, EventBody, toAvro } from '../../schemas/events';
-import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
+import { ConfigBody } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
 import { defaultOptimizerConfig } from '../../services/optimizer/config';
 import { createOptimizer, Optimizer } from '../../services/optimizer/service';
-import { plainRegistryClient, ReadRecord, testConfig, testKafka, uniq } from '../support/stack';
+import { ReadRecord, testConfig, uniq } from '../support/stack';
+import { collector, Collector, CommandRecord, inputWriters, PlanRecord, purposeOf, validate } from './support';
 
 /** The whole site's limits (issue 17) through the real broker and registry: a site with a building, a panel and phase
  *  limits configured on fleet.config as the API writes them, a connection meter on site.meter-readings, a demand-response
  *  event on fleet.config, an EMS limit on charging.events; each re-plans at once and the plans keep to every limit. */
-const validators = require('ocpp-rpc/lib/standard-validators') as { subprotocol: string; validate(schemaId: string, payload: unknown): boolean }[];
-const validate = (protocol: string, payload: unknown) => validators.find((v) => v.subprotocol === protocol)!.validate('urn:SetChargingProfile.req', payload);
-
-interface CommandRecord {
-  commandId: string;
-  chargePointId: string;
-  action: string;
-  payloadJson: string;
-  issuedBy: string;
-  planId: string | null;
-}
-interface PlanRecord {
-  planId: string;
-  horizonStart: number;
-  siteId: string;
-  trigger: string;
-  status: string;
-  gridLimitKw: number;
-  siteKw: number[];
-  vehicles: { vehicleId: string; chargePointId: string | null; powerKw: number[]; shortfallKwh: number }[];
-  inputsJson: string;
-}
-
-const purposeOf = (c: CommandRecord): string => {
-  const p = JSON.parse(c.payloadJson) as { csChargingProfiles?: { chargingProfilePurpose: string }; chargingProfile?: { chargingProfilePurpose: string } };
-  return (p.csChargingProfiles ?? p.chargingProfile)!.chargingProfilePurpose;
-};
-
-/** Reads `topics` from their current end (joined before anything is produced), keeping records whose key `keep` accepts:
- *  the shared topics are long, reading them from the beginning would take minutes. */
-const collector = async (topics: string[], keep: (key: string) => boolean) => {
-  const registry = plainRegistryClient();
-  const consumer = testKafka('optimizer-reader').consumer({ groupId: uniq('optimizer-reader'), maxWaitTimeInMs: 200 });
-  const records = new Map<string, ReadRecord<Record<string, unknown>>[]>(topics.map((t) => [t, []]));
-  await consumer.connect();
-  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  await consumer.subscribe({ topics, fromBeginning: false });
-  await consumer.run({
-    eachMessage: async ({ topic, partition, message }) => {
-      const key = message.key?.toString() ?? '';
-      if (!keep(key)) return;
-      const value = (await registry.decode(message.value!)) as Record<string, unknown>;
-      records.get(topic)!.push({ key, value, partition, offset: message.offset, headers: message.headers });
-    },
-  });
-  await joined;
-  // The first fetch resolves the partitions' end offsets; give it a moment before anything is produced.
-  await new Promise((r) => setTimeout(r, 1500));
-  return {
-    until: async <T>(topic: string, done: (rs: ReadRecord<T>[]) => boolean, timeoutMs = 60000): Promise<ReadRecord<T>[]> => {
-      const end = Date.now() + timeoutMs;
-      const rs = () => records.get(topic)! as unknown as ReadRecord<T>[];
-      while (!done(rs()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-      return [...rs()];
-    },
-    stop: () => consumer.disconnect(),
-  };
-};
-
 describe('optimizer: building, panels, phases and external limits', () => {
   let ctx: ServiceContext;
-  let reader: Awaited<ReturnType<typeof collector>>;
+  let reader: Collector;
   let producer: Producer;
   let optimizer: Optimizer;
   const siteId = uniq('site');
@@ -88,18 +29,7 @@ describe('optimizer: building, panels, phases and external limits', () => {
   const iso = (ms: number) => new Date(ms).toISOString();
   const keep = new Set([siteId, cpA, cpB, cpC]);
 
-  const sendConfig = async (...bodies: ConfigBody[]) =>
-    producer.send({
-      topic: Topics.fleetConfig,
-      acks: DURABLE_ACKS,
-      messages: await Promise.all(bodies.map(async (b) => ({ key: configKey(b), value: await ctx.serde.encode(Topics.fleetConfig, configToAvro({ eventId: uniq('cfg'), at: Date.now(), actor: 'test', body: b })) }))),
-    });
-  const sendEvents = async (chargePointId: string, ...bodies: EventBody[]) =>
-    producer.send({
-      topic: Topics.chargingEvents,
-      acks: DURABLE_ACKS,
-      messages: await Promise.all(bodies.map(async (body) => ({ key: chargePointId, value: await ctx.serde.encode(Topics.chargingEvents, toAvro({ eventId: uniq('ev'), chargePointId, occurredAt: Date.now(), source: null, body } as ChargingEvent)) }))),
-    });
+  const { sendConfig, sendEvents } = inputWriters(() => ({ ctx, producer }));
   const sendMeter = async (importKw: number) => {
     const at = Date.now();
     await producer.send({
