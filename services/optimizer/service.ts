@@ -124,7 +124,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
   };
 
   const sendCaps = async (f: Fold, siteId: string) => {
-    const snap = snapshotOf(f.state, siteId, clock(), cfg);
+    const snap = snapshotOf(f.state, siteId, clock(), cfg, { reserve: false });
     if (!snap) return;
     const drafts = snap.chargers.filter((c) => c.protocol !== null).flatMap((c) => safeCapCommands(snap, c, snap.now - (snap.now % 60000)));
     const fresh = drafts.filter((d) => !f.sentCaps.has(d.commandId));

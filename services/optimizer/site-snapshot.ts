@@ -6,6 +6,8 @@ import { buildingLoadOf } from './building-history';
 import { BuildingLoad, ChargerSnapshot, CurrentType, RateUnit, SiteSnapshot, SubPanel, TimedLimit, VehicleSnapshot, defaultTaper, defaultWeights } from './snapshot';
 import { ChargerConfig, controlKey, FleetState, MEASURED_SOC_UNCERTAINTY, Session, sessionsOn, SocReading } from './state';
 import { priceAt } from './tariff';
+import { VehicleAtRisk } from './departure-reserve';
+import { siteReserve } from './site-reserve';
 
 const monthOf = (at: number) => new Date(at).toISOString().slice(0, 7);
 
@@ -89,10 +91,15 @@ export const chargerSnapshotOf = (s: FleetState, chargePointId: string, now: num
   return c ? chargerSnapshot(s, c, now, [...s.faulted].some((k) => k.startsWith(`${chargePointId}:`))) : null;
 };
 
+/** A site's snapshot with the vehicles its forecasts say are at risk (departure-reserve.ts), for the plan record. */
+export type PlanningSnapshot = SiteSnapshot & { readonly atRisk: readonly VehicleAtRisk[] };
+
 /** The LP's input for one site at `now`, or null when the site is not configured. Chargers and vehicles in id order,
  *  learned efficiency over sessions in id order: the same state gives the same snapshot however its inputs
- *  interleaved. */
-export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: OptimizerConfig): SiteSnapshot | null => {
+ *  interleaved. The site's vehicles that are neither plugged in nor expected (ETA, scheduled departure) are kept
+ *  capacity for from their forecasts (`reserveKw`, site-reserve.ts): a vehicle is planned or in the reserve, never
+ *  both. */
+export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: OptimizerConfig, o: { readonly reserve?: boolean } = {}): PlanningSnapshot | null => {
   const site = s.sites.get(siteId);
   if (!site) return null;
   const slotMs = cfg.slotMinutes * 60000;
@@ -125,6 +132,7 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
     }
   }
   const expectedHere = s.vehicles.values().filter((v) => v.siteId === siteId && !plugged.has(v.vehicleId));
+  const absent: string[] = [];
   for (const v of expectedHere.sort((a, b) => byId(a.vehicleId, b.vehicleId))) {
     const r = s.telematics.get(v.vehicleId);
     const dep = s.departures.get(v.vehicleId);
@@ -133,15 +141,20 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
     if (r && r.etaAt !== null && r.etaAt >= now - slotMs && r.etaAt <= horizonEnd && r.pluggedIn !== true) arrival = Math.max(now, r.etaAt);
     // No ETA but a departure ahead: a forecast arrival keeps capacity (and peak) for it.
     else if (dep && dep.departAt > now && dep.departAt <= horizonEnd) arrival = Math.max(now + slotMs, dep.departAt - cfg.forecastDwellHours * 3600000);
-    if (arrival === null) continue;
-    const expected = vehicleSnapshot(s, v.vehicleId, null, now, cfg, arrival);
-    if (expected.departAt > expected.arrivalAt!) vehicles.push(expected);
+    const expected = arrival === null ? null : vehicleSnapshot(s, v.vehicleId, null, now, cfg, arrival);
+    if (expected && expected.departAt > expected.arrivalAt!) vehicles.push(expected);
+    else absent.push(v.vehicleId);
   }
+  const efficiency = learnedEfficiency(s.charged.entries().filter(([, c]) => c.siteId === siteId).sort(([a], [b]) => byId(a, b)).map(([, c]) => c.span)) ?? cfg.efficiency;
+  // Not for the fallback caps (o.reserve false), which do not plan.
+  const reserve = siteReserve(s, { siteId, timeZone: site.timezone, now, slotMinutes: cfg.slotMinutes, slots: maxSlots, efficiency, chargers, absent: o.reserve === false ? [] : absent });
 
   const maxPrice = prices.reduce((m, p) => Math.max(m, p), 0);
   const peak = s.peaks.get(siteId);
   return {
     siteId,
+    ...(reserve.vehicles.length > 0 ? { reserveKw: reserve.reserveKw } : {}),
+    atRisk: reserve.atRisk,
     now,
     slotMinutes: cfg.slotMinutes,
     maxSlots,
@@ -163,7 +176,7 @@ export const snapshotOf = (s: FleetState, siteId: string, now: number, cfg: Opti
     currency: tariff?.currency ?? 'EUR',
     demandChargePerKwMonth: tariff?.demandChargePerKwMonth ?? 0,
     billedPeakKw: peak && peak.month === monthOf(now) ? peak.kw : 0,
-    efficiency: learnedEfficiency(s.charged.entries().filter(([, c]) => c.siteId === siteId).sort(([a], [b]) => byId(a, b)).map(([, c]) => c.span)) ?? cfg.efficiency,
+    efficiency,
     chargers,
     vehicles,
     weights: defaultWeights(maxPrice, tariff?.demandChargePerKwMonth ?? 0, cfg.slotMinutes, { ceilingPct: cfg.batteryCeilingPct, weight: cfg.batteryCareWeight }),

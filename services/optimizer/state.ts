@@ -4,6 +4,8 @@ import { ConfigBody, ConfigEvent, LimitEventScheduled, PanelConfigured } from '.
 import { SiteMeterReading } from '../../schemas/site-meter-record';
 import { BuildingHistory, withConnectionReading } from './building-history';
 import { observeSample, SessionSpan } from './efficiency';
+import { withHistory } from './forecast-fold';
+import { VehicleHistory } from '../../streams/projections/vehicle-forecast/fold';
 import { PMap } from './pmap';
 import { ampsToKw, Protocol, SocSource } from './snapshot';
 
@@ -117,6 +119,8 @@ export interface FleetState {
   readonly reservations: PMap<Conf<'ReservationMade'>>;
   /** What each charger reported about itself (charging.events DeviceModelReported), by chargePointId. */
   readonly deviceModel: PMap<ReportedModel>;
+  /** Each configured vehicle's comings and goings, for its forecast (forecast-fold.ts), by vehicleId. */
+  readonly histories: PMap<VehicleHistory>;
 }
 
 export interface ReportedModel {
@@ -149,6 +153,7 @@ export const initial: FleetState = {
   building: PMap.empty(),
   reservations: PMap.empty(),
   deviceModel: PMap.empty(),
+  histories: PMap.empty(),
 };
 
 export const controlKey = (chargePointId: string, connectorId: number): string => `${chargePointId}:${connectorId}`;
@@ -261,6 +266,12 @@ const MAX_REJECTIONS = 3;
 const ignoring = (measuredKw: number, limitKw: number): boolean => measuredKw > limitKw * (1 + IGNORE_REL) + IGNORE_ABS_KW;
 
 export const evolve = (s: FleetState, i: Input): FleetState => {
+  const next = evolveFleet(s, i);
+  const histories = withHistory(next.histories, (v) => next.vehicles.has(v), i);
+  return histories === next.histories ? next : { ...next, histories };
+};
+
+const evolveFleet = (s: FleetState, i: Input): FleetState => {
   switch (i.kind) {
     case 'config': {
       const b = i.event.body;

@@ -1,4 +1,4 @@
-import { ProjectionInput } from '../projection';
+import { ProjectionInput, TelematicsReading } from '../projection';
 
 /** What the log says about one vehicle's comings and goings, as a pure fold: `decide(history, input) => facts`,
  *  `evolve(history, fact) => history`. The forecast's statistics (./stats.ts) are computed from it when asked.
@@ -88,15 +88,20 @@ export type HistoryFact =
   | { readonly type: 'Arrived'; readonly observation: ArrivalObservation }
   | { readonly type: 'Departed'; readonly observation: DepartureObservation };
 
+/** What the fold reads: the projections' inputs, with a reading only as far as the fold looks at it, so a folder that
+ *  keeps less of a reading (the optimizer, services/optimizer/forecast-fold.ts) runs the same decide and evolve. */
+export type ReadingSeen = Pick<TelematicsReading, 'readingId' | 'vehicleId' | 'readingAt' | 'socPct' | 'pluggedIn' | 'etaAt'>;
+export type ForecastInput = Exclude<ProjectionInput, { kind: 'reading' }> | { readonly kind: 'reading'; readonly reading: ReadingSeen };
+
 /** The vehicle an input is about, or undefined when it does not concern the forecast. */
-export const vehicleOf = (i: ProjectionInput): string | undefined => {
+export const vehicleOf = (i: ForecastInput): string | undefined => {
   if (i.kind === 'reading') return i.reading.vehicleId;
   if (i.kind === 'event' && i.event.body.type === 'VehicleMatched') return i.event.body.vehicleId;
   if (i.kind === 'config' && (i.config.body.type === 'VehicleConfigured' || i.config.body.type === 'DepartureScheduled')) return i.config.body.vehicleId;
   return undefined;
 };
 
-export const decide = (h: VehicleHistory, i: ProjectionInput): HistoryFact[] => {
+export const decide = (h: VehicleHistory, i: ForecastInput): HistoryFact[] => {
   if (i.kind === 'event') {
     const e = i.event;
     if (e.body.type !== 'VehicleMatched') return [];

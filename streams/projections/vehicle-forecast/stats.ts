@@ -328,10 +328,8 @@ const poolsOf = (histories: readonly HistoryOf[], o: Required<ForecastOptions>):
   return { own, groups: collect(groupOf, 'group'), sites: collect((h) => h.siteId, 'site') };
 };
 
-const forecastWith = (vehicleId: string, histories: readonly HistoryOf[], o: Required<ForecastOptions>, p: Pools): VehicleForecast | null => {
-  const own = histories.find((x) => x.vehicleId === vehicleId);
-  if (!own) return null;
-  const h = own.history;
+const forecastWith = (own: HistoryOf, o: Required<ForecastOptions>, p: Pools): VehicleForecast => {
+  const { vehicleId, history: h } = own;
   const group = groupOf(h);
   const pools = [
     new Pool('vehicle', p.own.get(vehicleId)!),
@@ -351,7 +349,16 @@ const forecastWith = (vehicleId: string, histories: readonly HistoryOf[], o: Req
 /** One vehicle's forecast; `histories` holds it and the vehicles it may fall back to (its site's). Null when absent. */
 export const forecastVehicle = (vehicleId: string, histories: readonly HistoryOf[], options: ForecastOptions): VehicleForecast | null => {
   const o = withDefaults(options);
-  return forecastWith(vehicleId, histories, o, poolsOf(histories, o));
+  const own = histories.find((x) => x.vehicleId === vehicleId);
+  return own ? forecastWith(own, o, poolsOf(histories, o)) : null;
+};
+
+/** The forecasts of some of a site's vehicles (`of`, each in `histories`), the pools built once from all of
+ *  `histories`: what a planner needs for the vehicles it does not see yet, without forecasting those present. */
+export const forecastSome = (of: readonly HistoryOf[], histories: readonly HistoryOf[], options: ForecastOptions): VehicleForecast[] => {
+  const o = withDefaults(options);
+  const pools = poolsOf(histories, o);
+  return of.map((x) => forecastWith(x, o, pools));
 };
 
 /** Every vehicle's forecast of one site's histories, in vehicle id order. */
@@ -360,5 +367,5 @@ export const forecastSite = (histories: readonly HistoryOf[], options: ForecastO
   const pools = poolsOf(histories, o);
   return [...histories]
     .sort((a, b) => (a.vehicleId < b.vehicleId ? -1 : a.vehicleId > b.vehicleId ? 1 : 0))
-    .map((x) => forecastWith(x.vehicleId, histories, o, pools)!);
+    .map((x) => forecastWith(x, o, pools));
 };
