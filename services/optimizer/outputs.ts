@@ -1,10 +1,11 @@
 /** The optimizer's outputs as the records of optimizer.plans and ocpp.commands. Pure. */
 import { Plan } from './formulation';
 import { OcppCommandDraft } from './profiles';
+import { VehicleAtRisk } from './departure-reserve';
 import { SiteSnapshot } from './snapshot';
 
 /** The optimizer.plans record (schemas/avro/optimizer.plans.avsc). */
-export const planRecord = (planId: string, trigger: string, decidedAt: number, plan: Plan, snapshot: SiteSnapshot): Record<string, unknown> => ({
+export const planRecord = (planId: string, trigger: string, decidedAt: number, plan: Plan, snapshot: SiteSnapshot & { readonly atRisk?: readonly VehicleAtRisk[] }): Record<string, unknown> => ({
   planId,
   siteId: plan.siteId,
   decidedAt,
@@ -27,6 +28,7 @@ export const planRecord = (planId: string, trigger: string, decidedAt: number, p
     departAt: v.departAt,
   })),
   inputsJson: JSON.stringify(snapshot),
+  atRisk: (snapshot.atRisk ?? []).map((a) => ({ vehicleId: a.vehicleId, reason: a.reason, detail: a.detail, shortKwh: a.shortKwh })),
 });
 
 /** An ocpp.commands record (schemas/avro/ocpp.commands.avsc). */

@@ -134,6 +134,11 @@ export const projectionMigrations: readonly Migration[] = [
         .filter((t) => t.columns.some((c) => c.name === CHARGER_TIME_COLUMN))
         .flatMap((t) => [`ALTER TABLE ${t.name} ADD COLUMN IF NOT EXISTS ${CHARGER_TIME_COLUMN} timestamptz`, ...commentSql(t).filter((c) => c.includes(`.${CHARGER_TIME_COLUMN} IS`))]),
   },
+  {
+    // Plans name the vehicles at risk (issue 18); tables created before get the column.
+    id: 'streams-008-plans-at-risk',
+    up: () => [`ALTER TABLE optimizer_plans ADD COLUMN IF NOT EXISTS at_risk jsonb`, ...commentSql(optimizerPlans).filter((c) => c.includes('.at_risk IS'))],
+  },
   commandsMigration,
   limitEventsMigration,
   idTokenMigration,

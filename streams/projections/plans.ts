@@ -32,6 +32,7 @@ export const optimizerPlansProjection: AppendProjection = {
         site_kw: p.siteKw,
         vehicles: p.vehicles,
         inputs: parsedInputs(p.inputsJson),
+        at_risk: p.atRisk,
       },
     ];
   },

@@ -338,6 +338,7 @@ export const optimizerPlans: TableDef = {
     t('site_kw', 'jsonb', 'planned site load per slot, kW (JSON array)'),
     t('vehicles', 'jsonb', 'per vehicle: charger, connector, power per slot (kW), target, planned and short energy (kWh), departure (JSON)'),
     n('inputs', 'jsonb', 'the snapshot the plan was decided from (JSON)'),
+    n('at_risk', 'jsonb', 'vehicles not back yet that may leave short: vehicleId, reason, detail, shortKwh (JSON array; null before the field existed)'),
   ],
 };
 

@@ -170,14 +170,14 @@ const endpoints: readonly Endpoint[] = [
     path: '/api/v1/sites/{siteId}/plans',
     summary: "The optimizer's plans for a site: planned site load per slot, per-vehicle power, solver status",
     description: 'From the projection of optimizer.plans (streams/projections). `include=inputs` adds the snapshot each plan was decided from.',
-    columns: ['decidedAt', 'planId', 'siteId', 'trigger', 'status', 'objective', 'solveMs', 'gridLimitKw', 'horizonStart', 'slotMinutes', 'siteKw', 'vehicles', 'inputs'],
+    columns: ['decidedAt', 'planId', 'siteId', 'trigger', 'status', 'objective', 'solveMs', 'gridLimitKw', 'horizonStart', 'slotMinutes', 'siteKw', 'vehicles', 'atRisk', 'inputs'],
     query: [{ name: 'include', description: '`inputs` to include each plan\'s input snapshot', schema: { enum: ['inputs'] } }],
     from: (s) => `${q(s.projections)}.optimizer_plans p`,
     time: 'p.decided_at',
     keys: [{ sql: 'p.plan_id', type: 'text' }],
     select: `p.decided_at AS "decidedAt", p.plan_id AS "planId", p.site_id AS "siteId", p.trigger AS "trigger", p.status AS "status", p.objective AS "objective",
       p.solve_ms AS "solveMs", p.grid_limit_kw AS "gridLimitKw", p.horizon_start AS "horizonStart", p.slot_minutes AS "slotMinutes",
-      p.site_kw AS "siteKw", p.vehicles AS "vehicles", p.inputs AS "inputs"`,
+      p.site_kw AS "siteKw", p.vehicles AS "vehicles", COALESCE(p.at_risk, '[]'::jsonb) AS "atRisk", p.inputs AS "inputs"`,
     filter: (p, u) => {
       const f = filters(u, p, { path: ['siteId', 'p.site_id = ?'] });
       const inc = u.searchParams.get('include');
