@@ -201,6 +201,18 @@ const samplesOf = (h: VehicleHistory, timeZone: string, mergeMinutes: number): S
   return s;
 };
 
+/** A history's samples, computed once per history (histories are immutable: a planner asking again for an unchanged
+ *  history, as every re-plan does, gets them back). */
+const samplesCache = new WeakMap<VehicleHistory, Map<string, Samples>>();
+const cachedSamples = (h: VehicleHistory, timeZone: string, mergeMinutes: number): Samples => {
+  let m = samplesCache.get(h);
+  if (!m) samplesCache.set(h, (m = new Map()));
+  const key = `${timeZone}|${mergeMinutes}`;
+  let x = m.get(key);
+  if (!x) m.set(key, (x = samplesOf(h, timeZone, mergeMinutes)));
+  return x;
+};
+
 const merged = (xs: readonly Samples[]): Samples =>
   Object.fromEntries(kinds.map((k) => [k, Array.from({ length: 7 }, (_, w) => xs.flatMap((s) => s[k][w]!))])) as Samples;
 
@@ -210,25 +222,44 @@ const emptySamples: Samples = merged([]);
  *  (or all weekdays) computed once, as a site's vehicles share their group's and site's pools. */
 class Pool {
   private readonly sorted = new Map<string, number[]>();
+  private merged: Samples | null = null;
+  /** `samples` is called once, when a value is first asked for: most forecasts never reach their group's or site's. */
   constructor(
     readonly level: Level,
-    private readonly samples: Samples,
+    private readonly samples: () => Samples,
   ) {}
   values(kind: Kind, weekday: number | null): number[] {
     const key = `${kind}:${weekday ?? 'all'}`;
     let v = this.sorted.get(key);
     if (!v) {
-      v = (weekday === null ? this.samples[kind].flat() : [...this.samples[kind][weekday]!]).sort((a, b) => a - b);
+      this.merged ??= this.samples();
+      v = (weekday === null ? this.merged[kind].flat() : [...this.merged[kind][weekday]!]).sort((a, b) => a - b);
       this.sorted.set(key, v);
     }
     return v;
   }
 }
 
+/** A vehicle's own pool, kept with its samples (so with its history): its sorted values too are computed once. */
+const ownPools = new WeakMap<Samples, Pool>();
+const ownPool = (samples: Samples): Pool => {
+  let pool = ownPools.get(samples);
+  if (!pool) ownPools.set(samples, (pool = new Pool('vehicle', () => samples)));
+  return pool;
+};
+
 const distribution = (pools: readonly Pool[], kind: Kind, weekday: number, minSamples: number): Distribution | null => {
+  // In order, stopping at the first pool with minSamples (a site's pools are sorted only when a forecast needs them).
   const candidates: { level: Level; days: 'weekday' | 'all'; values: number[] }[] = [];
-  for (const days of ['weekday', 'all'] as const) for (const p of pools) candidates.push({ level: p.level, days, values: p.values(kind, days === 'weekday' ? weekday : null) });
-  const chosen = candidates.find((c) => c.values.length >= minSamples) ?? candidates.reduce<(typeof candidates)[number] | null>((best, c) => (c.values.length > (best?.values.length ?? 0) ? c : best), null);
+  let chosen: (typeof candidates)[number] | undefined;
+  for (const days of ['weekday', 'all'] as const)
+    for (const p of pools) {
+      if (chosen) break;
+      const c = { level: p.level, days, values: p.values(kind, days === 'weekday' ? weekday : null) };
+      candidates.push(c);
+      if (c.values.length >= minSamples) chosen = c;
+    }
+  chosen ??= candidates.reduce<(typeof candidates)[number] | undefined>((best, c) => (c.values.length > (best?.values.length ?? 0) ? c : best), undefined);
   if (!chosen) return null;
   const v = chosen.values;
   return { p10: quantileOf(v, 0.1), p50: quantileOf(v, 0.5), p90: quantileOf(v, 0.9), samples: v.length, level: chosen.level, days: chosen.days };
@@ -307,23 +338,25 @@ const withDefaults = (o: ForecastOptions): Required<ForecastOptions> => ({ minSa
 
 /** The samples of every vehicle, and the pools of every group and site, computed once for a set of histories. */
 interface Pools {
-  readonly own: ReadonlyMap<string, Samples>;
+  readonly own: (vehicleId: string) => Samples;
   readonly groups: ReadonlyMap<string, Pool>;
   readonly sites: ReadonlyMap<string, Pool>;
 }
 
 const poolsOf = (histories: readonly HistoryOf[], o: Required<ForecastOptions>): Pools => {
-  const own = new Map(histories.map((x) => [x.vehicleId, samplesOf(x.history, o.timeZone, o.mergeMinutes)]));
+  // Each vehicle's samples when first needed (its own forecast, or a pool it is part of), kept with its history.
+  const byId = new Map(histories.map((x) => [x.vehicleId, x.history]));
+  const own = (vehicleId: string): Samples => cachedSamples(byId.get(vehicleId)!, o.timeZone, o.mergeMinutes);
   const collect = (keyOf: (h: VehicleHistory) => string | null, level: Level): Map<string, Pool> => {
-    const members = new Map<string, Samples[]>();
+    const members = new Map<string, string[]>();
     for (const x of histories) {
       const k = keyOf(x.history);
       if (k === null) continue;
       const list = members.get(k);
-      if (list) list.push(own.get(x.vehicleId)!);
-      else members.set(k, [own.get(x.vehicleId)!]);
+      if (list) list.push(x.vehicleId);
+      else members.set(k, [x.vehicleId]);
     }
-    return new Map([...members].map(([k, xs]) => [k, new Pool(level, merged(xs))]));
+    return new Map([...members].map(([k, ids]) => [k, new Pool(level, () => merged(ids.map(own)))]));
   };
   return { own, groups: collect(groupOf, 'group'), sites: collect((h) => h.siteId, 'site') };
 };
@@ -332,9 +365,9 @@ const forecastWith = (own: HistoryOf, o: Required<ForecastOptions>, p: Pools): V
   const { vehicleId, history: h } = own;
   const group = groupOf(h);
   const pools = [
-    new Pool('vehicle', p.own.get(vehicleId)!),
-    (group === null ? undefined : p.groups.get(group)) ?? new Pool('group', emptySamples),
-    (h.siteId === null ? undefined : p.sites.get(h.siteId)) ?? new Pool('site', emptySamples),
+    ownPool(p.own(vehicleId)),
+    (group === null ? undefined : p.groups.get(group)) ?? new Pool('group', () => emptySamples),
+    (h.siteId === null ? undefined : p.sites.get(h.siteId)) ?? new Pool('site', () => emptySamples),
   ];
   const weekdays: WeekdayForecast[] = Array.from({ length: 7 }, (_, weekday) => ({
     weekday,
