@@ -6,8 +6,9 @@ import { evolve, FleetState, initial, Input } from './state';
 /** A depot whose vehicle 'late' has six weeks of history, for the tests of the reserve through the optimizer's fold
  *  (site-reserve.test.ts, forecast-plan.test.ts). Site 'north' (UTC, 30 kW, chargers a and b of 22 kW); 'late' (200
  *  kWh) comes back every morning between 04:00 and 06:00 with 20 % and leaves at 10:00 needing 50 %: a p90 need of
- *  60 kWh. T0 is a Monday 00:00 UTC; the history ends the day before and today's departure is not scheduled yet, so
- *  at T0 the vehicle is neither plugged in nor expected. */
+ *  60 kWh, the late vehicle of departure-reserve.fixture.ts's scenario. T0 is a Monday 00:00 UTC; the history ends
+ *  the day before and today's departure is not scheduled yet, so at T0 the vehicle is neither plugged in nor
+ *  expected. */
 
 const DAY = 24 * 3600_000;
 const MIN = 60_000;
@@ -19,8 +20,8 @@ export const lateRoutine = (days = 42): Routine => ({
   timeZone: 'UTC',
   from: T0 - days * DAY,
   days,
-  // Mondays over six weeks: 04:00, 04:30, 05:00, 05:30, 06:00, 04:00 (p10 04:00, p90 05:45).
-  returnOn: (d) => ({ minute: 4 * 60 + 30 * (Math.floor(d / 7) % 5), socPct: 20 }),
+  // Every weekday over six weeks: 04:00, 04:40, 05:20, 06:00, 06:00, 06:00 (p10 04:20, p90 06:00).
+  returnOn: (d) => ({ minute: 4 * 60 + 40 * Math.min(3, Math.floor(d / 7)), socPct: 20 }),
   departNextDay: (d) => (d + 1 < days ? { minute: 10 * 60, requiredSocPct: 50 } : null),
 });
 

@@ -21,10 +21,11 @@ describe('the reserve in the snapshot, from the fold’s histories', () => {
   it('keeps capacity for a vehicle with a history of late, large returns that is not back yet, from its p90 return to its departure', () => {
     const snap = snapshotOf(away, 'north', T0, cfg)!;
     expect(snap.vehicles).toEqual([]);
-    // p90 return 05:45, departure 10:00, p90 need (50 − 20) % of 200 kWh.
-    const kw = 60 / (cfg.efficiency * 4.25);
+    // p90 return 06:00, departure 10:00, p90 need (50 − 20) % of 200 kWh.
+    const kw = 60 / (cfg.efficiency * 4);
     const reserve = snap.reserveKw!;
-    reserve.forEach((x, t) => expect(x).toBeCloseTo(t >= (5.75 * HOUR) / SLOT_MS && t < (10 * HOUR) / SLOT_MS ? kw : 0));
+    expect(reserve).toHaveLength(snap.maxSlots);
+    reserve.forEach((x, t) => expect(x).toBeCloseTo(t >= (6 * HOUR) / SLOT_MS && t < (10 * HOUR) / SLOT_MS ? kw : 0));
     expect(snap.atRisk).toEqual([]);
     expect(away.histories.get('late')!.arrivals.length).toBeGreaterThan(30);
   });
