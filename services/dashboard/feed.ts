@@ -44,6 +44,7 @@ const planView = (p: PlanRecord): PlanView & { siteId: string } => ({
   gridLimitKw: p.gridLimitKw,
   siteKw: p.siteKw,
   vehicles: p.vehicles.map((v) => ({ vehicleId: v.vehicleId, chargePointId: v.chargePointId, powerKw: v.powerKw, targetKwh: v.targetKwh, plannedKwh: v.plannedKwh, shortfallKwh: v.shortfallKwh })),
+  atRisk: p.atRisk,
 });
 
 /** One record into the dashboard's state (in place: the model's folds mutate). */

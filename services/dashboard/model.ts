@@ -46,6 +46,8 @@ export interface PlanView {
   gridLimitKw: number;
   siteKw: number[];
   vehicles: { vehicleId: string; chargePointId: string | null; powerKw: number[]; targetKwh: number; plannedKwh: number; shortfallKwh: number }[];
+  /** Vehicles not back yet that may leave short, and why (optimizer.plans atRisk). */
+  atRisk?: { vehicleId: string; reason: string; detail: string; shortKwh: number | null }[];
 }
 
 export interface SiteView {

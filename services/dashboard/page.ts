@@ -165,6 +165,8 @@ export const dashboardHtml = `<!doctype html>
       const pv = plan && plan.vehicles.find((p) => p.vehicleId === v.vehicleId);
       return '<div class="pv" data-testid="plan-vehicle"><div class="id">' + esc(v.vehicleId) + (pv ? ' · planned ' + pv.plannedKwh.toFixed(1) + ' of ' + pv.targetKwh.toFixed(1) + ' kWh' + (pv.shortfallKwh > 0.01 ? ' · <span class="err">short ' + pv.shortfallKwh.toFixed(1) + '</span>' : '') : '') + '</div>' + mini(v, plan, snap.at) + '</div>';
     }).join('') : '<div class="empty">no plan yet</div>';
+    const risks = (plan && plan.atRisk) || [];
+    if (risks.length) $('plans').insertAdjacentHTML('afterbegin', risks.map((r) => '<div class="pv" data-testid="plan-at-risk"><div class="id">' + esc(r.vehicleId) + ' · <span class="err">at risk: ' + esc(r.reason) + (r.shortKwh !== null ? ', short ' + r.shortKwh.toFixed(1) + ' kWh' : '') + '</span></div><div class="src">' + esc(r.detail) + '</div></div>').join(''));
 
     $('traffic').querySelector('tbody').innerHTML = snap.traffic.map((f) => '<tr data-testid="frame"><td>' + hm(f.t) + '</td><td>' + esc(f.chargePointId) + '</td><td class="dir-' + esc(f.direction) + '">' + (f.direction === 'IN' ? '→' : '←') + '</td><td class="' + (f.kind === 'CALLERROR' ? 'err' : '') + '">' + esc(f.kind) + '</td><td>' + esc(f.action || '') + '</td><td class="payload">' + esc(f.payload) + '</td></tr>').join('') ||
       '<tr><td colspan="6" class="empty">no frames yet</td></tr>';
