@@ -14,6 +14,8 @@ export const forecastInputOf = (i: Input): ForecastInput | null =>
 
 /** The histories after one input; `known` says whose are kept (the optimizer keeps configured vehicles only). */
 export const withHistory = (histories: PMap<VehicleHistory>, known: (vehicleId: string) => boolean, i: Input): PMap<VehicleHistory> => {
+  // Most records are meter samples: no allocation for them.
+  if (i.kind === 'event' && i.event.body.type !== 'VehicleMatched') return histories;
   const f = forecastInputOf(i);
   const vehicleId = f === null ? undefined : vehicleOf(f);
   if (f === null || vehicleId === undefined || !known(vehicleId)) return histories;
