@@ -148,28 +148,7 @@ const meter = meterValuesPayload;
 
 /** Connects a charger to `gw` and sends MeterValues in a loop (the counter in the value), one CALL at a time, at most
  *  about 6 a second (the gateway's per-connection limit is 20 frames/s), again 250 ms after an error. */
-export const startCharger = async (gw: Gateway, id: string, protocol: LoadCharger['protocol']): Promise<LoadCharger> => {
-  const client = ocppClient({ endpoint: gw.url, identity: id, password: `pw-${id}`, protocols: [protocol] });
-  await client.connect();
-  const c: LoadCharger = { id, protocol, client, calls: [], running: true };
-  c.loop = (async () => {
-    let n = 0;
-    while (c.running) {
-      const rec: CallRecord = { n: ++n, sentAt: Date.now(), answeredAt: 0, error: undefined };
-      c.calls.push(rec);
-      try {
-        await client.call('MeterValues', meter(protocol, rec.n), { callTimeoutMs: 120000 });
-        rec.answeredAt = Date.now();
-        await new Promise((r) => setTimeout(r, 150));
-      } catch (e) {
-        rec.answeredAt = Date.now();
-        rec.error = (e as { rpcErrorCode?: string }).rpcErrorCode ?? (e as Error).message;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  })();
-  return c;
-};
+export const startCharger = (gw: Gateway, id: string, protocol: LoadCharger['protocol']): Promise<LoadCharger> => startChargerAt(gw.url, id, protocol);
 
 export const stopChargers = async (chargers: readonly LoadCharger[]) => {
   for (const c of chargers) c.running = false;

@@ -1,20 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { createContext } from '../../services/common/context';
 import { serveHealth, HealthServer } from '../../services/common/health-server';
-import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { ServiceContext, RunningService } from '../../services/common/service';
-import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
-import { Topics } from '../../schemas/topics';
-import { prepareKafka } from '../../infra/stack';
 import { startBroker, stopBroker, BrokerOptions } from '../../infra/kafka/broker';
+import { configure, PrivateBroker, startPrivateBroker } from './support';
 import { service as projections } from '../../streams/projections/service';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { Registry } from 'prom-client';
 import { configureFleet, ocppClient } from '../gateway/support';
-import { freePort, testConfig, uniq, waitForValue } from '../support/stack';
+import { uniq, waitForValue } from '../support/stack';
 
 /** A consumer inside a running service dies (its broker goes away long enough for kafkajs to give up): while it is
  *  down the process's /ready is 503 and names it; once the broker is back the supervisor has it running again, and
@@ -24,7 +16,7 @@ import { freePort, testConfig, uniq, waitForValue } from '../support/stack';
 jest.setTimeout(300000);
 
 describe('a supervised consumer', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-supervision-'));
+  let own: PrivateBroker;
   let broker: BrokerOptions;
   let ctx: ServiceContext;
   let running: RunningService | undefined;
@@ -33,13 +25,9 @@ describe('a supervised consumer', () => {
   const schema = uniq('sup').replace(/-/g, '_');
 
   beforeAll(async () => {
-    const [port, controllerPort, partnerPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    broker = { dir: path.join(dir, 'kafka'), port, controllerPort, partnerPort, heapMb: 384 };
-    await startBroker(broker, () => undefined);
-    const config = testConfig({ kafkaBrokers: [`127.0.0.1:${port}`], partitions: 2, logLevel: 'error' });
-    await prepareKafka(config);
+    own = await startPrivateBroker('supervision');
+    ({ broker, ctx } = own);
     process.env.PROJECTIONS_SCHEMA = schema;
-    ctx = createContext(config, 'supervision-test');
   });
   afterAll(async () => {
     await running?.stop().catch(() => undefined);
@@ -48,18 +36,13 @@ describe('a supervised consumer', () => {
     await health?.close();
     await ctx.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await ctx.pool.end();
-    await stopBroker(broker);
+    await own.remove();
     delete process.env.PROJECTIONS_SCHEMA;
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const configure = async (siteId: string) => {
-    const producer = createDurableProducer(ctx.kafka);
-    await producer.connect();
-    const body: ConfigBody = { type: 'SiteConfigured', siteId, name: siteId, gridLimitKw: 100, latitude: 52, longitude: 4, timezone: 'Europe/Amsterdam' };
-    await producer.send({ topic: Topics.fleetConfig, acks: DURABLE_ACKS, messages: [{ key: configKey(body), value: await ctx.serde.encode(Topics.fleetConfig, configToAvro({ eventId: randomUUID(), at: Date.now(), actor: 'test', body })) }] });
-    await producer.disconnect();
-  };
+  const configureSite = (siteId: string) =>
+    configure(ctx, { type: 'SiteConfigured', siteId, name: siteId, gridLimitKw: 100, latitude: 52, longitude: 4, timezone: 'Europe/Amsterdam' });
+
   const siteApplied = (siteId: string) => ctx.pool.query(`SELECT 1 FROM ${schema}.fleet_sites WHERE site_id = $1`, [siteId]).then((r) => r.rowCount === 1, () => false);
   const ready = async () => {
     const res = await fetch(`${health!.url}/ready`);
@@ -67,7 +50,7 @@ describe('a supervised consumer', () => {
   };
 
   test('is reported down by name while its broker is gone, and runs and applies again once it is back', async () => {
-    await configure('before');
+    await configureSite('before');
     health = await serveHealth({ service: 'projections', health: ctx.health, metrics: ctx.metrics, port: 0 });
     running = await projections.start(ctx);
     gateway = await createGateway(ctx, { gatewayId: uniq('gw-sup'), port: 0, settings: { dbSchema: `${schema}_gw` }, metrics: new Registry(), commandsGroupId: uniq('gw-sup-commands') });
@@ -91,7 +74,7 @@ describe('a supervised consumer', () => {
 
     await startBroker(broker, () => undefined);
     await waitForValue('/ready 200 again', async () => ((await ready()).status === 200 ? true : undefined), 120000, 500);
-    await configure('after');
+    await configureSite('after');
     await waitForValue('the site written after the outage applied', async () => ((await siteApplied('after')) ? true : undefined), 60000);
     const report = ctx.health.report();
     expect(report.parts.projections?.status).toBe('running');

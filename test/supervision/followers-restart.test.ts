@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Kafka } from 'kafkajs';
-import { prepareKafka } from '../../infra/stack';
 import { startBroker, stopBroker, BrokerOptions } from '../../infra/kafka/broker';
-import { createContext } from '../../services/common/context';
+import { configure, PrivateBroker, startPrivateBroker } from './support';
 import { serveHealth, HealthServer } from '../../services/common/health-server';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { RunningService, ServiceContext } from '../../services/common/service';
 import { DashboardFeed, startDashboardFeed } from '../../services/dashboard/feed';
 import { followVehicleRegistry, VehicleRegistry } from '../../services/telematics-ingest/vehicle-registry';
 import { ChargingEvent, toAvro } from '../../schemas/events';
-import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config';
+import { ConfigBody } from '../../schemas/fleet-config';
 import { TopicSerde } from '../../schemas/registry';
 import { partnerTopic, Topics } from '../../schemas/topics';
 import { service as partnerRouter } from '../../streams/partner-router/service';
-import { freePort, testConfig, uniq, waitForValue } from '../support/stack';
+import { uniq, waitForValue } from '../support/stack';
 
 /** The components moved onto the fold runtime, in one process: the dashboard feed (a follower of five topics), the
  *  telematics vehicle registry (a global table of fleet.config) and the partner router (a global table and a
@@ -53,7 +49,7 @@ const readsEvent = async (kafka: Kafka, serde: TopicSerde, topic: string, eventI
 };
 
 describe('the followers on the fold runtime, supervised', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltstream-followers-'));
+  let own: PrivateBroker;
   let broker: BrokerOptions;
   let ctx: ServiceContext;
   let health: HealthServer | undefined;
@@ -63,12 +59,8 @@ describe('the followers on the fold runtime, supervised', () => {
   const partner = uniq('sup-partner').replace(/-/g, '_');
 
   beforeAll(async () => {
-    const [port, controllerPort, partnerPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    broker = { dir: path.join(dir, 'kafka'), port, controllerPort, partnerPort, heapMb: 384 };
-    await startBroker(broker, () => undefined);
-    const config = testConfig({ kafkaBrokers: [`127.0.0.1:${port}`], partitions: 2, logLevel: 'error' });
-    await prepareKafka(config);
-    ctx = createContext(config, 'followers-supervision-test');
+    own = await startPrivateBroker('followers');
+    ({ broker, ctx } = own);
   });
   afterAll(async () => {
     await router?.stop().catch(() => undefined);
@@ -76,16 +68,10 @@ describe('the followers on the fold runtime, supervised', () => {
     await feed?.stop().catch(() => undefined);
     await health?.close();
     await ctx.pool.end();
-    await stopBroker(broker);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await own.remove();
   });
 
-  const configure = async (body: ConfigBody) => {
-    const producer = createDurableProducer(ctx.kafka);
-    await producer.connect();
-    await producer.send({ topic: Topics.fleetConfig, acks: DURABLE_ACKS, messages: [{ key: configKey(body), value: await ctx.serde.encode(Topics.fleetConfig, configToAvro({ eventId: randomUUID(), at: Date.now(), actor: 'test', body })) }] });
-    await producer.disconnect();
-  };
+
   const site = (siteId: string): ConfigBody => ({ type: 'SiteConfigured', siteId, name: siteId, gridLimitKw: 100, latitude: 52, longitude: 4, timezone: 'Europe/Amsterdam' });
   const vehicle = (vehicleId: string): ConfigBody => ({ type: 'VehicleConfigured', vehicleId, batteryCapacityKwh: 60, maxAcPowerKw: 11, maxDcPowerKw: 50, consumptionKwhPerKm: 0.2, idTags: [], telematicsProvider: 'acme', providerVehicleId: `p-${vehicleId}`, siteId: null });
   const charger = (chargePointId: string): ConfigBody => ({ type: 'ChargerConfigured', chargePointId, siteId: 's', maxPowerKw: 22, securityProfile: 1, passwordHash: null, ownerPartnerId: partner, phases: 3, currentType: 'AC', rateUnit: 'A', maxSchedulePeriods: 24 });
@@ -102,9 +88,9 @@ describe('the followers on the fold runtime, supervised', () => {
     return { status: res.status, body: (await res.json()) as { notReady?: string[] } };
   };
   const reachesAll = async (tag: string) => {
-    await configure(site(`site-${tag}`));
-    await configure(vehicle(`v-${tag}`));
-    await configure(charger(`cp-${tag}`));
+    await configure(ctx, site(`site-${tag}`));
+    await configure(ctx, vehicle(`v-${tag}`));
+    await configure(ctx, charger(`cp-${tag}`));
     const eventId = await event(`cp-${tag}`);
     await waitForValue(`the dashboard shows site-${tag}`, () => (feed!.state.sites.has(`site-${tag}`) ? true : undefined), 60000);
     await waitForValue(`the registry knows v-${tag}`, async () => ((await registry!.catchUp(2000)) && registry!.lookup('acme', `p-v-${tag}`)?.vehicleId === `v-${tag}` ? true : undefined), 60000);
