@@ -31,7 +31,7 @@ const post = (base: string, body: unknown, authorization?: string) =>
 
 beforeAll(async () => {
   await ensureContractTopics(ctx.kafka);
-  await configureFleet(ctx.kafka, ctx.serde, [{ id: cp, password }]);
+  await configureFleet(ctx.kafka, ctx.serde, [{ id: cp, password }], [], home);
   gw = await createGateway(ctx, { port: 0, settings: { dbSchema: schema, internalToken: undefined }, consumeCommands: false });
   charger = new WebSocket(`${gw.url}/${cp}`, ['ocpp1.6'], { headers: { Authorization: `Basic ${Buffer.from(`${cp}:${password}`).toString('base64')}` } });
   charger.on('message', (data) => {

@@ -61,7 +61,9 @@ export interface ChargerSpec {
 }
 
 /** Publishes ChargerConfigured / VehicleConfigured events the way services/api does. */
-export const configureFleet = async (kafka: Kafka, serde: TopicSerde, chargers: readonly ChargerSpec[], vehicles: readonly { id: string; idTags: string[] }[] = []) => {
+/** `home`: where the gateway under test finds its credential pepper (its config's home), so the passwords hash as
+ *  the API would hash them for that deployment. */
+export const configureFleet = async (kafka: Kafka, serde: TopicSerde, chargers: readonly ChargerSpec[], vehicles: readonly { id: string; idTags: string[] }[] = [], home = loadConfig().home) => {
   const bodies: ConfigBody[] = [];
   for (const c of chargers) {
     bodies.push({
@@ -70,7 +72,7 @@ export const configureFleet = async (kafka: Kafka, serde: TopicSerde, chargers: 
       siteId: 'site-test',
       maxPowerKw: 22,
       securityProfile: c.securityProfile ?? 1,
-      passwordHash: c.password ? (c.passwordScheme === 'scrypt' ? await hashSecret(c.password) : hashChargerSecret(c.password, credentialPepper(loadConfig().home))) : null,
+      passwordHash: c.password ? (c.passwordScheme === 'scrypt' ? await hashSecret(c.password) : hashChargerSecret(c.password, credentialPepper(home))) : null,
       ownerPartnerId: null,
       phases: 3,
       currentType: 'AC',
