@@ -1,8 +1,8 @@
-import { Consumer, Kafka } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import { TopicSerde } from '../../schemas/registry';
 import { Logger } from '../../services/common/log';
 import { InputTopic } from './fold';
-import { startFollower } from './follower';
+import { Follower, startFollower } from './follower';
 
 /** A global table (Kafka Streams' GlobalKTable): every instance reads ALL partitions of a topic from its start into
  *  one value, folded by `evolve`, and keeps following it. No changelog of its own: the topic is the table's history
@@ -12,21 +12,9 @@ import { startFollower } from './follower';
  *  A follower (./follower.ts) with one input: every record is folded exactly once, in order. The table commits no
  *  offsets, so kafkajs, when it joins the group again (a rebalance, its own restart after a retriable crash), would
  *  read the topic from the beginning again into the live value; the follower seeks back to its own positions and
- *  skips what it has folded, so the live value never goes back to an older configuration. */
-export interface GlobalTable<T> {
-  current(): T;
-  /** Resolves when the table has read at least up to the topic's end offsets as of the call (false: not within
-   *  `timeoutMs`). A catch-up started less than a second before is shared, so a run of unknown keys costs one offset
-   *  fetch a second. */
-  catchUp(timeoutMs?: number): Promise<boolean>;
-  /** Next offset per `topic:partition`. */
-  positions(): ReadonlyMap<string, number>;
-  readonly topics: readonly string[];
-  readonly groupId: string;
-  readonly consumers: readonly Consumer[];
-  readonly died: Promise<Error>;
-  stop(): Promise<void>;
-}
+ *  skips what it has folded, so the live value never goes back to an older configuration. Its `catchUp` shares a
+ *  catch-up started less than a second before, so a run of unknown keys costs one offset fetch a second. */
+export type GlobalTable<T> = Follower<T>;
 
 export interface GlobalTableOptions<A, T> {
   readonly kafka: Kafka;
