@@ -362,10 +362,11 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
       let inBattery = -1; // column of the energy delivered by the end of the previous span; -1 = none yet
       for (const sp of spans) {
         const capKwh = care.capKwh[sp.first + sp.len - 1]!;
+        // The cap never falls (the ceiling, then the climb, then none): once it no longer binds, no later span does.
+        if (capKwh >= e0 + need - 1e-9) break;
         const delivered = cols.add(0, 0, INF);
         rows.add(inBattery >= 0 ? [[delivered, 1], [inBattery, -1], [sp.col, -eta * sp.hours]] : [[delivered, 1], [sp.col, -eta * sp.hours]], 0, 0);
         inBattery = delivered;
-        if (capKwh >= e0 + need - 1e-9) continue;
         const above = cols.add(w.batteryCarePerKwh * sp.len, 0, INF);
         rows.add([[delivered, 1], [above, -1]], -INF, Math.max(0, capKwh - e0));
       }
