@@ -7,6 +7,7 @@ import { deployables, healthPortOf, healthPortVariable } from '../services';
 import { portOrFree } from '../../common/ports';
 import { defaultsInUse } from '../../common/defaults';
 import { ServiceProcesses, startServiceProcesses } from '../service-processes';
+import { followReadiness } from '../readiness';
 import * as stack from '../../../infra/stack';
 import { createSimulator, Simulator } from '../../simulator/simulator';
 import { depotFlagsHelp, parseDepotFlags, simulatorOptions } from '../../simulator/run-options';
@@ -18,8 +19,9 @@ The whole system on this machine: the local stack (Kafka, schema registry, embed
 is set; parts already running are used as they are), every service and stream processor, each in a process of its
 own (voltstream service <name>; restarted when it exits; its log in $VOLTSTREAM_HOME/logs/<name>.log; its /health,
 /ready and /metrics on a port of its own, listed at start), and a simulated depot (20 chargers, 25 vehicles by
-default). Runs in development mode (VOLTSTREAM_MODE=development unless set). Prints where to look. Ctrl-C stops the
-simulator, the services, then the stack parts this command started.
+default). Runs in development mode (VOLTSTREAM_MODE=development unless set). Prints where to look, then what is
+still restoring or catching up until every part is ready. Ctrl-C stops the simulator, the services, then the stack
+parts this command started.
 
   --no-simulator            start the stack and the services only
   --status-every S          print the depot's status line every S seconds (default 30; 0: never)
@@ -60,10 +62,12 @@ export const command: CliCommand = {
     let services: ServiceProcesses | undefined;
     let sim: Simulator | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
+    let stopFollowingReadiness = () => undefined as void;
 
     const stopAll = async (why: string) => {
       console.log(`\n${why}: stopping...`);
       if (statusTimer) clearInterval(statusTimer);
+      stopFollowingReadiness();
       if (sim) {
         await sim.stop().catch((e: Error) => console.error(`  simulator: ${e.message}`));
         console.log('  simulator stopped');
@@ -122,7 +126,7 @@ export const command: CliCommand = {
     const api = `http://127.0.0.1:${config.apiPort}`;
     const defaults = defaultsInUse(config, { providersFile: process.env.TELEMATICS_PROVIDERS_FILE || undefined });
     console.log(`
-Voltstream is running (ready in ${secs(t0)}).
+Voltstream is running (every service answering after ${secs(t0)}; a line follows once every part has caught up).
 
   Dashboard         ${api}/dashboard
   HTTP API          ${api}   (OpenAPI: ${api}/openapi.json, health: ${api}/health, metrics: ${api}/metrics)
@@ -134,6 +138,12 @@ ${sim ? `  Simulated depot   site ${sim.scenario.siteId}: ${sim.scenario.charger
 ${defaults.length ? `${mode === 'development' ? 'DEVELOPMENT MODE' : `${mode} mode`}: published defaults in use, never for production:\n${defaults.map((d) => `  - ${d}`).join('\n')}\n` : ''}
 Logs: JSON lines (LOG_LEVEL=${config.logLevel}) in ${logDir}/<service>.log. Each service's /ready is listed above. Press Ctrl-C to stop.
 `);
+    // The API's /ready answers for every service process (its peers), naming each part that is not ready.
+    const readiness = followReadiness([{ name: 'api', readyUrl: `${api}/ready` }], { say: (l) => console.log(l) });
+    stopFollowingReadiness = readiness.stop;
+    void readiness.done.then((ready) => {
+      if (ready) console.log(`All services ready and caught up ${secs(t0)} after the start.`);
+    });
     const every = Number(flags['status-every'] ?? 30);
     if (sim && every > 0) statusTimer = setInterval(() => console.log(statusLine(sim!)), every * 1000);
     const signal = await waitForSignal();
