@@ -1,4 +1,6 @@
+import { createLogger } from '../../services/common/log';
 import { serveEmbeddedDb } from './embedded';
+import { LongHold } from './session-front';
 
 /** Entry point of the embedded database process that `voltstream stack up` runs in the background. */
 const main = async () => {
@@ -6,7 +8,10 @@ const main = async () => {
   const dataDir = process.env.EMBEDDED_DB_DIR;
   const idle = process.env.EMBEDDED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS;
   const host = process.env.EMBEDDED_DB_HOST || undefined;
-  const db = await serveEmbeddedDb({ port, ...(host ? { host } : {}), ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
+  const log = createLogger('embedded-db');
+  // Every other session waited through such a hold: the first thing to look at when a service reports the database slow.
+  const onLongHold = (h: LongHold) => log.warn('a session held the database', { ...h });
+  const db = await serveEmbeddedDb({ port, onLongHold, ...(host ? { host } : {}), ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
   console.log(`embedded TimescaleDB listening at ${db.url}${dataDir ? ` (data in ${dataDir})` : ''}`);
   const stop = async () => {
     await db.stop();

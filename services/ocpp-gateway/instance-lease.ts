@@ -82,7 +82,11 @@ export const unreachable = (e: unknown): boolean => {
 
 /** The lease's own pool: one connection, and no renewal waits longer than `timeoutMs` to connect or for its answer
  *  (a hung server would otherwise hold the one renewal in flight, and the instance could not tell it from a stall). */
-export const leasePoolOptions = (timeoutMs: number) => ({ max: 1, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, keepAlive: true });
+/** The embedded database serves sessions of this name ahead of the others (infra/database/session-front.ts); on
+ *  PostgreSQL it names the connection in pg_stat_activity. */
+export const LEASE_APPLICATION_NAME = 'voltstream-lease';
+
+export const leasePoolOptions = (timeoutMs: number) => ({ max: 1, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, keepAlive: true, application_name: LEASE_APPLICATION_NAME });
 
 export const createInstanceLease = (o: LeaseOptions): InstanceLease => {
   const s = quoteIdent(o.schema);

@@ -285,3 +285,30 @@ test('COPY FROM STDIN, which aborts PGlite, is refused and the database serves o
     await Promise.all([a.end(), b.end()]);
   }
 });
+
+test("a gateway's lease session waits ahead of bulk sessions, and a long hold is logged with what held it", async () => {
+  const holder = await connect(db.url);
+  const bulk = await Promise.all([connect(db.url), connect(db.url)]);
+  const lease = new Client({ connectionString: db.url, application_name: 'voltstream-lease' });
+  await lease.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 AS held_for_the_test');
+    const done: string[] = [];
+    const waiting = bulk.map((c, i) => c.query('SELECT 1').then(() => done.push(`bulk${i}`)));
+    await sleep(200);
+    const renewal = lease.query('SELECT 1').then(() => done.push('lease'));
+    // Over 2 s inside the transaction (a long hold), never idle as long as this database's 2 s idle timeout.
+    for (let i = 0; i < 5; i++) {
+      await sleep(450);
+      await holder.query('SELECT 1 AS held_for_the_test');
+    }
+    await holder.query('COMMIT');
+    await Promise.all([...waiting, renewal]);
+    expect(done).toEqual(['lease', 'bulk0', 'bulk1']);
+    const held = db.logTail!().split('\n').filter((l) => l.includes('a session held the database')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(held).toEqual(expect.arrayContaining([expect.objectContaining({ statement: expect.stringContaining('BEGIN | SELECT 1 AS held_for_the_test'), waiting: 3 })]));
+  } finally {
+    await Promise.all([holder, lease, ...bulk].map((c) => c.end().catch(() => undefined)));
+  }
+});
