@@ -26,6 +26,7 @@ import { resolveToken } from './internal-token';
 import { createMetrics, GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
 import { Claim, createGatewayStore, GatewayStore } from './store';
+import { createTransactionIds } from './transaction-ids';
 
 export interface GatewayOptions {
   readonly gatewayId?: string;
@@ -94,6 +95,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const internalToken = resolveToken(settings.internalToken, ctx.config.home);
 
   const store: GatewayStore = await createGatewayStore(ctx.pool, settings.dbSchema);
+  const transactionIds = createTransactionIds({ reserve: store.reserveTransactionIds });
+  await transactionIds.warm();
   const ledger = createCommandLedger(ctx.pool, settings.dbSchema);
   const heads = createHeadsWriter(store, log);
   let killed = false;
@@ -177,7 +180,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     // Handled where it matters (the close below, the mailbox, deliveries); a connection that never receives a frame
     // must not turn a failed set-up into an unhandled rejection, which ends the process.
     ready.catch(() => undefined);
-    const conn = new ChargerConnection(cp, protocol, ws, { gatewayId, settings, fleet: fleet.view, frameLog, log, metrics, nextTransactionId: store.nextTransactionId, reject }, ready);
+    const conn = new ChargerConnection(cp, protocol, ws, { gatewayId, settings, fleet: fleet.view, frameLog, log, metrics, nextTransactionId: transactionIds.next, reject }, ready);
     const entry: Entry = { conn, epoch, ws, alive: true };
     ws.on('pong', () => (entry.alive = true));
     ws.on('message', () => (entry.alive = true));

@@ -7,7 +7,8 @@
  *  - `command_ledger`: every command read from ocpp.commands until its outcome is published (command-ledger.ts).
  *  - `chain_heads`: the last acknowledged ocpp.frames record of each charger (seq, hash, partition, offset), written
  *    after Kafka acknowledged the record, never before.
- *  - `transaction_ids`: the sequence behind OCPP 1.6 transactionIds, unique across restarts and instances.
+ *  - `transaction_ids`: the sequence behind OCPP 1.6 transactionIds, unique across restarts and instances (taken in
+ *    blocks ahead: transaction-ids.ts).
  *
  *  Chain continuity (seq and prevHash across reconnects, restarts and moves between instances):
  *  a charger's head is authoritative in `chain_heads` when the previous holder released it cleanly (it flushed the
@@ -76,7 +77,8 @@ export interface GatewayStore {
   /** The charger's row; `holderAlive` counts a holder whose lease ran out less than `graceMs` ago as alive. */
   owner(chargePointId: string, graceMs?: number): Promise<Owner | undefined>;
   saveHeads(heads: ReadonlyMap<string, StoredHead>): Promise<void>;
-  nextTransactionId(): Promise<number>;
+  /** `n` new OCPP 1.6 transactionIds from the sequence (transaction-ids.ts hands them out). */
+  reserveTransactionIds(n: number): Promise<number[]>;
 }
 
 const migrations = (schema: string): Migration[] => [
@@ -282,9 +284,9 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
         [ids, seqs, hashes, parts, offsets],
       );
     },
-    nextTransactionId: async () => {
-      const r = await pool.query<{ id: string }>(`SELECT nextval('${s}.transaction_ids') AS id`);
-      return Number(r.rows[0]!.id);
+    reserveTransactionIds: async (n) => {
+      const r = await pool.query<{ id: string }>(`SELECT nextval('${s}.transaction_ids') AS id FROM generate_series(1, $1)`, [n]);
+      return r.rows.map((row) => Number(row.id));
     },
   };
 };

@@ -56,7 +56,8 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
   const onA = [0, 1, 2].map((i) => `${prefix}-a${i}`);
   const onB = [0, 1, 2].map((i) => `${prefix}-b${i}`);
   const late = `${prefix}-late`;
-  await configureFleet(ctx.kafka, ctx.serde, [...onA, ...onB, late].map((id) => ({ id, password: `pw-${id}` })));
+  const starter = `${prefix}-start`;
+  await configureFleet(ctx.kafka, ctx.serde, [...onA, ...onB, late, starter].map((id) => ({ id, password: `pw-${id}` })));
   const framesFrom = await topicEnds(ctx.kafka, Topics.ocppFrames);
   const resultsFrom = await topicEnds(ctx.kafka, Topics.ocppCommandResults);
 
@@ -77,7 +78,7 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
   gateways.push(a);
   const b = await startGatewayProcess('gw-B', env, log);
   gateways.push(b);
-  const holder = new Map<string, GatewayProcess>([...onA.map((id) => [id, a] as const), ...onB.map((id) => [id, b] as const)]);
+  const holder = new Map<string, GatewayProcess>([...onA.map((id) => [id, a] as const), ...onB.map((id) => [id, b] as const), [starter, a]]);
 
   // Commands: ClearChargingProfile, answered Accepted; which profile ids each charger received, and when.
   const received = new Map<string, { profileId: number; at: number }[]>([...onA, ...onB, late].map((id) => [id, []]));
@@ -119,6 +120,11 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
     waitFor(`outcomes of the commands sent ${phase}`, () => sent.filter((s) => s.phase === phase).every((s) => arrived.has(s.commandId)), timeoutMs, 100);
 
   let lateClient: OcppClient | undefined;
+  // A 1.6 charger that starts transactions while PostgreSQL is down: its transactionIds come from the block its gateway
+  // reserved ahead (services/ocpp-gateway/transaction-ids.ts).
+  const starterClient = ocppClient({ endpoint: a.url, identity: starter, password: `pw-${starter}`, protocols: ['ocpp1.6'] });
+  await starterClient.connect();
+  await starterClient.call('BootNotification', { chargePointVendor: 'V', chargePointModel: 'M' });
   try {
     await waitFor('steady load', () => chargers.every((c) => acked(c).length >= 20), 60_000, 100);
     for (const c of chargers) await send(c.id, 'before');
@@ -149,6 +155,15 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
     ]);
     await probe.close({ force: true }).catch(() => undefined);
     log(`new handshake during the outage: ${duringHandshake} (${Date.now() - refusedAt} ms)`);
+    const startedDuring = await Promise.all(
+      [1, 2].map((connectorId) =>
+        starterClient.call('StartTransaction', { connectorId, idTag: 'FLEET', meterStart: 0, timestamp: new Date().toISOString() }).then(
+          (r: Json) => r.transactionId as unknown,
+          (e: Error) => `failed: ${e.message}`,
+        ),
+      ),
+    );
+    log(`1.6 StartTransaction during the outage: transactionIds ${startedDuring.join(', ')}`);
     await during;
     await sleep(downAt + OUTAGE_MS - Date.now());
     if (MODE === 'freeze') db.resume();
@@ -200,6 +215,8 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
     // Served throughout: acknowledged after Kafka's write while PostgreSQL was down, beyond the lease.
     for (const c of chargers) expect({ id: c.id, afterLease: afterLease(c).length > 5 }).toEqual({ id: c.id, afterLease: true });
     expect(duringHandshake).toMatch(/^refused/);
+    expect(startedDuring.every((id) => Number.isInteger(id))).toBe(true);
+    expect(new Set(startedDuring).size).toBe(2);
     expect(handshakeBackMs).toBeLessThan(30_000);
 
     // The leases and claims, with PostgreSQL back: both instances alive, each charger held by its instance.
@@ -208,7 +225,7 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
       const leases = await check.query<{ instance_id: string; alive: boolean }>(`SELECT instance_id, lease_until > now() AS alive FROM ${schema}.gateway_instances`);
       expect(leases.rows.filter((r) => r.alive).map((r) => r.instance_id).sort()).toEqual([a.instanceId, b.instanceId].sort());
       const rows = await check.query<{ charge_point_id: string; instance_id: string; connected: boolean }>(`SELECT charge_point_id, instance_id, connected FROM ${schema}.connections WHERE charge_point_id LIKE $1`, [`${prefix}%`]);
-      const expected = [...onA, ...onB, late].map((id) => ({ charge_point_id: id, instance_id: (holder.get(id) ?? a).instanceId, connected: true }));
+      const expected = [...onA, ...onB, late, starter].map((id) => ({ charge_point_id: id, instance_id: (holder.get(id) ?? a).instanceId, connected: true }));
       expect(rows.rows.sort((x, y) => x.charge_point_id.localeCompare(y.charge_point_id))).toEqual(expected.sort((x, y) => x.charge_point_id.localeCompare(y.charge_point_id)));
       await waitFor('every command published in the ledger', async () => {
         const r = await check.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.command_ledger WHERE state = 'published' AND command_id = ANY($1::text[])`, [sent.map((s) => s.commandId)]);
@@ -221,6 +238,7 @@ test(`PostgreSQL ${MODE === 'freeze' ? 'frozen' : 'stopped'} for 30 s: connected
     allSent = true;
     await stopChargers(chargers).catch(() => undefined);
     await lateClient?.close().catch(() => undefined);
+    await starterClient.close().catch(() => undefined);
     await producer.disconnect();
   }
   for (const g of gateways) await g.stop();
