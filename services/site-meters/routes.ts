@@ -1,7 +1,6 @@
 import { ServerResponse } from 'node:http';
-import * as E from 'fp-ts/Either';
-import { BodyTooLarge, HttpRoute, readBody, sendJson, sendProblem } from '../common/http';
-import { verifyPush } from '../telematics-ingest/auth';
+import { HttpRoute, sendJson, sendProblem } from '../common/http';
+import { readPushedBody } from '../telematics-ingest/pushed-body';
 import { RetryAfterSeconds } from '../telematics-ingest/routes';
 import { PushOutcome, SiteMeterIngest } from './ingest';
 import { SiteMeters } from './sites';
@@ -16,7 +15,6 @@ import { SiteMeters } from './sites';
  *  - 401 authentication; 404 unknown site or a site without push; 413 body over 1 MiB;
  *    503 + Retry-After when Kafka did not acknowledge in time (nothing was acknowledged: retry). */
 export const SiteMeterPath = '/api/v1/sites/{siteId}/meter-readings';
-const maxBodyBytes = 1024 * 1024;
 
 const respond = (res: ServerResponse, outcome: PushOutcome): void => {
   switch (outcome.kind) {
@@ -46,20 +44,8 @@ export const createSiteMeterRoutes = (ingest: SiteMeterIngest, config: SiteMeter
         req.resume();
         return sendProblem(res, 404, 'unknown site', [`no site '${params.siteId ?? ''}' takes pushed meter readings`]);
       }
-      let body: Buffer;
-      try {
-        body = await readBody(req, maxBodyBytes);
-      } catch (e) {
-        if (e instanceof BodyTooLarge) return sendProblem(res, 413, 'body too large', [e.message]);
-        throw e;
-      }
-      const receivedAt = clock();
-      const auth = verifyPush(site.push, req.headers, body, receivedAt);
-      if (E.isLeft(auth)) {
-        ingest.metrics.authFailures.inc({ site: site.siteId, reason: auth.left.reason });
-        return sendProblem(res, 401, 'authentication failed', [auth.left.message]);
-      }
-      respond(res, await ingest.push(site, body, receivedAt));
+      const pushed = await readPushedBody(req, res, site.push, clock, (reason) => ingest.metrics.authFailures.inc({ site: site.siteId, reason }));
+      if (pushed) respond(res, await ingest.push(site, pushed.body, pushed.receivedAt));
     },
   },
 ];

@@ -1,7 +1,6 @@
 import { ServerResponse } from 'node:http';
-import * as E from 'fp-ts/Either';
-import { BodyTooLarge, HttpRoute, readBody, sendJson, sendProblem } from '../common/http';
-import { verifyPush } from './auth';
+import { HttpRoute, sendJson, sendProblem } from '../common/http';
+import { readPushedBody } from './pushed-body';
 import { Ingest, IngestOutcome } from './ingest';
 
 /** `POST /api/v1/telematics/{provider}`: one reading or a batch in the provider's shape.
@@ -14,7 +13,6 @@ import { Ingest, IngestOutcome } from './ingest';
  *  The route is scope 'self': each provider authenticates as configured (auth.ts), not with a Voltstream API key. */
 export const TelematicsPath = '/api/v1/telematics/{provider}';
 export const RetryAfterSeconds = 5;
-const maxBodyBytes = 1024 * 1024;
 
 const respond = (res: ServerResponse, outcome: IngestOutcome): void => {
   switch (outcome.kind) {
@@ -50,20 +48,8 @@ export const createTelematicsRoutes = (ingest: Ingest, clock: () => number = Dat
         req.resume();
         return sendProblem(res, 404, 'unknown telematics provider', [`no push provider '${params.provider ?? ''}' is configured`]);
       }
-      let body: Buffer;
-      try {
-        body = await readBody(req, maxBodyBytes);
-      } catch (e) {
-        if (e instanceof BodyTooLarge) return sendProblem(res, 413, 'body too large', [e.message]);
-        throw e;
-      }
-      const receivedAt = clock();
-      const auth = verifyPush(provider.push, req.headers, body, receivedAt);
-      if (E.isLeft(auth)) {
-        ingest.metrics.authFailures.inc({ provider: provider.name, reason: auth.left.reason });
-        return sendProblem(res, 401, 'authentication failed', [auth.left.message]);
-      }
-      respond(res, await ingest.ingest(provider, body, receivedAt));
+      const pushed = await readPushedBody(req, res, provider.push, clock, (reason) => ingest.metrics.authFailures.inc({ provider: provider.name, reason }));
+      if (pushed) respond(res, await ingest.ingest(provider, pushed.body, pushed.receivedAt));
     },
   },
 ];
