@@ -19,7 +19,7 @@
  *  so the scan covers everything the previous holder could have written. */
 import { Pool } from 'pg';
 import { migrate, Migration } from '../../infra/database/migrate';
-import { quoteIdent } from '../common/db';
+import { quoteIdent, withTransaction } from '../common/db';
 import { ChainHead } from './frames';
 
 export interface StoredHead extends ChainHead {
@@ -210,18 +210,10 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
         claim.scanFrom ?? null,
       ]);
     },
-    release: async (cp, epoch, writeLast) => {
-      const client = await pool.connect();
-      // A checked-out client has no error listener of the pool's: its server going away would end the process.
-      const lost = () => undefined;
-      client.on('error', lost);
-      try {
-        await client.query('BEGIN');
+    release: (cp, epoch, writeLast) =>
+      withTransaction(pool, async (client) => {
         const r = await client.query<{ epoch: string }>(`SELECT epoch FROM ${s}.connections WHERE charge_point_id = $1 FOR UPDATE`, [cp]);
-        if (r.rows.length === 0 || Number(r.rows[0]!.epoch) !== epoch) {
-          await client.query('ROLLBACK');
-          return false;
-        }
+        if (r.rows.length === 0 || Number(r.rows[0]!.epoch) !== epoch) return false;
         let head: StoredHead | undefined;
         let clean = true;
         try {
@@ -239,16 +231,8 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
           );
         }
         await client.query(`UPDATE ${s}.connections SET connected = false, clean = $2, updated_at = now() WHERE charge_point_id = $1`, [cp, clean]);
-        await client.query('COMMIT');
         return true;
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.off('error', lost);
-        client.release();
-      }
-    },
+      }),
     owner: async (cp, graceMs = 0) => {
       const r = await pool.query<{ gateway_id: string; instance_id: string | null; gateway_url: string; epoch: string; connected: boolean; alive: boolean | null }>(
         `SELECT c.gateway_id, c.instance_id, c.gateway_url, c.epoch, c.connected, i.lease_until + $2 * interval '1 millisecond' >= now() AS alive
