@@ -40,9 +40,10 @@ export interface LongHold {
   readonly waiting: number;
 }
 
-/** The gateway's instance-lease connection (services/ocpp-gateway/instance-lease.ts): a renewal that waits past its
- *  timeout behind bulk writes makes the gateway stop accepting frames. */
-export const URGENT_APPLICATIONS: readonly string[] = ['voltstream-lease'];
+/** The gateway's: its instance-lease connection (services/ocpp-gateway/instance-lease.ts: a renewal that waits past its
+ *  timeout behind bulk writes makes the gateway stop accepting frames), and its pool (claims at every handshake, the
+ *  command ledger: a charger waits on each), ahead of the projections' and other bulk writers'. */
+export const URGENT_APPLICATIONS: readonly string[] = ['voltstream-lease', 'voltstream-ocpp-gateway'];
 
 export interface SessionFront {
   readonly port: number;

@@ -17,7 +17,7 @@ export const createContext = (config: Config, name = 'voltstream'): ServiceConte
     log: createLogger(name, config.logLevel),
     kafka: createKafka(config, `${name}-${config.gatewayId}`),
     serde: createTopicSerde(config.schemaRegistryUrl),
-    pool: createPool({ url: config.databaseUrl ?? embeddedDbUrl(config), embedded: embeddedDb }),
+    pool: createPool({ url: config.databaseUrl ?? embeddedDbUrl(config), embedded: embeddedDb, application: name === 'voltstream' ? name : `voltstream-${name}` }),
     embeddedDb,
     metrics,
     health: createHealth(metrics),

@@ -9,6 +9,9 @@ export interface DbOptions {
   /** search_path for every connection: projections live in a schema so a replay can build a fresh one beside them. */
   readonly schema?: string;
   readonly max?: number;
+  /** application_name of every connection (pg_stat_activity on PostgreSQL; the embedded database serves a gateway's
+   *  sessions ahead of bulk writers by it: infra/database/session-front.ts). */
+  readonly application?: string;
 }
 
 export const EMBEDDED_POOL_MAX = 4;
@@ -18,6 +21,7 @@ export const createPool = (opts: DbOptions): Pool => {
     connectionString: opts.url,
     max: opts.max ?? (opts.embedded ? EMBEDDED_POOL_MAX : 10),
     idleTimeoutMillis: 30000,
+    ...(opts.application ? { application_name: opts.application } : {}),
   });
   // An idle client whose server went away (PostgreSQL restarted, a failover) makes the pool emit 'error'; unhandled,
   // that ends the process. The pool has already dropped the client: the next query connects again.
