@@ -94,6 +94,9 @@ export const startCheckpointer = async (opts: CheckpointerOptions): Promise<Chec
   return {
     topics: [topic],
     groupId,
+    // What it has read, not only what it committed: commits come with the checkpoints, every `everyMs` (a minute by
+    // default), and a restart that had read to the end would otherwise be 'restoring' until the first of them.
+    positions: () => new Map([...nextOffsets].map(([partition, offset]) => [`${topic}:${partition}`, Number(offset)])),
     consumers: [consumer],
     died,
     flush,

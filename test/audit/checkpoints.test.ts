@@ -2,10 +2,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Pool } from 'pg';
+import { Registry } from 'prom-client';
 import { createTopicSerde } from '../../schemas/registry';
 import { Topics, topicSpecs } from '../../schemas/topics';
 import { createDurableProducer, DURABLE_ACKS, ensureTopics } from '../../services/common/kafka';
 import { createLogger } from '../../services/common/log';
+import { createHealth } from '../../services/common/health';
+import { superviseConsumer } from '../../services/common/supervised-consumer';
 import { quoteIdent } from '../../services/common/db';
 import { FrameRecord } from '../../services/audit/frames';
 import { loadOrCreateSigningKey } from '../../services/audit/checkpoint-keys';
@@ -135,4 +138,24 @@ describe('after the log was rewritten in Kafka with a consistent hash chain', ()
     expect(r.stdout).toContain('has no valid signature of the trusted key: the checkpoint store was altered');
     expect(r.code).toBe(1);
   });
+});
+
+test('supervised, the checkpointer is ready once it has read the log, before its first commit of checkpoints', async () => {
+  const health = createHealth(new Registry());
+  const groupId = uniq('audit-cp-ready');
+  const log = createLogger('checkpointer', 'warn');
+  const supervisor = await superviseConsumer({ kafka, health, log }, 'audit-checkpoints', () =>
+    startCheckpointer({ kafka, serde, pool, schema: `${schema}_ready`, topic, key: loadOrCreateSigningKey(home, {}), log, everyMs: 600_000, groupId }),
+  );
+  try {
+    await waitForValue('the checkpointer running', async () => (health.report().parts['audit-checkpoints']?.status === 'running' ? true : undefined), 60_000, 200);
+    const admin = kafka.admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    await admin.disconnect();
+    expect(committed!.partitions.map((p) => p.offset)).toEqual(['-1']);
+  } finally {
+    await supervisor.stop();
+    await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(`${schema}_ready`)} CASCADE`);
+  }
 });
