@@ -1,5 +1,10 @@
 import * as http from 'node:http';
-import { followReadiness, readinessLines, waitingFor } from './readiness';
+import { followReadiness, readinessLines, waitingFor, withoutRepeatedName } from './readiness';
+
+test('a process and its part of the same name are said once', () => {
+  expect(withoutRepeatedName('audit-checkpoints: audit-checkpoints: restoring 0/3198')).toBe('audit-checkpoints: restoring 0/3198');
+  expect(withoutRepeatedName('projections: dashboard-feed: restoring')).toBe('projections: dashboard-feed: restoring');
+});
 
 describe('readinessLines: what the start command prints while parts catch up', () => {
   const fresh = { printed: null, printedAt: 0 };

@@ -14,13 +14,16 @@ interface ReadyBody {
   readonly notReady?: readonly string[];
 }
 
+/** `audit-checkpoints: audit-checkpoints: restoring` (the process, then its part of the same name) said once. */
+export const withoutRepeatedName = (line: string): string => line.replace(/^([^:\s]+): \1: /, '$1: ');
+
 const probe = async (t: ReadyTarget): Promise<string[]> => {
   try {
     const res = await fetch(t.readyUrl, { signal: AbortSignal.timeout(2000) });
     if (res.ok) return [];
     const body = (await res.json().catch(() => ({}))) as ReadyBody;
     const parts = Array.isArray(body.notReady) ? body.notReady.filter((x): x is string => typeof x === 'string') : [];
-    return parts.length ? parts : [`${t.name}: not ready (HTTP ${res.status})`];
+    return parts.length ? parts.map(withoutRepeatedName) : [`${t.name}: not ready (HTTP ${res.status})`];
   } catch (e) {
     return [`${t.name}: not answering (${(e as Error).message})`];
   }
