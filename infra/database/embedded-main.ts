@@ -1,6 +1,6 @@
 import { createLogger } from '../../services/common/log';
 import { serveEmbeddedDb } from './embedded';
-import { LongHold } from './session-front';
+import { LongHold, UnansweredRequest } from './session-front';
 
 /** Entry point of the embedded database process that `voltstream stack up` runs in the background. */
 const main = async () => {
@@ -11,7 +11,8 @@ const main = async () => {
   const log = createLogger('embedded-db');
   // Every other session waited through such a hold: the first thing to look at when a service reports the database slow.
   const onLongHold = (h: LongHold) => log.warn('a session held the database', { ...h });
-  const db = await serveEmbeddedDb({ port, onLongHold, ...(host ? { host } : {}), ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
+  const onUnanswered = (u: UnansweredRequest) => log.error('PGlite left a request unanswered: its session was rolled back and closed', { ...u });
+  const db = await serveEmbeddedDb({ port, onLongHold, onUnanswered, ...(host ? { host } : {}), ...(dataDir ? { dataDir } : {}), ...(idle ? { idleInTransactionTimeoutMs: Number(idle) } : {}) });
   console.log(`embedded TimescaleDB listening at ${db.url}${dataDir ? ` (data in ${dataDir})` : ''}`);
   const stop = async () => {
     await db.stop();

