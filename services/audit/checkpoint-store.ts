@@ -4,7 +4,9 @@ import { migrate, Migration } from '../../infra/database/migrate';
 import { Checkpoint } from './checkpoint';
 
 /** Where checkpoints live: the table `checkpoints` of its own schema (AUDIT_SCHEMA, default `audit`) in the projection
- *  database, outside Kafka. Rows are only ever inserted. */
+ *  database, outside Kafka. Rows are only ever inserted. Beside it, `latest_checkpoints` keeps each charger's newest
+ *  one, written in the same transaction, so that a restart reads one row per charger instead of every checkpoint
+ *  ever signed (1,000 chargers checkpointed every minute add 1.4 million rows a day). verify reads `checkpoints`. */
 export const defaultAuditSchema = 'audit';
 
 export const checkpointMigrations: readonly Migration[] = [
@@ -22,6 +24,23 @@ export const checkpointMigrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    id: 'audit-0002-latest-checkpoints',
+    up: () => [
+      `CREATE TABLE IF NOT EXISTS latest_checkpoints (
+         charge_point_id text PRIMARY KEY,
+         seq bigint NOT NULL,
+         hash text NOT NULL,
+         signed_at_ms bigint NOT NULL,
+         key_id text NOT NULL,
+         signature text NOT NULL
+       )`,
+      `INSERT INTO latest_checkpoints
+       SELECT DISTINCT ON (charge_point_id) charge_point_id, seq, hash, signed_at_ms, key_id, signature
+         FROM checkpoints ORDER BY charge_point_id, seq DESC
+       ON CONFLICT DO NOTHING`,
+    ],
+  },
 ];
 
 export const migrateCheckpoints = (pool: Pool, schema: string) => migrate(pool, schema, checkpointMigrations);
@@ -34,8 +53,18 @@ export const writeCheckpoints = async (pool: Pool, schema: string, cps: readonly
     const n = values.length;
     return `($${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
   });
+  const s = quoteIdent(schema);
+  // One statement, so one transaction: the newest checkpoint per charger moves with the rows.
   await pool.query(
-    `INSERT INTO ${quoteIdent(schema)}.checkpoints (charge_point_id, seq, hash, signed_at_ms, key_id, signature) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING`,
+    `WITH added AS (
+       INSERT INTO ${s}.checkpoints (charge_point_id, seq, hash, signed_at_ms, key_id, signature) VALUES ${rows.join(', ')}
+       ON CONFLICT DO NOTHING RETURNING *
+     )
+     INSERT INTO ${s}.latest_checkpoints AS l
+     SELECT DISTINCT ON (charge_point_id) * FROM added ORDER BY charge_point_id, seq DESC
+     ON CONFLICT (charge_point_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, signed_at_ms = excluded.signed_at_ms,
+       key_id = excluded.key_id, signature = excluded.signature
+     WHERE l.seq < excluded.seq`,
     values,
   );
 };
@@ -57,9 +86,6 @@ export const readCheckpoints = async (pool: Pool, schema: string, chargePointId?
 
 /** The latest checkpointed head per charger: where the checkpointer resumes. */
 export const latestHeads = async (pool: Pool, schema: string): Promise<Checkpoint[]> => {
-  const { rows } = await pool.query<Row>(
-    `SELECT DISTINCT ON (charge_point_id) charge_point_id, seq::text, hash, signed_at_ms::text, key_id, signature
-       FROM ${quoteIdent(schema)}.checkpoints ORDER BY charge_point_id, seq DESC`,
-  );
+  const { rows } = await pool.query<Row>(`SELECT charge_point_id, seq::text, hash, signed_at_ms::text, key_id, signature FROM ${quoteIdent(schema)}.latest_checkpoints`);
   return rows.map(toCheckpoint);
 };

@@ -12,7 +12,7 @@ import { superviseConsumer } from '../../services/common/supervised-consumer';
 import { quoteIdent } from '../../services/common/db';
 import { FrameRecord } from '../../services/audit/frames';
 import { loadOrCreateSigningKey } from '../../services/audit/checkpoint-keys';
-import { readCheckpoints } from '../../services/audit/checkpoint-store';
+import { latestHeads, readCheckpoints } from '../../services/audit/checkpoint-store';
 import { startCheckpointer } from '../../services/audit/checkpointer';
 import { testConfig, testKafka, uniq, waitForValue } from '../support/stack';
 import { chain, conversation, voltstream } from './frames-fixture';
@@ -83,6 +83,13 @@ afterAll(async () => {
 test('the key pair lives under VOLTSTREAM_HOME, the private key readable by its owner only', () => {
   expect(fs.statSync(path.join(home, 'audit', 'checkpoint-key.pem')).mode & 0o777).toBe(0o600);
   expect(fs.existsSync(path.join(home, 'audit', 'checkpoint-key.pub.pem'))).toBe(true);
+});
+
+test('the newest checkpoint of each charger is kept beside them, one row each, where a restart resumes', async () => {
+  const all = (await readCheckpoints(pool, schema)) ?? [];
+  expect(all.filter((c) => c.chargePointId === x).length).toBeGreaterThan(1);
+  const newest = [x, y].map((id) => [id, Math.max(...all.filter((c) => c.chargePointId === id).map((c) => c.seq))]);
+  expect((await latestHeads(pool, schema)).map((c) => [c.chargePointId, c.seq]).sort()).toEqual(newest.sort());
 });
 
 test('verify: the untouched log holds to its checkpoints', async () => {
