@@ -70,6 +70,11 @@ export const monitorLag = async (o: {
   consumers?: readonly Consumer[];
   everyMs?: number;
   downAfterMs?: number;
+  /** Called once when the consumers have not fetched for `stallAfterMs` (default 180 s) while there is input to read:
+   *  a kafkajs consumer that rejoined its group after a long stall has been seen never to fetch again, alive and a
+   *  member, its part 'restoring' for ever. The supervisor replaces it. */
+  onStall?: (reason: string) => void;
+  stallAfterMs?: number;
 }): Promise<LagMonitor> => {
   const admin = o.kafka.admin();
   await admin.connect();
@@ -80,7 +85,12 @@ export const monitorLag = async (o: {
   let crashed: string | undefined;
   let failingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let lastFetchAt = Date.now();
+  let stallReported = false;
   for (const c of o.consumers ?? []) {
+    c.on(c.events.FETCH_START, () => {
+      lastFetchAt = Date.now();
+    });
     c.on(c.events.CRASH, ({ payload }) => {
       crashed = `consumer crashed: ${(payload.error as Error)?.message ?? String(payload.error)}`;
       o.part.down(crashed);
@@ -103,6 +113,14 @@ export const monitorLag = async (o: {
     const c = catchUp(adjusted, now.lows, now.highs, at);
     o.part.lag(c.lag);
     if (crashed) return o.part.down(crashed);
+    const quietMs = Date.now() - lastFetchAt;
+    if (o.onStall && !stallReported && (o.consumers?.length ?? 0) > 0 && c.lag > 0 && quietMs >= (o.stallAfterMs ?? 180_000)) {
+      stallReported = true;
+      const reason = `stalled: no fetch for ${Math.round(quietMs / 1000)} s with ${c.lag} record(s) to read`;
+      o.part.down(reason);
+      o.onStall(reason);
+      return;
+    }
     if (!caughtUp && c.remaining === 0) caughtUp = true;
     if (caughtUp) o.part.running();
     else o.part.restoring({ done: c.total - c.remaining, total: c.total }, 'catching up with its inputs');

@@ -17,6 +17,8 @@ export interface SupervisorOptions {
   start(): Promise<Supervisable>;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** How long a dead instance may take to stop before a new one starts anyway (default 30 s). */
+  readonly stopTimeoutMs?: number;
 }
 
 export interface Supervisor {
@@ -75,7 +77,10 @@ export const supervise = async (o: SupervisorOptions): Promise<Supervisor> => {
       const why = await Promise.race([next.died, new Promise<null>((r) => (stopWaiters.push(() => r(null))))]);
       if (why === null || signal.stopped) break;
       current = undefined;
-      await next.stop().catch(() => undefined);
+      // A stalled instance may never finish stopping (kafkajs waits for a handler that does not return): it is left
+      // behind after stopTimeoutMs, and a fresh one started; its group drops it once its session times out.
+      const stopped = await Promise.race([next.stop().then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), o.stopTimeoutMs ?? 30000).unref())]);
+      if (!stopped) o.log.warn('part did not stop in time; starting a new one beside it', { part: o.name, afterMs: o.stopTimeoutMs ?? 30000 });
       if (Date.now() - startedAt > 60000) backoff = min;
       next = why;
     }
