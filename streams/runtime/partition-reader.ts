@@ -1,6 +1,7 @@
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { Logger } from '../../services/common/log';
 import { fetchedOffsetOf } from '../sink/consumer';
+import { committedMessagesOf } from './committed-records';
 
 /** Reads chosen partitions of a few topics between two offsets (restores from a changelog, rebuilds from an input's
  *  history), read committed, on one consumer of its own: its group has this instance as its only member, so it holds
@@ -56,7 +57,7 @@ export const startPartitionReader = async (o: { kafka: Kafka; groupId: string; t
       return;
     }
     if (isStale() || fetchedOffsetOf(batch) > r.next) return;
-    const records = batch.messages.filter((m) => Number(m.offset) >= r.next && Number(m.offset) < r.until);
+    const records = committedMessagesOf(batch).filter((m) => Number(m.offset) >= r.next && Number(m.offset) < r.until);
     try {
       if (records.length > 0) await r.onRecords(records);
     } catch (e) {

@@ -8,6 +8,7 @@ import { consumerDied } from '../../services/common/supervise';
 import { fetchedOffsetOf, groupTimeouts } from '../sink/consumer';
 import { whileConcurrent } from '../sink/kafka-processor';
 import { Changelog, changelogOf } from './changelog';
+import { committedMessagesOf } from './committed-records';
 import { inputDecoder } from './decode-input';
 import { FoldDefinition, InputTopics } from './fold';
 import { foldBatch } from './fold-batch';
@@ -284,7 +285,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       },
       topic,
       partition,
-      batch.messages,
+      committedMessagesOf(batch),
       task.next,
     );
     const upTo = Number(batch.lastOffset()) + 1;
