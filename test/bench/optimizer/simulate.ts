@@ -7,9 +7,9 @@ import { learnedEfficiency, observeSample, SessionSpan } from '../../../services
 import { Solver } from '../../../services/optimizer/solver';
 import { controlKey } from '../../../services/optimizer/state';
 import { estimateUncertaintyPct } from '../../../streams/vehicle-tracker/decide';
-import { phaseUseOn, phasesOn } from '../../../services/optimizer/phases';
-import { SubPanel } from '../../../services/optimizer/snapshot';
-import { DAY_SLOTS, DAY_START, DepotDay, DepotVehicle, SLOT_MS, Belief, siteSnapshot, vehicleSnapshot } from './depot';
+import { phasesOn } from '../../../services/optimizer/phases';
+import { DAY_SLOTS, DAY_START, DepotDay, SLOT_MS, Belief, siteSnapshot, vehicleSnapshot } from './depot';
+import { limitsExceeded } from './over-limit';
 
 /** Receding-horizon simulation of one depot day, slot by slot. The controller sees what the service would see
  *  (connected vehicles, telematics SoC or, during an outage, an estimate from the meter with growing uncertainty,
@@ -48,7 +48,14 @@ type Decide = (snap: SiteSnapshot, k: number) => Promise<ReadonlyMap<string, num
 
 const taperLimit = (socPct: number, pmax: number) => (socPct <= 80 ? pmax : pmax * (1 - (0.8 * (socPct - 80)) / 20));
 
-const world = async (day: DepotDay, controller: ControllerName, decide: Decide, extra: { periods: number[]; solveMs: number[] }): Promise<DayResult> => {
+/** How the controller plans a vehicle that is out and has not reported an ETA yet:
+ *  - 'dwell': expected FORECAST_DWELL_MS before its departure with FORECAST_SOC_PCT (the service's
+ *    OPTIMIZER_FORECAST_DWELL_HOURS for a vehicle with a scheduled departure);
+ *  - a function: left out of the plan, with the capacity the function keeps for such vehicles per slot (kW from `now`),
+ *    as the service's departure reserve does from their learned forecasts (history.ts). */
+export type Unannounced = 'dwell' | ((now: number, absent: readonly string[], efficiency: number) => readonly number[]);
+
+const world = async (day: DepotDay, controller: ControllerName, decide: Decide, extra: { periods: number[]; solveMs: number[] }, unannounced: Unannounced = 'dwell'): Promise<DayResult> => {
   const dt = SLOT_MS / 3600000;
   const energy = new Map(day.vehicles.map((v) => [v.vehicleId, (v.capacityKwh * v.arrivalSocPct) / 100]));
   // What the controller believes during an outage: SoC at its start plus metered energy at the assumed efficiency.
@@ -66,6 +73,7 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
   let toggles = 0;
   const loads: number[] = new Array<number>(DAY_SLOTS).fill(0);
   const chargers = new Map(day.chargers.map((c) => [c.chargePointId, c]));
+  const limits = { gridLimitKw: day.gridLimitKw, panels: day.panels ?? [], chargers, ...(day.siteMaxCurrentA !== undefined ? { maxCurrentA: day.siteMaxCurrentA } : {}) };
   for (let k = 0; k < DAY_SLOTS; k++) {
     const now = DAY_START + k * SLOT_MS;
     for (const v of day.vehicles) {
@@ -93,12 +101,16 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
       return { socPct: Math.min(100, base.socPct + rise), source: 'estimated', uncertaintyPct: estimateUncertaintyPct(hours, rise) };
     };
     for (const v of present) if (!metered.has(v.vehicleId)) metered.set(v.vehicleId, 0);
-    const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...expected.map((v) =>
+    const announced = expected.filter((v) => unannounced === 'dwell' || v.etaKnownAt <= now);
+    const vehicles = [...present.map((v) => vehicleSnapshot(v, now, true, belief(v), k, lastCommanded.get(v.vehicleId) ?? 0)), ...announced.map((v) =>
         v.etaKnownAt <= now
           ? vehicleSnapshot(v, now, false, belief(v), k)
           : vehicleSnapshot({ ...v, arrivalAt: Math.max(now + SLOT_MS, v.departAt - FORECAST_DWELL_MS) }, now, false, { socPct: FORECAST_SOC_PCT, source: 'telematics', uncertaintyPct: 0 }, k),
       )];
-    const snap = { ...siteSnapshot(day, now, vehicles, learnedEfficiency(spans.values()) ?? ASSUMED_EFFICIENCY), billedPeakKw: peak };
+    const efficiency = learnedEfficiency(spans.values()) ?? ASSUMED_EFFICIENCY;
+    const absent = expected.filter((v) => !announced.includes(v)).map((v) => v.vehicleId);
+    const reserveKw = typeof unannounced === 'function' && absent.length > 0 ? unannounced(now, absent, efficiency) : [];
+    const snap = { ...siteSnapshot(day, now, vehicles, efficiency), billedPeakKw: peak, ...(reserveKw.some((kw) => kw > 0) ? { reserveKw } : {}) };
     const commanded = await decide(snap, k);
     lastCommanded = commanded;
     let load = 0;
@@ -126,16 +138,8 @@ const world = async (day: DepotDay, controller: ControllerName, decide: Decide, 
     // Issue 17: the connection carries the building too, and each panel its own chargers.
     const building = day.building?.trueKw[k] ?? 0;
     peak = Math.max(peak, load + building);
-    const onPanel = (p: SubPanel) => present.filter((v) => chargers.get(v.chargePointId)!.panelId === p.panelId);
-    // Current per grid phase (A) of some vehicles, the building counted balanced.
-    const amps = (vs: readonly DepotVehicle[], buildingKw: number) =>
-      [0, 1, 2].map((phase) => vs.reduce((m, v) => {
-        const u = phaseUseOn(v, chargers.get(v.chargePointId)!);
-        return m + (u.gridPhases.includes(phase as 0 | 1 | 2) ? ((applied.get(v.vehicleId) ?? 0) * 1000) / (u.phases * 230) : 0);
-      }, (buildingKw * 1000) / (3 * 230)));
-    const panelOver = (day.panels ?? []).some((p) => onPanel(p).reduce((m, v) => m + (applied.get(v.vehicleId) ?? 0), 0) > p.limitKw + 1e-6 || (p.maxCurrentA != null && amps(onPanel(p), 0).some((a) => a > p.maxCurrentA! + 1e-6)));
-    const phaseOver = day.siteMaxCurrentA !== undefined && amps(present, building).some((a) => a > day.siteMaxCurrentA! + 1e-6);
-    if (load + building > day.gridLimitKw + 1e-6 || panelOver || phaseOver) over++;
+    const draws = present.map((v) => ({ chargePointId: v.chargePointId, kw: applied.get(v.vehicleId) ?? 0, ...(v.acPhases !== undefined ? { acPhases: v.acPhases } : {}) }));
+    if (limitsExceeded(draws, building, limits).length > 0) over++;
   }
   for (const v of day.vehicles) if (!shortfall.has(v.vehicleId)) shortfall.set(v.vehicleId, Math.max(0, (v.capacityKwh * v.targetSocPct) / 100 - energy.get(v.vehicleId)!));
   const demandCharge = peak * day.demandChargePerKwMonth;
@@ -160,14 +164,14 @@ export const simulateHeuristic = (day: DepotDay, kind: Heuristic): Promise<DayRe
     return new Map(plan.vehicles.map((v, i) => [v.vehicleId, asCommanded(snap, v.chargePointId, p[i]![0] ?? 0)]));
   }, { periods: [], solveMs: [] });
 
-export const simulateOptimizer = (day: DepotDay, solver: Solver, observe?: (k: number, snap: SiteSnapshot, plan: Plan) => void): Promise<DayResult> => {
+export const simulateOptimizer = (day: DepotDay, solver: Solver, o: { observe?: (k: number, snap: SiteSnapshot, plan: Plan) => void; unannounced?: Unannounced } = {}): Promise<DayResult> => {
   const extra = { periods: [] as number[], solveMs: [] as number[] };
   const previous = new Map<string, number>();
   return world(day, 'optimizer', async (snap, k) => {
     const t0 = performance.now();
     const { plan } = await planSite(snap, solver);
     extra.solveMs.push(performance.now() - t0);
-    observe?.(k, snap, plan);
+    o.observe?.(k, snap, plan);
     const opts = defaultProfileOptions;
     for (const cmd of txProfileCommands(snap, plan, `p${k}`, opts, previous)) {
       const p = cmd.payload as { csChargingProfiles?: { chargingSchedule: { chargingSchedulePeriod: unknown[] } }; chargingProfile?: { chargingSchedule: { chargingSchedulePeriod: unknown[] }[] } };
@@ -181,7 +185,7 @@ export const simulateOptimizer = (day: DepotDay, solver: Solver, observe?: (k: n
       if (v.chargePointId) previous.set(controlKey(v.chargePointId, v.connectorId ?? 1), kw);
     });
     return out;
-  }, extra);
+  }, extra, o.unannounced);
 };
 
 /** Perfect foresight: one LP over the whole day from its start, executed as planned. */
