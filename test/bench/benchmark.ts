@@ -5,6 +5,8 @@ import * as os from 'node:os';
 export interface Benchmark {
   readonly name: string;
   readonly summary: string;
+  /** Its options, for `voltstream bench --help`. */
+  readonly usage?: string;
   run(args: readonly string[]): Promise<number>;
 }
 

@@ -22,6 +22,7 @@ export const command: CliCommand = {
       'Benchmarks need the stack (voltstream stack up --detach). Each prints its figures and the machine it ran on.',
       '',
       ...discover().map((b) => `  ${b.name.padEnd(12)} ${b.summary}`),
+      ...discover().flatMap((b) => (b.usage ? ['', b.usage] : [])),
     ].join('\n');
   },
   run: async (args) => {
