@@ -368,4 +368,35 @@ describe('move blocking (large sites)', () => {
       }
     }
   });
+
+  test('panel and phase rows hold in every slot of a block, the block columns entering them once per block', async () => {
+    const prices = Array.from({ length: 24 }, (_, t) => [0.3, 0.1, 0.25, 0.12, 0.2, 0.15][Math.floor(t / 4)]!);
+    const s = site({
+      gridLimitKw: 40,
+      pricePerKwh: prices,
+      panels: [{ panelId: 'p', limitKw: 12, maxCurrentA: 20 }],
+      chargers: ['a', 'b', 'c'].map((id) => charger(id, { panelId: id === 'c' ? null : 'p' })),
+      vehicles: [
+        vehicle('v1', { chargePointId: 'a', socPct: 20, targetKwh: 40, departAt: T0 + 22 * SLOT_MS, acPhases: 1 }),
+        vehicle('v2', { chargePointId: 'b', socPct: 30, targetKwh: 50, departAt: T0 + 23 * SLOT_MS }),
+        vehicle('v3', { chargePointId: 'c', socPct: 40, targetKwh: 60, departAt: T0 + 21 * SLOT_MS }),
+      ],
+    });
+    const blocking = { fineSlots: 2, blockSlots: 4 };
+    const { model, layout } = buildModel(s, { taper: 'exact', blocking });
+    // v1's column of the block of slots 10-13 (after its readiness window): its energy row, the site's block sum, and
+    // the block sums of the panel's kW and of its one phase's A; a copy per slot would be 2 + 4 + 4.
+    const col = layout.windows[0]!.pCol[10]!;
+    expect(layout.windows[0]!.pCol[13]).toBe(col);
+    expect(model.matrix.indices.filter((c) => c === col)).toHaveLength(4);
+    const exact = (await planSite(s, solver, { model: { taper: 'exact', blocking: 'none' } })).plan;
+    const blocked = (await planSite(s, solver, { model: { taper: 'exact', blocking } })).plan;
+    expect(blocked.objective).toBeGreaterThanOrEqual(exact.objective - 1e-6);
+    const [v1, v2] = blocked.vehicles;
+    // Share of each slot's panel limits used: kW, and A on L1 (v1 draws on it alone, v2 on all three).
+    const used = blocked.siteKw.map((_, t) => Math.max((v1!.powerKw[t]! + v2!.powerKw[t]!) / 12, ((v1!.powerKw[t]! * 1000) / 230 + (v2!.powerKw[t]! * 1000) / (3 * 230)) / 20));
+    for (const u of used) expect(u).toBeLessThanOrEqual(1 + 1e-6);
+    // The rows bind somewhere: they are not idle.
+    expect(Math.max(...used)).toBeGreaterThan(0.999);
+  });
 });

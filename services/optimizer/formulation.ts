@@ -292,7 +292,9 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     const spans: { col: number; first: number; len: number; hours: number }[] = [];
     for (const [k, per] of periods.entries()) {
       const whole = per.len > 1 && avail.subarray(per.first, per.first + per.len).every((a) => a === avail[per.first]);
-      for (const part of whole ? [per] : Array.from({ length: per.len }, (_, j) => ({ first: per.first + j, len: 1 }))) {
+      // The whole block as one span, or each of its slots (no span objects made for the slots a vehicle is not there).
+      for (let j = 0; j < (whole ? 1 : per.len); j++) {
+        const part = whole ? per : { first: per.first + j, len: 1 };
         const a = avail[part.first]!;
         if (a <= 0) continue;
         const hours = dt * part.len * a; // plugged-in hours the span's power applies to
@@ -374,6 +376,10 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     windows.push({ vehicle: v, planned: true, pmaxKw, avail, e0Kwh: e0, needKwh: need, effectiveTargetKwh: effectiveTarget, pCol, sCol, fixedKw: 0 });
   }
 
+  // Block columns by index: the rows below ask of every column in every slot whether it is one.
+  const isBlock = new Uint8Array(cols.cost.length);
+  for (const c of blockCols) isBlock[c] = 1;
+
   // Chargers without a vehicle of ours that ignore profiles still draw what they draw.
   for (const c of s.chargers) if (!c.controllable && !busyChargers.has(c.chargePointId)) for (let t = 0; t < T; t++) fixedKw[t]! += c.measuredKw;
 
@@ -409,18 +415,46 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
   for (let t = 0; t < T; t++) {
     while (periods[period]!.first + periods[period]!.len <= t) period++;
     const entries: [number, number][] = [];
-    for (const wdw of windows) if (wdw.pCol[t]! >= 0 && !blockCols.has(wdw.pCol[t]!)) entries.push([wdw.pCol[t]!, 1]);
+    for (const wdw of windows) {
+      const c = wdw.pCol[t]!;
+      if (c >= 0 && isBlock[c] !== 1) entries.push([c, 1]);
+    }
     if (blockSumCol.has(period)) entries.push([blockSumCol.get(period)!, 1]);
     entries.push([lCol + t, -1]);
     rows.add(entries, 0, 0);
     if (withDemand) rows.add([[lCol + t, 1], [peakCol, -1]], -INF, s.billedPeakKw - baseKw[t]! - fixedKw[t]!);
     if (flatCol >= 0) rows.add([[lCol + t, 1], [flatCol, -1]], -INF, -baseKw[t]! - fixedKw[t]!);
   }
+  // A limit row per slot; its block columns enter through one sum column per block (as the site rows do), not a
+  // copy of every block column in each slot of the block: with blocking on (large sites) the phase and panel rows were
+  // most of the matrix (1,000 vehicles, 10 panels, three phases: 560,000 nonzeros).
   for (const row of limitRows(s, windows, T, baseKw)) {
+    const sumCols = new Map<number, number>();
+    const blockSum = (k: number): number => {
+      const known = sumCols.get(k);
+      if (known !== undefined) return known;
+      const per = periods[k]!;
+      const members: [number, number][] = [];
+      for (const m of row.members) {
+        const c = windows[m.vehicle]!.pCol[per.first]!;
+        if (c >= 0 && isBlock[c] === 1) members.push([c, m.coef]);
+      }
+      const col = members.length > 0 ? cols.add(0, 0, INF) : -1;
+      if (col >= 0) rows.add([...members, [col, -1]], 0, 0);
+      sumCols.set(k, col);
+      return col;
+    };
+    let k = 0;
     for (let t = 0; t < T; t++) {
+      while (periods[k]!.first + periods[k]!.len <= t) k++;
       if (!Number.isFinite(row.capacity[t]!)) continue;
       const entries: [number, number][] = [];
-      for (const m of row.members) if (windows[m.vehicle]!.pCol[t]! >= 0) entries.push([windows[m.vehicle]!.pCol[t]!, m.coef]);
+      for (const m of row.members) {
+        const c = windows[m.vehicle]!.pCol[t]!;
+        if (c >= 0 && isBlock[c] !== 1) entries.push([c, m.coef]);
+      }
+      const sum = periods[k]!.len > 1 ? blockSum(k) : -1;
+      if (sum >= 0) entries.push([sum, 1]);
       if (entries.length) rows.add(entries, -INF, row.capacity[t]!);
     }
   }
