@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { Benchmark, percentile, progress } from '../benchmark';
+import { Benchmark, progress } from '../benchmark';
 import { createInProcessSolver, Solver } from '../../../services/optimizer/solver';
 import { planSite } from '../../../services/optimizer/planner';
 import { DAY_START, depotDay, DepotDay, siteSnapshot, SLOT_MS, vehicleSnapshot, withBuilding } from './depot';
@@ -90,18 +90,24 @@ const scaleSnapshot = (chargers: number, seed: number, building = false) => {
   return siteSnapshot(day, DAY_START, vehicles, 0.92);
 };
 
-const scale = async (solver: Solver, chargers: number, reps: number, building = false): Promise<number[]> => {
+/** Wall and CPU time (ms) of each solve, each sorted. In-process, the CPU time is the planning thread's (and the GC's). */
+const scale = async (solver: Solver, chargers: number, reps: number, building = false): Promise<{ wall: number[]; cpu: number[] }> => {
   const bar = progress(`solve ${chargers} chargers x 96 slots${building ? ', 10 panels, 3 phases' : ''}`, reps);
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < reps; i++) {
     const snap = scaleSnapshot(chargers, 100 + i, building);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const { plan } = await planSite(snap, solver, { timeLimitS: 120 });
-    times.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
     if (plan.status !== 'Optimal') console.log(`  (rep ${i}: ${plan.status})`);
-    bar.tick(i + 1, `${times[i]!.toFixed(0)} ms`);
+    bar.tick(i + 1, `${wall[i]!.toFixed(0)} ms wall, ${cpu[i]!.toFixed(0)} ms CPU`);
   }
-  return times.sort((a, b) => a - b);
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  return { wall: sorted(wall), cpu: sorted(cpu) };
 };
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
@@ -184,8 +190,8 @@ export const benchmark: Benchmark = {
       const rows: Goal[] = [];
       for (const [n, r, building] of [[100, Math.max(reps, 10), false], [1000, reps, false], [1000, reps, true]] as const) {
         const t = await scale(solver, n, r, building);
-        const what = `${n} chargers x 96 slots${building ? ', building, 10 panels, 3 phases' : ''} (${t.length} solves)`;
-        const goal = solveTimeGoal(what, percentile(t, 50), percentile(t, 95));
+        const what = `${n} chargers x 96 slots${building ? ', building, 10 panels, 3 phases' : ''} (${t.wall.length} solves)`;
+        const goal = solveTimeGoal(what, t.cpu, t.wall);
         // The goal is set for 1,000 chargers; 100 is the size below it, for the trend.
         rows.push(n === 1000 ? goal : { ...goal, target: '-', met: null });
       }

@@ -1,3 +1,4 @@
+import { percentile } from '../benchmark';
 import { costGapPct, Figures } from './figures';
 
 /** The goals of issues 18 and 17 against measured figures, pure: each with its target, the measured value and whether
@@ -34,5 +35,11 @@ export const costGapGoal = (f: Figures, offline: Figures): Goal => {
  *  30 % limit of issue 18). */
 export const depotGoals = (f: Figures, offline: Figures, withCost: boolean): Goal[] => [feasibleAtSocGoal(f), slotsOverGoal(f), ...(withCost ? [costGapGoal(f, offline)] : [])];
 
-/** Solve time goal on the median (p50) of sorted times; p95 is reported beside it. */
-export const solveTimeGoal = (what: string, p50Ms: number, p95Ms: number): Goal => ({ goal: `solve ${what}`, target: `p50 < ${SOLVE_GOAL_MS} ms`, measured: `p50 ${fixed(p50Ms, 0)} ms, p95 ${fixed(p95Ms, 0)} ms`, met: p50Ms < SOLVE_GOAL_MS });
+/** Solve time goal on the median CPU time of the planning thread (model, HiGHS, plan), sorted: on a shared machine the
+ *  wall time counts the other work too (it is printed beside it). */
+export const solveTimeGoal = (what: string, cpuMs: readonly number[], wallMs: readonly number[]): Goal => ({
+  goal: `solve ${what}`,
+  target: `CPU p50 < ${SOLVE_GOAL_MS} ms`,
+  measured: `CPU p50 ${fixed(percentile(cpuMs, 50), 0)} ms, p95 ${fixed(percentile(cpuMs, 95), 0)} ms; wall p50 ${fixed(percentile(wallMs, 50), 0)} ms, p95 ${fixed(percentile(wallMs, 95), 0)} ms`,
+  met: percentile(cpuMs, 50) < SOLVE_GOAL_MS,
+});
