@@ -190,7 +190,7 @@ export const benchmark: Benchmark = {
       const rows: Goal[] = [];
       for (const [n, r, building] of [[100, Math.max(reps, 10), false], [1000, reps, false], [1000, reps, true]] as const) {
         const t = await scale(solver, n, r, building);
-        const what = `${n} chargers x 96 slots${building ? ', building, 10 panels, 3 phases' : ''} (${t.wall.length} solves)`;
+        const what = `${n} chargers x 96 slots${building ? ', building, 10 panels, 3 phases' : ''} (${t.wall.length} solve${t.wall.length === 1 ? '' : 's'})`;
         const goal = solveTimeGoal(what, t.cpu, t.wall);
         // The goal is set for 1,000 chargers; 100 is the size below it, for the trend.
         rows.push(n === 1000 ? goal : { ...goal, target: '-', met: null });
