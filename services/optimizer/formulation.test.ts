@@ -319,6 +319,48 @@ describe('solver failures', () => {
   });
 });
 
+describe('warm starts', () => {
+  // Three vehicles on a 20 kW site with a demand charge; then the same snapshot with a dearer evening: the same shape.
+  const s = site({
+    gridLimitKw: 20,
+    demandChargePerKwMonth: 5,
+    pricePerKwh: Array.from({ length: 24 }, (_, t) => (t < 8 ? 0.3 : 0.1)),
+    chargers: ['a', 'b', 'c'].map((id) => charger(id)),
+    vehicles: [
+      vehicle('v1', { chargePointId: 'a', socPct: 20, targetKwh: 50, departAt: T0 + 16 * SLOT_MS }),
+      vehicle('v2', { chargePointId: 'b', socPct: 30, targetKwh: 60, departAt: T0 + 20 * SLOT_MS }),
+      vehicle('v3', { chargePointId: 'c', socPct: 10, targetKwh: 40, departAt: T0 + 24 * SLOT_MS }),
+    ],
+  });
+  const dearer = { ...s, pricePerKwh: s.pricePerKwh.map((p, t) => (t >= 4 && t < 12 ? p * 1.5 : p)) };
+
+  test("a plan of the same shape started from the last plan's basis reaches the same optimum, in the worker too", async () => {
+    const first = await planSite(s, solver, { algorithm: 'simplex' });
+    expect(first.basis?.colStatus.length).toBe(buildModel(s).model.numCols);
+    const cold = await planSite(dearer, solver, { algorithm: 'simplex' });
+    const warm = await planSite(dearer, solver, { warmStart: first.basis });
+    expect(warm.plan.status).toBe('Optimal');
+    close(warm.plan.objective, cold.plan.objective);
+    const worker = createWorkerSolver({ timeoutMs: 20000 });
+    try {
+      const viaWorker = await planSite(dearer, worker, { warmStart: first.basis });
+      close(viaWorker.plan.objective, cold.plan.objective);
+      expect(viaWorker.basis?.rowStatus.length).toBe(buildModel(dearer).model.numRows);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  test('a basis of another shape is ignored: the solve starts cold', async () => {
+    const first = await planSite(s, solver, { algorithm: 'simplex' });
+    const other = { ...s, vehicles: s.vehicles.slice(0, 2) };
+    const cold = await planSite(other, solver);
+    const started = await planSite(other, solver, { warmStart: first.basis });
+    expect(started.plan.status).toBe('Optimal');
+    close(started.plan.objective, cold.plan.objective);
+  });
+});
+
 describe('move blocking (large sites)', () => {
   test('the period grid: fine slots first, then blocks, the last one cut at the horizon', () => {
     expect(periodGrid(5, null)).toEqual([0, 1, 2, 3, 4].map((first) => ({ first, len: 1 })));

@@ -506,11 +506,19 @@ export interface Plan {
   readonly peakKw: number;
 }
 
+/** A simplex basis (HiGHS status per column and row): a later solve of a model of the same shape starts from it. */
+export interface SimplexBasis {
+  readonly colStatus: Int32Array;
+  readonly rowStatus: Int32Array;
+}
+
 export interface SolveOutput {
   readonly status: string;
   readonly colValue: Float64Array | null;
   readonly objective: number;
   readonly solveMs: number;
+  /** The optimal basis, when solved by simplex. */
+  readonly basis?: SimplexBasis | null;
 }
 
 const clean = (x: number): number => (Math.abs(x) < 1e-7 ? 0 : x);

@@ -1,4 +1,4 @@
-import { ModelOptions, Plan, buildModel, interpret, planFromPowers } from './formulation';
+import { ModelOptions, Plan, SimplexBasis, buildModel, interpret, planFromPowers } from './formulation';
 import { heuristicPowers } from './baselines';
 import { SiteSnapshot } from './snapshot';
 import { SolveOptions, Solver } from './solver';
@@ -8,6 +8,8 @@ import { SolveOptions, Solver } from './solver';
 export interface PlanResult {
   readonly plan: Plan;
   readonly fallbackReason: string | null;
+  /** The LP's optimal basis when solved by simplex: `opts.warmStart` of a later plan of the same shape. */
+  readonly basis?: SimplexBasis | null;
 }
 
 export const planSite = async (s: SiteSnapshot, solver: Solver, opts: SolveOptions & { model?: ModelOptions } = {}): Promise<PlanResult> => {
@@ -16,7 +18,7 @@ export const planSite = async (s: SiteSnapshot, solver: Solver, opts: SolveOptio
   let reason: string;
   try {
     const out = await solver.solve(model, opts);
-    if (out.colValue) return { plan: interpret(s, layout, { ...out, colValue: out.colValue, solveMs: performance.now() - started }), fallbackReason: null };
+    if (out.colValue) return { plan: interpret(s, layout, { ...out, colValue: out.colValue, solveMs: performance.now() - started }), fallbackReason: null, basis: out.basis ?? null };
     reason = `solver status ${out.status}`;
   } catch (e) {
     reason = (e as Error).message;

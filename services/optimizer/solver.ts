@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { LpModel, SolveOutput } from './formulation';
+import { LpModel, SimplexBasis, SolveOutput } from './formulation';
 
 /** HiGHS (npm `highs`, WebAssembly) behind one small interface. In the service it runs in a worker thread: a solve
  *  never blocks the Kafka consumer, and a WebAssembly abort (the module is unusable afterwards) or a solve past its
@@ -19,12 +19,19 @@ export interface SolveOptions {
   /** HiGHS LP algorithm; 'auto': dual simplex for small models, interior point (without crossover) from
    *  IPM_FROM_COLUMNS columns, where it was 2-3x faster on depot models. */
   readonly algorithm?: 'auto' | 'simplex' | 'ipm';
+  /** The basis of an earlier solve of a model of the same shape (the same columns and rows, e.g. the same snapshot with
+   *  another tariff): solved by dual simplex from it. Ignored when the shape differs. */
+  readonly warmStart?: SimplexBasis | null;
 }
 
 export const IPM_FROM_COLUMNS = 30000;
 
+/** A warm start that fits the model, or null. */
+const startFor = (model: LpModel, opts: SolveOptions): SimplexBasis | null =>
+  opts.warmStart && opts.warmStart.colStatus.length === model.numCols && opts.warmStart.rowStatus.length === model.numRows ? opts.warmStart : null;
+
 const algorithmFor = (model: LpModel, opts: SolveOptions): 'simplex' | 'ipm' =>
-  opts.algorithm === 'simplex' || opts.algorithm === 'ipm' ? opts.algorithm : model.numCols >= IPM_FROM_COLUMNS ? 'ipm' : 'simplex';
+  startFor(model, opts) ? 'simplex' : opts.algorithm === 'simplex' || opts.algorithm === 'ipm' ? opts.algorithm : model.numCols >= IPM_FROM_COLUMNS ? 'ipm' : 'simplex';
 
 export class SolverFailed extends Error {
   constructor(
@@ -47,13 +54,21 @@ interface HighsLike {
     options: { set(o: Record<string, unknown>): void };
     run(): { modelStatus: number };
     getSolution(): { colValue: Float64Array };
+    getBasis(): { colStatus: Int32Array; rowStatus: Int32Array };
+    setBasis(b: { colStatus: Int32Array; rowStatus: Int32Array }): unknown;
     getObjectiveValue(): number;
     dispose(): void;
   };
 }
 
 /** Self-contained (it is also shipped to the worker as source text): no imports, no closures. */
-function solveCore(highs: HighsLike, model: unknown, timeLimitS: number, algorithm: string): { code: number; colValue: Float64Array | null; objective: number; solveMs: number } {
+function solveCore(
+  highs: HighsLike,
+  model: unknown,
+  timeLimitS: number,
+  algorithm: string,
+  start: { colStatus: Int32Array; rowStatus: Int32Array } | null,
+): { code: number; colValue: Float64Array | null; objective: number; solveMs: number; basis: { colStatus: Int32Array; rowStatus: Int32Array } | null } {
   const t0 = performance.now();
   const m = highs.createModel(model);
   try {
@@ -61,10 +76,13 @@ function solveCore(highs: HighsLike, model: unknown, timeLimitS: number, algorit
     // crossover was a third of the solve, and a plan does not need a basic solution.
     const ipm = algorithm === 'ipm' ? { run_crossover: 'off', ipm_optimality_tolerance: 1e-6 } : {};
     m.options.set({ output_flag: false, time_limit: timeLimitS, presolve: 'on', solver: algorithm, ...ipm });
+    if (start) m.setBasis(start);
     const r = m.run();
     const ok = r.modelStatus === 7 || r.modelStatus === 13 || r.modelStatus === 14;
     const colValue = ok ? Float64Array.from(m.getSolution().colValue) : null;
-    return { code: r.modelStatus, colValue, objective: ok ? m.getObjectiveValue() : NaN, solveMs: performance.now() - t0 };
+    const b = ok && algorithm === 'simplex' ? m.getBasis() : null;
+    const basis = b ? { colStatus: Int32Array.from(b.colStatus), rowStatus: Int32Array.from(b.rowStatus) } : null;
+    return { code: r.modelStatus, colValue, objective: ok ? m.getObjectiveValue() : NaN, solveMs: performance.now() - t0, basis };
   } finally {
     m.dispose();
   }
@@ -75,6 +93,7 @@ const toOutput = (r: ReturnType<typeof solveCore>): SolveOutput => ({
   colValue: r.code === 7 ? r.colValue : null,
   objective: r.objective,
   solveMs: r.solveMs,
+  basis: r.code === 7 ? r.basis : null,
 });
 
 const emptyModel = (m: LpModel): SolveOutput | null =>
@@ -84,7 +103,7 @@ const emptyModel = (m: LpModel): SolveOutput | null =>
 export const createInProcessSolver = async (): Promise<Solver> => {
   const highs = (await (require('highs') as () => Promise<HighsLike>)()) as HighsLike;
   return {
-    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30, algorithmFor(model, opts))),
+    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30, algorithmFor(model, opts), startFor(model, opts))),
     close: async () => undefined,
   };
 };
@@ -97,8 +116,10 @@ parentPort.on('message', async (msg) => {
   try {
     const highs = await ready;
     if (msg.abortForTest) throw new WebAssembly.RuntimeError('abort(simulated)');
-    const r = solveCore(highs, msg.model, msg.timeLimitS, msg.algorithm);
-    parentPort.postMessage({ id: msg.id, result: r }, r.colValue ? [r.colValue.buffer] : []);
+    const r = solveCore(highs, msg.model, msg.timeLimitS, msg.algorithm, msg.start || null);
+    const transfer = r.colValue ? [r.colValue.buffer] : [];
+    if (r.basis) transfer.push(r.basis.colStatus.buffer, r.basis.rowStatus.buffer);
+    parentPort.postMessage({ id: msg.id, result: r }, transfer);
   } catch (e) {
     const text = String((e && e.message) || e);
     // After an abort the WebAssembly instance is unusable: end this worker, the parent starts a fresh one.
@@ -154,7 +175,7 @@ export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSol
     return w;
   };
 
-  const run = (model: LpModel | null, timeLimitS: number, algorithm = 'simplex'): Promise<SolveOutput> =>
+  const run = (model: LpModel | null, timeLimitS: number, algorithm = 'simplex', start: SimplexBasis | null = null): Promise<SolveOutput> =>
     new Promise<SolveOutput>((resolve, reject) => {
       worker ??= spawn();
       const w = worker;
@@ -166,14 +187,14 @@ export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSol
         void w.terminate();
       }, timeoutMs);
       pending.set(id, { worker: w, resolve, reject, timer });
-      w.postMessage(model ? { id, model, timeLimitS, algorithm } : { id, abortForTest: true });
+      w.postMessage(model ? { id, model, timeLimitS, algorithm, start } : { id, abortForTest: true });
     });
 
   return {
     solve: (model, o = {}) => {
       const empty = emptyModel(model);
       if (empty) return Promise.resolve(empty);
-      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1), algorithmFor(model, o)));
+      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1), algorithmFor(model, o), startFor(model, o)));
       chain = result.catch(() => undefined);
       return result;
     },
