@@ -15,7 +15,8 @@ const usage = `Options of \`voltstream bench optimizer\` (npm run bench:optimize
                          history   depots with weeks of history: the optimizer with the dwell assumption vs with the
                                    departure reserve from its learned forecasts (issue 18)
                          building  a building load with forecast error, panels and phases (issue 17)
-                         scale     solve time of one LP, 100 and 1,000 chargers x 96 slots (and with 10 panels, 3 phases)
+                         scale     solve time of one LP, 100 and 1,000 chargers x 96 slots (and with 10 panels, 3 phases;
+                                   and a re-plan of the same shape warm-started from the last plan's basis)
   --sizes LIST         chargers per depot (default 20,40,100)
   --history-sizes LIST chargers per depot with history (default 20,40)
   --building-sizes LIST chargers per depot with a building (default 20,40)
@@ -100,6 +101,29 @@ const scale = async (solver: Solver, chargers: number, reps: number, building = 
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const { plan } = await planSite(snap, solver, { timeLimitS: 120 });
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    if (plan.status !== 'Optimal') console.log(`  (rep ${i}: ${plan.status})`);
+    bar.tick(i + 1, `${wall[i]!.toFixed(0)} ms wall, ${cpu[i]!.toFixed(0)} ms CPU`);
+  }
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  return { wall: sorted(wall), cpu: sorted(cpu) };
+};
+
+/** Re-plans of the same shape (the same snapshot after a tariff change: the evening 30 % dearer), each started from the
+ *  basis of a simplex plan of the snapshot before: wall and CPU time of the re-plan, each sorted. */
+const warmScale = async (solver: Solver, chargers: number, reps: number): Promise<{ wall: number[]; cpu: number[] }> => {
+  const bar = progress(`re-plan ${chargers} chargers x 96 slots from the last basis`, reps);
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const snap = scaleSnapshot(chargers, 100 + i);
+    const { basis } = await planSite(snap, solver, { timeLimitS: 120, algorithm: 'simplex' });
+    const dearer = { ...snap, pricePerKwh: snap.pricePerKwh.map((p, t) => (t >= 8 && t < 24 ? p * 1.3 : p)) };
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const { plan } = await planSite(dearer, solver, { timeLimitS: 120, warmStart: basis ?? null });
     wall.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
@@ -195,6 +219,8 @@ export const benchmark: Benchmark = {
         // The goal is set for 1,000 chargers; 100 is the size below it, for the trend.
         rows.push(n === 1000 ? goal : { ...goal, target: '-', met: null });
       }
+      const warm = await warmScale(solver, 1000, reps);
+      rows.push(solveTimeGoal(`1000 chargers x 96 slots, re-plan after a tariff change, warm start from the last plan's basis (${warm.wall.length} solve${warm.wall.length === 1 ? '' : 's'})`, warm.cpu, warm.wall));
       console.log(goalsTable(rows));
       collect('scale', rows);
     }
