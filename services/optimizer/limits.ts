@@ -122,17 +122,17 @@ export const limitRows = (s: SiteSnapshot, vehicles: readonly LimitVehicle[], sl
   return rows;
 };
 
-/** A charger's fallback share (kW) of the site's limits, for its TxDefaultProfile: proportional to its max power, of
- *  the connection's limit now less the building at its recent peak (fallbackBuildingKw) and the fixed load, of every
- *  panel above it, and of the per-phase currents where limited (as if every charger drew its share on one phase). */
-export const fallbackShareKw = (s: SiteSnapshot, c: ChargerSnapshot): number => {
+/** A charger's fallback share (kW) of the site's limits over [from, to) (default: the current slot), for its
+ *  TxDefaultProfile: proportional to its max power, of the connection's lowest limit in that window less the building
+ *  at its recent peak (fallbackBuildingKw) and the fixed load, of every panel above it, and of the per-phase currents
+ *  where limited (as if every charger drew its share on one phase). */
+export const fallbackShareKw = (s: SiteSnapshot, c: ChargerSnapshot, from: number = s.now, to: number = s.now + s.slotMinutes * 60000): number => {
   const ok = s.chargers.filter((x) => x.controllable);
   const fixed = s.chargers.filter((x) => !x.controllable).reduce((m, x) => m + x.measuredKw, 0);
   const total = ok.reduce((m, x) => m + x.maxPowerKw, 0);
   if (total <= 0 || !c.controllable) return 0;
   const building = fallbackBuildingKw(s);
-  const slotMs = s.slotMinutes * 60000;
-  const limitNow = Math.min(s.gridLimitKw, lowestIn(s.limitEvents, s.now, s.now + slotMs));
+  const limitNow = Math.min(s.gridLimitKw, lowestIn(s.limitEvents, from, to));
   const shareOf = (capacity: number, of: number) => (Math.max(0, capacity) * c.maxPowerKw) / of;
   // X A on each of the charger's phases: with every charger at its share on one grid phase, that phase holds.
   const ampsToShareKw = (amps: number) => ampsToKw(amps, c.currentType === 'DC' ? 3 : c.phases);
@@ -147,4 +147,25 @@ export const fallbackShareKw = (s: SiteSnapshot, c: ChargerSnapshot): number => 
     if (p.maxCurrentA != null) share = Math.min(share, ampsToShareKw(shareOf(p.maxCurrentA, onPanel)));
   }
   return Math.max(0, share);
+};
+
+/** A limit event is lowered this long before it starts and raised this long after it ends in the fallback schedule:
+ *  a charger keeps its own clock, which OCPP only asks to be roughly right (Heartbeat's currentTime). */
+export const FALLBACK_CLOCK_MARGIN_MS = 10000;
+
+/** A charger's fallback share (kW) as a schedule from now on: one period per stretch between the starts and ends of
+ *  the limit events ahead (each widened by FALLBACK_CLOCK_MARGIN_MS), so that a demand-response event lowers the
+ *  TxDefaultProfile when it starts whether or not the optimizer (or the network) is there at that moment. The last
+ *  period holds until further notice. */
+export const fallbackScheduleKw = (s: SiteSnapshot, c: ChargerSnapshot): { readonly from: number; readonly kw: number }[] => {
+  const events = (s.limitEvents ?? []).map((e) => ({ ...e, from: e.from - FALLBACK_CLOCK_MARGIN_MS, to: e.to === null ? null : e.to + FALLBACK_CLOCK_MARGIN_MS }));
+  const edges = [...new Set(events.flatMap((e) => (e.to === null ? [e.from] : [e.from, e.to])).filter((at) => at > s.now))].sort((a, b) => a - b);
+  const starts = [s.now, ...edges];
+  const widened: SiteSnapshot = { ...s, limitEvents: events };
+  const out: { from: number; kw: number }[] = [];
+  starts.forEach((from, k) => {
+    const kw = fallbackShareKw(widened, c, from, starts[k + 1] ?? from + 1);
+    if (out.length === 0 || out[out.length - 1]!.kw !== kw) out.push({ from, kw });
+  });
+  return out;
 };

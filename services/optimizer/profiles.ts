@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Plan, maxKwOn } from './formulation';
 import { plannedBaseLoadKw } from './building-load';
-import { fallbackShareKw, limitRows, siteLimitKw } from './limits';
+import { fallbackScheduleKw, fallbackShareKw, limitRows, siteLimitKw } from './limits';
 import { asUsedBy, assignPhases } from './phases';
 import { ChargerSnapshot, Protocol, SiteSnapshot, VehicleSnapshot, ampsToKw, kwToAmps } from './snapshot';
 
@@ -320,24 +320,45 @@ const siteTotals = (s: SiteSnapshot): { fixed: number; total: number } => {
   return t;
 };
 
-/** The charger's share of the grid limit (kW) for the fallback TxDefaultProfile. */
+/** A share too small for the charger's minimum current is 0 (paused) rather than an illegal current. */
+const chargeable = (c: ChargerSnapshot, kw: number): number => (kw + EPS < minKw(c) ? 0 : kw);
+
+/** The charger's share of the grid limit (kW) for the fallback TxDefaultProfile, now. */
 export const safeShareKw = (s: SiteSnapshot, c: ChargerSnapshot): number => {
   const { total } = siteTotals(s);
   if (total <= 0) return 0;
   // The building at its recent peak, limit events in force, panels and phase currents (limits.ts).
-  const share = fallbackShareKw(s, c);
-  return share + EPS < minKw(c) ? 0 : share;
+  return chargeable(c, fallbackShareKw(s, c));
 };
 
-/** The safe caps of one charger: TxDefaultProfile (its share) and the charger-wide max profile. Deterministic ids
- *  from the content, so re-sending the same caps is idempotent. */
+/** The TxDefaultProfile's periods from `start`: the share now, then a period at each change the limit events ahead
+ *  make (fallbackScheduleKw), within the charger's maxSchedulePeriods (the tail merged at its lowest limit). */
+export const fallbackPeriods = (s: SiteSnapshot, c: ChargerSnapshot, start: number): SchedulePeriod[] => {
+  const phases = c.currentType === 'AC' ? { numberPhases: c.phases } : {};
+  const periods: SchedulePeriod[] = [];
+  for (const p of siteTotals(s).total > 0 ? fallbackScheduleKw(s, c) : [{ from: s.now, kw: 0 }]) {
+    const limit = toLimit(c, chargeable(c, p.kw));
+    if (periods.length > 0 && periods[periods.length - 1]!.limit === limit) continue;
+    periods.push({ startPeriod: periods.length === 0 ? 0 : Math.max(1, Math.round((p.from - start) / 1000)), limit, ...phases });
+  }
+  while (periods.length > Math.max(1, c.maxSchedulePeriods)) {
+    const last = periods.pop()!;
+    const before = periods.pop()!;
+    periods.push({ ...before, limit: Math.min(before.limit, last.limit) });
+  }
+  return periods;
+};
+
+/** The safe caps of one charger: TxDefaultProfile (its share, stepping with the limit events ahead) and the
+ *  charger-wide max profile. Ids from the content and from when the charger last connected: re-sending the same caps
+ *  is idempotent (the gateway delivers a command id once), and a charger that (re)booted gets them again. */
 export const safeCapCommands = (s: SiteSnapshot, c: ChargerSnapshot, now: number): OcppCommandDraft[] => {
   const protocol = c.protocol ?? 'ocpp1.6';
   const unit = unitOf(c);
-  const phases = c.currentType === 'AC' ? c.phases : undefined;
-  const share = toLimit(c, safeShareKw(s, c));
-  const max = toLimit(c, Math.min(c.maxPowerKw, s.gridLimitKw));
-  const spec = (purpose: ProfileSpec['purpose'], profileId: number, limit: number): ProfileSpec => ({
+  const phases = c.currentType === 'AC' ? { numberPhases: c.phases } : {};
+  const max: SchedulePeriod[] = [{ startPeriod: 0, limit: toLimit(c, Math.min(c.maxPowerKw, s.gridLimitKw)), ...phases }];
+  const fallback = fallbackPeriods(s, c, now);
+  const spec = (purpose: ProfileSpec['purpose'], profileId: number, periods: readonly SchedulePeriod[]): ProfileSpec => ({
     purpose,
     profileId,
     stackLevel: DEFAULT_STACK_LEVEL,
@@ -346,16 +367,18 @@ export const safeCapCommands = (s: SiteSnapshot, c: ChargerSnapshot, now: number
     startSchedule: now,
     durationS: null,
     unit,
-    periods: [{ startPeriod: 0, limit, ...(phases !== undefined ? { numberPhases: phases } : {}) }],
+    periods,
   });
+  // The content without the start: the later periods' absolute instants and every limit.
+  const content = (periods: readonly SchedulePeriod[]) => periods.map((p, k) => `${k === 0 ? '' : now + p.startPeriod * 1000}:${p.limit}`).join(',');
   return [
-    { purpose: 'ChargePointMaxProfile' as const, id: MAX_PROFILE_ID, limit: max },
-    { purpose: 'TxDefaultProfile' as const, id: DEFAULT_PROFILE_ID, limit: share },
+    { purpose: 'ChargePointMaxProfile' as const, id: MAX_PROFILE_ID, periods: max },
+    { purpose: 'TxDefaultProfile' as const, id: DEFAULT_PROFILE_ID, periods: fallback },
   ].map((x) => ({
-    commandId: commandId('cap', c.chargePointId, protocol, x.purpose, unit, x.limit),
+    commandId: commandId('cap', c.chargePointId, protocol, x.purpose, unit, content(x.periods), c.connectedAt ?? 0),
     chargePointId: c.chargePointId,
     action: 'SetChargingProfile' as const,
-    payload: setChargingProfilePayload(protocol, spec(x.purpose, x.id, x.limit)),
+    payload: setChargingProfilePayload(protocol, spec(x.purpose, x.id, x.periods)),
     connectorId: 0,
     vehicleId: null,
     firstKw: null,

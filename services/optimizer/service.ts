@@ -25,6 +25,7 @@ import { commandRecord, planRecord } from './outputs';
 import { planSite } from './planner';
 import { commandId, compositeScheduleCommand, OcppCommandDraft, safeCapCommands, txProfileCommands } from './profiles';
 import { replanReason } from './replan';
+import { capsDue, CapsDue } from './caps-policy';
 import { acceptMarkers, progressOf, reached, RestorePlan, tp } from './restore';
 import { chargerSnapshotOf, snapshotOf } from './site-snapshot';
 import { SiteSnapshot } from './snapshot';
@@ -75,6 +76,9 @@ interface Fold {
   readonly unconfigured: Map<string, Buffer>;
   /** Sites whose chargers (re)connected or changed recently, found while restoring: their caps go out after it. */
   readonly capsSites: Set<string>;
+  /** Caps due and not sent yet, by site: the chargers named, or every charger of the site ('all'). */
+  readonly capsDue: Map<string, Set<string> | 'all'>;
+  capsWorking: boolean;
 }
 
 const newFold = (): Fold => {
@@ -94,6 +98,8 @@ const newFold = (): Fold => {
     lastMeterReplan: new Map(),
     unconfigured: new Map(),
     capsSites: new Set(),
+    capsDue: new Map(),
+    capsWorking: false,
   };
 };
 
@@ -123,13 +129,42 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     await producer.send({ topic: Topics.ocppCommands, acks: DURABLE_ACKS, messages });
   };
 
-  const sendCaps = async (f: Fold, siteId: string) => {
+  const sendCaps = async (f: Fold, siteId: string, only: ReadonlySet<string> | 'all') => {
     const snap = snapshotOf(f.state, siteId, clock(), cfg, { reserve: false });
     if (!snap) return;
-    const drafts = snap.chargers.filter((c) => c.protocol !== null).flatMap((c) => safeCapCommands(snap, c, snap.now - (snap.now % 60000)));
+    const chargers = snap.chargers.filter((c) => c.protocol !== null && (only === 'all' || only.has(c.chargePointId)));
+    const drafts = chargers.flatMap((c) => safeCapCommands(snap, c, snap.now - (snap.now % 60000)));
     const fresh = drafts.filter((d) => !f.sentCaps.has(d.commandId));
-    await send(f, fresh, null, 3600000);
     for (const d of fresh) f.sentCaps.add(d.commandId);
+    try {
+      await send(f, fresh, null, 3600000);
+    } catch (e) {
+      for (const d of fresh) f.sentCaps.delete(d.commandId);
+      throw e;
+    }
+  };
+
+  /** Caps go out on their own queue, never behind a plan (a solve can take seconds): a charger that just booted holds
+   *  no profile and would charge at its maximum. Dues that pile up while one site's caps are sent are merged, so a
+   *  burst of reconnections costs one snapshot per site, not one per charger. */
+  const queueCaps = (f: Fold, due: CapsDue) => {
+    if (f.restoring || f.stopped || !wanted(due.siteId)) return;
+    const pending = f.capsDue.get(due.siteId);
+    if (due.chargePointId === null || pending === 'all') f.capsDue.set(due.siteId, 'all');
+    else f.capsDue.set(due.siteId, new Set([...(pending ?? []), due.chargePointId]));
+    if (f.capsWorking) return;
+    f.capsWorking = true;
+    void (async () => {
+      try {
+        while (f.capsDue.size > 0 && !f.stopped) {
+          const [siteId, only] = f.capsDue.entries().next().value as [string, Set<string> | 'all'];
+          f.capsDue.delete(siteId);
+          await sendCaps(f, siteId, only).catch((e) => log.error('caps failed', { siteId, err: e as Error }));
+        }
+      } finally {
+        f.capsWorking = false;
+      }
+    })();
   };
 
   const planNow = async (f: Fold, siteId: string, trigger: string): Promise<Plan | null> => {
@@ -167,7 +202,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     }
     log.info('planned', { siteId, trigger, planId, status: plan.status, vehicles: plan.vehicles.length, profiles: profiles.length, solveMs: Math.round(plan.solveMs) });
     // The fallback caps follow the building's recent peak, limit events, panels and phases (only new content is sent).
-    await sendCaps(f, siteId);
+    queueCaps(f, { siteId, chargePointId: null });
     return plan;
   };
 
@@ -186,17 +221,6 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     f.pending.set(siteId, { timer, reasons });
   };
 
-  const capsFor = (state: FleetState, i: Input, before: FleetState): string | null => {
-    if (i.kind === 'config' && (i.event.body.type === 'PanelConfigured' || i.event.body.type === 'LimitEventScheduled' || i.event.body.type === 'LimitEventCancelled')) return i.event.body.siteId;
-    if (i.kind === 'event' && (i.event.body.type === 'ChargerConnected' || i.event.body.type === 'ChargerBooted')) return state.chargers.get(i.event.chargePointId)?.siteId ?? null;
-    if (i.kind === 'config') {
-      const b = i.event.body;
-      if (b.type === 'ChargerConfigured') return b.siteId;
-      if (b.type === 'SiteConfigured' && before.sites.get(b.siteId)?.gridLimitKw !== b.gridLimitKw) return b.siteId;
-    }
-    return null;
-  };
-
   const caresAboutVehicle = (s: FleetState, vehicleId: string): boolean => {
     const v = s.vehicles.get(vehicleId);
     if (!v) return false;
@@ -209,24 +233,25 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
   const restoreInput = (f: Fold, input: Input) => {
     const before = f.state;
     f.state = evolve(f.state, input);
-    const capsSite = capsFor(f.state, input, before);
-    if (capsSite && wanted(capsSite) && clock() - inputTime(input) < CAPS_RECENT_MS) f.capsSites.add(capsSite);
+    const due = capsDue(before, f.state, input);
+    if (due && wanted(due.siteId) && clock() - inputTime(input) < CAPS_RECENT_MS) f.capsSites.add(due.siteId);
   };
 
   const handleInput = (f: Fold, input: Input) => {
     if (f.restoring) return restoreInput(f, input);
     const before = f.state;
     f.state = evolve(f.state, input);
+    const now = clock();
+    // Caps first: they do not wait for the quiet time or the plan.
+    const due = capsDue(before, f.state, input);
+    if (due && now - inputTime(input) < CAPS_RECENT_MS) queueCaps(f, due);
     const site = siteOf(f.state, input);
     if (!site) return;
     const reason = replanReason(before, f.state, input, (cp, conn) => f.lastKw.get(controlKey(cp, conn)));
-    const now = clock();
     // A vehicle drawing less than its limit keeps deviating: meter-triggered re-plans at most every METER_REPLAN_MS.
     if (reason === 'meter' && now - (f.lastMeterReplan.get(site) ?? 0) < METER_REPLAN_MS) return;
     if (reason === 'meter') f.lastMeterReplan.set(site, now);
     if (reason) schedule(f, site, reason);
-    const capsSite = capsFor(f.state, input, before);
-    if (capsSite && wanted(capsSite) && now - inputTime(input) < CAPS_RECENT_MS) chain('caps', () => sendCaps(f, capsSite));
   };
 
   const handle = (f: Fold, d: Decoded) => {
@@ -293,7 +318,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     part.running();
     log.info('restored', { records, ms: Math.round(performance.now() - started), sites: f.state.sites.size, sessions: f.state.sessions.size });
     f.markRestored();
-    for (const siteId of f.capsSites) chain('caps', () => sendCaps(f, siteId));
+    for (const siteId of f.capsSites) queueCaps(f, { siteId, chargePointId: null });
     for (const siteId of f.state.sites.keys()) if (wanted(siteId)) chain('planning', () => planNow(f, siteId, 'restored'));
   };
 

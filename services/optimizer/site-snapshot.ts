@@ -43,6 +43,7 @@ const chargerSnapshot = (s: FleetState, c: ChargerConfig, now: number, faulted: 
     measuredKw: sessions.reduce((m, x) => m + x.powerKw, 0),
     panelId: c.panelId ?? null,
     protocol: s.protocols.get(c.chargePointId) ?? null,
+    connectedAt: s.connectedAt.get(c.chargePointId) ?? null,
     maxCurrentA: c.maxCurrentA ?? null,
     phaseRotation: c.phaseRotation ?? 'RST',
     phaseSwitching: c.phaseSwitching ?? false,

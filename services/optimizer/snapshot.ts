@@ -32,6 +32,8 @@ export interface ChargerSnapshot {
   readonly phaseSwitching?: boolean;
   /** Limits set on the charger by someone else (an EMS's NotifyChargingLimit / external-constraints profile), kW. */
   readonly externalLimits?: readonly TimedLimit[];
+  /** When it last connected or booted (epoch ms), or null: the caps it held before may be gone since. */
+  readonly connectedAt?: number | null;
 }
 
 /** A limit (kW) in force from `from` until `to` (epoch ms; null: until further notice). */

@@ -87,6 +87,9 @@ export interface FleetState {
   readonly tariffs: PMap<Conf<'TariffConfigured'>>;
   readonly chargers: PMap<Conf<'ChargerConfigured'>>;
   readonly protocols: PMap<Protocol>;
+  /** When each charger last connected or booted (ChargerConnected, ChargerBooted): the profiles it held before may be
+   *  gone, so its fallback caps are due again (caps-policy.ts). */
+  readonly connectedAt: PMap<number>;
   /** Faulted connectors, key `${chargePointId}:${connectorId}` (few at a time). */
   readonly faulted: ReadonlySet<string>;
   readonly vehicles: PMap<Conf<'VehicleConfigured'>>;
@@ -133,6 +136,7 @@ export const initial: FleetState = {
   tariffs: PMap.empty(),
   chargers: PMap.empty(),
   protocols: PMap.empty(),
+  connectedAt: PMap.empty(),
   faulted: new Set(),
   vehicles: PMap.empty(),
   departures: PMap.empty(),
@@ -354,8 +358,11 @@ const evolveEvent = (s: FleetState, e: ChargingEvent): FleetState => {
       return { ...s, deviceModel: s.deviceModel.set(cp, { protocol: b.protocol, variables }) };
     }
     case 'ChargerConnected':
-    case 'ChargerBooted':
-      return b.protocol === 'ocpp1.6' || b.protocol === 'ocpp2.0.1' ? { ...s, protocols: s.protocols.set(cp, b.protocol) } : s;
+    case 'ChargerBooted': {
+      const connectedAt = Math.max(s.connectedAt.get(cp) ?? 0, e.occurredAt);
+      const next = connectedAt === s.connectedAt.get(cp) ? s : { ...s, connectedAt: s.connectedAt.set(cp, connectedAt) };
+      return b.protocol === 'ocpp1.6' || b.protocol === 'ocpp2.0.1' ? { ...next, protocols: next.protocols.set(cp, b.protocol) } : next;
+    }
     case 'ConnectorStatusChanged': {
       const key = controlKey(cp, b.connectorId);
       const faulted = new Set(s.faulted);
