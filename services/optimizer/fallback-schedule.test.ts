@@ -61,7 +61,7 @@ describe('the fallback schedule', () => {
 
   test('the caps are schema-valid in both protocols; their ids follow the content and the charger’s last connection', () => {
     for (const c of [ac, dc, { ...ac, protocol: 'ocpp2.0.1' as const }, { ...dc, protocol: 'ocpp1.6' as const }]) {
-      for (const cmd of safeCapCommands(depot, c, T0)) expect(validate(c.protocol, 'SetChargingProfile', cmd.payload)).toBe(true);
+      for (const cmd of safeCapCommands(depot, c, T0)) expect(validate(c.protocol!, 'SetChargingProfile', cmd.payload)).toBe(true);
     }
     const ids = (c: typeof dc, s = depot, now = T0) => safeCapCommands(s, c, now).map((x) => x.commandId);
     // The same caps a minute later: the same ids (the gateway delivers an id once, so nothing is sent twice).

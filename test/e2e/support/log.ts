@@ -5,8 +5,20 @@ import { plainRegistryClient } from '../../support/stack';
 
 /** Reads a whole topic (up to its high watermark at call time) with a plain registry client: what any outside tool
  *  would see in the log. Transactional topics end in commit markers the consumer never sees, so a partition also counts
- *  as read once nothing new arrived for two seconds. */
+ *  as read once nothing new arrived for two seconds. A read that fails (a broker connection dropped on a loaded
+ *  machine: 'Broker not connected') is tried again from the start, twice. */
 export const readWholeTopic = async <T = Record<string, unknown>>(config: Config, topic: string, filter: (key: string | null) => boolean = () => true): Promise<T[]> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readWholeTopicOnce<T>(config, topic, filter);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+};
+
+const readWholeTopicOnce = async <T>(config: Config, topic: string, filter: (key: string | null) => boolean): Promise<T[]> => {
   const kafka = createKafka(config, `e2e-reader-${randomUUID().slice(0, 8)}`);
   const admin = kafka.admin();
   await admin.connect();
