@@ -19,10 +19,11 @@ import { ChargerSnapshot, Protocol, SiteSnapshot, VehicleSnapshot, ampsToKw, kwT
  *  5. Periods: equal neighbours merged; while more than the charger's maxSchedulePeriods, the two neighbours closest in
  *     value are merged at the lower limit.
  *  TxProfile (stack level 2, duration = the profile span) for the vehicle's transaction; below it, at stack level 0 on
- *  connector/EVSE 0, a TxDefaultProfile with the charger's share of the grid limit (proportional to its max power,
- *  0 when that share is below the minimum current) and a ChargePointMaxProfile/ChargingStationMaxProfile at
- *  min(charger max, grid limit): when the optimizer or the network is down and the TxProfile runs out, the chargers
- *  together stay within the grid limit. */
+ *  connector/EVSE 0, a TxDefaultProfile with the charger's share of the site's limits (proportional to its max power,
+ *  0 when that share is below the minimum current; a schedule that steps with the limit events ahead, limits.ts
+ *  fallbackScheduleKw) and a ChargePointMaxProfile/ChargingStationMaxProfile at min(charger max, grid limit): when the
+ *  optimizer or the network is down and the TxProfile runs out, the chargers together stay within the limit. When the
+ *  caps are sent: caps-policy.ts. */
 
 export interface ProfileOptions {
   readonly profileSlots: number;

@@ -11,8 +11,15 @@ const siteLimitsSame = (a: SiteConfig | undefined, b: SiteConfig): boolean =>
   a !== undefined && a.gridLimitKw === b.gridLimitKw && (a.maxCurrentA ?? null) === (b.maxCurrentA ?? null) && JSON.stringify(a.baseLoadProfile ?? []) === JSON.stringify(b.baseLoadProfile ?? []);
 
 /** Why `i` (already folded into `after`) should re-plan its site, or null. `plannedKw` gives the current plan's
- *  slot-0 power of a connector, for the 10 % meter deviation rule. */
-export const replanReason = (before: FleetState, after: FleetState, i: Input, plannedKw: (chargePointId: string, connectorId: number) => number | undefined): string | null => {
+ *  slot-0 power of a connector, for the 10 % meter deviation rule; `plannedBuildingKw` the building load the current
+ *  plan counted in its slot 0, for the building rule. */
+export const replanReason = (
+  before: FleetState,
+  after: FleetState,
+  i: Input,
+  plannedKw: (chargePointId: string, connectorId: number) => number | undefined,
+  plannedBuildingKw: (siteId: string) => number | undefined = () => undefined,
+): string | null => {
   switch (i.kind) {
     case 'config': {
       const b = i.event.body;
@@ -56,14 +63,16 @@ export const replanReason = (before: FleetState, after: FleetState, i: Input, pl
     case 'commanded':
       return null;
     case 'meter': {
-      // The building's load jumped (5 % of the connection limit since the last reading), or the meter is back.
+      // The building's load jumped (5 % of the connection limit since the last reading), rose that much above what the
+      // current plan counted (a ramp of small steps jumps at no single reading), or the meter is back.
       const r = i.reading;
       const b = before.building.get(r.siteId);
       const a = after.building.get(r.siteId);
       if (!a || a === b || a.lastAt !== r.measuredAt) return null;
       if (!b || r.measuredAt - b.lastAt > METER_BACK_MS) return 'meter-back';
       const limit = after.sites.get(r.siteId)?.gridLimitKw ?? Infinity;
-      return Math.abs(a.lastKw - b.lastKw) > 0.05 * limit ? 'building' : null;
+      const planned = plannedBuildingKw(r.siteId);
+      return Math.abs(a.lastKw - b.lastKw) > 0.05 * limit || (planned !== undefined && a.lastKw > planned + 0.05 * limit) ? 'building' : null;
     }
     case 'composite': {
       const k = controlKey(i.chargePointId, i.connectorId);

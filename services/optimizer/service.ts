@@ -25,6 +25,7 @@ import { commandRecord, planRecord } from './outputs';
 import { planSite } from './planner';
 import { commandId, compositeScheduleCommand, OcppCommandDraft, safeCapCommands, txProfileCommands } from './profiles';
 import { replanReason } from './replan';
+import { plannedBaseLoadKw } from './building-load';
 import { capsDue, CapsDue } from './caps-policy';
 import { acceptMarkers, progressOf, reached, RestorePlan, tp } from './restore';
 import { chargerSnapshotOf, snapshotOf } from './site-snapshot';
@@ -68,6 +69,8 @@ interface Fold {
   readonly restored: Promise<void>;
   readonly markRestored: () => void;
   readonly lastKw: Map<string, number>; // controlKey → slot-0 kW of the last TxProfile
+  /** siteId → the building load (kW) the last plan counted in its slot 0. */
+  readonly plannedBuildingKw: Map<string, number>;
   readonly sentCaps: Set<string>;
   readonly readBacks: Map<string, { chargePointId: string; connectorId: number }>;
   readonly lastReadBack: Map<string, number>;
@@ -91,6 +94,7 @@ const newFold = (): Fold => {
     restored,
     markRestored,
     lastKw: new Map(),
+    plannedBuildingKw: new Map(),
     sentCaps: new Set(),
     readBacks: new Map(),
     lastReadBack: new Map(),
@@ -178,6 +182,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     plansTotal.inc({ status: plan.status, trigger });
     if (fallbackReason) log.warn('solver failed, EDF fallback', { siteId, reason: fallbackReason });
     const planId = commandId('plan', siteId, now, trigger);
+    f.plannedBuildingKw.set(siteId, plannedBaseLoadKw(snap, 1)[0] ?? 0);
     await producer.send({
       topic: Topics.optimizerPlans,
       acks: DURABLE_ACKS,
@@ -247,7 +252,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     if (due && now - inputTime(input) < CAPS_RECENT_MS) queueCaps(f, due);
     const site = siteOf(f.state, input);
     if (!site) return;
-    const reason = replanReason(before, f.state, input, (cp, conn) => f.lastKw.get(controlKey(cp, conn)));
+    const reason = replanReason(before, f.state, input, (cp, conn) => f.lastKw.get(controlKey(cp, conn)), (siteId) => f.plannedBuildingKw.get(siteId));
     // A vehicle drawing less than its limit keeps deviating: meter-triggered re-plans at most every METER_REPLAN_MS.
     if (reason === 'meter' && now - (f.lastMeterReplan.get(site) ?? 0) < METER_REPLAN_MS) return;
     if (reason === 'meter') f.lastMeterReplan.set(site, now);

@@ -115,6 +115,18 @@ describe('the building load in the fold', () => {
     expect(replanReason(s, evolve(s, back), back, noPlan)).toBe('meter-back');
   });
 
+  test('a ramp of small steps re-plans once the building is 5 % of the connection limit above what the plan counted; a fall does not', () => {
+    // The chargers draw 7 kW: the building is 20, 21, 22 kW, then 23 (a step of 1 kW; 5 % of the 60 kW limit is 3 kW).
+    const s = given(...depot, charging, reading(27, T + 2 * MIN), reading(28, T + 3 * MIN), reading(29, T + 4 * MIN));
+    const plannedAt = (kw: number) => () => kw;
+    const step = reading(30, T + 5 * MIN);
+    expect(replanReason(s, evolve(s, step), step, noPlan, plannedAt(20))).toBeNull();
+    expect(replanReason(s, evolve(s, step), step, noPlan, plannedAt(19))).toBe('building');
+    expect(replanReason(s, evolve(s, step), step, noPlan)).toBeNull();
+    const fall = reading(28, T + 5 * MIN);
+    expect(replanReason(s, evolve(s, fall), fall, noPlan, plannedAt(19))).toBeNull();
+  });
+
   test('without a meter, a configured daily pattern is the stand-in, planned on at its upper values (never measured: blind)', () => {
     const withProfile: ConfigBody = { ...site, baseLoadProfile: [{ from: '00:00', to: '08:00', kw: 5, upperKw: 8 }, { from: '08:00', to: '24:00', kw: 20, upperKw: 26 }] };
     const snap = snapshotOf(given(...depot, config(withProfile)), 'S', T - 75 * MIN, cfg)!; // 07:45 Berlin
