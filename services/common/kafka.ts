@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as E from 'fp-ts/Either';
-import { Admin, Kafka, logLevel, LogEntry, Producer, ITopicConfig, SASLOptions } from 'kafkajs';
+import { Admin, Kafka, logLevel, LogEntry, Producer, ITopicConfig, RetryOptions, SASLOptions } from 'kafkajs';
 import { Config, KafkaSasl, KafkaTls } from './config';
 import { LocalKafkaAccess, localBrokerDir, readLocalKafkaAccess } from './kafka-access';
 import { createLogger } from './log';
@@ -103,7 +103,9 @@ export const javaClientProperties = (security: KafkaClientSecurity): Record<stri
 
 /** A kafkajs client for `config`. Throws (at start-up, where the caller is an entry point) when production mode finds
  *  no credentials or the local broker's access file is unreadable. */
-export const createKafka = (config: KafkaClientConfig, clientId: string): Kafka => {
+/** `timeouts`: a client whose requests must give up sooner than the default 10 s (the gateway's frame log, which treats
+ *  a broker that stopped answering like one that is gone). */
+export const createKafka = (config: KafkaClientConfig, clientId: string, timeouts: { readonly requestTimeout?: number } = {}): Kafka => {
   const security = resolveKafkaClientSecurity(config);
   if (E.isLeft(security)) throw new Error(security.left);
   const { sasl, tls } = security.right;
@@ -113,7 +115,7 @@ export const createKafka = (config: KafkaClientConfig, clientId: string): Kafka 
     ...(sasl ? { sasl: kafkajsSasl(sasl) } : {}),
     ...(tls ? { ssl: toSsl(tls) } : {}),
     connectionTimeout: 3000,
-    requestTimeout: 10000,
+    requestTimeout: timeouts.requestTimeout ?? 10000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
     logLevel: clientLogLevel(),
     logCreator:
@@ -126,13 +128,14 @@ export const createKafka = (config: KafkaClientConfig, clientId: string): Kafka 
 };
 
 /** Idempotent producer, one request in flight (kafkajs needs that for idempotence), acks from all in-sync replicas. */
-export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: string } = {}): Producer =>
+export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: string; retry?: RetryOptions; metadataMaxAge?: number } = {}): Producer =>
   kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+    ...(opts.metadataMaxAge !== undefined ? { metadataMaxAge: opts.metadataMaxAge } : {}),
+    retry: opts.retry ?? { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 
 export const DURABLE_ACKS = -1 as const;

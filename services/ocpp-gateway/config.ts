@@ -24,7 +24,12 @@
  *   OCPP_PING_INTERVAL_S       WebSocket ping to every charger; no pong by the next ping closes the connection (default 60, 0: off)
  *   OCPP_BATCH_MS              how long frames of all chargers are collected into one produce request (default 2)
  *   OCPP_BATCH_MAX             largest number of records in one produce request (default 2000)
- *   OCPP_KAFKA_LANES           idempotent producers sending in parallel, each owning partitions p % lanes (default 1)
+ *   OCPP_KAFKA_FAILOVER_MS     how long a produce request that failed (its partition's leader died or went silent) is
+ *                              sent again before its frames are refused with InternalError (default 20000: a leader's
+ *                              failover took 8-12 s on the test cluster, where brokers are fenced after 9 s); each
+ *                              ocpp.frames partition has a producer of its own, so only that partition's chargers wait
+ *   OCPP_KAFKA_REQUEST_TIMEOUT_MS  how long the gateway's producers wait for a broker's answer before sending again
+ *                              (default 3000), so a frozen broker costs what a dead one does
  *   OCPP_INTERNAL_HOST         bind address of the internal listener (forwarded commands), never the charger-facing
  *                              port (default 127.0.0.1)
  *   OCPP_INTERNAL_PORT         its port (default 0: any free port; the URL is published in the connections table)
@@ -85,7 +90,8 @@ const Env = t.partial({
   OCPP_PING_INTERVAL_S: IntFromString,
   OCPP_BATCH_MS: IntFromString,
   OCPP_BATCH_MAX: IntFromString,
-  OCPP_KAFKA_LANES: IntFromString,
+  OCPP_KAFKA_FAILOVER_MS: IntFromString,
+  OCPP_KAFKA_REQUEST_TIMEOUT_MS: IntFromString,
   OCPP_INTERNAL_URL: t.string,
   OCPP_DB_SCHEMA: t.string,
   OCPP_INTERNAL_TOKEN: t.string,
@@ -134,7 +140,9 @@ export interface GatewaySettings {
   readonly pingIntervalS: number;
   readonly batchMs: number;
   readonly batchMax: number;
-  readonly kafkaLanes: number;
+  /** How long a failed produce request is sent again before its frames are refused. */
+  readonly kafkaFailoverMs: number;
+  readonly kafkaRequestTimeoutMs: number;
   /** undefined: derived from the port the gateway listens on. */
   readonly internalUrl: string | undefined;
   readonly dbSchema: string;
@@ -170,7 +178,8 @@ export const defaultSettings: GatewaySettings = {
   pingIntervalS: 60,
   batchMs: 2,
   batchMax: 2000,
-  kafkaLanes: 1,
+  kafkaFailoverMs: 20000,
+  kafkaRequestTimeoutMs: 3000,
   internalUrl: undefined,
   dbSchema: 'gateway',
   internalToken: undefined,
@@ -212,7 +221,8 @@ export const decodeSettings = (env: NodeJS.ProcessEnv): E.Either<string, Gateway
         pingIntervalS: e.OCPP_PING_INTERVAL_S ?? defaultSettings.pingIntervalS,
         batchMs: e.OCPP_BATCH_MS ?? defaultSettings.batchMs,
         batchMax: e.OCPP_BATCH_MAX ?? defaultSettings.batchMax,
-        kafkaLanes: Math.max(1, e.OCPP_KAFKA_LANES ?? defaultSettings.kafkaLanes),
+        kafkaFailoverMs: e.OCPP_KAFKA_FAILOVER_MS ?? defaultSettings.kafkaFailoverMs,
+        kafkaRequestTimeoutMs: Math.max(1000, e.OCPP_KAFKA_REQUEST_TIMEOUT_MS ?? defaultSettings.kafkaRequestTimeoutMs),
         internalUrl: e.OCPP_INTERNAL_URL,
         dbSchema: e.OCPP_DB_SCHEMA ?? defaultSettings.dbSchema,
         internalToken: e.OCPP_INTERNAL_TOKEN || undefined,

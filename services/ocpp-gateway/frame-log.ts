@@ -1,22 +1,28 @@
-/** The gateway's Kafka output: every record (ocpp.frames, ocpp.rejected, ocpp.command-results) goes through a few
- *  "lanes". A lane owns a fixed set of ocpp.frames partitions (partition % lanes) and one idempotent producer (acks
- *  from all in-sync replicas); its queue is flushed every few milliseconds as ONE produce request with the records of
- *  all its chargers, one request in flight at a time. A charger always maps to the same partition, so to the same
- *  lane: per-charger order on the partition is the order of append() calls, while lanes send in parallel (kafkajs'
- *  idempotent producer allows one request in flight, so parallelism needs several producers).
+/** The gateway's Kafka output: every record (ocpp.frames, ocpp.rejected, ocpp.command-results) goes through a
+ *  "lane". Each ocpp.frames partition has a lane of its own, with one idempotent producer (acks from all in-sync
+ *  replicas); its queue is flushed every few milliseconds as ONE produce request with the records of all its chargers,
+ *  one request in flight at a time. A charger always maps to the same partition, so to the same lane: per-charger order
+ *  on the partition is the order of append() calls, while lanes send in parallel. One more lane carries the other
+ *  topics. A lane per partition, rather than a few lanes sharing partitions, is what keeps a broker's failure to the
+ *  partitions it leads: a request never waits for, or fails with, another leader's partitions.
  *
  *  ocpp.frames records are chained here, at flush time (seq and hash from the charger's head), so a failed request
- *  never leaves a gap that later records would build on. After a failure the gateway is "unhealthy": every append is
- *  refused at once (chargers get InternalError and retry), the producer is rebuilt, and a probe loop reads the
- *  partitions to find the real head of every charger whose records were in the failed request (the request may or may
- *  not have been written). When that works, appends are accepted again: recovery needs no restart.
+ *  never leaves a gap that later records would build on. A failed request is sent again, unchanged, through the same
+ *  producer, for as long as a leader failover takes (lane-health.ts; OCPP_KAFKA_FAILOVER_MS), so chargers on a
+ *  partition whose leader died wait for the new leader instead of being refused. Requests time out after
+ *  OCPP_KAFKA_REQUEST_TIMEOUT_MS, and the producers' metadata is no older than that, so a frozen leader costs what a dead
+ *  one does. Only when the budget is spent (or the failure is one a resend cannot cure) is the lane "refusing": its
+ *  appends are refused at once (chargers get InternalError and retry), its producer is rebuilt, and a probe reads its
+ *  partition to find the real head of every charger whose records were in the failed request (the request may or may
+ *  not have been written). When that works, the lane accepts appends again: recovery needs no restart. Other lanes
+ *  are not affected.
  *
  *  Fencing (one writer per chain across instances): `mayWrite()` false (this instance's lease lapsed) refuses every
  *  ocpp.frames record, at append and again at flush; `fence(cp)` (another instance claimed the charger) refuses the
  *  charger's records from now on and resolves once no request carrying any of them is in flight, so the new holder
  *  can read the chain's end from the topic. */
 import { randomUUID } from 'node:crypto';
-import { Admin, Kafka, Partitioners, Producer } from 'kafkajs';
+import { Admin, Kafka, Partitioners, Producer, RecordMetadata } from 'kafkajs';
 import { Histogram, Counter, Registry } from 'prom-client';
 import { Topics } from '../../schemas/topics';
 import { TopicSerde } from '../../schemas/registry';
@@ -25,6 +31,7 @@ import { Logger } from '../common/log';
 import { ChainHead, FrameDraft, FrameRecord, chainFrame, genesis } from './frames';
 import { StoredHead } from './store';
 import { metric } from './metrics';
+import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, writing } from './lane-health';
 
 export class KafkaUnavailable extends Error {
   readonly retriable = true;
@@ -60,8 +67,13 @@ export interface FrameLogOptions {
   readonly gatewayId: string;
   readonly batchMs: number;
   readonly batchMax: number;
-  /** Producers working in parallel (default 1: on a small broker fewer, larger requests win). */
-  readonly lanes?: number;
+  /** The client of the lanes' producers, whose requests time out after `requestTimeoutMs` (default: `kafka`). */
+  readonly producerKafka?: Kafka;
+  /** How long a failed request is sent again before its records are refused (default 20 s). */
+  readonly failoverMs?: number;
+  /** The producers' request timeout, set on `producerKafka`: here the broker's wait for the in-sync replicas and the
+   *  most their metadata may age (default 3 s). */
+  readonly requestTimeoutMs?: number;
   /** Called after every acknowledged request with the new heads of the chargers in it. */
   readonly onHeads: (heads: ReadonlyMap<string, StoredHead>) => void;
   /** False while this instance may not write any chain (its lease lapsed). Default: always true. */
@@ -85,7 +97,8 @@ export interface FrameLog {
   headOf(chargePointId: string): StoredHead | undefined;
   /** Lower bound of the end offset of a partition of ocpp.frames, for Claim.scanFrom. */
   endLowerBound(partition: number): number;
-  healthy(): boolean;
+  /** Whether the charger's lane (without one: every lane) accepts records now. */
+  healthy(chargePointId?: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -98,13 +111,22 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
   }));
   const batchSize = metric(o.metrics, 'ocpp_gateway_produce_batch_records', () => new Histogram({ name: 'ocpp_gateway_produce_batch_records', help: 'Records per produce request', buckets: [1, 5, 20, 100, 500, 2000], registers: [o.metrics] }));
   const refused = metric(o.metrics, 'ocpp_gateway_records_refused_total', () => new Counter({ name: 'ocpp_gateway_records_refused_total', help: 'Records not written because Kafka was unavailable', labelNames: ['topic'], registers: [o.metrics] }));
+  const resent = metric(o.metrics, 'ocpp_gateway_kafka_produce_resends_total', () => new Counter({ name: 'ocpp_gateway_kafka_produce_resends_total', help: 'Produce requests sent again after a failure (a leader failover, a timeout)', registers: [o.metrics] }));
 
   const heads = new Map<string, HeadState>();
   const partitionEnds = new Map<number, number>();
   const partitioner = Partitioners.DefaultPartitioner();
   let partitionMetadata: { partitionId: number; leader: number }[] = [{ partitionId: 0, leader: 0 }];
+  const requestTimeoutMs = o.requestTimeoutMs ?? 3000;
+  const policy: RetryPolicy = { failoverMs: o.failoverMs ?? 20000, initialBackoffMs: 100, maxBackoffMs: 1000 };
+  const producerKafka = o.producerKafka ?? o.kafka;
+  /** The broker answers (with an error, e.g. while a dead follower is still in the ISR) before the client gives up. */
+  const ackTimeoutMs = Math.max(500, requestTimeoutMs - 500);
 
   interface Lane {
+    readonly name: string;
+    /** The ocpp.frames partition the lane writes; undefined: the lane of the other topics. */
+    readonly partition: number | undefined;
     producer: Producer;
     queue: Entry[];
     timer: NodeJS.Timeout | undefined;
@@ -112,27 +134,52 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     idle: (() => void)[];
     /** Waiting for the request in flight to end. */
     flushed: (() => void)[];
+    health: LaneHealth;
+    probe: Promise<void> | undefined;
   }
-  const lanes: Lane[] = Array.from({ length: Math.max(1, o.lanes ?? 1) }, () => ({ producer: createDurableProducer(o.kafka), queue: [], timer: undefined, flushing: false, idle: [], flushed: [] }));
+  /** A partition's producer retries once by itself (kafkajs refuses an idempotent producer without retries); then its
+   *  lane sends the failed request again (the same records under the same sequence numbers, so the broker keeps one
+   *  copy). The other topics' requests may span several leaders,
+   *  where only kafkajs knows which of them answered: that producer retries itself, for about the same budget. Metadata
+   *  no older than a request timeout: after a request to a silent leader timed out, the next one asks who leads now. */
+  const newProducer = (partition: number | undefined): Producer =>
+    createDurableProducer(producerKafka, {
+      metadataMaxAge: requestTimeoutMs,
+      retry: partition === undefined ? { retries: Math.ceil(policy.failoverMs / policy.maxBackoffMs), initialRetryTime: policy.initialBackoffMs, maxRetryTime: policy.maxBackoffMs } : { retries: 1, initialRetryTime: policy.initialBackoffMs, maxRetryTime: policy.initialBackoffMs },
+    });
+  const newLane = (partition: number | undefined): Lane => ({
+    name: partition === undefined ? 'other topics' : `${Topics.ocppFrames}/${partition}`,
+    partition,
+    producer: newProducer(partition),
+    queue: [],
+    timer: undefined,
+    flushing: false,
+    idle: [],
+    flushed: [],
+    health: writing,
+    probe: undefined,
+  });
+  const otherTopics = newLane(undefined);
+  /** One per ocpp.frames partition, made at start() once the partitions are known. */
+  let framesLanes: Lane[] = [];
+  const allLanes = () => [...framesLanes, otherTopics];
   const fenced = new Set<string>();
   const mayWrite = o.mayWrite ?? (() => true);
   const writable = (cp: string) => mayWrite() && !fenced.has(cp);
-  let admin: Admin = o.kafka.admin();
-  let isHealthy = true;
+  const admin: Admin = o.kafka.admin();
   let stopped = false;
-  let probe: Promise<void> | undefined;
 
   const partitionOf = (cp: string): number =>
     partitioner({ topic: Topics.ocppFrames, partitionMetadata: partitionMetadata as never, message: { key: cp, value: null } });
 
-  const refreshEnds = async () => {
-    const offsets = await admin.fetchTopicOffsets(Topics.ocppFrames);
+  const refreshEnds = async (via: Admin = admin) => {
+    const offsets = await via.fetchTopicOffsets(Topics.ocppFrames);
     partitionMetadata = offsets.map((p) => ({ partitionId: p.partition, leader: 0 })).sort((a, b) => a.partitionId - b.partitionId);
     for (const p of offsets) partitionEnds.set(p.partition, Math.max(partitionEnds.get(p.partition) ?? 0, Number(p.high)));
     return offsets;
   };
 
-  const laneOf = (cp: string): Lane => lanes[partitionOf(cp) % lanes.length]!;
+  const laneOf = (cp: string): Lane => framesLanes[partitionOf(cp)]!;
 
   const schedule = (lane: Lane) => {
     if (lane.timer || lane.flushing || lane.queue.length === 0) return;
@@ -225,7 +272,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         list.push(m.partition >= 0 ? { key: m.key, value: m.value, partition: m.partition } : { key: m.key, value: m.value });
         byTopic.set(m.topic, list);
       }
-      const meta = await lane.producer.sendBatch({ acks: DURABLE_ACKS, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+      const meta = await sendAcknowledged(lane, [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })));
       produceLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       batchSize.observe(messages.length);
       // Offsets: per partition, records are numbered from baseOffset in the order they were given.
@@ -245,25 +292,50 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       ready.forEach((en, i) => en.resolve(perEntry[i]!));
       if (acked.size) o.onHeads(acked);
     } catch (e) {
-      o.log.warn('produce failed; refusing frames until Kafka is back', { err: e as Error, records: messages.length });
+      o.log.warn(`produce failed; refusing the records of ${lane.name} until Kafka takes them again`, { err: e as Error, records: messages.length });
       for (const cp of tentative.keys()) {
         const st = heads.get(cp);
         if (st && st.known) heads.set(cp, { known: false, from: st.offset !== null ? st.offset + 1 : st.floor, floor: st.floor, base: st.head, baseOffset: st.offset });
       }
-      const pending = lanes.flatMap((l) => l.queue.splice(0));
-      failAll([...ready, ...pending], new KafkaUnavailable(`Kafka did not acknowledge: ${(e as Error).message}`));
-      becomeUnhealthy();
+      failAll([...ready, ...lane.queue.splice(0)], new KafkaUnavailable(`Kafka did not acknowledge: ${(e as Error).message}`));
+      probeLane(lane);
     }
     lane.flushing = false;
     if (lane.queue.length === 0) lane.idle.splice(0).forEach((w) => w());
     schedule(lane);
   };
 
+  /** Sends one request of the lane until Kafka acknowledges it, or the lane gives up (lane-health.ts): then throws and
+   *  the lane is refusing. */
+  const sendAcknowledged = async (lane: Lane, topicMessages: { topic: string; messages: { key: string; value: Buffer; partition?: number }[] }[]): Promise<RecordMetadata[]> => {
+    for (;;) {
+      try {
+        const meta = await lane.producer.sendBatch({ acks: DURABLE_ACKS, timeout: ackTimeoutMs, topicMessages });
+        if (lane.health.state === 'resending') o.log.info(`${lane.name}: acknowledged after ${lane.health.attempts} failed attempts`, { sinceMs: Date.now() - lane.health.since });
+        lane.health = writing;
+        return meta;
+      } catch (e) {
+        // The other topics' producer has retried by itself (newProducer): sending it again here could write twice.
+        if (lane.partition === undefined) {
+          lane.health = { state: 'refusing', since: Date.now(), reason: (e as Error).message };
+          throw e;
+        }
+        const step = afterFailure(lane.health, produceFailure(e), Date.now(), policy);
+        if (lane.health.state !== 'resending') o.log.warn(`${lane.name}: produce failed; sending it again for up to ${policy.failoverMs} ms`, { err: e as Error });
+        lane.health = step.health;
+        const next = step.next;
+        if (next.action === 'refuse') throw new KafkaUnavailable(next.reason);
+        await new Promise((r) => setTimeout(r, next.afterMs));
+        resent.inc();
+      }
+    }
+  };
+
   /** Reads partitions from given offsets to their end; returns the last record of each wanted charger. */
-  const scan = async (wanted: ReadonlyMap<string, number>): Promise<Map<string, StoredHead>> => {
+  const scan = async (wanted: ReadonlyMap<string, number>, via: Admin = admin): Promise<Map<string, StoredHead>> => {
     const found = new Map<string, StoredHead>();
     if (wanted.size === 0) return found;
-    const offsets = await refreshEnds();
+    const offsets = await refreshEnds(via);
     const end = new Map(offsets.map((p) => [p.partition, Number(p.high)]));
     const from = new Map<number, number>();
     for (const [cp, off] of wanted) {
@@ -312,7 +384,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       });
     } finally {
       await consumer.disconnect().catch(() => undefined);
-      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await via.deleteGroups([groupId]).catch(() => undefined);
     }
     return found;
   };
@@ -338,12 +410,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     return nextScan.found;
   };
 
-  /** Resolves unknown heads (all at once, one scan): the last record found on the topic, else the base head. */
-  const recoverUnknown = async () => {
+  /** Resolves the unknown heads of a partition's chargers (all at once, one scan): the last record found on the topic,
+   *  else the base head. */
+  const recoverUnknown = async (partition: number, via: Admin) => {
     const wanted = new Map<string, number>();
-    for (const [cp, st] of heads) if (!st.known) wanted.set(cp, st.from);
+    for (const [cp, st] of heads) if (!st.known && partitionOf(cp) === partition) wanted.set(cp, st.from);
     if (wanted.size === 0) return;
-    const found = await scan(wanted);
+    const found = await scan(wanted, via);
     for (const cp of wanted.keys()) {
       const st = heads.get(cp);
       if (!st || st.known) continue;
@@ -353,40 +426,41 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     if (found.size) o.onHeads(found);
   };
 
-  const becomeUnhealthy = () => {
-    isHealthy = false;
-    if (probe) return;
-    probe = (async () => {
-      const disconnectAll = () => Promise.all(lanes.map((l) => l.producer.disconnect().catch(() => undefined)));
-      await disconnectAll();
+  /** The lane refuses until a fresh producer connects and the heads its failed request left unknown are found. */
+  const probeLane = (lane: Lane) => {
+    if (lane.probe) return;
+    lane.probe = (async () => {
+      await lane.producer.disconnect().catch(() => undefined);
       while (!stopped) {
         await new Promise((r) => setTimeout(r, 1000));
+        // An admin of its own per attempt: the shared one may be stuck on the broker that failed, and other lanes'
+        // probes must not close it under each other.
+        const via = o.kafka.admin();
         try {
-          await admin.disconnect().catch(() => undefined);
-          admin = o.kafka.admin();
-          await admin.connect();
-          for (const l of lanes) {
-            // A fresh producer id: the old one's sequence numbers are unknown after a failed request.
-            l.producer = createDurableProducer(o.kafka);
-            await l.producer.connect();
-          }
-          await recoverUnknown();
-          isHealthy = true;
-          o.log.info('Kafka is back; accepting frames again');
+          await via.connect();
+          // A fresh producer id: the old one's sequence numbers are unknown after a request it gave up on.
+          lane.producer = newProducer(lane.partition);
+          await lane.producer.connect();
+          if (lane.partition !== undefined) await recoverUnknown(lane.partition, via);
+          lane.health = writing;
+          o.log.info(`${lane.name}: Kafka takes records again`);
           break;
         } catch (e) {
-          await disconnectAll();
-          o.log.debug('Kafka still unavailable', { err: e as Error });
+          await lane.producer.disconnect().catch(() => undefined);
+          o.log.debug(`${lane.name}: Kafka still unavailable`, { err: e as Error });
+        } finally {
+          await via.disconnect().catch(() => undefined);
         }
       }
-      probe = undefined;
+      lane.probe = undefined;
     })();
   };
+
+  const refuseNow = (lane: Lane): string | undefined => (stopped ? 'the frame log is stopped' : refusal(lane.health));
 
   return {
     start: async () => {
       await admin.connect();
-      await Promise.all(lanes.map((l) => l.producer.connect()));
       // Freshly created topics may not have leaders yet ("not the leader for that topic-partition"): retry a while.
       for (let attempt = 1; ; attempt++) {
         try {
@@ -397,12 +471,16 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           await new Promise((r) => setTimeout(r, 500));
         }
       }
+      framesLanes = partitionMetadata.map((p) => newLane(p.partitionId));
+      await Promise.all(allLanes().map((l) => l.producer.connect()));
     },
     append: (cp, drafts) =>
       new Promise<FrameRecord[]>((resolve, reject) => {
-        if (!isHealthy || stopped) {
+        const lane = laneOf(cp);
+        const unavailable = refuseNow(lane);
+        if (unavailable) {
           refused.inc({ topic: Topics.ocppFrames }, drafts.length);
-          reject(new KafkaUnavailable('Kafka is unavailable'));
+          reject(new KafkaUnavailable(`Kafka is unavailable (${lane.name}): ${unavailable}`));
           return;
         }
         if (!writable(cp)) {
@@ -410,7 +488,6 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           reject(new KafkaUnavailable(`${cp}: this instance may not write its chain (fenced)`));
           return;
         }
-        const lane = laneOf(cp);
         lane.queue.push({ type: 'frames', chargePointId: cp, drafts, resolve, reject });
         if (lane.queue.length >= o.batchMax && !lane.flushing) {
           if (lane.timer) clearTimeout(lane.timer);
@@ -420,12 +497,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       }),
     produce: (topic, key, value) =>
       new Promise<void>((resolve, reject) => {
-        if (!isHealthy || stopped) {
+        const lane = otherTopics;
+        const unavailable = refuseNow(lane);
+        if (unavailable) {
           refused.inc({ topic });
-          reject(new KafkaUnavailable('Kafka is unavailable'));
+          reject(new KafkaUnavailable(`Kafka is unavailable (${lane.name}): ${unavailable}`));
           return;
         }
-        const lane = lanes[0]!;
         lane.queue.push({ type: 'other', topic, key, value, resolve: () => resolve(), reject });
         schedule(lane);
       }),
@@ -442,7 +520,8 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         return;
       }
       heads.set(cp, { known: false, from: scanFrom, floor, base, baseOffset });
-      if (!isHealthy) throw new KafkaUnavailable('Kafka is unavailable');
+      const unavailable = refuseNow(laneOf(cp));
+      if (unavailable) throw new KafkaUnavailable(`Kafka is unavailable: ${unavailable}`);
       const found = await sharedScan(cp, scanFrom);
       const st = heads.get(cp);
       if (!st || st.known) return;
@@ -466,12 +545,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       return st && st.known && st.offset !== null ? { seq: st.head.seq, hash: st.head.hash, partition: partitionOf(cp), offset: st.offset } : undefined;
     },
     endLowerBound: (p) => endLowerBoundOf(p),
-    healthy: () => isHealthy,
+    healthy: (cp) => (cp === undefined ? allLanes() : [laneOf(cp)]).every((l) => refuseNow(l) === undefined),
     stop: async () => {
+      const lanes = allLanes();
       await Promise.all(lanes.map((l) => (l.queue.length > 0 || l.flushing ? new Promise<void>((r) => l.idle.push(r)) : undefined)));
       stopped = true;
       for (const l of lanes) if (l.timer) clearTimeout(l.timer);
-      await probe?.catch(() => undefined);
+      await Promise.all(lanes.map((l) => l.probe?.catch(() => undefined)));
       await Promise.all(lanes.map((l) => l.producer.disconnect().catch(() => undefined)));
       await admin.disconnect().catch(() => undefined);
     },

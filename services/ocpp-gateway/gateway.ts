@@ -3,6 +3,7 @@
  *  (internal-listener.ts), the instance lease (instance-lease.ts), and the lifecycle of each connection (claim,
  *  fencing of the previous holder, chain head, CONNECTED/DISCONNECTED). */
 import { credentialPepper } from '../common/credential-pepper';
+import { createKafka } from '../common/kafka';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Pool } from 'pg';
@@ -134,7 +135,20 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   leasePool.on('error', () => undefined);
   const endLeasePool = () => (opts.leasePool ? Promise.resolve() : leasePool.end().catch(() => undefined));
   const lease: InstanceLease = createInstanceLease({ pool: leasePool, lookups: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs, outageMs, log, onRegained: () => recheckHoldings() });
-  const frameLog: FrameLog = createFrameLog({ kafka: ctx.kafka, serde: ctx.serde, log, metrics: registry, gatewayId, batchMs: settings.batchMs, batchMax: settings.batchMax, lanes: settings.kafkaLanes, onHeads: heads.onHeads, mayWrite: () => lease.holds() });
+  const frameLog: FrameLog = createFrameLog({
+    kafka: ctx.kafka,
+    producerKafka: createKafka(ctx.config, `${gatewayId}-frames`, { requestTimeout: settings.kafkaRequestTimeoutMs }),
+    requestTimeoutMs: settings.kafkaRequestTimeoutMs,
+    failoverMs: settings.kafkaFailoverMs,
+    serde: ctx.serde,
+    log,
+    metrics: registry,
+    gatewayId,
+    batchMs: settings.batchMs,
+    batchMax: settings.batchMax,
+    onHeads: heads.onHeads,
+    mayWrite: () => lease.holds(),
+  });
   await frameLog.start();
   const fleet: FleetFollower = await followFleet({ kafka: ctx.kafka, serde: ctx.serde, log, health: ctx.health }, gatewayId);
   const connections = new Map<string, Entry>();
@@ -215,7 +229,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
         for (let attempt = 1; ; attempt++) {
           try {
             await store.release(cp, ep, async () => {
-              if (!frameLog.healthy()) throw new Error('Kafka unavailable');
+              if (!frameLog.healthy(cp)) throw new Error('Kafka unavailable');
               await frameLog.append(cp, [connectionDraft(base, 'DISCONNECTED', Date.now(), detail)]);
               return frameLog.headOf(cp);
             });

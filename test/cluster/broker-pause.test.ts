@@ -39,7 +39,7 @@ test('SIGSTOP of the leader for 30 s, then SIGCONT: nothing acknowledged lost or
     cluster!,
     async (ids) => {
       await configureFleet(ctx!.kafka, ctx!.serde, ids.map((id) => ({ id, password: `pw-${id}` })));
-      gw = await createGateway(ctx!, { gatewayId: uniq('gw-pause'), port: 0, settings: { dbSchema: schema, kafkaLanes: 2 }, consumeCommands: false });
+      gw = await createGateway(ctx!, { gatewayId: uniq('gw-pause'), port: 0, settings: { dbSchema: schema }, consumeCommands: false });
       return gw;
     },
     uniq('pause'),

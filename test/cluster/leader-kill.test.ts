@@ -36,7 +36,7 @@ test('SIGKILL of the leader: nothing acknowledged lost or doubled, InternalError
     cluster!,
     async (ids) => {
       await configureFleet(ctx!.kafka, ctx!.serde, ids.map((id) => ({ id, password: `pw-${id}` })));
-      gw = await createGateway(ctx!, { gatewayId: uniq('gw-kill'), port: 0, settings: { dbSchema: schema, kafkaLanes: 2 }, consumeCommands: false });
+      gw = await createGateway(ctx!, { gatewayId: uniq('gw-kill'), port: 0, settings: { dbSchema: schema }, consumeCommands: false });
       return gw;
     },
     uniq('kill'),

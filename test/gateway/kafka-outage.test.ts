@@ -66,7 +66,7 @@ const drive = (c: Charger, protocol: string) => {
 test('Kafka stops mid-traffic and returns: acknowledged frames all there once, InternalError meanwhile, self-recovery', async () => {
   const ids = [`${prefix}-16`, `${prefix}-201`];
   await configureFleet(ctx.kafka, ctx.serde, ids.map((id) => ({ id, password: `pw-${id}` })));
-  gw = await createGateway(ctx, { gatewayId: uniq('gw-outage'), port: 0, settings: { dbSchema: schema, kafkaLanes: 2 }, consumeCommands: false });
+  gw = await createGateway(ctx, { gatewayId: uniq('gw-outage'), port: 0, settings: { dbSchema: schema }, consumeCommands: false });
   const chargers: Charger[] = [];
   for (const [i, id] of ids.entries()) {
     const protocol = i === 0 ? 'ocpp1.6' : 'ocpp2.0.1';
