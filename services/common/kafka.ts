@@ -103,9 +103,9 @@ export const javaClientProperties = (security: KafkaClientSecurity): Record<stri
 
 /** A kafkajs client for `config`. Throws (at start-up, where the caller is an entry point) when production mode finds
  *  no credentials or the local broker's access file is unreadable. */
-/** `timeouts`: a client whose requests must give up sooner than the default 10 s (the gateway's frame log, which treats
- *  a broker that stopped answering like one that is gone). */
-export const createKafka = (config: KafkaClientConfig, clientId: string, timeouts: { readonly requestTimeout?: number } = {}): Kafka => {
+/** `timeouts`: a client whose requests and retries must give up sooner than the defaults (10 s a request, 8 retries):
+ *  the gateway's frame log, which treats a broker that stopped answering like one that is gone. */
+export const createKafka = (config: KafkaClientConfig, clientId: string, timeouts: { readonly requestTimeout?: number; readonly retry?: RetryOptions } = {}): Kafka => {
   const security = resolveKafkaClientSecurity(config);
   if (E.isLeft(security)) throw new Error(security.left);
   const { sasl, tls } = security.right;
@@ -116,7 +116,7 @@ export const createKafka = (config: KafkaClientConfig, clientId: string, timeout
     ...(tls ? { ssl: toSsl(tls) } : {}),
     connectionTimeout: 3000,
     requestTimeout: timeouts.requestTimeout ?? 10000,
-    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
+    retry: timeouts.retry ?? { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
     logLevel: clientLogLevel(),
     logCreator:
       () =>

@@ -67,7 +67,7 @@ export interface FrameLogOptions {
   readonly gatewayId: string;
   readonly batchMs: number;
   readonly batchMax: number;
-  /** The client of the lanes' producers, whose requests time out after `requestTimeoutMs` (default: `kafka`). */
+  /** The client of the lanes' producers, made with frameLogClientTimeouts(requestTimeoutMs) (default: `kafka`). */
   readonly producerKafka?: Kafka;
   /** How long a failed request is sent again before its records are refused (default 20 s). */
   readonly failoverMs?: number;
@@ -101,6 +101,11 @@ export interface FrameLog {
   healthy(chargePointId?: string): boolean;
   stop(): Promise<void>;
 }
+
+/** The client settings of `producerKafka`. Its connections to brokers and metadata requests are retried by the client
+ *  itself (not by the producer): with the default 8 retries, a connection to a frozen broker (the kernel accepts it,
+ *  nothing answers) held one send for about 30 s, beyond the lane's failover budget. */
+export const frameLogClientTimeouts = (requestTimeoutMs: number) => ({ requestTimeout: requestTimeoutMs, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 } });
 
 export const createFrameLog = (o: FrameLogOptions): FrameLog => {
   const produceLatency = metric(o.metrics, 'ocpp_gateway_kafka_produce_seconds', () => new Histogram({

@@ -17,7 +17,7 @@ import { ChargerConnection, Rejection } from './connection';
 import { createCommandRouter, CommandRouter } from './commands';
 import { createCommandLedger } from './command-ledger';
 import { followFleet, FleetFollower } from './fleet-follower';
-import { createFrameLog, FrameLog } from './frame-log';
+import { createFrameLog, FrameLog, frameLogClientTimeouts } from './frame-log';
 import { connectionDraft } from './frames';
 import { createHandshake } from './handshake';
 import { createHeadsWriter } from './heads-writer';
@@ -137,7 +137,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   const lease: InstanceLease = createInstanceLease({ pool: leasePool, lookups: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs, outageMs, log, onRegained: () => recheckHoldings() });
   const frameLog: FrameLog = createFrameLog({
     kafka: ctx.kafka,
-    producerKafka: createKafka(ctx.config, `${gatewayId}-frames`, { requestTimeout: settings.kafkaRequestTimeoutMs }),
+    producerKafka: createKafka(ctx.config, `${gatewayId}-frames`, frameLogClientTimeouts(settings.kafkaRequestTimeoutMs)),
     requestTimeoutMs: settings.kafkaRequestTimeoutMs,
     failoverMs: settings.kafkaFailoverMs,
     serde: ctx.serde,
