@@ -25,9 +25,10 @@
  *   OCPP_BATCH_MS              how long frames of all chargers are collected into one produce request (default 2)
  *   OCPP_BATCH_MAX             largest number of records in one produce request (default 2000)
  *   OCPP_KAFKA_FAILOVER_MS     how long a produce request that failed (its partition's leader died or went silent) is
- *                              sent again before its frames are refused with InternalError (default 20000: a leader's
- *                              failover took 8-12 s on the test cluster, where brokers are fenced after 9 s); each
- *                              ocpp.frames partition has a producer of its own, so only that partition's chargers wait
+ *                              sent again before its frames are refused with InternalError (default 25000: leaders
+ *                              moved 8-15 s after a broker died or froze on the test cluster, where brokers are fenced
+ *                              after 9 s, and the producer saw the new leader up to 6 s later); each ocpp.frames
+ *                              partition has a producer of its own, so only that partition's chargers wait
  *   OCPP_KAFKA_REQUEST_TIMEOUT_MS  how long the gateway's producers wait for a broker's answer before sending again
  *                              (default 3000), so a frozen broker costs what a dead one does
  *   OCPP_INTERNAL_HOST         bind address of the internal listener (forwarded commands), never the charger-facing
@@ -178,7 +179,7 @@ export const defaultSettings: GatewaySettings = {
   pingIntervalS: 60,
   batchMs: 2,
   batchMax: 2000,
-  kafkaFailoverMs: 20000,
+  kafkaFailoverMs: 25000,
   kafkaRequestTimeoutMs: 3000,
   internalUrl: undefined,
   dbSchema: 'gateway',

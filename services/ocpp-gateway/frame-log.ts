@@ -69,7 +69,7 @@ export interface FrameLogOptions {
   readonly batchMax: number;
   /** The client of the lanes' producers, made with frameLogClientTimeouts(requestTimeoutMs) (default: `kafka`). */
   readonly producerKafka?: Kafka;
-  /** How long a failed request is sent again before its records are refused (default 20 s). */
+  /** How long a failed request is sent again before its records are refused (default 25 s). */
   readonly failoverMs?: number;
   /** The producers' request timeout, set on `producerKafka`: here the broker's wait for the in-sync replicas and the
    *  most their metadata may age (default 3 s). */
@@ -123,7 +123,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
   const partitioner = Partitioners.DefaultPartitioner();
   let partitionMetadata: { partitionId: number; leader: number }[] = [{ partitionId: 0, leader: 0 }];
   const requestTimeoutMs = o.requestTimeoutMs ?? 3000;
-  const policy: RetryPolicy = { failoverMs: o.failoverMs ?? 20000, initialBackoffMs: 100, maxBackoffMs: 1000 };
+  const policy: RetryPolicy = { failoverMs: o.failoverMs ?? 25000, initialBackoffMs: 100, maxBackoffMs: 1000 };
   const producerKafka = o.producerKafka ?? o.kafka;
   /** The broker answers (with an error, e.g. while a dead follower is still in the ISR) before the client gives up. */
   const ackTimeoutMs = Math.max(500, requestTimeoutMs - 500);

@@ -1,7 +1,8 @@
 /** A 3-broker cluster under steady OCPP load has the broker that leads ocpp.frames partitions of the load frozen by
  *  SIGSTOP for 30 s, then SIGCONT: every acknowledged frame is in ocpp.frames exactly once (read_committed), chargers
- *  get InternalError only until the partitions have new leaders and the gateway has taken them up, none when the
- *  broker thaws and rejoins, and the gateway recovers without a restart. Runs its own cluster on free ports in a temp
+ *  whose partitions kept their leader are never refused, the others wait for the new leader (requests to the frozen
+ *  one time out like requests to a dead one) instead of getting InternalError when the failover ends inside the
+ *  gateway's budget, none when the broker thaws and rejoins, and the gateway recovers without a restart. Runs its own cluster on free ports in a temp
  *  directory; the shared broker is never touched. */
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { ServiceContext } from '../../services/common/service';

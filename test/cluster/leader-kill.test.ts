@@ -1,7 +1,7 @@
 /** A 3-broker cluster under steady OCPP load loses, by SIGKILL, the broker that leads ocpp.frames partitions of the
- *  load: every acknowledged frame is in ocpp.frames exactly once (read_committed), chargers get InternalError only
- *  until the partitions have new leaders and the gateway has taken them up, and the gateway recovers without a
- *  restart. Runs its own cluster on free ports in a temp directory; the shared broker is never touched. */
+ *  load: every acknowledged frame is in ocpp.frames exactly once (read_committed), chargers whose partitions kept their
+ *  leader are never refused, the others wait for the new leader instead of getting InternalError when the failover
+ *  ends inside the gateway's budget (OCPP_KAFKA_FAILOVER_MS), and the gateway recovers without a restart. Runs its own cluster on free ports in a temp directory; the shared broker is never touched. */
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { uniq } from '../support/stack';
 import { configureFleet, dropSchema, gatewayContext, pgSchemaName } from '../gateway/support';
