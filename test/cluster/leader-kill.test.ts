@@ -8,6 +8,7 @@ import { configureFleet, dropSchema, gatewayContext, pgSchemaName } from '../gat
 import { failoverScenario, startTestCluster, TestCluster } from './support';
 import { restartNode } from '../../infra/kafka/cluster';
 import { ServiceContext } from '../../services/common/service';
+import { defaultSettings } from '../../services/ocpp-gateway/config';
 
 jest.setTimeout(420000);
 
@@ -53,4 +54,7 @@ test('SIGKILL of the leader: nothing acknowledged lost or doubled, InternalError
     log,
   );
   expect(result.report.acknowledged).toBeGreaterThan(0);
+  // The gateway sends a failed request again for OCPP_KAFKA_FAILOVER_MS: a failover well inside that budget (its
+  // producers may take a request timeout or two to see the new leader) refuses nothing at all.
+  if (result.leadersMovedMs < defaultSettings.kafkaFailoverMs - 2 * defaultSettings.kafkaRequestTimeoutMs) expect(result.report.internalErrors).toBe(0);
 });

@@ -14,7 +14,6 @@ import { databaseReady } from '../../services/common/db';
 import { createKafka, ensureTopics } from '../../services/common/kafka';
 import { Topics, topicSpecs } from '../../schemas/topics';
 import { Gateway } from '../../services/ocpp-gateway/gateway';
-import { defaultSettings } from '../../services/ocpp-gateway/config';
 import { checkChain, Json, meterValuesPayload, ocppClient, OcppClient } from '../gateway/support';
 import { plainRegistryClient, uniq } from '../support/stack';
 
@@ -391,9 +390,6 @@ export const failoverScenario = async (
     expect(leadersMovedAt).toBeGreaterThan(0);
     // Chargers whose partitions kept their leader are never refused: each partition has a lane of its own.
     expect(result.errorsElsewhere).toBe(0);
-    // The gateway sends a failed request again for OCPP_KAFKA_FAILOVER_MS: a failover well inside that budget (its
-    // producers may take a request timeout or two to see the new leader) refuses nothing at all.
-    if (result.leadersMovedMs < defaultSettings.kafkaFailoverMs - 2 * defaultSettings.kafkaRequestTimeoutMs) expect(errors).toEqual([]);
     // With the cluster whole again and a CALL acknowledged after that, the gateway (never restarted) refuses nothing:
     // the failure is over for it too. Errors between the leaders moving and this point are measured, not asserted:
     // see docs/DEPLOYMENT.md, "What losing a broker costs".
