@@ -30,7 +30,7 @@
  *                              after 9 s, and the producer saw the new leader up to 6 s later); each ocpp.frames
  *                              partition has a producer of its own, so only that partition's chargers wait
  *   OCPP_KAFKA_REQUEST_TIMEOUT_MS  how long the gateway's producers wait for a broker's answer before sending again
- *                              (default 3000), so a frozen broker costs what a dead one does
+ *                              (default 3000), so a frozen broker fails requests instead of holding them
  *   OCPP_INTERNAL_HOST         bind address of the internal listener (forwarded commands), never the charger-facing
  *                              port (default 127.0.0.1)
  *   OCPP_INTERNAL_PORT         its port (default 0: any free port; the URL is published in the connections table)
