@@ -92,18 +92,26 @@ const scaleSnapshot = (chargers: number, seed: number, building = false) => {
 };
 
 /** Wall and CPU time (ms) of each solve, each sorted. In-process, the CPU time is the planning thread's (and the GC's). */
-const scale = async (solver: Solver, chargers: number, reps: number, building = false): Promise<{ wall: number[]; cpu: number[] }> => {
-  const bar = progress(`solve ${chargers} chargers x 96 slots${building ? ', 10 panels, 3 phases' : ''}`, reps);
+/** Wall and CPU time of `reps` solves (each sorted), with progress: `solve(i)` prepares and solves one, `timed` around
+ *  the part to measure. */
+const timedSolves = async (
+  label: string,
+  reps: number,
+  solve: (i: number, timed: <A>(f: () => Promise<A>) => Promise<A>) => Promise<{ plan: { status: string } }>,
+): Promise<{ wall: number[]; cpu: number[] }> => {
+  const bar = progress(label, reps);
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const snap = scaleSnapshot(chargers, 100 + i, building);
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const { plan } = await planSite(snap, solver, { timeLimitS: 120 });
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
+    const { plan } = await solve(i, async (f) => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const out = await f();
+      wall.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+      return out;
+    });
     if (plan.status !== 'Optimal') console.log(`  (rep ${i}: ${plan.status})`);
     bar.tick(i + 1, `${wall[i]!.toFixed(0)} ms wall, ${cpu[i]!.toFixed(0)} ms CPU`);
   }
@@ -111,28 +119,20 @@ const scale = async (solver: Solver, chargers: number, reps: number, building = 
   return { wall: sorted(wall), cpu: sorted(cpu) };
 };
 
+const scale = (solver: Solver, chargers: number, reps: number, building = false): Promise<{ wall: number[]; cpu: number[] }> =>
+  timedSolves(`solve ${chargers} chargers x 96 slots${building ? ', 10 panels, 3 phases' : ''}`, reps, (i, timed) =>
+    timed(() => planSite(scaleSnapshot(chargers, 100 + i, building), solver, { timeLimitS: 120 })),
+  );
+
 /** Re-plans of the same shape (the same snapshot after a tariff change: the evening 30 % dearer), each started from the
  *  basis of a simplex plan of the snapshot before: wall and CPU time of the re-plan, each sorted. */
-const warmScale = async (solver: Solver, chargers: number, reps: number): Promise<{ wall: number[]; cpu: number[] }> => {
-  const bar = progress(`re-plan ${chargers} chargers x 96 slots from the last basis`, reps);
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < reps; i++) {
+const warmScale = (solver: Solver, chargers: number, reps: number): Promise<{ wall: number[]; cpu: number[] }> =>
+  timedSolves(`re-plan ${chargers} chargers x 96 slots from the last basis`, reps, async (i, timed) => {
     const snap = scaleSnapshot(chargers, 100 + i);
     const { basis } = await planSite(snap, solver, { timeLimitS: 120, algorithm: 'simplex' });
     const dearer = { ...snap, pricePerKwh: snap.pricePerKwh.map((p, t) => (t >= 8 && t < 24 ? p * 1.3 : p)) };
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const { plan } = await planSite(dearer, solver, { timeLimitS: 120, warmStart: basis ?? null });
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-    if (plan.status !== 'Optimal') console.log(`  (rep ${i}: ${plan.status})`);
-    bar.tick(i + 1, `${wall[i]!.toFixed(0)} ms wall, ${cpu[i]!.toFixed(0)} ms CPU`);
-  }
-  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-  return { wall: sorted(wall), cpu: sorted(cpu) };
-};
+    return timed(() => planSite(dearer, solver, { timeLimitS: 120, warmStart: basis ?? null }));
+  });
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
 
