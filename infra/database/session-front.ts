@@ -41,7 +41,9 @@ export interface UnansweredRequest {
   readonly application: string;
   /** The call's message types and sizes, e.g. `P:120 B:65411 D:6 E:9 S:4`. */
   readonly messages: string;
+  /** The session's statements in this hold (200 characters), and the SQL of the call left unanswered (300). */
   readonly statement: string;
+  readonly query: string;
 }
 
 export interface LongHold {
@@ -312,6 +314,7 @@ export const startSessionFront = async (opts: SessionFrontOptions): Promise<Sess
       application: s.application,
       messages: call.map((m) => `${String.fromCharCode(m[0]!)}:${m.length}`).join(' '),
       statement: s.heldFor,
+      query: statementOf(call).slice(0, 300),
     });
     throw new FatalSessionError({
       severity: 'FATAL',
