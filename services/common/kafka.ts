@@ -128,13 +128,12 @@ export const createKafka = (config: KafkaClientConfig, clientId: string, timeout
 };
 
 /** Idempotent producer, one request in flight (kafkajs needs that for idempotence), acks from all in-sync replicas. */
-export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: string; retry?: RetryOptions; metadataMaxAge?: number } = {}): Producer =>
+export const createDurableProducer = (kafka: Kafka, opts: { transactionalId?: string; retry?: RetryOptions } = {}): Producer =>
   kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
-    ...(opts.metadataMaxAge !== undefined ? { metadataMaxAge: opts.metadataMaxAge } : {}),
     retry: opts.retry ?? { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 

@@ -62,7 +62,7 @@ export const command: CliCommand = {
     let services: ServiceProcesses | undefined;
     let sim: Simulator | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
-    let stopFollowingReadiness = () => undefined as void;
+    let stopFollowingReadiness: () => void = () => undefined;
 
     const stopAll = async (why: string) => {
       console.log(`\n${why}: stopping...`);
