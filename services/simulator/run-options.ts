@@ -2,6 +2,7 @@ import { Config } from '../common/config';
 import { Logger } from '../common/log';
 import { createScenario, DAY_MS } from './model/fleet';
 import { SimulatorOptions } from './simulator';
+import { dialAddress } from '../common/dial-address';
 
 /** Flags shared by `voltstream simulate` and `voltstream start`, with their defaults, turned into simulator options. */
 export interface DepotFlags {
@@ -44,8 +45,8 @@ export const depotFlagsHelp = `Depot options:
   --prefix P                prefix of charger, vehicle and site ids (default SIM)
   --site ID                 site id (default <prefix>-depot)
   --grid-limit-kw KW        site grid limit (default 45 % of the chargers' total power)
-  --ocpp-url URL            OCPP endpoint (default ws://127.0.0.1:$OCPP_PORT/ocpp)
-  --api-url URL             API (default http://127.0.0.1:$API_PORT)
+  --ocpp-url URL            OCPP endpoint (default ws://$OCPP_HOST:$OCPP_PORT/ocpp)
+  --api-url URL             API (default http://$API_HOST:$API_PORT)
   --telematics-provider P   ingest provider name (default voltstream: our JSON shape, X-Api-Key)
   --telematics-key K        its API key (default $SIM_TELEMATICS_KEY or dev-telematics-key)
 
@@ -82,8 +83,8 @@ export const parseDepotFlags = (flags: Flags, config: Config, env: NodeJS.Proces
     prefix: typeof flags.prefix === 'string' ? flags.prefix : 'SIM',
     siteId: typeof flags.site === 'string' ? flags.site : undefined,
     gridLimitKw: flags['grid-limit-kw'] !== undefined ? num(flags, 'grid-limit-kw', 0) : undefined,
-    ocppUrl: typeof flags['ocpp-url'] === 'string' ? flags['ocpp-url'] : `ws://127.0.0.1:${config.ocppPort}/ocpp`,
-    apiUrl: typeof flags['api-url'] === 'string' ? flags['api-url'] : `http://127.0.0.1:${config.apiPort}`,
+    ocppUrl: typeof flags['ocpp-url'] === 'string' ? flags['ocpp-url'] : `ws://${dialAddress(config.ocppHost)}:${config.ocppPort}/ocpp`,
+    apiUrl: typeof flags['api-url'] === 'string' ? flags['api-url'] : `http://${dialAddress(config.apiHost)}:${config.apiPort}`,
     telematicsProvider: typeof flags['telematics-provider'] === 'string' ? flags['telematics-provider'] : 'voltstream',
     telematicsKey: typeof flags['telematics-key'] === 'string' ? flags['telematics-key'] : (env.SIM_TELEMATICS_KEY ?? 'dev-telematics-key'),
   };
