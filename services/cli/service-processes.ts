@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** `voltstream start` runs every service as a process of its own (`voltstream service <name>`), as a deployment
@@ -11,6 +12,8 @@ export interface ServiceProcessSpec {
   /** Its /health URL, to know when it answers. */
   readonly healthUrl: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Nice value of its process (services.ts); default 0. */
+  readonly nice?: number;
 }
 
 export interface ServiceProcessStatus {
@@ -19,6 +22,7 @@ export interface ServiceProcessStatus {
   readonly restarts: number;
   readonly logFile: string;
   readonly healthUrl: string;
+  readonly nice: number;
 }
 
 export interface ServiceProcesses {
@@ -37,6 +41,14 @@ const answers = (url: string) =>
     () => false,
   );
 
+const lowerPriority = (name: string, pid: number, nice: number, say: (line: string) => void) => {
+  try {
+    os.setPriority(pid, nice);
+  } catch (e) {
+    say(`  ${name}: could not set its priority to nice ${nice} (${(e as Error).message}); it runs at the default`);
+  }
+};
+
 export const startServiceProcesses = (specs: readonly ServiceProcessSpec[], o: { logDir: string; say: (line: string) => void }): ServiceProcesses => {
   fs.mkdirSync(o.logDir, { recursive: true });
   let stopping = false;
@@ -51,6 +63,7 @@ export const startServiceProcesses = (specs: readonly ServiceProcessSpec[], o: {
     // the IPC channel closes when `start` dies however it dies, and the service then stops itself.
     const child = spawn(process.execPath, [cli, 'service', spec.name], { cwd: root, env: spec.env, stdio: ['ignore', out, out, 'ipc'], detached: true });
     fs.closeSync(out);
+    if (spec.nice && child.pid !== undefined) lowerPriority(spec.name, child.pid, spec.nice, o.say);
     entry.child = child;
     entry.startedAt = Date.now();
     child.once('exit', (code, signal) => {
@@ -84,7 +97,7 @@ export const startServiceProcesses = (specs: readonly ServiceProcessSpec[], o: {
     status: () =>
       specs.map((s) => {
         const e = children.get(s.name);
-        return { name: s.name, pid: e?.child?.pid, restarts: e?.restarts ?? 0, logFile: logFile(s.name), healthUrl: s.healthUrl };
+        return { name: s.name, pid: e?.child?.pid, restarts: e?.restarts ?? 0, logFile: logFile(s.name), healthUrl: s.healthUrl, nice: s.nice ?? 0 };
       }),
     stop: async (graceMs = 20000) => {
       stopping = true;

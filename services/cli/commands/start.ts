@@ -92,7 +92,7 @@ export const command: CliCommand = {
           .map(async (d, i) => {
             const wanted = healthPortOf(d);
             const port = wanted === 'api' ? config.apiPort : await portOrFree(wanted);
-            return { name: d.definition.name, healthUrl: `http://${wanted === 'api' ? dialAddress(config.apiHost) : '127.0.0.1'}:${port}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
+            return { name: d.definition.name, nice: d.nice, healthUrl: `http://${wanted === 'api' ? dialAddress(config.apiHost) : '127.0.0.1'}:${port}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
           }),
       );
       const peers = specs.filter((x) => x.port !== 'api').map((x) => `${x.name}=${x.healthUrl.replace(/\/health$/, '')}`).join(',');
@@ -100,11 +100,11 @@ export const command: CliCommand = {
       console.log(`Starting ${specs.length} services, each in a process of its own (logs in ${logDir})...`);
       const t1 = Date.now();
       services = startServiceProcesses(
-        specs.map((x) => ({ name: x.name, healthUrl: x.healthUrl, env: { ...env, GATEWAY_ID: `${x.name}-${os.hostname()}-${x.i}`, ...(x.port === 'api' ? {} : { [healthPortVariable(x.name)]: String(x.port) }) } })),
+        specs.map((x) => ({ name: x.name, nice: x.nice, healthUrl: x.healthUrl, env: { ...env, GATEWAY_ID: `${x.name}-${os.hostname()}-${x.i}`, ...(x.port === 'api' ? {} : { [healthPortVariable(x.name)]: String(x.port) }) } })),
         { logDir, say: (l) => console.log(l) },
       );
       await services.answering(180000);
-      for (const st of services.status()) console.log(`  ${st.name.padEnd(20)} pid ${String(st.pid).padEnd(8)} ${st.healthUrl.replace(/\/health$/, '/ready')}`);
+      for (const st of services.status()) console.log(`  ${st.name.padEnd(20)} pid ${String(st.pid).padEnd(8)} ${st.healthUrl.replace(/\/health$/, '/ready')}${st.nice ? `   (nice ${st.nice})` : ''}`);
       console.log(`  all answering in ${secs(t1)}`);
       if (!flags['no-simulator'] && !interrupted) {
         sim = createSimulator(simulatorOptions(depot, config, createLogger('simulator', config.logLevel)));
