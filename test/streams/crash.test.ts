@@ -143,7 +143,7 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
     // Exactly once into Kafka: the committed events are those of one pure run over the frames, each once.
     const expected = new Set<string>();
     const byCp = new Map<string, ChargerState>();
-    const frames = await readTopicUntil<Record<string, unknown>>(topics.frames, () => false, { timeoutMs: 3000 });
+    const frames = await readTopicUntil<Record<string, unknown>>(topics.frames, () => false, { idleMs: 5000, timeoutMs: 180_000 });
     for (const f of frames) {
       const frame = catalog.ocppFrames.decode(f.value);
       if (E.isLeft(frame)) throw new Error(frame.left);
@@ -152,7 +152,7 @@ describe('crash test: SIGKILL the normalizer + projections process mid-batch, ag
       byCp.set(f.key!, evolveAll(evolve, before, facts));
       publishedEvents(facts).forEach((e) => expected.add(e.eventId));
     }
-    const events = (await readTopicUntil<Record<string, unknown>>(topics.events, () => false, { timeoutMs: 3000 })).map((x) => fromAvro(x.value));
+    const events = (await readTopicUntil<Record<string, unknown>>(topics.events, () => false, { idleMs: 5000, timeoutMs: 180_000 })).map((x) => fromAvro(x.value));
     const ids = events.map((e) => e.eventId);
     expect(ids.length).toBe(expected.size);
     expect(new Set(ids)).toEqual(expected);

@@ -83,7 +83,7 @@ describe('vehicle tracker on the real stack (router + site tracker on the fold r
       if (ev.length) await produce(kafka, serde, topics.events, Topics.chargingEvents, ev);
       await waitForTracker(kafka, topics, groupId);
     }
-    const records = await readTopicUntil<Record<string, unknown>>(topics.events, () => false, { timeoutMs: 4000 });
+    const records = await readTopicUntil<Record<string, unknown>>(topics.events, () => false, { idleMs: 5000, timeoutMs: 180_000 });
     events = records.map((r) => fromAvro(r.value)).filter((e) => e.eventId.startsWith('vt:'));
     projections = await startProjections({ kafka, serde, pool: db.pool, log: quietLog, schema: db.schema, topics: { events: topics.events, readings: topics.readings, config: topics.config } });
     await projections.sink.reached(await endOffsets(kafka, [topics.events, topics.readings, topics.config]));

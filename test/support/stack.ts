@@ -29,13 +29,15 @@ export interface ReadRecord<T> {
   readonly headers: KafkaMessage['headers'];
 }
 
-/** Reads `topic` from the beginning with a throw-away group until `until(records)` holds or the timeout passes,
- *  decoding each value with a plain registry client. */
+/** Reads `topic` from the beginning with a throw-away group until `until(records)` holds, the timeout passes, or
+ *  (with `idleMs`) nothing more came for that long after the first record, decoding each value with a plain registry client. To read a whole
+ *  topic, give `idleMs`: a fixed timeout reads only part of it on a loaded machine. */
 export const readTopicUntil = async <T = Record<string, unknown>>(
   topic: string,
   until: (records: ReadRecord<T>[]) => boolean,
   opts: {
     timeoutMs?: number;
+    idleMs?: number;
     filter?: (r: ReadRecord<T>) => boolean;
     /** Start these partitions at these offsets and the others at their end, instead of reading everything from the
      *  beginning: shared topics such as ocpp.frames grow with every test and benchmark run. */
@@ -51,14 +53,25 @@ export const readTopicUntil = async <T = Record<string, unknown>>(
     await consumer.subscribe({ topic, fromBeginning: opts.startAt === undefined });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => resolve(), opts.timeoutMs ?? 20000);
+      let idle: NodeJS.Timeout | undefined;
+      const stillComing = () => {
+        if (opts.idleMs === undefined) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          clearTimeout(timer);
+          resolve();
+        }, opts.idleMs);
+      };
       consumer
         .run({
           eachMessage: async ({ message, partition }) => {
+            stillComing();
             const value = (await registry.decode(message.value!)) as T;
             const rec: ReadRecord<T> = { key: message.key?.toString() ?? null, value, partition, offset: message.offset, headers: message.headers };
             if (!opts.filter || opts.filter(rec)) out.push(rec);
             if (until(out)) {
               clearTimeout(timer);
+              clearTimeout(idle);
               resolve();
             }
           },
