@@ -5,7 +5,7 @@ import { PartHandle } from '../../services/common/health';
 import { createDurableProducer, DURABLE_ACKS, initTransactions } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
 import { consumerDied } from '../../services/common/supervise';
-import { fetchedOffsetOf, groupTimeouts } from '../sink/consumer';
+import { batchedFetch, fetchedOffsetOf, groupTimeouts } from '../sink/consumer';
 import { whileConcurrent } from '../sink/kafka-processor';
 import { Changelog, changelogOf } from './changelog';
 import { committedMessagesOf } from './committed-records';
@@ -140,7 +140,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     return Number(ends?.low ?? 0);
   };
 
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, ...groupTimeouts(o.sessionTimeoutMs) });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, ...batchedFetch, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, ...groupTimeouts(o.sessionTimeoutMs) });
 
   const prepare = async (task: Task<S>, seek: boolean): Promise<void> => {
     const old = task.producer;

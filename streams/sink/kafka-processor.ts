@@ -3,7 +3,7 @@ import { Gauge, Registry } from 'prom-client';
 import { createDurableProducer, DURABLE_ACKS } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
-import { fetchedOffsetOf, groupTimeouts } from './consumer';
+import { batchedFetch, fetchedOffsetOf, groupTimeouts } from './consumer';
 import { consumerDied } from '../../services/common/supervise';
 import { SinkRecord } from './pg-sink';
 
@@ -106,7 +106,7 @@ export const startKafkaProcessor = async (o: KafkaProcessorOptions): Promise<Run
 
   const producer: Producer = createDurableProducer(o.kafka, { transactionalId: o.transactionalId });
   await producer.connect();
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, ...groupTimeouts(o.sessionTimeoutMs) });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, ...batchedFetch, maxBytesPerPartition: o.maxBytesPerPartition ?? 2 * 1024 * 1024, readUncommitted: false, ...groupTimeouts(o.sessionTimeoutMs) });
   const died = consumerDied(consumer);
   consumer.on(consumer.events.GROUP_JOIN, () => resetAll());
   // A fetch holding nothing but transaction markers never reaches eachBatch: step over them. Only such a fetch: the

@@ -6,7 +6,7 @@ import { Gauge, Registry } from 'prom-client';
 import { quoteIdent, withTransaction } from '../../services/common/db';
 import { Logger } from '../../services/common/log';
 import { TopicSerde } from '../../schemas/registry';
-import { fetchedOffsetOf, groupTimeouts } from './consumer';
+import { batchedFetch, fetchedOffsetOf, groupTimeouts } from './consumer';
 import { consumerDied } from '../../services/common/supervise';
 import { DataFault, dataFault } from './apply-errors';
 import { createDeadLetterWriter, DeadLetter, deadLettersTableSql, insertDeadLetter } from './dead-letter';
@@ -133,7 +133,7 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
     return r.rows[0] ? Number(r.rows[0].next_offset) : (low.get(`${topic}:${partition}`) ?? 0);
   };
 
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, ...groupTimeouts(o.sessionTimeoutMs) });
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, ...batchedFetch, maxBytesPerPartition: o.maxBytesPerPartition ?? 4 * 1024 * 1024, ...groupTimeouts(o.sessionTimeoutMs) });
   const died = consumerDied(consumer);
   consumer.on(consumer.events.GROUP_JOIN, () => {
     next.clear();
