@@ -517,7 +517,7 @@ export interface SolveOutput {
   readonly colValue: Float64Array | null;
   readonly objective: number;
   readonly solveMs: number;
-  /** The optimal basis, when solved by simplex. */
+  /** The optimal basis, when solved by simplex or asked for (SolveOptions.withBasis). */
   readonly basis?: SimplexBasis | null;
 }
 

@@ -8,7 +8,7 @@ import { SolveOptions, Solver } from './solver';
 export interface PlanResult {
   readonly plan: Plan;
   readonly fallbackReason: string | null;
-  /** The LP's optimal basis when solved by simplex: `opts.warmStart` of a later plan of the same shape. */
+  /** The LP's optimal basis when solved by simplex or asked for (`opts.withBasis`): `opts.warmStart` of a later plan of the same shape. */
   readonly basis?: SimplexBasis | null;
 }
 

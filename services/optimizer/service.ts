@@ -22,12 +22,12 @@ import { decodeOptimizerConfig, OptimizerConfig } from './config';
 import { Plan } from './formulation';
 import { commandedOf, compositeLimitKw, decodeInput, Decoded, inputTime, inputTopics, InputTopic } from './inputs';
 import { commandRecord, planRecord } from './outputs';
-import { planSite } from './planner';
 import { commandId, compositeScheduleCommand, OcppCommandDraft, safeCapCommands, txProfileCommands } from './profiles';
 import { replanReason } from './replan';
 import { plannedBaseLoadKw } from './building-load';
 import { capsDue, CapsDue } from './caps-policy';
 import { acceptMarkers, progressOf, reached, RestorePlan, tp } from './restore';
+import { createSitePlanner } from './site-planner';
 import { chargerSnapshotOf, snapshotOf } from './site-snapshot';
 import { SiteSnapshot } from './snapshot';
 import { createWorkerSolver, Solver } from './solver';
@@ -110,6 +110,8 @@ const newFold = (): Fold => {
 export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig, opts: OptimizerOptions = {}): Promise<Optimizer> => {
   const log = ctx.log.child({ service: 'optimizer' });
   const solver = opts.solver ?? createWorkerSolver({ timeoutMs: cfg.solveTimeoutMs });
+  // Each site's re-plan starts from its last plan's basis (site-planner.ts).
+  const planner = createSitePlanner(solver);
   const instance = opts.instanceId ?? ctx.config.gatewayId;
   const clock = opts.clock ?? Date.now;
   const part = ctx.health.part(opts.part ?? 'optimizer');
@@ -177,7 +179,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     const snap: SiteSnapshot | null = snapshotOf(f.state, siteId, now, cfg);
     if (!snap || snap.vehicles.length === 0) return null;
     const started = performance.now();
-    const { plan, fallbackReason } = await planSite(snap, solver, { timeLimitS: Math.max(1, cfg.solveTimeoutMs / 1000 - 1) });
+    const { plan, fallbackReason } = await planner.plan(snap, { timeLimitS: Math.max(1, cfg.solveTimeoutMs / 1000 - 1) });
     solveSeconds.observe((performance.now() - started) / 1000);
     plansTotal.inc({ status: plan.status, trigger });
     if (fallbackReason) log.warn('solver failed, EDF fallback', { siteId, reason: fallbackReason });

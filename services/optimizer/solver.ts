@@ -22,6 +22,9 @@ export interface SolveOptions {
   /** The basis of an earlier solve of a model of the same shape (the same columns and rows, e.g. the same snapshot with
    *  another tariff): solved by dual simplex from it. Ignored when the shape differs. */
   readonly warmStart?: SimplexBasis | null;
+  /** Return the optimal basis for the next plan's warm start; an interior-point solve then runs crossover to a vertex
+   *  (a third of its time on depot models), a simplex solve has one anyway. */
+  readonly withBasis?: boolean;
 }
 
 export const IPM_FROM_COLUMNS = 30000;
@@ -68,19 +71,20 @@ function solveCore(
   timeLimitS: number,
   algorithm: string,
   start: { colStatus: Int32Array; rowStatus: Int32Array } | null,
+  withBasis: boolean,
 ): { code: number; colValue: Float64Array | null; objective: number; solveMs: number; basis: { colStatus: Int32Array; rowStatus: Int32Array } | null } {
   const t0 = performance.now();
   const m = highs.createModel(model);
   try {
     // Interior point stops at a 1e-6 relative optimality gap without crossover to a vertex: on depot models the
-    // crossover was a third of the solve, and a plan does not need a basic solution.
-    const ipm = algorithm === 'ipm' ? { run_crossover: 'off', ipm_optimality_tolerance: 1e-6 } : {};
+    // crossover was a third of the solve, and a plan does not need a basic solution, unless its basis is wanted.
+    const ipm = algorithm === 'ipm' ? (withBasis ? { run_crossover: 'on' } : { run_crossover: 'off', ipm_optimality_tolerance: 1e-6 }) : {};
     m.options.set({ output_flag: false, time_limit: timeLimitS, presolve: 'on', solver: algorithm, ...ipm });
     if (start) m.setBasis(start);
     const r = m.run();
     const ok = r.modelStatus === 7 || r.modelStatus === 13 || r.modelStatus === 14;
     const colValue = ok ? Float64Array.from(m.getSolution().colValue) : null;
-    const b = ok && algorithm === 'simplex' ? m.getBasis() : null;
+    const b = ok && (algorithm === 'simplex' || withBasis) ? m.getBasis() : null;
     const basis = b ? { colStatus: Int32Array.from(b.colStatus), rowStatus: Int32Array.from(b.rowStatus) } : null;
     return { code: r.modelStatus, colValue, objective: ok ? m.getObjectiveValue() : NaN, solveMs: performance.now() - t0, basis };
   } finally {
@@ -103,7 +107,7 @@ const emptyModel = (m: LpModel): SolveOutput | null =>
 export const createInProcessSolver = async (): Promise<Solver> => {
   const highs = (await (require('highs') as () => Promise<HighsLike>)()) as HighsLike;
   return {
-    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30, algorithmFor(model, opts), startFor(model, opts))),
+    solve: async (model, opts = {}) => emptyModel(model) ?? toOutput(solveCore(highs, model, opts.timeLimitS ?? 30, algorithmFor(model, opts), startFor(model, opts), opts.withBasis === true)),
     close: async () => undefined,
   };
 };
@@ -116,7 +120,7 @@ parentPort.on('message', async (msg) => {
   try {
     const highs = await ready;
     if (msg.abortForTest) throw new WebAssembly.RuntimeError('abort(simulated)');
-    const r = solveCore(highs, msg.model, msg.timeLimitS, msg.algorithm, msg.start || null);
+    const r = solveCore(highs, msg.model, msg.timeLimitS, msg.algorithm, msg.start || null, msg.withBasis === true);
     const transfer = r.colValue ? [r.colValue.buffer] : [];
     if (r.basis) transfer.push(r.basis.colStatus.buffer, r.basis.rowStatus.buffer);
     parentPort.postMessage({ id: msg.id, result: r }, transfer);
@@ -175,7 +179,7 @@ export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSol
     return w;
   };
 
-  const run = (model: LpModel | null, timeLimitS: number, algorithm = 'simplex', start: SimplexBasis | null = null): Promise<SolveOutput> =>
+  const run = (model: LpModel | null, timeLimitS: number, algorithm = 'simplex', start: SimplexBasis | null = null, withBasis = false): Promise<SolveOutput> =>
     new Promise<SolveOutput>((resolve, reject) => {
       worker ??= spawn();
       const w = worker;
@@ -187,14 +191,14 @@ export const createWorkerSolver = (opts: { timeoutMs?: number } = {}): WorkerSol
         void w.terminate();
       }, timeoutMs);
       pending.set(id, { worker: w, resolve, reject, timer });
-      w.postMessage(model ? { id, model, timeLimitS, algorithm, start } : { id, abortForTest: true });
+      w.postMessage(model ? { id, model, timeLimitS, algorithm, start, withBasis } : { id, abortForTest: true });
     });
 
   return {
     solve: (model, o = {}) => {
       const empty = emptyModel(model);
       if (empty) return Promise.resolve(empty);
-      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1), algorithmFor(model, o), startFor(model, o)));
+      const result = chain.then(() => run(model, o.timeLimitS ?? Math.max(1, timeoutMs / 1000 - 1), algorithmFor(model, o), startFor(model, o), o.withBasis === true));
       chain = result.catch(() => undefined);
       return result;
     },
