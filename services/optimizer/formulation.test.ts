@@ -290,6 +290,27 @@ describe('the charging LP', () => {
   });
 });
 
+describe('the reserve for vehicles not back yet in the peak', () => {
+  // given a vehicle here for 4 h needing 22 kWh at up to 11 kW, a demand charge, and 11 kW kept for a vehicle due back
+  // in the second 2 h / when planned / then the vehicle here charges in the first 2 h: the site's load with the one
+  // coming back stays at 11 kW, where charging flat at 5.5 kW all along would reach 16.5 kW once it is back.
+  const s = site({
+    gridLimitKw: 30,
+    demandChargePerKwMonth: 10,
+    chargers: [charger('a')],
+    vehicles: [vehicle('here', { chargePointId: 'a', socPct: 50, targetKwh: 72, departAt: T0 + 16 * SLOT_MS })],
+    reserveKw: Array.from({ length: 16 }, (_, t) => (t >= 8 ? 11 : 0)),
+  });
+
+  test('the load kept for it counts in the peak: the vehicle here charges before it is back', async () => {
+    const plan = await solve(s);
+    const here = byId(plan, 'here');
+    const before = here.powerKw.slice(0, 8).reduce((m, kw) => m + kw * 0.25, 0);
+    expect(here.shortfallKwh).toBeLessThan(1e-6);
+    expect(before).toBeGreaterThan(21.9);
+  });
+});
+
 describe('solver failures', () => {
   const s = site({ gridLimitKw: 11, chargers: [charger('a'), charger('b')], vehicles: [vehicle('v1', { chargePointId: 'a' }), vehicle('v2', { chargePointId: 'b' })] });
 

@@ -30,14 +30,16 @@ import { ampsToKw, ChargerSnapshot, isConnected, SiteSnapshot, VehicleSnapshot, 
  *    flat    the plan's own peak, cost flatteningShare·demandCharge (0.5): even below the billed peak a flat plan
  *            keeps slack for surprises (when it was added it cut the benchmark's receding-horizon cost gap at a 30 %
  *            limit from 40 % to 18 %; with the benchmark's outage model since aligned with the service's, and the
- *            efficiency learned, it matters much less); L_t − flat ≤ −baseLoad_t − fixedLoad_t
+ *            efficiency learned, it matters much less); L_t − u_t − flat ≤ −baseLoad_t − fixedLoad_t − reserve_t
  *
  *  Constraints
  *    site       Σ_v p[v,t] − L_t = 0                                  (the grid limit is L_t's upper bound)
  *    limits     Σ_v coef·p[v,t] ≤ capacity_t   (limits.ts): a panel's kW over the chargers under it (nested panels);
  *               per-phase current at the connection and panels, coef = 1000/(n_v·230) A per kW on each grid phase v
  *               draws on (phases.ts: n_v phases, the charger's rotation); an EMS limit over a charger's vehicles
- *    peak       L_t − peak ≤ billedPeak − baseLoad_t − fixedLoad_t      (only with a demand charge)
+ *    peak       L_t − u_t − peak ≤ billedPeak − baseLoad_t − fixedLoad_t − reserve_t   (only with a demand charge; u_t
+               and reserve_t only in slots with a reserve: the load of vehicles not back yet counts in the peak, or
+               each return raises the plan's flat level and the peak billed with it; the same in the flat row)
  *    energy     Σ_t η·Δ·avail·p[v,t] + s_v = need_v                    (never charges beyond the target)
  *               need_v = min(capacity, target + capacity·uncertainty%) − energy now
  *    readiness  Σ_{t < R_v} η·Δ·avail·p[v,t] + r_v ≥ safe_v − energy now  R_v = readinessMinutes after plug-in
@@ -391,12 +393,16 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     cols.add(0, 0, capKw[t]!);
   }
   // The reserve for vehicles not back yet (departure-reserve.ts): L_t − u_t ≤ capKw[t] − reserve_t, u_t priced above
-  // any cost and below the readiness and departures of the vehicles present.
+  // any cost and below the readiness and departures of the vehicles present. What is kept (reserve_t − u_t) is load
+  // that will come, so the peak and flattening rows below count it too.
   const reserveKw = s.reserveKw ?? [];
+  const keptKw = new Float64Array(T);
+  const eatenCol = new Int32Array(T).fill(-1);
   for (let t = 0; t < T && t < reserveKw.length; t++) {
     if (!(reserveKw[t]! > 0)) continue;
-    const eaten = cols.add(w.reservePerKwh * dt, 0, Math.min(reserveKw[t]!, capKw[t]!));
-    rows.add([[lCol + t, 1], [eaten, -1]], -INF, Math.max(0, capKw[t]! - reserveKw[t]!));
+    keptKw[t] = Math.min(reserveKw[t]!, capKw[t]!);
+    eatenCol[t] = cols.add(w.reservePerKwh * dt, 0, keptKw[t]!);
+    rows.add([[lCol + t, 1], [eatenCol[t]!, -1]], -INF, Math.max(0, capKw[t]! - reserveKw[t]!));
   }
   const withDemand = s.demandChargePerKwMonth > 0;
   const peakCol = withDemand ? cols.add(s.demandChargePerKwMonth, 0, INF) : -1;
@@ -422,8 +428,11 @@ export const buildModel = (s: SiteSnapshot, options: ModelOptions = { taper: 'au
     if (blockSumCol.has(period)) entries.push([blockSumCol.get(period)!, 1]);
     entries.push([lCol + t, -1]);
     rows.add(entries, 0, 0);
-    if (withDemand) rows.add([[lCol + t, 1], [peakCol, -1]], -INF, s.billedPeakKw - baseKw[t]! - fixedKw[t]!);
-    if (flatCol >= 0) rows.add([[lCol + t, 1], [flatCol, -1]], -INF, -baseKw[t]! - fixedKw[t]!);
+    // The site load the slot will see: L_t, the building and fixed load, and the reserve still kept (reserve_t − u_t).
+    const load: [number, number][] = eatenCol[t]! >= 0 ? [[lCol + t, 1], [eatenCol[t]!, -1]] : [[lCol + t, 1]];
+    const notPlannedKw = baseKw[t]! + fixedKw[t]! + keptKw[t]!;
+    if (withDemand) rows.add([...load, [peakCol, -1]], -INF, s.billedPeakKw - notPlannedKw);
+    if (flatCol >= 0) rows.add([...load, [flatCol, -1]], -INF, -notPlannedKw);
   }
   // A limit row per slot; its block columns enter through one sum column per block (as the site rows do), not a
   // copy of every block column in each slot of the block: with blocking on (large sites) the phase and panel rows were
