@@ -95,7 +95,7 @@ export const initialDashboard = (): DashboardState => ({
   lastEventAt: 0,
 });
 
-const charger = (s: DashboardState, id: string): ChargerView => {
+export const charger = (s: DashboardState, id: string): ChargerView => {
   let c = s.chargers.get(id);
   if (!c) {
     c = { chargePointId: id, siteId: null, maxPowerKw: null, protocol: null, connected: false, status: 'Unknown', sessionId: null, vehicleId: null, powerKw: 0, energyWh: null, meterAt: null, socPct: null, profile: null };
@@ -104,7 +104,7 @@ const charger = (s: DashboardState, id: string): ChargerView => {
   return c;
 };
 
-const vehicle = (s: DashboardState, id: string): VehicleView => {
+export const vehicle = (s: DashboardState, id: string): VehicleView => {
   let v = s.vehicles.get(id);
   if (!v) {
     v = { vehicleId: id, siteId: null, batteryCapacityKwh: null, socPct: null, socSource: null, socAt: null, departAt: null, requiredSocPct: null, chargePointId: null, actual: [] };
@@ -113,7 +113,7 @@ const vehicle = (s: DashboardState, id: string): VehicleView => {
   return v;
 };
 
-const site = (s: DashboardState, id: string): SiteView => {
+export const site = (s: DashboardState, id: string): SiteView => {
   let x = s.sites.get(id);
   if (!x) {
     x = { siteId: id, name: id, gridLimitKw: 0, timezone: 'UTC', currency: null, tariff: [], load: [], plan: null };
@@ -122,7 +122,7 @@ const site = (s: DashboardState, id: string): SiteView => {
   return x;
 };
 
-const push = <T>(arr: T[], item: T, max: number) => {
+export const push = <T>(arr: T[], item: T, max: number) => {
   arr.push(item);
   if (arr.length > max * 1.2) arr.splice(0, arr.length - max);
 };
@@ -161,7 +161,8 @@ const recordLoad = (s: DashboardState, siteId: string | null, t: number) => {
   else if (!last || bucket > last[0]) push(x.load, [bucket, Math.round(kw * 100) / 100], LIMITS.loadPoints);
 };
 
-const sample = (samples: { measurand: string; phase: string | null; unit: string; value: number }[], measurand: string): { unit: string; value: number } | undefined => {
+/** The value of a measurand in one meter sample: its total when the charger sent one, else the sum of its phases. */
+export const sample = (samples: { measurand: string; phase: string | null; unit: string; value: number }[], measurand: string): { unit: string; value: number } | undefined => {
   const all = samples.filter((x) => x.measurand === measurand);
   if (all.length === 0) return undefined;
   const total = all.find((x) => x.phase === null);
@@ -169,8 +170,8 @@ const sample = (samples: { measurand: string; phase: string | null; unit: string
   return { unit: all[0]!.unit, value: all.reduce((a, x) => a + x.value, 0) };
 };
 
-const toKw = (v: { unit: string; value: number }) => (v.unit.toLowerCase() === 'kw' ? v.value : v.value / 1000);
-const toWh = (v: { unit: string; value: number }) => (v.unit.toLowerCase() === 'kwh' ? v.value * 1000 : v.value);
+export const toKw = (v: { unit: string; value: number }) => (v.unit.toLowerCase() === 'kw' ? v.value : v.value / 1000);
+export const toWh = (v: { unit: string; value: number }) => (v.unit.toLowerCase() === 'kwh' ? v.value * 1000 : v.value);
 
 export const evolveEvent = (s: DashboardState, e: ChargingEvent): DashboardState => {
   const b = e.body;
@@ -288,7 +289,7 @@ export interface FrameRecord {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const firstLimit = (payload: any): { limit: number; unit: string; purpose: string } | null => {
+export const firstLimit = (payload: any): { limit: number; unit: string; purpose: string } | null => {
   const p16 = payload?.csChargingProfiles;
   if (p16) return { limit: p16.chargingSchedule?.chargingSchedulePeriod?.[0]?.limit ?? NaN, unit: p16.chargingSchedule?.chargingRateUnit ?? '?', purpose: p16.chargingProfilePurpose ?? '?' };
   const p201 = payload?.chargingProfile;
