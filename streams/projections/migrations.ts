@@ -145,4 +145,10 @@ export const projectionMigrations: readonly Migration[] = [
   deviceModelMigration,
   siteMetersMigration,
   vehicleForecastMigration,
+  {
+    // The dashboard seeds its state from the latest samples of each charger (services/dashboard/seed-query.ts): an
+    // index to walk one charger's samples backwards. Plain PostgreSQL has it from streams-001 under this name.
+    id: 'streams-009-meter-values-by-charger',
+    up: () => [`CREATE INDEX IF NOT EXISTS meter_values_charge_point_id_at_idx ON meter_values (charge_point_id, at)`],
+  },
 ];
