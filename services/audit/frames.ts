@@ -1,6 +1,10 @@
-import { Kafka } from 'kafkajs';
+import * as E from 'fp-ts/Either';
+import { Kafka, KafkaMessage } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import { catalog, decodeRecord, describeUndecodable } from '../../schemas/catalog';
 import { TopicSerde } from '../../schemas/registry';
+import { startPartitionReader } from '../../streams/runtime/partition-reader';
+import { createLogger, Logger } from '../common/log';
 import { Topics } from '../../schemas/topics';
 import { ChainedContent } from '../../schemas/frame-chain';
 
@@ -59,10 +63,20 @@ export interface ReadOptions {
   readonly topic?: string;
   /** Called now and then with (records read, records to read), for a progress bar. */
   readonly progress?: (done: number, total: number) => void;
+  readonly log?: Logger;
 }
 
-/** Reads ocpp.frames from the beginning (or from `fromMs`) up to the end offsets of the moment the call starts,
- *  in log order per partition, with a throw-away consumer group that commits nothing. */
+/** A record of ocpp.frames through its catalog entry; one that does not decode is an error naming where it is. */
+const decodeFrame = async (serde: TopicSerde, topic: string, partition: number, m: KafkaMessage): Promise<FrameRecord> => {
+  const raw = await serde.decode(m.value!);
+  const frame = decodeRecord({ name: topic, decode: catalog.ocppFrames.decode }, { partition, offset: Number(m.offset) }, raw);
+  if (E.isLeft(frame)) throw new Error(`ocpp.frames record does not decode: ${describeUndecodable(frame.left)}`);
+  return frame.right;
+};
+
+/** Reads ocpp.frames from the beginning (or from `fromMs`) up to the end offsets of the moment the call starts, in log
+ *  order per partition (partition by partition), committed records only, on the fold runtime's partition reader
+ *  (streams/runtime/partition-reader.ts: a throw-away group that commits nothing). */
 export const readFrames = async (kafka: Kafka, serde: TopicSerde, opts: ReadOptions = {}): Promise<LocatedFrame[]> => {
   const topic = opts.topic ?? Topics.ocppFrames;
   const admin = kafka.admin();
@@ -82,55 +96,38 @@ export const readFrames = async (kafka: Kafka, serde: TopicSerde, opts: ReadOpti
   } finally {
     await admin.disconnect();
   }
-  const remaining = new Map<number, bigint>();
-  let total = 0;
-  for (const e of ends) {
-    const start = BigInt(starts.get(e.partition) ?? e.low);
-    if (BigInt(e.high) > start) {
-      remaining.set(e.partition, BigInt(e.high) - 1n);
-      total += Number(BigInt(e.high) - start);
-    }
-  }
-  const out: LocatedFrame[] = [];
-  if (remaining.size === 0) return out;
+  const ranges = ends
+    .map((e) => ({ partition: e.partition, from: Number(starts.get(e.partition) ?? e.low), until: Number(e.high) }))
+    .filter((r) => r.until > r.from)
+    .sort((a, b) => a.partition - b.partition);
+  const total = ranges.reduce((n, r) => n + r.until - r.from, 0);
+  if (ranges.length === 0) return [];
 
-  const consumer = kafka.consumer({ groupId: `voltstream-audit-${randomUUID()}`, maxWaitTimeInMs: 250, maxBytesPerPartition: 4 * 1024 * 1024 });
-  await consumer.connect();
+  const reader = await startPartitionReader({ kafka, groupId: `voltstream-audit-${randomUUID()}`, topics: [topic], log: opts.log ?? createLogger('audit', 'warn') });
+  const found = new Map<number, LocatedFrame[]>(ranges.map((r) => [r.partition, []]));
   let read = 0;
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch, heartbeat }) => {
-            const last = remaining.get(batch.partition);
-            for (const m of batch.messages) {
-              if (last === undefined || BigInt(m.offset) > last) break;
-              read++;
-              if (m.value && (!opts.chargePointId || m.key?.toString() === opts.chargePointId)) {
-                const frame = toFrameRecord(await serde.decode<Record<string, unknown>>(m.value));
-                const inRange = (!opts.chargePointId || frame.chargePointId === opts.chargePointId) &&
-                  (opts.fromMs === undefined || frame.receivedAt >= opts.fromMs) && (opts.toMs === undefined || frame.receivedAt < opts.toMs);
-                if (inRange) out.push({ origin: { partition: batch.partition, offset: m.offset }, frame });
-              }
-              if (BigInt(m.offset) >= last) {
-                remaining.delete(batch.partition);
-                break;
-              }
-            }
-            opts.progress?.(read, total);
-            await heartbeat();
-            if (remaining.size === 0) resolve();
-          },
-        })
-        .catch(reject);
-      for (const [partition] of remaining) consumer.seek({ topic, partition, offset: starts.get(partition)! });
-    });
+    const reading = Promise.all(
+      ranges.map((r) =>
+        reader.read(topic, r.partition, r.from, r.until, async (records) => {
+          for (const m of records) {
+            read++;
+            if (!m.value || (opts.chargePointId && m.key?.toString() !== opts.chargePointId)) continue;
+            const frame = await decodeFrame(serde, topic, r.partition, m);
+            const inRange = (!opts.chargePointId || frame.chargePointId === opts.chargePointId) &&
+              (opts.fromMs === undefined || frame.receivedAt >= opts.fromMs) && (opts.toMs === undefined || frame.receivedAt < opts.toMs);
+            if (inRange) found.get(r.partition)!.push({ origin: { partition: r.partition, offset: m.offset }, frame });
+          }
+          opts.progress?.(read, total);
+        }),
+      ),
+    );
+    await Promise.race([reading, reader.died.then((e) => Promise.reject(e))]);
+    opts.progress?.(total, total);
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
-  return out;
+  return ranges.flatMap((r) => found.get(r.partition)!);
 };
 
 /** One JSON line per frame: `{ "partition", "offset", "frame": {...} }`, the format of `verify --export` and
