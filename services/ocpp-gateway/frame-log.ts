@@ -22,10 +22,13 @@
  *  charger's records from now on and resolves once no request carrying any of them is in flight, so the new holder
  *  can read the chain's end from the topic. */
 import { randomUUID } from 'node:crypto';
+import * as E from 'fp-ts/Either';
 import { Admin, Kafka, Partitioners, Producer, RecordMetadata } from 'kafkajs';
 import { Histogram, Counter, Registry } from 'prom-client';
+import { catalog, decodeRecord, describeUndecodable } from '../../schemas/catalog';
 import { Topics } from '../../schemas/topics';
 import { TopicSerde } from '../../schemas/registry';
+import { startPartitionReader } from '../../streams/runtime/partition-reader';
 import { DURABLE_ACKS, createDurableProducer } from '../common/kafka';
 import { Logger } from '../common/log';
 import { ChainHead, FrameDraft, FrameRecord, chainFrame, genesis } from './frames';
@@ -350,45 +353,40 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     const todo = new Map([...from].filter(([p, f]) => f < (end.get(p) ?? 0)));
     o.log.debug('scanning for chain heads', { chargers: wanted.size, partitions: Object.fromEntries([...from].map(([p, f]) => [p, `${f}..${end.get(p)}`])) });
     if (todo.size === 0) return found;
+    // On the fold runtime's partition reader: committed records only, each partition from the smallest offset wanted
+    // up to its end as of now, decoded by the catalog entry of ocpp.frames.
     const groupId = `${o.gatewayId}-head-scan-${randomUUID().slice(0, 8)}`;
-    const consumer = o.kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10000 });
-    await consumer.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('head scan timed out')), 30000);
+    });
+    const starting = startPartitionReader({ kafka: o.kafka, groupId, topics: [Topics.ocppFrames], log: o.log });
+    const reader = await Promise.race([starting, timeout]).catch(async (e: unknown) => {
+      clearTimeout(timer);
+      // A reader that joins after the time ran out is stopped as soon as it has.
+      void starting.then((r) => r.stop()).catch(() => undefined).finally(() => via.deleteGroups([groupId]).catch(() => undefined));
+      throw e;
+    });
     try {
-      await consumer.subscribe({ topic: Topics.ocppFrames, fromBeginning: false });
-      await new Promise<void>((resolve, reject) => {
-        const timeout = setTimeout(() => reject(new Error('head scan timed out')), 30000);
-        consumer
-          .run({
-            eachBatch: async ({ batch }) => {
-              const p = batch.partition;
-              if (!todo.has(p)) return;
-              for (const m of batch.messages) {
-                const off = Number(m.offset);
-                if (off < todo.get(p)!) continue;
-                if (off >= end.get(p)!) break;
-                const key = m.key?.toString() ?? '';
-                // Partitions are read from the smallest offset wanted; a charger's own records before its offset are older than its stored head.
-                if (m.value && off >= (wanted.get(key) ?? Infinity)) {
-                  const v = await o.serde.decode<FrameRecord>(m.value);
-                  found.set(key, { seq: Number(v.seq), hash: v.hash, partition: p, offset: off });
-                }
-              }
-              if (Number(batch.lastOffset()) >= end.get(p)! - 1) {
-                todo.delete(p);
-                if (todo.size === 0) {
-                  clearTimeout(timeout);
-                  resolve();
-                }
-              }
-            },
-          })
-          .then(() => {
-            for (const [p, f] of todo) consumer.seek({ topic: Topics.ocppFrames, partition: p, offset: String(f) });
-          })
-          .catch(reject);
-      });
+      const reading = Promise.all(
+        [...todo].map(([p, f]) =>
+          reader.read(Topics.ocppFrames, p, f, end.get(p)!, async (records) => {
+            for (const m of records) {
+              const off = Number(m.offset);
+              const key = m.key?.toString() ?? '';
+              // Partitions are read from the smallest offset wanted; a charger's own records before its offset are older than its stored head.
+              if (!m.value || off < (wanted.get(key) ?? Infinity)) continue;
+              const v = decodeRecord(catalog.ocppFrames, { partition: p, offset: off }, await o.serde.decode(m.value));
+              if (E.isLeft(v)) throw new Error(`head scan: ${describeUndecodable(v.left)}`);
+              found.set(key, { seq: v.right.seq, hash: v.right.hash, partition: p, offset: off });
+            }
+          }),
+        ),
+      );
+      await Promise.race([reading, timeout, reader.died.then((e) => Promise.reject(e))]);
     } finally {
-      await consumer.disconnect().catch(() => undefined);
+      if (timer) clearTimeout(timer);
+      await reader.stop().catch(() => undefined);
       await via.deleteGroups([groupId]).catch(() => undefined);
     }
     return found;
