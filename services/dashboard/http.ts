@@ -46,7 +46,9 @@ export const createDashboardRoutes = (ctx: ServiceContext, opts: DashboardOption
   const sessionKey = signingKey('dashboard-session');
   let feed: DashboardFeed | undefined;
   let failed: string | undefined;
-  const starting = startDashboardFeed(ctx, opts).then(
+  // The feed seeds its state from the same projections (feed.ts): the schema named here, else PROJECTIONS_SCHEMA.
+  const feedOpts = { ...(opts.lookbackMs !== undefined ? { lookbackMs: opts.lookbackMs } : {}), ...(opts.projectionSchema ? { projections: { pool: ctx.pool, schema: opts.projectionSchema, consumer: 'projections' } } : {}) };
+  const starting = startDashboardFeed(ctx, feedOpts).then(
     (f) => {
       feed = f;
       return f;
