@@ -2,7 +2,7 @@ import { Scenario, VehicleSpec, Visit } from './model/fleet';
 import { DEPOT_LOCATION } from './telematics';
 
 /** Configures the simulated depot through the public HTTP API (as an operator would): the site and its grid limit,
- *  the tariff, every charger with its Basic-auth password, every vehicle with its telematics id, and departures. */
+ *  the tariff, its panels, every charger with its Basic-auth password, every vehicle with its telematics id, and departures. */
 export interface ApiTarget {
   readonly url: string;
   readonly adminKey: string;
@@ -65,6 +65,7 @@ export const configureDepot = async (api: ApiTarget, s: Scenario, telematicsProv
     timezone: 'UTC',
   });
   await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}/tariff`, s.tariff);
+  for (const p of s.panels) await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}/panels/${encodeURIComponent(p.panelId)}`, { limitKw: p.limitKw });
   await inBatches(s.chargers, 8, (c) =>
     apiCall(api, 'PUT', `/api/v1/chargers/${encodeURIComponent(c.id)}`, {
       siteId: s.siteId,
@@ -75,6 +76,7 @@ export const configureDepot = async (api: ApiTarget, s: Scenario, telematicsProv
       currentType: c.currentType,
       rateUnit: c.rateUnit,
       maxSchedulePeriods: c.maxSchedulePeriods,
+      ...(c.panelId !== undefined ? { panelId: c.panelId } : {}),
     }),
   );
   await inBatches(s.vehicles, 8, (v) => configureVehicle(api, s, v, telematicsProvider));

@@ -6,7 +6,7 @@ import { electrical } from './model/charger';
 import { toAmps } from './model/profile';
 import { Scenario } from './model/fleet';
 import { ChargerHost, SimCharger, Traffic } from './ocpp-charger';
-import { ApiTarget, configureDepot, scheduleDeparture, waitForApi } from './configure';
+import { ApiTarget, apiCall, configureDepot, scheduleDeparture, waitForApi } from './configure';
 import { Outage, Provider, createProvider, inOutage, outages, readingsAt, reportDelayMs } from './telematics';
 
 /** The running depot: the pure model advanced by a timer on the simulator's own clock, its effects sent by one
@@ -45,6 +45,11 @@ export interface LatencySample {
   readonly purpose: string;
 }
 
+export interface StartOptions {
+  readonly beforeClock?: () => Promise<void>;
+  readonly rebase?: (startMs: number) => Scenario;
+}
+
 export interface Simulator extends EventEmitter {
   readonly scenario: Scenario;
   readonly traffic: Traffic[];
@@ -53,12 +58,16 @@ export interface Simulator extends EventEmitter {
   readonly provider: Provider | undefined;
   state(): DepotState;
   simNow(): number;
-  start(): Promise<void>;
+  /** Configures the depot, connects every charger, waits for `beforeClock` (e.g. until the chargers hold their
+   *  profiles), then starts the clock. With `rebase`, the day then starts from the scenario it returns for that
+   *  instant (the same depot, its schedule and tariff moved), so however long the setup took is not part of the day;
+   *  the chargers keep the profiles they were sent. */
+  start(opts?: StartOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const createSimulator = (o: SimulatorOptions): Simulator => {
-  const scenario = o.scenario;
+  let scenario = o.scenario;
   const factor = o.factor ?? 1;
   const meterIntervalMs = (o.meterIntervalS ?? 60) * 1000;
   const tickMs = o.tickMs ?? 250;
@@ -67,13 +76,13 @@ export const createSimulator = (o: SimulatorOptions): Simulator => {
   const traffic: Traffic[] = [];
   const latencies: LatencySample[] = [];
   const pendingPlugIns = new Map<string, number>();
-  const init = initialState(scenario, meterIntervalMs);
+  let init = initialState(scenario, meterIntervalMs);
   let state = init.state;
   let clock: SimClock | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let stepping = false;
-  const outageWindows: Outage[] = o.telematics?.outages ? outages(scenario, 60) : [];
+  let outageWindows: Outage[] = o.telematics?.outages ? outages(scenario, 60) : [];
   const telematicsIntervalMs = (o.telematics?.intervalS ?? 60) * 1000;
   const provider = o.telematics
     ? createProvider({ url: o.telematics.url, headers: o.telematics.headers ?? {}, log, onAnswer: (ids, status) => emitter.emit('telematics', { readingIds: ids, status }) })
@@ -189,20 +198,29 @@ export const createSimulator = (o: SimulatorOptions): Simulator => {
     }
   };
 
-  return Object.assign(emitter, {
-    scenario,
+  const sim = Object.assign(emitter, {
     traffic,
     latencies,
     chargers,
     provider,
     state: () => state,
     simNow: now,
-    start: async () => {
+    start: async (opts?: StartOptions) => {
       if (o.api) {
         await waitForApi(o.api);
         await configureDepot(o.api, scenario, o.telematics?.provider);
       }
       await Promise.all([...chargers.values()].map((c) => c.connect()));
+      await opts?.beforeClock?.();
+      if (opts?.rebase) {
+        const held = state.chargers;
+        scenario = opts.rebase(Date.now());
+        init = initialState(scenario, meterIntervalMs);
+        state = { ...init.state, chargers: Object.fromEntries(Object.entries(init.state.chargers).map(([id, c]) => [id, { ...c, profiles: held[id]?.profiles ?? [] }])) };
+        outageWindows = o.telematics?.outages ? outages(scenario, 60) : [];
+        // A compressed day's tariff is written as instants: it moves with the day.
+        if (o.api) await apiCall(o.api, 'PUT', `/api/v1/sites/${encodeURIComponent(scenario.siteId)}/tariff`, scenario.tariff);
+      }
       // At factor 1 simulated time is wall time (the first step catches up on the seconds configuration took), so the
       // timestamps the chargers send and the profiles' absolute start times agree with the backend's clock.
       const wall = Date.now();
@@ -219,7 +237,9 @@ export const createSimulator = (o: SimulatorOptions): Simulator => {
       await Promise.allSettled(departurePosts);
       await Promise.all([...chargers.values()].map((c) => c.close()));
     },
-  }) as Simulator;
+  });
+  Object.defineProperty(sim, 'scenario', { get: () => scenario, enumerable: true });
+  return sim as Simulator;
 };
 
 export { siteLoadKw };

@@ -15,6 +15,8 @@ export interface ChargerSpec {
   readonly password: string;
   readonly maxSchedulePeriods: number;
   readonly rateUnit: 'A' | 'W';
+  /** The site panel (feeder) the charger hangs on, if the depot has panels. */
+  readonly panelId?: string;
 }
 
 /** Below this current per phase an AC charger cannot charge (IEC 61851 PWM minimum): it pauses instead. */

@@ -52,6 +52,14 @@ export interface ScenarioOptions {
   /** Share of chargers speaking OCPP 2.0.1 (the rest 1.6J). */
   readonly share201?: number;
   readonly dcChargers?: number;
+  /** Panels (feeders) under the connection, each carrying the next `chargers` chargers in order; the rest hang on
+   *  the connection directly. */
+  readonly panels?: readonly { readonly panelId: string; readonly limitKw: number; readonly chargers: number }[];
+}
+
+export interface PanelSpec {
+  readonly panelId: string;
+  readonly limitKw: number;
 }
 
 export interface Scenario {
@@ -66,6 +74,7 @@ export interface Scenario {
   readonly tariff: Tariff;
   readonly chargers: readonly ChargerSpec[];
   readonly vehicles: readonly VehicleSpec[];
+  readonly panels: readonly PanelSpec[];
   readonly initialArrivalsWithinMs: number | undefined;
   readonly lateReturnProbability: number;
   readonly earlyDepartureProbability: number;
@@ -85,8 +94,10 @@ export const createScenario = (o: ScenarioOptions): Scenario => {
   const dayStartMs = o.dayStartMs ?? (dayMs === DAY_MS ? Math.floor(o.startMs / DAY_MS) * DAY_MS : o.startMs);
   const dcCount = o.dcChargers ?? Math.floor(o.chargers / 10);
   const share201 = o.share201 ?? 0.4;
+  const panelOf = (o.panels ?? []).flatMap((p) => Array.from({ length: p.chargers }, () => p.panelId));
   const chargers: ChargerSpec[] = Array.from({ length: o.chargers }, (_, i) => {
     const r = derive(o.seed, 'charger', i);
+    const panelId = panelOf[i];
     const dc = i >= o.chargers - dcCount;
     const protocol: Protocol = Math.floor((i + 1) * share201) > Math.floor(i * share201) ? 'ocpp2.0.1' : 'ocpp1.6';
     return {
@@ -99,6 +110,7 @@ export const createScenario = (o: ScenarioOptions): Scenario => {
       password: `pw-${Math.floor(r.next() * 1e12).toString(36)}-${i}`,
       maxSchedulePeriods: 24,
       rateUnit: dc ? 'W' : 'A',
+      ...(panelId !== undefined ? { panelId } : {}),
     };
   });
   const vehicles: VehicleSpec[] = Array.from({ length: o.vehicles }, (_, i) => {
@@ -127,6 +139,7 @@ export const createScenario = (o: ScenarioOptions): Scenario => {
     tariff: depotTariff({ dayMs, dayStartMs, days: 30 }),
     chargers,
     vehicles,
+    panels: (o.panels ?? []).map((p) => ({ panelId: p.panelId, limitKw: p.limitKw })),
     initialArrivalsWithinMs: o.initialArrivalsWithinMs,
     lateReturnProbability: o.lateReturnProbability ?? 0.15,
     earlyDepartureProbability: o.earlyDepartureProbability ?? 0.1,
