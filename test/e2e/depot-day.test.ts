@@ -7,6 +7,7 @@ import { uniq } from '../support/stack';
 import { artifactsDir } from './support/browser';
 import { DayRun, feasibility, startDay } from './support/day';
 import { readWholeTopic } from './support/log';
+import { FrameRecord, meteredKw, sumKw } from './support/metered';
 import { startSystem, System } from './support/system';
 
 /** An accelerated depot day end to end: every service in one process on a private broker, a simulated depot of
@@ -18,15 +19,6 @@ jest.setTimeout(900000);
 const DAY_MINUTES = 8;
 const canonical = (x: unknown): string =>
   JSON.stringify(x, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v));
-
-interface FrameRecord {
-  chargePointId: string;
-  direction: 'IN' | 'OUT';
-  kind: string;
-  action: string | null;
-  payloadJson: string | null;
-  receivedAt: number;
-}
 
 describe('an accelerated depot day', () => {
   let sys: System;
@@ -59,20 +51,7 @@ describe('an accelerated depot day', () => {
 
     // 1. The grid limit, at every metered instant, from the meter values in the log (what the chargers reported).
     const frames = await readWholeTopic<FrameRecord>(sys.config, Topics.ocppFrames, (k) => k !== null && mine.has(k));
-    const powerAt = new Map<number, Map<string, number>>();
-    for (const f of frames) {
-      if (f.direction !== 'IN' || f.kind !== 'CALL' || !f.payloadJson) continue;
-      const p = JSON.parse(f.payloadJson) as { meterValue?: { timestamp: string; sampledValue: { measurand?: string; value: string | number }[] }[] };
-      if (f.action !== 'MeterValues' && f.action !== 'TransactionEvent') continue;
-      for (const mv of p.meterValue ?? []) {
-        const w = mv.sampledValue.find((x) => x.measurand === 'Power.Active.Import');
-        if (!w) continue;
-        const at = Date.parse(mv.timestamp);
-        if (!powerAt.has(at)) powerAt.set(at, new Map());
-        powerAt.get(at)!.set(f.chargePointId, Number(w.value));
-      }
-    }
-    const instants = [...powerAt.entries()].map(([at, m]) => ({ at, kw: [...m.values()].reduce((a, b) => a + b, 0) / 1000 })).sort((a, b) => a.at - b.at);
+    const instants = [...meteredKw(frames)].map(([at, m]) => ({ at, kw: sumKw(m) })).sort((a, b) => a.at - b.at);
     const simInstants = new Set(run.meters.map((m) => m.at));
     expect(instants.length).toBe(simInstants.size);
     const violations = instants.filter((i) => i.kw > s.gridLimitKw + 1e-6);
