@@ -90,3 +90,20 @@ export const startSystem = async (opts: { log?: (s: string) => void; env?: Recor
   }
   return { config, ctx, services, failed, apiUrl: `http://127.0.0.1:${apiPort}`, ocppUrl: `ws://127.0.0.1:${ocppPort}/ocpp`, stop };
 };
+
+/** Waits until the API's /ready answers 200: every consumer of the process runs and has caught up. Resolves with the
+ *  wall ms it took; rejects naming what was still not ready. */
+export const waitReady = async (sys: System, timeoutMs: number): Promise<number> => {
+  const t0 = Date.now();
+  let last = '';
+  for (;;) {
+    const r = await fetch(`${sys.apiUrl}/ready`).then(
+      async (x) => ({ ok: x.status === 200, body: await x.text() }),
+      (e: Error) => ({ ok: false, body: e.message }),
+    );
+    if (r.ok) return Date.now() - t0;
+    last = r.body;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`not ready after ${timeoutMs / 1000} s: ${last.slice(0, 500)}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+};
