@@ -355,6 +355,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     abandon: (cp, claim) => store.abandon(cp, claim),
     open: openConnection,
     reject,
+    stopping: () => stopping || killed,
   });
   const ocppHost = ctx.config.ocppHost ?? '127.0.0.1';
   const listeners = await startChargerListeners(ocppHost, opts.port ?? ctx.config.ocppPort, settings.tls, handshake.onUpgrade);

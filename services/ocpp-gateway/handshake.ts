@@ -73,6 +73,9 @@ export interface HandshakeDeps {
   abandon(chargePointId: string, claim: Claim): Promise<void>;
   open(ws: WebSocket, chargePointId: string, protocol: Protocol, claim: Claim): void;
   reject(r: Rejection): void;
+  /** True once the gateway is shutting down: a new charger is told 503 + Retry-After, to come back to an instance
+   *  that serves (it would otherwise be claimed here and closed again at once, or refused by ws without a Retry-After). */
+  stopping(): boolean;
 }
 
 export interface Handshake {
@@ -169,6 +172,7 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
       d.metrics.handshake.observe({ phase: name }, (now - since) / 1000);
       return now;
     };
+    if (d.stopping()) return busy();
     let t = performance.now();
     void admission.enter().then(async (release) => {
       if (!release) return busy();
@@ -178,6 +182,7 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
           d.metrics.rejected.inc({ stage: 'HANDSHAKE', reason: 'gone' });
           return;
         }
+        if (d.stopping()) return busy();
         // It may have failed too often while it waited in line.
         if (tooMany()) return;
         const v = await authorize(req, cp, tls);

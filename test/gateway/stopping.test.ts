@@ -1,0 +1,72 @@
+/** A gateway that is shutting down takes no new charger: it would claim it and close it again at once, and once its
+ *  WebSocket server is closed ws answers 503 without a Retry-After. A charger arriving while the gateway stops is told
+ *  503 + Retry-After, to come back to an instance that serves. */
+import * as net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Registry } from 'prom-client';
+import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
+import { uniq } from '../support/stack';
+import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, pgSchemaName } from './support';
+
+const ctx = gatewayContext();
+const schema = pgSchemaName('gw_stopping');
+let gw: Gateway;
+
+beforeAll(async () => {
+  await ensureContractTopics(ctx.kafka);
+  gw = await createGateway(ctx, { gatewayId: uniq('gw-stopping'), port: 0, settings: { dbSchema: schema }, consumeCommands: false, metrics: new Registry() });
+});
+
+afterAll(async () => {
+  await dropSchema(ctx.pool, schema);
+  await ctx.pool.end();
+});
+
+/** Sends an OCPP upgrade request on a raw socket; resolves with the response head. The socket stays open and answers
+ *  nothing afterwards (not even a close frame), as a charger that hangs would. */
+const upgrade = (url: string, cp: string, password: string): Promise<{ head: string; socket: net.Socket }> =>
+  new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    let got = '';
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(
+        [
+          `GET /ocpp/${encodeURIComponent(cp)} HTTP/1.1`,
+          `Host: ${hostname}:${port}`,
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+          'Sec-WebSocket-Version: 13',
+          'Sec-WebSocket-Protocol: ocpp1.6',
+          `Authorization: Basic ${Buffer.from(`${cp}:${password}`).toString('base64')}`,
+          '',
+          '',
+        ].join('\r\n'),
+      );
+    });
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      const end = got.indexOf('\r\n\r\n');
+      if (end >= 0) resolve({ head: got.slice(0, end), socket });
+    });
+  });
+
+test('a charger arriving while the gateway stops is told 503 with a Retry-After', async () => {
+  const [held, late] = [uniq('stop-held'), uniq('stop-late')];
+  await configureFleet(ctx.kafka, ctx.serde, [
+    { id: held, password: 'pw' },
+    { id: late, password: 'pw' },
+  ]);
+  // A connected charger that never answers the close frame keeps the gateway's stop busy (and its listener open).
+  const first = await upgrade(gw.url, held, 'pw');
+  expect(first.head).toMatch(/^HTTP\/1\.1 101 /);
+
+  const stopped = gw.stop();
+  const second = await upgrade(gw.url, late, 'pw');
+  expect(second.head).toMatch(/^HTTP\/1\.1 503 /);
+  expect(second.head).toMatch(/\r\nRetry-After: \d+/i);
+  second.socket.destroy();
+  first.socket.destroy();
+  await stopped;
+}, 120_000);
