@@ -40,14 +40,16 @@ export const quoteIdent = (name: string): string => {
   return `"${name}"`;
 };
 
-export const withTransaction = async <T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> => {
+/** `begin`: the statement that opens the transaction, e.g. 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' for one
+ *  consistent snapshot of several reads. */
+export const withTransaction = async <T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> => {
   const client = await pool.connect();
   // Checked out, the client has no error listener of the pool's: its server going away would end the process (the
   // transaction's queries fail on their own).
   const lost = () => undefined;
   client.on('error', lost);
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

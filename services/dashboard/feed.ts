@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/Either';
 import { Pool } from 'pg';
 import { catalog } from '../../schemas/catalog';
-import { PlanRecord } from '../../schemas/plan-record';
 import { Follower, startFollower } from '../../streams/runtime/follower';
 import { Received } from '../../streams/runtime/fold';
 import { ServiceContext } from '../common/service';
@@ -11,7 +10,7 @@ import { projectionsSchema } from '../../streams/projections/service';
 import { framesTail } from './frames-tail';
 import { emptySeed, Seed, seedDashboard } from './seed';
 import { readSeed, seedSize } from './seed-query';
-import { DashboardState, evolveConfig, evolveEvent, evolveFrame, evolvePlan, evolveReading, initialDashboard, PlanView } from './model';
+import { DashboardState, evolveConfig, evolveEvent, evolveFrame, evolvePlan, evolveReading, initialDashboard, planViewOf } from './model';
 
 /** The dashboard's live folds of the log: a follower of the fold runtime (streams/runtime/follower.ts: one consumer,
  *  nothing committed, every API process folds for itself), live within a Kafka fetch (~100 ms).
@@ -55,19 +54,6 @@ export const feedInputs = {
 };
 type FeedInput = Received<typeof feedInputs>;
 
-const planView = (p: PlanRecord): PlanView & { siteId: string } => ({
-  planId: p.planId,
-  siteId: p.siteId,
-  decidedAt: p.decidedAt,
-  trigger: p.trigger,
-  status: p.status,
-  horizonStart: p.horizonStart,
-  slotMinutes: p.slotMinutes,
-  gridLimitKw: p.gridLimitKw,
-  siteKw: p.siteKw,
-  vehicles: p.vehicles.map((v) => ({ vehicleId: v.vehicleId, chargePointId: v.chargePointId, powerKw: v.powerKw, targetKwh: v.targetKwh, plannedKwh: v.plannedKwh, shortfallKwh: v.shortfallKwh })),
-  atRisk: p.atRisk,
-});
 
 /** One record into the dashboard's state (in place: the model's folds mutate). */
 export const evolveFeed = (s: DashboardState, r: FeedInput): DashboardState => {
@@ -81,7 +67,7 @@ export const evolveFeed = (s: DashboardState, r: FeedInput): DashboardState => {
     case 'readings':
       return evolveReading(s, r.value);
     case 'plans':
-      return evolvePlan(s, planView(r.value));
+      return evolvePlan(s, planViewOf(r.value));
   }
 };
 

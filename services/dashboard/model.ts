@@ -50,6 +50,35 @@ export interface PlanView {
   atRisk?: { vehicleId: string; reason: string; detail: string; shortKwh: number | null }[];
 }
 
+/** What a plan view is made of: an optimizer.plans record, or its projection row (services/dashboard/seed.ts). */
+export interface PlanSource {
+  readonly planId: string;
+  readonly siteId: string;
+  readonly decidedAt: number;
+  readonly trigger: string;
+  readonly status: string;
+  readonly horizonStart: number;
+  readonly slotMinutes: number;
+  readonly gridLimitKw: number;
+  readonly siteKw: number[];
+  readonly vehicles: readonly { vehicleId: string; chargePointId: string | null; powerKw: number[]; targetKwh: number; plannedKwh: number; shortfallKwh: number }[];
+  readonly atRisk?: readonly { vehicleId: string; reason: string; detail: string; shortKwh: number | null }[] | null;
+}
+
+export const planViewOf = (p: PlanSource): PlanView & { siteId: string } => ({
+  planId: p.planId,
+  siteId: p.siteId,
+  decidedAt: p.decidedAt,
+  trigger: p.trigger,
+  status: p.status,
+  horizonStart: p.horizonStart,
+  slotMinutes: p.slotMinutes,
+  gridLimitKw: p.gridLimitKw,
+  siteKw: p.siteKw,
+  vehicles: p.vehicles.map((v) => ({ vehicleId: v.vehicleId, chargePointId: v.chargePointId, powerKw: v.powerKw, targetKwh: v.targetKwh, plannedKwh: v.plannedKwh, shortfallKwh: v.shortfallKwh })),
+  atRisk: (p.atRisk ?? []).map((r) => ({ vehicleId: r.vehicleId, reason: r.reason, detail: r.detail, shortKwh: r.shortKwh })),
+});
+
 export interface SiteView {
   siteId: string;
   name: string;

@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { Pool, PoolClient } from 'pg';
-import { quoteIdent } from '../common/db';
+import { quoteIdent, withTransaction } from '../common/db';
 import { decodeWith } from '../common/decode';
 import { LIMITS } from './model';
 import { ACTUAL_ROWS_PER_SESSION, emptySeed, METER_ROWS_PER_CHARGER, Seed } from './seed';
@@ -109,33 +109,26 @@ export const readSeed = async (pool: Pool, o: { schema: string; consumer: string
     `${s}.site_load_15m`,
   ]);
   if (!present.rows[0]?.ok) return E.right(emptySeed);
-  const client = await pool.connect();
-  const lost = () => undefined;
-  client.on('error', lost);
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const since = [o.since];
-    const raw = {
-      positions: await rows(client, positionsSql(s), [o.consumer]),
-      chargers: await rows(client, chargersSql(s), since),
-      connectors: await rows(client, connectorsSql(s), since),
-      sessions: await rows(client, sessionsSql(s), since),
-      meters: await rows(client, metersSql(s), since),
-      vehicleSoc: await rows(client, vehicleSocSql(s), []),
-      actual: await rows(client, actualSql(s), since),
-      plans: await rows(client, plansSql(s), since),
-      load: await rows(client, loadSql(s), since),
-      profiles: await rows(client, profilesSql(s), since),
-    };
-    await client.query('COMMIT');
-    return E.mapLeft((problems: string[]) => `projection rows do not decode: ${problems.slice(0, 5).join('; ')}`)(decodeWith(Seed)(raw));
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.off('error', lost);
-    client.release();
-  }
+  return withTransaction(
+    pool,
+    async (client) => {
+      const since = [o.since];
+      const raw = {
+        positions: await rows(client, positionsSql(s), [o.consumer]),
+        chargers: await rows(client, chargersSql(s), since),
+        connectors: await rows(client, connectorsSql(s), since),
+        sessions: await rows(client, sessionsSql(s), since),
+        meters: await rows(client, metersSql(s), since),
+        vehicleSoc: await rows(client, vehicleSocSql(s), []),
+        actual: await rows(client, actualSql(s), since),
+        plans: await rows(client, plansSql(s), since),
+        load: await rows(client, loadSql(s), since),
+        profiles: await rows(client, profilesSql(s), since),
+      };
+      return E.mapLeft((problems: string[]) => `projection rows do not decode: ${problems.slice(0, 5).join('; ')}`)(decodeWith(Seed)(raw));
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+  );
 };
 
 /** How many rows a seed holds (what the restore read instead of the log). */

@@ -1,5 +1,5 @@
 import * as t from 'io-ts';
-import { charger, DashboardState, evolvePlan, firstLimit, LIMITS, PlanView, sample, site, toKw, toWh, vehicle } from './model';
+import { charger, DashboardState, evolvePlan, firstLimit, LIMITS, planViewOf, sample, site, toKw, toWh, vehicle } from './model';
 
 /** What the dashboard's state is seeded from at start: rows of the projection tables (streams/projections), read in one
  *  snapshot together with the offsets the projections had applied (stream_offsets), so that the feed follows the
@@ -200,22 +200,7 @@ export const seedDashboard = (s: DashboardState, seed: Seed, since: number): Das
     vehicle(s, id).actual = points;
   }
 
-  for (const p of seed.plans) {
-    const plan: PlanView & { siteId: string } = {
-      planId: p.planId,
-      siteId: p.siteId,
-      decidedAt: p.decidedAt,
-      trigger: p.trigger,
-      status: p.status,
-      horizonStart: p.horizonStart,
-      slotMinutes: p.slotMinutes,
-      gridLimitKw: p.gridLimitKw,
-      siteKw: p.siteKw,
-      vehicles: p.vehicles.map((v) => ({ vehicleId: v.vehicleId, chargePointId: v.chargePointId, powerKw: v.powerKw, targetKwh: v.targetKwh, plannedKwh: v.plannedKwh, shortfallKwh: v.shortfallKwh })),
-      atRisk: (p.atRisk ?? []).map((r) => ({ vehicleId: r.vehicleId, reason: r.reason, detail: r.detail, shortKwh: r.shortKwh })),
-    };
-    evolvePlan(s, plan);
-  }
+  for (const p of seed.plans) evolvePlan(s, planViewOf(p));
   for (const [id, rows] of groupBy(seed.load, (r) => r.siteId)) {
     site(s, id).load = rows
       .filter((r) => r.bucket >= since)

@@ -3,12 +3,11 @@
  *  charger's next connection had to scan ocpp.frames for its chain head, and under a burst of 1,000 chargers hundreds
  *  of such scans stalled new connections for minutes. */
 import * as net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { quoteIdent } from '../../services/common/db';
 import { uniq } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, ocppClient, pgSchemaName, waitFor } from './support';
+import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, ocppClient, pgSchemaName, rawUpgradeRequest, waitFor } from './support';
 
 const ctx = gatewayContext();
 const schema = pgSchemaName('gw_abandon');
@@ -30,20 +29,7 @@ const upgradeAndLeave = (url: string, cp: string, password: string): Promise<voi
   new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
     const socket = net.connect(Number(port), hostname, () => {
-      socket.end(
-        [
-          `GET /ocpp/${encodeURIComponent(cp)} HTTP/1.1`,
-          `Host: ${hostname}:${port}`,
-          'Upgrade: websocket',
-          'Connection: Upgrade',
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-          'Sec-WebSocket-Version: 13',
-          'Sec-WebSocket-Protocol: ocpp1.6',
-          `Authorization: Basic ${Buffer.from(`${cp}:${password}`).toString('base64')}`,
-          '',
-          '',
-        ].join('\r\n'),
-      );
+      socket.end(rawUpgradeRequest(url, cp, password));
     });
     socket.on('error', reject);
     socket.on('close', () => resolve());

@@ -2,11 +2,10 @@
  *  WebSocket server is closed ws answers 503 without a Retry-After. A charger arriving while the gateway stops is told
  *  503 + Retry-After, to come back to an instance that serves. */
 import * as net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
 import { uniq } from '../support/stack';
-import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, pgSchemaName } from './support';
+import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, pgSchemaName, rawUpgradeRequest } from './support';
 
 const ctx = gatewayContext();
 const schema = pgSchemaName('gw_stopping');
@@ -29,20 +28,7 @@ const upgrade = (url: string, cp: string, password: string): Promise<{ head: str
     const { hostname, port } = new URL(url);
     let got = '';
     const socket = net.connect(Number(port), hostname, () => {
-      socket.write(
-        [
-          `GET /ocpp/${encodeURIComponent(cp)} HTTP/1.1`,
-          `Host: ${hostname}:${port}`,
-          'Upgrade: websocket',
-          'Connection: Upgrade',
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-          'Sec-WebSocket-Version: 13',
-          'Sec-WebSocket-Protocol: ocpp1.6',
-          `Authorization: Basic ${Buffer.from(`${cp}:${password}`).toString('base64')}`,
-          '',
-          '',
-        ].join('\r\n'),
-      );
+      socket.write(rawUpgradeRequest(url, cp, password));
     });
     socket.on('error', reject);
     socket.on('data', (d: Buffer) => {

@@ -1,6 +1,6 @@
 /** Helpers for the gateway's integration tests: a service context per gateway instance, chargers and vehicles
  *  configured through fleet.config, and reading topics back from a known offset with a plain registry client. */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
@@ -229,3 +229,20 @@ export const meterValuesPayload = (protocol: string, n: number) =>
   protocol === 'ocpp1.6'
     ? { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(n) }] }] }
     : { evseId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: n }] }] };
+
+/** The bytes of an OCPP 1.6 WebSocket upgrade request for `cp` with Basic credentials, for raw-socket tests. */
+export const rawUpgradeRequest = (url: string, cp: string, password: string): string => {
+  const { hostname, port } = new URL(url);
+  return [
+    `GET /ocpp/${encodeURIComponent(cp)} HTTP/1.1`,
+    `Host: ${hostname}:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Protocol: ocpp1.6',
+    `Authorization: Basic ${Buffer.from(`${cp}:${password}`).toString('base64')}`,
+    '',
+    '',
+  ].join('\r\n');
+};
