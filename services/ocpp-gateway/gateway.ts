@@ -5,6 +5,7 @@
 import { credentialPepper } from '../common/credential-pepper';
 import { createKafka } from '../common/kafka';
 import { createBatchQueue } from '../common/batch-queue';
+import { dialAddress } from '../common/dial-address';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Pool } from 'pg';
@@ -27,9 +28,12 @@ import { createInstanceLease, InstanceLease, leaseOutageFromEnv, leasePoolOption
 import { resolveToken } from './internal-token';
 import { createMetrics, GatewayMetrics } from './metrics';
 import { Protocol, protocols } from './protocol';
-import { Claim, ClaimRequest, createGatewayStore, GatewayStore } from './store';
+import { Claim, ClaimBounds, ClaimRequest, createGatewayStore, GatewayStore, isLockTimeout } from './store';
 import { createTransactionIds } from './transaction-ids';
 
+
+/** A claim batch waits at most this long for a row another session holds, and runs at most this long in all. */
+const CLAIM_BOUNDS: ClaimBounds = { lockWaitMs: 1000, statementMs: 15000 };
 export interface GatewayOptions {
   readonly gatewayId?: string;
   /** Plain WebSocket port (0: any free port). Default ctx.config.ocppPort. */
@@ -319,8 +323,16 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   };
   // A burst of handshakes shares its claims' round trips: on the embedded database one claim alone costs about what
   // a batch of 64 does (5 ms against 0.6 ms each, measured), and every batch waits in its lock queue once, not 64 times.
+  // A row another session holds (a release writing the charger's last frame, another instance's claim) must not hold
+  // up the whole batch: after a second the batch gives way and its chargers claim one by one, each waiting only for
+  // its own row, as before batching.
+  const claimOneByOne = (requests: readonly ClaimRequest[]) => Promise.all(requests.map((q) => store.claim(q.chargePointId, gatewayId, lease.instanceId, internal.url, q.scanFrom)));
   const claims = createBatchQueue(
-    (requests: readonly ClaimRequest[]) => store.claimMany(requests, gatewayId, lease.instanceId, internal.url),
+    (requests: readonly ClaimRequest[]) =>
+      store.claimMany(requests, gatewayId, lease.instanceId, internal.url, CLAIM_BOUNDS).catch((e: unknown) => {
+        if (!isLockTimeout(e)) throw e;
+        return claimOneByOne(requests);
+      }),
     (q) => q.chargePointId,
     settings.handshakeConcurrency,
   );
@@ -394,8 +406,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     gatewayId,
     port: listeners.port,
     tlsPort: listeners.tlsPort,
-    // A wildcard bind is reached on loopback from this host.
-    url: `ws://${ocppHost === '0.0.0.0' || ocppHost === '::' ? '127.0.0.1' : ocppHost}:${listeners.port}/ocpp`,
+    url: `ws://${dialAddress(ocppHost)}:${listeners.port}/ocpp`,
     internalUrl: internal.url,
     instanceId: lease.instanceId,
     metrics: registry,
@@ -436,6 +447,8 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
       await fleet.stop();
       await frameLog.stop();
       await heads.flush();
+      // A handshake still in its claim gives the claim back (handshake.ts) before the lease goes.
+      for (const until = Date.now() + 10_000; handshake.admission.active > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
       // Last: pending commands go to the other instances at their next sweep.
       await lease.release();
       await endLeasePool();

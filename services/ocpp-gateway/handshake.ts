@@ -190,6 +190,10 @@ export const createHandshake = (d: HandshakeDeps): Handshake => {
         if (!v.ok) return refuse(v.status, v.text, v.reason, v.headers);
         const claim = await d.claim(cp);
         phase('claim', t);
+        if (d.stopping()) {
+          await d.abandon(cp, claim);
+          return busy();
+        }
         const opened = upgraded(d.wss, req, socket, head, (ws) => {
           if (v.chain && d.trust) {
             const unwatch = d.trust.watch(v.chain, (why) => {

@@ -65,11 +65,21 @@ export interface ClaimRequest {
   readonly scanFrom: number;
 }
 
+export interface ClaimBounds {
+  readonly lockWaitMs: number;
+  readonly statementMs: number;
+}
+
+/** PostgreSQL's `lock_not_available`: a lock_timeout ran out. */
+export const isLockTimeout = (e: unknown): boolean => (e as { code?: string } | null)?.code === '55P03';
+
 export interface GatewayStore {
   claim(chargePointId: string, gatewayId: string, instanceId: string, url: string, scanFrom: number): Promise<Claim>;
   /** Claims these chargers (distinct ids) in one statement and one transaction, their rows locked in id order so that
-   *  two instances' batches never deadlock; the claims come back in the order asked. */
-  claimMany(requests: readonly ClaimRequest[], gatewayId: string, instanceId: string, url: string): Promise<Claim[]>;
+   *  two instances' batches never deadlock; the claims come back in the order asked. A row locked elsewhere for longer
+   *  than `bounds.lockWaitMs` (a release writing its last frame) fails the whole batch with `lock_not_available`
+   *  (isLockTimeout), and so does a statement running longer than `bounds.statementMs`: nothing of it is claimed. */
+  claimMany(requests: readonly ClaimRequest[], gatewayId: string, instanceId: string, url: string, bounds: ClaimBounds): Promise<Claim[]>;
   /** Gives a claim back to the holder it was taken from, when that holder could not be fenced: it stays the one
    *  every later claim must fence first (it may still be writing), under a new epoch its own release won't match. */
   restore(chargePointId: string, claim: Claim): Promise<void>;
@@ -212,16 +222,19 @@ export const createGatewayStore = async (pool: Pool, schema: string): Promise<Ga
       const r = await pool.query<ClaimRow>(`SELECT * FROM ${s}.claim_charger_v2($1, $2, $3, $4, $5)`, [cp, gatewayId, instanceId, url, scanFrom]);
       return claimOf(r.rows[0]!);
     },
-    claimMany: async (requests, gatewayId, instanceId, url) => {
-      const sorted = [...requests].sort((a, b) => (a.chargePointId < b.chargePointId ? -1 : a.chargePointId > b.chargePointId ? 1 : 0));
-      const r = await pool.query<ClaimRow & { charge_point_id: string }>(
-        `SELECT u.cp AS charge_point_id, c.* FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(cp, scan_from, i)
-           CROSS JOIN LATERAL ${s}.claim_charger_v2(u.cp, $3, $4, $5, u.scan_from) c ORDER BY u.i`,
-        [sorted.map((q) => q.chargePointId), sorted.map((q) => q.scanFrom), gatewayId, instanceId, url],
-      );
-      const byId = new Map(r.rows.map((row) => [row.charge_point_id, claimOf(row)]));
-      return requests.map((q) => byId.get(q.chargePointId)!);
-    },
+    claimMany: (requests, gatewayId, instanceId, url, bounds) =>
+      withTransaction(pool, async (client) => {
+        const sorted = [...requests].sort((a, b) => (a.chargePointId < b.chargePointId ? -1 : a.chargePointId > b.chargePointId ? 1 : 0));
+        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(bounds.lockWaitMs))}`);
+        await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(bounds.statementMs))}`);
+        const r = await client.query<ClaimRow & { charge_point_id: string }>(
+          `SELECT u.cp AS charge_point_id, c.* FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(cp, scan_from, i)
+             CROSS JOIN LATERAL ${s}.claim_charger_v2(u.cp, $3, $4, $5, u.scan_from) c ORDER BY u.i`,
+          [sorted.map((q) => q.chargePointId), sorted.map((q) => q.scanFrom), gatewayId, instanceId, url],
+        );
+        const byId = new Map(r.rows.map((row) => [row.charge_point_id, claimOf(row)]));
+        return requests.map((q) => byId.get(q.chargePointId)!);
+      }),
     restore: async (cp, claim) => {
       const p = claim.previous;
       if (!p) return;

@@ -7,7 +7,7 @@ import { createLogger } from '../../services/common/log';
 import { createCommandLedger, CommandResult } from '../../services/ocpp-gateway/command-ledger';
 import { Command } from '../../services/ocpp-gateway/connection';
 import { createInstanceLease } from '../../services/ocpp-gateway/instance-lease';
-import { createGatewayStore } from '../../services/ocpp-gateway/store';
+import { createGatewayStore, isLockTimeout } from '../../services/ocpp-gateway/store';
 import { dropSchema, gatewayContext, pgSchemaName, waitFor } from './support';
 
 const ctx = gatewayContext();
@@ -137,6 +137,7 @@ test('claims in one batch are the claims one by one would be: epochs, previous h
     'gw-new',
     'inst-new',
     'http://new',
+    { lockWaitMs: 5000, statementMs: 15000 },
   );
 
   expect(claims.map((c) => c.epoch)).toEqual([1, 2, before.epoch + 1]);
@@ -147,4 +148,28 @@ test('claims in one batch are the claims one by one would be: epochs, previous h
   // Released cleanly: its final head is authoritative, nothing to scan.
   expect(claims[2]).toMatchObject({ head: { seq: 5, hash: 'h5', partition: 1, offset: 41 }, scanFrom: undefined });
   expect((await store.owner(held))!).toMatchObject({ gatewayId: 'gw-new', instanceId: 'inst-new', epoch: 2, connected: true });
+});
+
+test('a batch of claims gives way at once when another session holds one of its rows, and claims none of them', async () => {
+  const store = await createGatewayStore(ctx.pool, schema);
+  const [busy, free] = ['cp-busy', 'cp-free'].map((id) => `${id}-${randomUUID().slice(0, 8)}`) as [string, string];
+  await store.claim(busy, 'gw-old', 'inst-old', 'http://old', 0);
+  const holder = createPool({ url: ctx.config.databaseUrl!, embedded: false, max: 1 });
+  const client = await holder.connect();
+  try {
+    // A release in progress: the charger's row locked while its last frame is written.
+    await client.query('BEGIN');
+    await client.query(`SELECT 1 FROM "${schema}".connections WHERE charge_point_id = $1 FOR UPDATE`, [busy]);
+    const t0 = Date.now();
+    const batch = store.claimMany([free, busy].map((chargePointId) => ({ chargePointId, scanFrom: 0 })), 'gw-new', 'inst-new', 'http://new', { lockWaitMs: 300, statementMs: 15000 });
+    const failure = await batch.then(() => undefined, (e: unknown) => e);
+    expect(isLockTimeout(failure)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(await store.owner(free)).toBeUndefined();
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+    await holder.end();
+  }
+  expect((await store.claim(busy, 'gw-new', 'inst-new', 'http://new', 0)).epoch).toBe(2);
 });

@@ -4,6 +4,7 @@
 import * as net from 'node:net';
 import { Registry } from 'prom-client';
 import { createGateway, Gateway } from '../../services/ocpp-gateway/gateway';
+import { quoteIdent } from '../../services/common/db';
 import { uniq } from '../support/stack';
 import { configureFleet, dropSchema, ensureContractTopics, gatewayContext, pgSchemaName, rawUpgradeRequest } from './support';
 
@@ -55,4 +56,6 @@ test('a charger arriving while the gateway stops is told 503 with a Retry-After'
   second.socket.destroy();
   first.socket.destroy();
   await stopped;
+  // Refused, not claimed: no row names the late charger.
+  expect((await ctx.pool.query(`SELECT 1 FROM ${quoteIdent(schema)}.connections WHERE charge_point_id = $1`, [late])).rowCount).toBe(0);
 }, 120_000);
