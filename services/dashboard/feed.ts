@@ -102,7 +102,10 @@ export const startDashboardFeed = async (ctx: ServiceContext, opts: DashboardFee
   const seed = async (): Promise<number> => {
     const since = Date.now() - lookbackMs;
     const t0 = Date.now();
-    const read = projections ? await readSeed(projections.pool, { ...projections, since }) : E.right(emptySeed);
+    // The feed needs only Kafka: a database that does not answer costs the seed, not the dashboard.
+    const read = projections
+      ? await readSeed(projections.pool, { ...projections, since }).catch((e: Error) => E.left(`the projections could not be read: ${e.message}`))
+      : E.right(emptySeed);
     if (E.isLeft(read)) log.error('dashboard seed not used: the feed reads its look-back', { reason: read.left });
     const admin = ctx.kafka.admin();
     await admin.connect();
