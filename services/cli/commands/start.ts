@@ -104,7 +104,9 @@ export const command: CliCommand = {
         { logDir, say: (l) => console.log(l) },
       );
       await services.answering(180000);
-      for (const st of services.status()) console.log(`  ${st.name.padEnd(20)} pid ${String(st.pid).padEnd(8)} ${st.healthUrl.replace(/\/health$/, '/ready')}${st.nice ? `   (nice ${st.nice})` : ''}`);
+      for (const st of services.status()) console.log(`  ${st.name.padEnd(20)} pid ${String(st.pid).padEnd(8)} ${st.healthUrl.replace(/\/health$/, '/ready')}`);
+      const niced = services.status().filter((st) => st.nice > 0);
+      if (niced.length) console.log(`  at nice ${niced[0]!.nice} (lower CPU priority than the gateway and the API): ${niced.map((st) => st.name).join(', ')}`);
       console.log(`  all answering in ${secs(t1)}`);
       if (!flags['no-simulator'] && !interrupted) {
         sim = createSimulator(simulatorOptions(depot, config, createLogger('simulator', config.logLevel)));
