@@ -60,3 +60,17 @@ export const site = (o: Partial<SiteSnapshot> = {}): SiteSnapshot => ({
   vehicles: [],
   ...o,
 });
+
+/** Three vehicles on a 20 kW site with a demand charge and a dear morning: the warm-start tests' depot. */
+export const threeVehicleDepot = (): SiteSnapshot =>
+  site({
+    gridLimitKw: 20,
+    demandChargePerKwMonth: 5,
+    pricePerKwh: Array.from({ length: 24 }, (_, t) => (t < 8 ? 0.3 : 0.1)),
+    chargers: ['a', 'b', 'c'].map((id) => charger(id)),
+    vehicles: [
+      vehicle('v1', { chargePointId: 'a', socPct: 20, targetKwh: 50, departAt: T0 + 16 * SLOT_MS }),
+      vehicle('v2', { chargePointId: 'b', socPct: 30, targetKwh: 60, departAt: T0 + 20 * SLOT_MS }),
+      vehicle('v3', { chargePointId: 'c', socPct: 10, targetKwh: 40, departAt: T0 + 24 * SLOT_MS }),
+    ],
+  });

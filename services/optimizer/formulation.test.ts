@@ -2,7 +2,7 @@ import { buildModel, periodGrid, Plan } from './formulation';
 import { planSite } from './planner';
 import { createInProcessSolver, createWorkerSolver, Solver } from './solver';
 import { heuristicPlan } from './baselines';
-import { charger, site, vehicle, SLOT_MS, T0 } from './fixtures';
+import { charger, site, threeVehicleDepot, vehicle, SLOT_MS, T0 } from './fixtures';
 import { defaultWeights } from './snapshot';
 
 let solver: Solver;
@@ -342,17 +342,7 @@ describe('solver failures', () => {
 
 describe('warm starts', () => {
   // Three vehicles on a 20 kW site with a demand charge; then the same snapshot with a dearer evening: the same shape.
-  const s = site({
-    gridLimitKw: 20,
-    demandChargePerKwMonth: 5,
-    pricePerKwh: Array.from({ length: 24 }, (_, t) => (t < 8 ? 0.3 : 0.1)),
-    chargers: ['a', 'b', 'c'].map((id) => charger(id)),
-    vehicles: [
-      vehicle('v1', { chargePointId: 'a', socPct: 20, targetKwh: 50, departAt: T0 + 16 * SLOT_MS }),
-      vehicle('v2', { chargePointId: 'b', socPct: 30, targetKwh: 60, departAt: T0 + 20 * SLOT_MS }),
-      vehicle('v3', { chargePointId: 'c', socPct: 10, targetKwh: 40, departAt: T0 + 24 * SLOT_MS }),
-    ],
-  });
+  const s = threeVehicleDepot();
   const dearer = { ...s, pricePerKwh: s.pricePerKwh.map((p, t) => (t >= 4 && t < 12 ? p * 1.5 : p)) };
 
   test("a plan of the same shape started from the last plan's basis reaches the same optimum, in the worker too", async () => {

@@ -1,5 +1,5 @@
 import { Plan } from './formulation';
-import { charger, site, vehicle, SLOT_MS, T0 } from './fixtures';
+import { threeVehicleDepot } from './fixtures';
 import { createSitePlanner } from './site-planner';
 import { createInProcessSolver, SolveOptions, Solver } from './solver';
 
@@ -11,17 +11,7 @@ const spying = (inner: Solver) => {
   return { solver, calls };
 };
 
-const depot = site({
-  gridLimitKw: 20,
-  demandChargePerKwMonth: 5,
-  pricePerKwh: Array.from({ length: 24 }, (_, t) => (t < 8 ? 0.3 : 0.1)),
-  chargers: ['a', 'b', 'c'].map((id) => charger(id)),
-  vehicles: [
-    vehicle('v1', { chargePointId: 'a', socPct: 20, targetKwh: 50, departAt: T0 + 16 * SLOT_MS }),
-    vehicle('v2', { chargePointId: 'b', socPct: 30, targetKwh: 60, departAt: T0 + 20 * SLOT_MS }),
-    vehicle('v3', { chargePointId: 'c', socPct: 10, targetKwh: 40, departAt: T0 + 24 * SLOT_MS }),
-  ],
-});
+const depot = threeVehicleDepot();
 const powers = (p: Plan) => p.vehicles.map((v) => v.powerKw.map((kw) => Math.round(kw * 1e6) / 1e6));
 
 describe('the service’s planner: re-plans warm-started from the last plan', () => {

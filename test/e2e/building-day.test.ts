@@ -10,7 +10,7 @@ import { freePort, uniq } from '../support/stack';
 import { artifactsDir } from './support/browser';
 import { atDepotHour, buildingKwAt, connectionLimitKwAt, LimitEvent, LoadPoint } from './support/building';
 import { ConnectionMeter, startConnectionMeter } from './support/connection-meter';
-import { DayRun, feasibility, startDay } from './support/day';
+import { DayRun, departureOutcomes, feasibility, startDay } from './support/day';
 import { readWholeTopic } from './support/log';
 import { FrameRecord, meteredKw, sumKw } from './support/metered';
 import { startSystem, System, waitReady } from './support/system';
@@ -162,16 +162,7 @@ describe('an accelerated depot day with a building, panels and a demand-response
       siteKwAt: (t) => connectionLimitKwAt(s.gridLimitKw, [event], t) - buildingKwAt(s, BUILDING, t),
       chargerKw: (id) => PANELS.find((p) => p.panelId === panelOf.get(id))?.limitKw ?? Infinity,
     });
-    const vehicles = departures.map((d) => ({
-      vehicleId: d.vehicleId,
-      arrivedSocPct: Math.round(d.arrivedSocPct * 10) / 10,
-      requiredSocPct: d.visit.requiredSocPct,
-      leftWithSocPct: Math.round(d.socPct * 10) / 10,
-      earlyDeparture: d.visit.earlyDeparture,
-      lateReturn: d.visit.lateReturn,
-      feasible: feasible.get(d.vehicleId)!.feasible,
-      why: feasible.get(d.vehicleId)!.why,
-    }));
+    const vehicles = departureOutcomes(departures, feasible);
     const profiles = run.sim.traffic.filter((t) => t.direction === 'in' && t.method === 'SetChargingProfile');
     const report = {
       dayMinutes: DAY_MINUTES,

@@ -5,7 +5,7 @@ import { Topics } from '../../schemas/topics';
 import { percentile } from '../bench/benchmark';
 import { uniq } from '../support/stack';
 import { artifactsDir } from './support/browser';
-import { DayRun, feasibility, startDay } from './support/day';
+import { DayRun, departureOutcomes, feasibility, startDay } from './support/day';
 import { readWholeTopic } from './support/log';
 import { FrameRecord, meteredKw, sumKw } from './support/metered';
 import { startSystem, System } from './support/system';
@@ -59,16 +59,7 @@ describe('an accelerated depot day', () => {
 
     // 2. Every vehicle whose need was feasible left with its required SoC.
     const feasible = feasibility(run, departures);
-    outcome = departures.map((d) => ({
-      vehicleId: d.vehicleId,
-      arrivedSocPct: Math.round(d.arrivedSocPct * 10) / 10,
-      requiredSocPct: d.visit.requiredSocPct,
-      leftWithSocPct: Math.round(d.socPct * 10) / 10,
-      earlyDeparture: d.visit.earlyDeparture,
-      lateReturn: d.visit.lateReturn,
-      feasible: feasible.get(d.vehicleId)!.feasible,
-      why: feasible.get(d.vehicleId)!.why,
-    }));
+    outcome = departureOutcomes(departures, feasible);
 
     // 3. Every frame both ways and every reading is in the log.
     const inCalls = new Map<string, number>();

@@ -169,3 +169,17 @@ export const feasibility = (run: DayRun, departures: readonly DepartureRecord[],
   if (fleetNeed > 0.8 * energyUnderKwh(siteKwAt, Infinity, first, last)) for (const [k, v] of out) out.set(k, { ...v, feasible: false, why: 'fleet need exceeds the room under the limit over the night' });
   return out;
 };
+
+/** Each departure as the day's report lists it: the SoC it came with, needed and left with, and whether its need was
+ *  feasible (`feasibility`) and why. */
+export const departureOutcomes = (departures: readonly DepartureRecord[], feasible: ReturnType<typeof feasibility>) =>
+  departures.map((d) => ({
+    vehicleId: d.vehicleId,
+    arrivedSocPct: Math.round(d.arrivedSocPct * 10) / 10,
+    requiredSocPct: d.visit.requiredSocPct,
+    leftWithSocPct: Math.round(d.socPct * 10) / 10,
+    earlyDeparture: d.visit.earlyDeparture,
+    lateReturn: d.visit.lateReturn,
+    feasible: feasible.get(d.vehicleId)!.feasible,
+    why: feasible.get(d.vehicleId)!.why,
+  }));
