@@ -5,7 +5,7 @@
 import { credentialPepper } from '../common/credential-pepper';
 import { createKafka } from '../common/kafka';
 import { createBatchQueue } from '../common/batch-queue';
-import { dialAddress } from '../common/dial-address';
+import { hostPort, hostToReach } from '../../infra/addresses';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Pool } from 'pg';
@@ -31,9 +31,9 @@ import { Protocol, protocols } from './protocol';
 import { Claim, ClaimBounds, ClaimRequest, createGatewayStore, GatewayStore, isLockTimeout } from './store';
 import { createTransactionIds } from './transaction-ids';
 
-
 /** A claim batch waits at most this long for a row another session holds, and runs at most this long in all. */
 const CLAIM_BOUNDS: ClaimBounds = { lockWaitMs: 1000, statementMs: 15000 };
+
 export interface GatewayOptions {
   readonly gatewayId?: string;
   /** Plain WebSocket port (0: any free port). Default ctx.config.ocppPort. */
@@ -406,7 +406,7 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
     gatewayId,
     port: listeners.port,
     tlsPort: listeners.tlsPort,
-    url: `ws://${dialAddress(ocppHost)}:${listeners.port}/ocpp`,
+    url: `ws://${hostPort(hostToReach(ocppHost), listeners.port)}/ocpp`,
     internalUrl: internal.url,
     instanceId: lease.instanceId,
     metrics: registry,

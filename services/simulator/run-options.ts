@@ -2,7 +2,7 @@ import { Config } from '../common/config';
 import { Logger } from '../common/log';
 import { createScenario, DAY_MS } from './model/fleet';
 import { SimulatorOptions } from './simulator';
-import { dialAddress } from '../common/dial-address';
+import { hostPort, hostToReach } from '../../infra/addresses';
 
 /** Flags shared by `voltstream simulate` and `voltstream start`, with their defaults, turned into simulator options. */
 export interface DepotFlags {
@@ -83,8 +83,8 @@ export const parseDepotFlags = (flags: Flags, config: Config, env: NodeJS.Proces
     prefix: typeof flags.prefix === 'string' ? flags.prefix : 'SIM',
     siteId: typeof flags.site === 'string' ? flags.site : undefined,
     gridLimitKw: flags['grid-limit-kw'] !== undefined ? num(flags, 'grid-limit-kw', 0) : undefined,
-    ocppUrl: typeof flags['ocpp-url'] === 'string' ? flags['ocpp-url'] : `ws://${dialAddress(config.ocppHost)}:${config.ocppPort}/ocpp`,
-    apiUrl: typeof flags['api-url'] === 'string' ? flags['api-url'] : `http://${dialAddress(config.apiHost)}:${config.apiPort}`,
+    ocppUrl: typeof flags['ocpp-url'] === 'string' ? flags['ocpp-url'] : `ws://${hostPort(hostToReach(config.ocppHost), config.ocppPort)}/ocpp`,
+    apiUrl: typeof flags['api-url'] === 'string' ? flags['api-url'] : `http://${hostPort(hostToReach(config.apiHost), config.apiPort)}`,
     telematicsProvider: typeof flags['telematics-provider'] === 'string' ? flags['telematics-provider'] : 'voltstream',
     telematicsKey: typeof flags['telematics-key'] === 'string' ? flags['telematics-key'] : (env.SIM_TELEMATICS_KEY ?? 'dev-telematics-key'),
   };

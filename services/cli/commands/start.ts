@@ -12,7 +12,7 @@ import * as stack from '../../../infra/stack';
 import { createSimulator, Simulator } from '../../simulator/simulator';
 import { depotFlagsHelp, parseDepotFlags, simulatorOptions } from '../../simulator/run-options';
 import { statusLine } from '../../simulator/status-line';
-import { dialAddress } from '../../common/dial-address';
+import { hostPort, hostToReach } from '../../../infra/addresses';
 
 const usage = `Usage: voltstream start [options]
 
@@ -92,7 +92,7 @@ export const command: CliCommand = {
           .map(async (d, i) => {
             const wanted = healthPortOf(d);
             const port = wanted === 'api' ? config.apiPort : await portOrFree(wanted);
-            return { name: d.definition.name, nice: d.nice, healthUrl: `http://${wanted === 'api' ? dialAddress(config.apiHost) : '127.0.0.1'}:${port}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
+            return { name: d.definition.name, nice: d.nice, healthUrl: `http://${hostPort(wanted === 'api' ? hostToReach(config.apiHost) : '127.0.0.1', port)}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
           }),
       );
       const peers = specs.filter((x) => x.port !== 'api').map((x) => `${x.name}=${x.healthUrl.replace(/\/health$/, '')}`).join(',');
@@ -126,7 +126,7 @@ export const command: CliCommand = {
       return 0;
     }
 
-    const api = `http://${dialAddress(config.apiHost)}:${config.apiPort}`;
+    const api = `http://${hostPort(hostToReach(config.apiHost), config.apiPort)}`;
     const defaults = defaultsInUse(config, { providersFile: process.env.TELEMATICS_PROVIDERS_FILE || undefined });
     console.log(`
 Voltstream is running (every service answering after ${secs(t0)}; a line follows once every part has caught up).
@@ -134,7 +134,7 @@ Voltstream is running (every service answering after ${secs(t0)}; a line follows
   Dashboard         ${api}/dashboard
   HTTP API          ${api}   (OpenAPI: ${api}/openapi.json, health: ${api}/health, metrics: ${api}/metrics)
   Admin API key     ${config.adminKey}   (Authorization: Bearer ${config.adminKey})
-  OCPP endpoint     ws://${dialAddress(config.ocppHost)}:${config.ocppPort}/ocpp/{chargePointId}   (ocpp1.6, ocpp2.0.1; Basic auth)
+  OCPP endpoint     ws://${hostPort(hostToReach(config.ocppHost), config.ocppPort)}/ocpp/{chargePointId}   (ocpp1.6, ocpp2.0.1; Basic auth)
 ${stack.describe(config, s.databaseUrl).join('\n')}
   Projections       schema "projections" in that database
 ${sim ? `  Simulated depot   site ${sim.scenario.siteId}: ${sim.scenario.chargers.length} chargers, ${sim.scenario.vehicles.length} vehicles, grid limit ${sim.scenario.gridLimitKw} kW, seed ${sim.scenario.seed}, speed ×${depot.speed}\n` : ''}
