@@ -22,6 +22,9 @@
  *  OPTIMIZER_BATTERY_CARE_WEIGHT       its weight against cost, per kWh above the ceiling per slot, in units of the
  *                                      site's costliest kWh (default 0.1: gives way to any price difference above a
  *                                      tenth of the dearest kWh; 10 or more: before readiness; never before a departure)
+ *  OPTIMIZER_CHECKPOINT_MINUTES        the fold is checkpointed this often while running, after a restore and at stop
+ *                                      (checkpoint.ts; a restart folds only what came after; default 5; 0: off)
+ *  OPTIMIZER_SCHEMA                    schema of the checkpoints in the projection database (default optimizer)
  *  OPTIMIZER_GROUP                     consumer group (default voltstream-optimizer)
  *  OPTIMIZER_SITES                     comma-separated site ids this instance plans (default: all)
  */
@@ -55,6 +58,8 @@ const Env = t.partial({
   OPTIMIZER_BATTERY_CARE_WEIGHT: Num,
   OPTIMIZER_METER_BLIND_MINUTES: Num,
   OPTIMIZER_READINGS_LOOKBACK_MINUTES: Num,
+  OPTIMIZER_CHECKPOINT_MINUTES: Num,
+  OPTIMIZER_SCHEMA: t.string,
   OPTIMIZER_GROUP: t.string,
   OPTIMIZER_SITES: t.string,
 });
@@ -78,6 +83,9 @@ export interface OptimizerConfig {
   /** Battery care (battery-care.ts): the SoC ceiling (100: off) and its weight in units of the costliest kWh. */
   readonly batteryCeilingPct: number;
   readonly batteryCareWeight: number;
+  /** 0: no checkpoints (every start folds the history). */
+  readonly checkpointMinutes: number;
+  readonly schema: string;
   readonly groupId: string;
   /** null: every site. */
   readonly sites: readonly string[] | null;
@@ -101,6 +109,8 @@ export const defaultOptimizerConfig: OptimizerConfig = {
   readingsLookbackMinutes: 1440,
   batteryCeilingPct: 100,
   batteryCareWeight: 0.1,
+  checkpointMinutes: 5,
+  schema: 'optimizer',
   groupId: 'voltstream-optimizer',
   sites: null,
 };
@@ -129,6 +139,8 @@ export const decodeOptimizerConfig = (env: NodeJS.ProcessEnv): E.Either<string, 
         readingsLookbackMinutes: e.OPTIMIZER_READINGS_LOOKBACK_MINUTES ?? d.readingsLookbackMinutes,
         batteryCeilingPct: e.OPTIMIZER_BATTERY_CEILING_PCT ?? d.batteryCeilingPct,
         batteryCareWeight: e.OPTIMIZER_BATTERY_CARE_WEIGHT ?? d.batteryCareWeight,
+        checkpointMinutes: e.OPTIMIZER_CHECKPOINT_MINUTES ?? d.checkpointMinutes,
+        schema: e.OPTIMIZER_SCHEMA ?? d.schema,
         groupId: e.OPTIMIZER_GROUP ?? d.groupId,
         sites: e.OPTIMIZER_SITES ? e.OPTIMIZER_SITES.split(',').map((s) => s.trim()).filter(Boolean) : null,
       };

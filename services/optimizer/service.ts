@@ -6,10 +6,12 @@
  *  progress on its health part; only then does it send caps and plan every site, and from there on an input that
  *  matters (replan.ts) re-plans its site after a quiet time, and every slot boundary re-plans every busy site. A plan
  *  goes to optimizer.plans (with its snapshot), then a TxProfile per connected vehicle and a GetCompositeSchedule
- *  read-back to ocpp.commands. The consumer runs under the supervisor: one that dies is replaced by a new one, whose
- *  fold restores from scratch. */
+ *  read-back to ocpp.commands. The fold is checkpointed to the database (checkpoint.ts) every few minutes, after a
+ *  restore and at stop; a restore resumes from the latest checkpoint, or folds from the log start when there is none
+ *  of this code's shape. The consumer runs under the supervisor: one that dies is replaced by a new one, whose fold
+ *  restores again. */
 import { randomUUID } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as wait } from 'node:timers/promises';
 import { Consumer, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import { pipe } from 'fp-ts/function';
@@ -27,6 +29,8 @@ import { replanReason } from './replan';
 import { plannedBaseLoadKw } from './building-load';
 import { capsDue, CapsDue } from './caps-policy';
 import { acceptMarkers, progressOf, reached, RestorePlan, tp } from './restore';
+import { decodeCheckpoint, encodeCheckpoint, FoldCheckpoint, resumeFrom } from './checkpoint';
+import { checkpointKey, createCheckpointStore } from './checkpoint-store';
 import { createSitePlanner } from './site-planner';
 import { chargerSnapshotOf, snapshotOf } from './site-snapshot';
 import { SiteSnapshot } from './snapshot';
@@ -60,6 +64,7 @@ const RESULTS_MAX_AGE_MS = 3600000;
 /** A long fold gives the event loop a turn this often (consumer heartbeats, HTTP, timers). */
 const YIELD_MS = 20;
 const TICK_MS = 1000;
+const CHECKPOINT_AT_STOP_MS = 10000;
 
 /** What one consumer's life folds and remembers; a restarted consumer starts a new one. */
 interface Fold {
@@ -119,6 +124,9 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
   const metric = <T>(name: string, make: () => T): T => (ctx.metrics.getSingleMetric(name) as T | undefined) ?? make();
   const plansTotal = metric('voltstream_optimizer_plans_total', () => new Counter({ name: 'voltstream_optimizer_plans_total', help: 'Plans decided', labelNames: ['status', 'trigger'], registers: [ctx.metrics] }));
   const solveSeconds = metric('voltstream_optimizer_solve_seconds', () => new Histogram({ name: 'voltstream_optimizer_solve_seconds', help: 'Snapshot to plan', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [ctx.metrics] }));
+
+  const store = cfg.checkpointMinutes > 0 ? createCheckpointStore(ctx.pool, cfg.schema, checkpointKey(cfg.groupId, cfg.sites)) : null;
+  let saving: Promise<void> = Promise.resolve();
 
   let fold = newFold();
   let stopped = false;
@@ -320,10 +328,38 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     }
   };
 
-  const finishRestore = (f: Fold, started: number, records: number) => {
+  /** The latest checkpoint and the plan that resumes from it, or the plan from the log start with the reason. */
+  const resumePlan = async (full: RestorePlan): Promise<{ plan: RestorePlan; checkpoint: FoldCheckpoint | null }> => {
+    if (!store) return { plan: full, checkpoint: null };
+    const resumed = pipe(
+      await store.load()(),
+      E.chain((body) => (body === null ? E.left('no checkpoint yet') : decodeCheckpoint(body))),
+      E.chain((checkpoint) => pipe(resumeFrom(full, checkpoint.positions), E.map((plan) => ({ plan, checkpoint })))),
+    );
+    if (E.isRight(resumed)) return resumed.right;
+    log.info('folding the history from the log start', { reason: resumed.left });
+    return { plan: full, checkpoint: null };
+  };
+
+  /** The fold as it stands (a consistent cut: no record half folded), written in the background; writes queue. */
+  const writeCheckpoint = (f: Fold, positions: ReadonlyMap<string, number>): Promise<void> => {
+    if (!store) return saving;
+    const takenAt = clock();
+    const started = performance.now();
+    const body = encodeCheckpoint({ takenAt, state: f.state, positions, lastKw: f.lastKw, unconfigured: f.unconfigured });
+    const encodeMs = Math.round(performance.now() - started);
+    saving = saving.then(async () => {
+      const written = await store.save(takenAt, body)();
+      if (E.isLeft(written)) log.warn('checkpoint not written', { reason: written.left });
+      else log.info('checkpoint written', { bytes: body.length, encodeMs, ms: Math.round(performance.now() - started) });
+    });
+    return saving;
+  };
+
+  const finishRestore = (f: Fold, started: number, records: number, from: string) => {
     f.restoring = false;
     part.running();
-    log.info('restored', { records, ms: Math.round(performance.now() - started), sites: f.state.sites.size, sessions: f.state.sessions.size });
+    log.info('restored', { from, records, ms: Math.round(performance.now() - started), sites: f.state.sites.size, sessions: f.state.sessions.size });
     f.markRestored();
     for (const siteId of f.capsSites) queueCaps(f, { siteId, chargePointId: null });
     for (const siteId of f.state.sites.keys()) if (wanted(siteId)) chain('planning', () => planNow(f, siteId, 'restored'));
@@ -335,8 +371,21 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     fold = f;
     const started = performance.now();
     part.restoring({ done: 0, total: 0 }, 'reading the end offsets of its inputs');
-    const plan = await restorePlan();
+    const { plan, checkpoint } = await resumePlan(await restorePlan());
+    const from = checkpoint ? `the checkpoint of ${new Date(checkpoint.takenAt).toISOString()}` : 'the log start';
+    if (checkpoint) {
+      f.state = checkpoint.state;
+      for (const [k, kw] of checkpoint.lastKw) f.lastKw.set(k, kw);
+      for (const [k, raw] of checkpoint.unconfigured) f.unconfigured.set(k, raw);
+      // As a restore from the log start would: the caps of sites whose chargers (re)connected in the last hour.
+      for (const [cp, at] of f.state.connectedAt) {
+        const siteId = f.state.chargers.get(cp)?.siteId;
+        if (siteId !== undefined && wanted(siteId) && clock() - at < CAPS_RECENT_MS) f.capsSites.add(siteId);
+      }
+    }
     const positions = new Map<string, number>();
+    // Partitions with nothing read yet are where they started: a checkpoint names every partition.
+    const reachedPositions = () => new Map([...plan.starts, ...positions]);
     const lags = new Map<string, number>();
     const others = inputTopics.filter((t) => t !== Topics.fleetConfig).map((topic) => ({ topic }));
     let configDone = reached(progressOf(plan, positions, [Topics.fleetConfig]));
@@ -345,13 +394,28 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     const consumer: Consumer = ctx.kafka.consumer({ groupId: `${cfg.groupId}-${instance}-${randomUUID().slice(0, 8)}`, maxWaitTimeInMs: 200 });
     const died = consumerDied(consumer);
 
+    // A checkpoint is taken between two records, never while one is folded (its state changed, its position not yet).
+    let checkpointDue = false;
+    let folding = false;
+    let lastCheckpoint = performance.now();
+    const checkpointIfDue = () => {
+      if (!store || f.restoring || f.stopped || folding) return;
+      if (!checkpointDue && performance.now() - lastCheckpoint < cfg.checkpointMinutes * 60000) return;
+      checkpointDue = false;
+      lastCheckpoint = performance.now();
+      void writeCheckpoint(f, reachedPositions());
+    };
+
     const check = (at: ReadonlyMap<string, number>) => {
       if (!f.restoring || f.stopped) return;
       if (!configDone && reached(progressOf(plan, at, [Topics.fleetConfig]))) {
         configDone = true;
         consumer.resume(others);
       }
-      if (configDone && reached(progressOf(plan, at))) finishRestore(f, started, records);
+      if (configDone && reached(progressOf(plan, at))) {
+        finishRestore(f, started, records, from);
+        checkpointDue = true;
+      }
     };
     const advance = (key: string, next: number) => {
       if (next > (positions.get(key) ?? -1)) positions.set(key, next);
@@ -382,16 +446,20 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
         lastDone = p.done;
       }
       part.lag([...lags.values()].reduce((m, x) => m + x, 0));
+      checkpointIfDue();
       tick = setTimeout(report, TICK_MS);
       tick.unref();
     };
 
     const stop = async () => {
+      const restoring = f.restoring;
       f.stopped = true;
       if (tick) clearTimeout(tick);
       for (const p of f.pending.values()) clearTimeout(p.timer);
       f.pending.clear();
       await consumer.disconnect();
+      // Disconnected: no record is being folded. A database that does not answer does not hold the stop.
+      if (!restoring) await Promise.race([writeCheckpoint(f, reachedPositions()), wait(CHECKPOINT_AT_STOP_MS, undefined, { ref: false })]);
     };
     try {
       await consumer.connect();
@@ -413,9 +481,15 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
             await nextTurn();
             lastYield = performance.now();
           }
-          await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
+          folding = true;
+          try {
+            await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
+          } finally {
+            folding = false;
+          }
           advance(key, offset + 1);
           if (f.restoring && offset + 1 >= (plan.targets.get(key) ?? 0)) check(positions);
+          checkpointIfDue();
         },
       });
       if (!configDone) consumer.pause(others);

@@ -128,6 +128,14 @@ describe('the optimizer fold', () => {
     expect(replanReason(sent, evolve(sent, other), other, () => undefined)).toBeNull();
   });
 
+  test('a command folded again (sent, then read back after a checkpoint) changes nothing', () => {
+    const command: Input = { kind: 'commanded', chargePointId: 'CP1', connectorId: 1, commandId: 'cmd-1', limitKw: 5, at: T };
+    const once = given(...depot, command);
+    expect(evolve(once, command)).toBe(once);
+    const next = evolve(once, { ...command, commandId: 'cmd-2', limitKw: 6, at: T + MIN });
+    expect(next.control.get('CP1:1')).toMatchObject({ commandIds: ['cmd-1', 'cmd-2'], limitKw: 6, since: T + MIN });
+  });
+
   test('an ended session leaves nothing to plan', () => {
     const s = given(...depot, event('CP1', { type: 'SessionEnded', sessionId: 'S1', transactionId: 'tx1', connectorId: 1, meterStopWh: 10, energyWh: 10, reason: null }));
     expect(snapshotOf(s, 'S', T, cfg)!.vehicles).toHaveLength(0);

@@ -12,7 +12,8 @@ import { ampsToKw, Protocol, SocSource } from './snapshot';
 /** The optimizer's view of the fleet, folded from fleet.config, charging.events and telematics.readings, plus what the
  *  optimizer itself commanded (to compare meters with plans; restored from ocpp.commands). `evolve` is pure and keeps
  *  the indexes a record needs (session by connector, by vehicle, by charger; site load), so no record scans the fleet.
- *  The re-plan policy is replan.ts, the LP's input site-snapshot.ts. */
+ *  The re-plan policy is replan.ts, the LP's input site-snapshot.ts. The state is checkpointed as it is (checkpoint.ts):
+ *  when a value's shape changes, bump CHECKPOINT_SHAPE there. */
 
 export interface TelematicsReading {
   readonly readingId: string;
@@ -323,6 +324,8 @@ const evolveFleet = (s: FleetState, i: Input): FleetState => {
     case 'commanded': {
       const k = controlKey(i.chargePointId, i.connectorId);
       const c = s.control.get(k);
+      // The same command folded again (sent, then read back from ocpp.commands after a checkpoint) changes nothing.
+      if (c?.commandIds.includes(i.commandId)) return s;
       const control: Control = {
         limitKw: i.limitKw,
         since: c?.limitKw === i.limitKw ? c.since : i.at,

@@ -7,6 +7,7 @@ import { ConfigBody, configKey, configToAvro } from '../../schemas/fleet-config'
 import { Topics } from '../../schemas/topics';
 import { defaultOptimizerConfig, OptimizerConfig } from '../../services/optimizer/config';
 import { planSite } from '../../services/optimizer/planner';
+import { checkpointKey } from '../../services/optimizer/checkpoint-store';
 import { createOptimizer, Optimizer } from '../../services/optimizer/service';
 import { snapshotOf } from '../../services/optimizer/site-snapshot';
 import { createWorkerSolver, Solver } from '../../services/optimizer/solver';
@@ -90,6 +91,34 @@ const planReader = async (siteId: string) => {
   return { plans, stop: () => consumer.disconnect() };
 };
 
+/** The context whose producers send nothing: a reference optimizer that folds like any other and leaves no trace. */
+const silentContext = (ctx: ServiceContext): ServiceContext => {
+  const kafka = new Proxy(ctx.kafka, {
+    get(target, prop) {
+      if (prop === 'producer') {
+        return (...args: Parameters<Kafka['producer']>) => {
+          const p = target.producer(...args);
+          p.send = () => Promise.resolve([]);
+          return p;
+        };
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { ...ctx, kafka };
+};
+
+/** The most records a health part said it had to fold while restoring. */
+const restoreTotal = (ctx: ServiceContext, part: string) => {
+  let total = 0;
+  const watch = setInterval(() => {
+    const p = ctx.health.report().parts[part];
+    if (p?.status === 'restoring') total = Math.max(total, p.restore?.total ?? 0);
+  }, 5);
+  return { total: () => total, stop: () => clearInterval(watch) };
+};
+
 describe('optimizer restore', () => {
   let ctx: ServiceContext;
   let producer: Producer;
@@ -101,7 +130,9 @@ describe('optimizer restore', () => {
   // One instant for both optimizers; the history lies before it.
   const T = Math.floor(Date.now() / 60000) * 60000;
   const clock = () => T;
-  const cfg: OptimizerConfig = { ...defaultOptimizerConfig, sites: [siteId], debounceMs: 300, groupId: uniq('restore-test') };
+  // The first two tests restore from the log start (a first start, or a checkpoint of another shape); the last one
+  // from a checkpoint.
+  const cfg: OptimizerConfig = { ...defaultOptimizerConfig, sites: [siteId], debounceMs: 300, groupId: uniq('restore-test'), checkpointMinutes: 0 };
 
   let b: Optimizer;
   let reader: Awaited<ReturnType<typeof planReader>>;
@@ -265,5 +296,78 @@ describe('optimizer restore', () => {
     const again = await waitForValue('the plan after the second restore', () => reader.plans.slice(plansBefore).find((p) => p.trigger === 'restored'), 60000);
     expect(again.vehicles.map((v) => v.vehicleId).sort()).toEqual([...vehicles].sort());
     expect(sent.filter((s) => s.status !== 'running')).toEqual([]);
+  });
+
+  test('restarted from its checkpoint: it folds only what came after, sends nothing before, and plans as a fold of the whole history', async () => {
+    await b.stop();
+    const checkpointed: OptimizerConfig = { ...cfg, checkpointMinutes: 5, groupId: uniq('restore-checkpoint') };
+    const checkpointRow = async () =>
+      (await ctx.pool.query<{ taken_at: Date }>(`SELECT taken_at FROM optimizer.fold_checkpoints WHERE checkpoint_key = $1`, [checkpointKey(checkpointed.groupId, checkpointed.sites)])).rows[0];
+
+    // Given an optimizer that restored the history from the log start, checkpointed it, planned, and stopped.
+    const plansBefore = reader.plans.length;
+    const d = await createOptimizer(ctx, checkpointed, { clock, instanceId: uniq('d'), part: 'optimizer-d' });
+    stops.push(() => d.stop());
+    await d.restored();
+    await waitForValue('D’s checkpoint after its restore', checkpointRow, 30000);
+    await waitForValue('D’s first plan', () => reader.plans.slice(plansBefore).find((p) => p.trigger === 'restored'), 60000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const atStop = d.state();
+    await d.stop();
+
+    // And records written while no optimizer ran: more samples (the same powers) and a SoC from each charger.
+    const start = T - 3 * 3600000;
+    const sessions = new Map(atStop.sessions.values().filter((x) => cps.includes(x.chargePointId)).map((x) => [x.chargePointId, x.sessionId]));
+    const tail = cps.flatMap((cp, i) => {
+      const sessionId = sessions.get(cp)!;
+      return Array.from({ length: 30 }, (_, k) => {
+        const at = start + 2000 + (SAMPLES + k) * 20000;
+        const kw = 3 + i;
+        return k === 29
+          ? event(cp, { type: 'ChargerReportedSoc', sessionId, connectorId: 1, socPct: 60 + i }, at)
+          : event(cp, {
+              type: 'MeterSampled',
+              sessionId,
+              connectorId: 1,
+              samples: [
+                { measurand: 'Power.Active.Import', phase: null, location: null, context: null, unit: 'W', value: kw * 1000 },
+                { measurand: 'Energy.Active.Import.Register', phase: null, location: null, context: null, unit: 'Wh', value: Math.round((kw * 1000 * (at - start)) / 3600000) },
+              ],
+            }, at);
+      });
+    });
+    await send(Topics.chargingEvents, tail);
+
+    // The reference: an optimizer without checkpoints that folds the whole history and sends nothing.
+    const fTotal = restoreTotal(ctx, 'optimizer-f');
+    const f = await createOptimizer(silentContext(ctx), { ...cfg, groupId: uniq('restore-reference') }, { clock, instanceId: uniq('f'), part: 'optimizer-f' });
+    stops.push(() => f.stop());
+    await f.restored();
+    const expected = snapshotOf(f.state(), siteId, T, cfg)!;
+    fTotal.stop();
+    await f.stop();
+    expect(expected).not.toEqual(snapshotOf(atStop, siteId, T, cfg));
+    const expectedPlan = (await planSite(expected, solver)).plan;
+
+    // When an optimizer with D's checkpoints starts.
+    const sentE: Sent[] = [];
+    const eTotal = restoreTotal(ctx, 'optimizer-e');
+    const plansBeforeE = reader.plans.length;
+    const e = await createOptimizer(watchedContext(ctx, 'optimizer-e', sentE, {}), checkpointed, { clock, instanceId: uniq('e'), part: 'optimizer-e' });
+    stops.push(() => e.stop());
+    await e.restored();
+    eTotal.stop();
+    const first = await waitForValue('E’s first plan', () => reader.plans.slice(plansBeforeE).find((p) => p.trigger === 'restored'), 60000);
+
+    // Then it folded the tail, not the history, and sent nothing until it had.
+    expect(eTotal.total()).toBeGreaterThanOrEqual(tail.length);
+    expect(eTotal.total()).toBeLessThan(fTotal.total() / 2);
+    expect(sentE.filter((x) => x.status !== 'running')).toEqual([]);
+    expect(sentE.some((x) => x.topic === Topics.ocppCommands)).toBe(true);
+    // And its first plan is the plan of the whole history folded.
+    expect(JSON.parse(first.inputsJson)).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(first.status).toBe(expectedPlan.status);
+    first.vehicles.forEach((v, i) => v.powerKw.forEach((kw, t) => expect(kw).toBeCloseTo(expectedPlan.vehicles[i]!.powerKw[t]!, 6)));
+    console.log(`from its checkpoint, E folded ${eTotal.total()} records; the reference folded ${fTotal.total()} from the log start`);
   });
 });
