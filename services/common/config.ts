@@ -2,6 +2,7 @@ import * as t from 'io-ts';
 import { pipe } from 'fp-ts/function';
 import * as E from 'fp-ts/Either';
 import { formatErrors } from './decode';
+import { hostPort, hostToReach } from '../../infra/addresses';
 
 /** Environment of every Voltstream process, decoded once at the edge. Defaults follow ../shared/CONTRACT.md. */
 const IntFromString = new t.Type<number, string, unknown>(
@@ -111,6 +112,8 @@ const decodeTls = (e: Env): KafkaTls | undefined =>
   e.KAFKA_TLS === '1' || e.KAFKA_TLS === 'true' || (e.KAFKA_TLS_CA_FILE && e.KAFKA_TLS !== '0' && e.KAFKA_TLS !== 'false') ? { caFile: e.KAFKA_TLS_CA_FILE || undefined } : undefined;
 
 export const defaultRegistryUrl = 'http://127.0.0.1:8081/apis/ccompat/v7';
+/** Without SCHEMA_REGISTRY_URL, the registry this machine's stack runs, where REGISTRY_HOST binds it. */
+const localRegistryUrl = (registryHost: string): string => `http://${hostPort(hostToReach(registryHost), 8081)}/apis/ccompat/v7`;
 
 const checkReplication = (e: Env): E.Either<string, Env> => {
   if (e.KAFKA_REPLICATION_FACTOR === 0) return E.left('invalid environment: KAFKA_REPLICATION_FACTOR must be at least 1');
@@ -132,7 +135,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv): E.Either<string, Config> =
     E.chain((e) => pipe(decodeSasl(e), E.map((kafkaSasl) => ({ e, kafkaSasl })))),
     E.map(({ e, kafkaSasl }) => ({
       kafkaBrokers: list(e.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-      schemaRegistryUrl: e.SCHEMA_REGISTRY_URL ?? defaultRegistryUrl,
+      schemaRegistryUrl: e.SCHEMA_REGISTRY_URL ?? localRegistryUrl(e.REGISTRY_HOST || '127.0.0.1'),
       databaseUrl: e.DATABASE_URL || undefined,
       ocppPort: e.OCPP_PORT ?? 9000,
       ocppHost: e.OCPP_HOST || '127.0.0.1',
