@@ -5,6 +5,7 @@ import { decodeWith } from '../common/decode';
 
 /** Environment of the site meters service (on top of services/common/config.ts):
  *  - SITE_METERS_PORT: port of the push endpoint (default 8087; a free port when that one is taken);
+ *  - SITE_METERS_HOST: its bind address (default 127.0.0.1);
  *  - SITE_METERS_FILE: sites, meters, push credentials and Modbus register maps (sites.ts), default the built-in
  *    local demo site; required outside development mode (VOLTSTREAM_MODE), since the demo key is published;
  *  - SITE_METERS_PRODUCE_TIMEOUT_MS: how long a push waits for Kafka's acknowledgement before a 503 (default 5000);
@@ -15,6 +16,7 @@ const Flag = t.keyof({ '0': null, '1': null, true: null, false: null });
 
 const Env = t.partial({
   SITE_METERS_PORT: Port,
+  SITE_METERS_HOST: t.string,
   SITE_METERS_FILE: t.string,
   SITE_METERS_PRODUCE_TIMEOUT_MS: Millis,
   SITE_METERS_MODBUS: Flag,
@@ -23,6 +25,7 @@ const Env = t.partial({
 
 export interface SiteMetersConfig {
   readonly port: number;
+  readonly host: string;
   readonly file: string | undefined;
   readonly produceTimeoutMs: number;
   readonly modbus: boolean;
@@ -43,6 +46,7 @@ export const decodeSiteMetersConfig = (env: NodeJS.ProcessEnv): E.Either<string[
     ),
     E.map((e) => ({
       port: e.SITE_METERS_PORT !== undefined ? Number(e.SITE_METERS_PORT) : DefaultSiteMetersPort,
+      host: e.SITE_METERS_HOST || '127.0.0.1',
       file: e.SITE_METERS_FILE || undefined,
       produceTimeoutMs: e.SITE_METERS_PRODUCE_TIMEOUT_MS !== undefined ? Number(e.SITE_METERS_PRODUCE_TIMEOUT_MS) : 5000,
       modbus: e.SITE_METERS_MODBUS === undefined || e.SITE_METERS_MODBUS === '1' || e.SITE_METERS_MODBUS === 'true',

@@ -4,6 +4,7 @@ import { portOrFree } from '../common/ports';
 import { serveStandalone, StandaloneServer } from '../telematics-ingest/standalone';
 import { decodeSiteMetersConfig } from './config';
 import { SiteMeterIngest, startSiteMeterIngest } from './ingest';
+import { hostPort, hostToReach } from '../../infra/addresses';
 import { ModbusPoller, startModbusPoller } from './modbus-poller';
 import { createSiteMeterRoutes, SiteMeterPath } from './routes';
 import { loadSiteMeters, modbusMeters, SiteMeters } from './sites';
@@ -21,10 +22,10 @@ export interface RunningSiteMeters {
 
 export const startSiteMeters = async (
   ctx: ServiceContext,
-  opts: { config: SiteMeters; port: number; produceTimeoutMs?: number; modbus?: boolean; pollAutomatically?: boolean },
+  opts: { config: SiteMeters; port: number; host?: string; produceTimeoutMs?: number; modbus?: boolean; pollAutomatically?: boolean },
 ): Promise<RunningSiteMeters> => {
   const ingest = await startSiteMeterIngest(ctx, { produceTimeoutMs: opts.produceTimeoutMs });
-  const server = await serveStandalone(createSiteMeterRoutes(ingest, opts.config), opts.port, ctx.metrics);
+  const server = await serveStandalone(createSiteMeterRoutes(ingest, opts.config), opts.port, ctx.metrics, opts.host);
   const meters = opts.modbus === false ? [] : modbusMeters(opts.config);
   const poller = startModbusPoller(ingest, meters, { ...opts.config.modbus, log: ctx.log, autoStart: opts.pollAutomatically });
   return {
@@ -48,12 +49,12 @@ export const service: ServiceDefinition = {
     if (E.isLeft(env)) throw new Error(`invalid site meters environment: ${env.left.join('; ')}`);
     const config = loadSiteMeters(env.right.file);
     if (E.isLeft(config)) throw new Error(`invalid site meters file: ${config.left.join('; ')}`);
-    const running = await startSiteMeters(ctx, { config: config.right, port: await portOrFree(env.right.port), produceTimeoutMs: env.right.produceTimeoutMs, modbus: env.right.modbus });
+    const running = await startSiteMeters(ctx, { config: config.right, port: await portOrFree(env.right.port, env.right.host), host: env.right.host, produceTimeoutMs: env.right.produceTimeoutMs, modbus: env.right.modbus });
     const polled = env.right.modbus ? modbusMeters(config.right) : [];
     ctx.log.info('site meters started', { sites: [...config.right.sites.keys()], port: running.server.port, modbusMeters: polled.length });
     return {
       name: 'site-meters',
-      endpoints: [`http://127.0.0.1:${running.server.port}${SiteMeterPath}`, ...polled.map((m) => `polling ${m.modbus!.host}:${m.modbus!.port} (${m.siteId}/${m.meterId})`)],
+      endpoints: [`http://${hostPort(hostToReach(env.right.host), running.server.port)}${SiteMeterPath}`, ...polled.map((m) => `polling ${m.modbus!.host}:${m.modbus!.port} (${m.siteId}/${m.meterId})`)],
       stop: () => running.stop(),
     };
   },

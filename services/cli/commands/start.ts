@@ -86,13 +86,15 @@ export const command: CliCommand = {
     };
 
     try {
+      // The processes' health listeners bind HEALTH_HOST (services/cli/commands/service.ts); start dials them there.
+      const healthHost = process.env.HEALTH_HOST || '127.0.0.1';
       const specs = await Promise.all(
         deployables
           .filter((d) => d.inStart)
           .map(async (d, i) => {
             const wanted = healthPortOf(d);
-            const port = wanted === 'api' ? config.apiPort : await portOrFree(wanted);
-            return { name: d.definition.name, nice: d.nice, healthUrl: `http://${hostPort(wanted === 'api' ? hostToReach(config.apiHost) : '127.0.0.1', port)}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
+            const port = wanted === 'api' ? config.apiPort : await portOrFree(wanted, healthHost);
+            return { name: d.definition.name, nice: d.nice, healthUrl: `http://${hostPort(hostToReach(wanted === 'api' ? config.apiHost : healthHost), port)}/health`, port: wanted === 'api' ? ('api' as const) : port, i };
           }),
       );
       const peers = specs.filter((x) => x.port !== 'api').map((x) => `${x.name}=${x.healthUrl.replace(/\/health$/, '')}`).join(',');
