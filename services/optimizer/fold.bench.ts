@@ -1,7 +1,7 @@
 /** The optimizer's restore cost without Kafka: a synthetic history of N chargers and N vehicles on one site (about 167
  *  records per charger, the shape of issue 13's 1,000-charger system) folded through evolve, siteOf and replanReason
  *  as the service does per record; then what the service derives from the state: the snapshot, the safe caps of every
- *  charger and one plan's TxProfiles. `npx tsx services/optimizer/fold.bench.ts 1000 10000`. */
+ *  charger and one plan's TxProfiles; and the checkpoint a restart reads instead. `npx tsx services/optimizer/fold.bench.ts 1000 10000`. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +11,7 @@ import { EventBody, toAvro } from '../../schemas/events';
 import { ConfigBody, configToAvro } from '../../schemas/fleet-config';
 import { Topics } from '../../schemas/topics';
 import { heuristicPlan } from './baselines';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
 import { defaultOptimizerConfig } from './config';
 import { decodeInput, InputTopic } from './inputs';
 import { safeCapCommands, txProfileCommands } from './profiles';
@@ -115,6 +116,10 @@ const run = (n: number) => {
   const records = encoded(inputs);
   const [, decodeMs] = time(() => decodeAndFold(records));
   say(`Avro decode + decode + fold ${r(decodeMs)} ms (${r((records.length / decodeMs) * 1000)} records/s)`);
+  // What a restart from a checkpoint does instead of the two lines above (checkpoint.ts): its cost grows with the state.
+  const [body, writeMs] = time(() => encodeCheckpoint({ takenAt: now, state, positions: new Map(), lastKw: new Map(), unconfigured: new Map() }));
+  const [, readMs] = time(() => decodeCheckpoint(body));
+  say(`checkpoint ${r(body.length / 1024)} KiB: written in ${r(writeMs)} ms, read in ${r(readMs)} ms`);
   const [snap, snapMs] = time(() => snapshotOf(state, 'S', now, cfg)!);
   const [caps, capsMs] = time(() => snap.chargers.flatMap((c) => safeCapCommands(snap, c, now)));
   say(`snapshot ${r(snapMs)} ms (${snap.vehicles.length} vehicles); caps of ${snap.chargers.length} chargers ${r(capsMs)} ms (${caps.length} commands)`);
