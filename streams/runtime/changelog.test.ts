@@ -3,7 +3,7 @@ import { session16 } from '../normalizer/fixtures';
 import { evolve, initialCharger } from '../normalizer/decide';
 import { decideNormalizer, NormalizerInput } from '../normalizer/fold';
 import { ChargerStateCodec } from '../normalizer/store';
-import { fromStoreChange, toStoreChange } from './changelog';
+import { fromPositionChange, fromStoreChange, toPositionChange, toStoreChange } from './changelog';
 import { specFor } from './spec';
 
 const spec = specFor({ initial: initialCharger, decide: decideNormalizer, evolve });
@@ -29,5 +29,10 @@ describe('store changelog records', () => {
     expect(E.isLeft(wrong) && wrong.left).toMatch(/sessions\.x\.sessionId/);
     expect(E.isLeft(fromStoreChange(ChargerStateCodec, 1, { store: 's', shape: 1, stateJson: '{' }))).toBe(true);
     expect(E.isLeft(fromStoreChange(ChargerStateCodec, 1, { shape: 1 }))).toBe(true);
+  });
+
+  it('a position record gives back the next offset; a state record is not a position', () => {
+    expect(fromPositionChange(toPositionChange('normalizer.chargers', 1234))).toEqual(E.right(1234));
+    expect(E.isLeft(fromPositionChange(toStoreChange('normalizer.chargers', 1, initialCharger)))).toBe(true);
   });
 });

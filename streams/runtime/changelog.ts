@@ -23,6 +23,30 @@ export const changelogOf = (processor: string, store: string, name?: string): Ch
 
 export const toStoreChange = <S>(store: string, shape: number, state: S): StoreChange => ({ store, shape, stateJson: JSON.stringify(state) });
 
+/** The key of the record that every transaction of a store partition writes beside its changes: the next input
+ *  offset. A restore reads it with the states and resumes from it when the group's committed offset, read just after
+ *  the fence, is still the one before the previous owner's last transaction: Kafka applies a transaction's offsets to
+ *  the group after its commit, and kafkajs cannot ask for stable offsets (OffsetFetch v7, KIP-447). The key cannot
+ *  be a store key (they are ids, never starting with NUL). */
+export const POSITION_KEY = '\u0000input-position';
+
+const Position = t.type({ next: t.number });
+
+export const toPositionChange = (store: string, next: number): StoreChange => ({ store, shape: 0, stateJson: JSON.stringify({ next }) });
+
+export const fromPositionChange = (value: unknown): E.Either<string, number> =>
+  pipe(
+    decodeWith(StoreChangeCodec)(value),
+    E.chain((c) =>
+      E.tryCatch(
+        (): unknown => JSON.parse(c.stateJson),
+        (e) => `position is not JSON: ${(e as Error).message}`,
+      ),
+    ),
+    E.chain(decodeWith(Position)),
+    E.map((p) => p.next),
+  );
+
 /** A changelog value → the state it holds, or `shape` when it was written for another shape of the state. */
 export type ChangelogEntry<S> = { readonly kind: 'state'; readonly state: S } | { readonly kind: 'shape'; readonly shape: number };
 

@@ -3,7 +3,7 @@ import { Admin, Producer } from 'kafkajs';
 import { TopicSerde } from '../../schemas/registry';
 import { DURABLE_ACKS } from '../../services/common/kafka';
 import { Logger } from '../../services/common/log';
-import { Changelog, fromStoreChange, toStoreChange } from './changelog';
+import { Changelog, fromPositionChange, fromStoreChange, POSITION_KEY, toPositionChange, toStoreChange } from './changelog';
 import { InputDecoder } from './decode-input';
 import { evolveAll, InputTopics, StatefulFold } from './fold';
 import { PartitionReader } from './partition-reader';
@@ -32,21 +32,38 @@ const partitionOffsets = async (admin: Admin, topic: string, partition: number):
 export const changeRecord = <S>(c: { fold: { name: string; store: { name: string; shape: number } }; serde: TopicSerde; changelog: Changelog }, key: string, partition: number, state: S) =>
   c.serde.encode(c.changelog.schemaTopic, toStoreChange(`${c.fold.name}.${c.fold.store.name}`, c.fold.store.shape, state)).then((value) => ({ key, partition, value }));
 
+/** The record of the next input offset, written in every transaction of the partition (changelog.ts, POSITION_KEY). */
+export const positionRecord = (c: { fold: { name: string; store: { name: string } }; serde: TopicSerde; changelog: Changelog }, partition: number, next: number) =>
+  c.serde.encode(c.changelog.schemaTopic, toPositionChange(`${c.fold.name}.${c.fold.store.name}`, next)).then((value) => ({ key: POSITION_KEY, partition, value }));
+
+export interface RestoredStore<S> {
+  readonly states: Map<string, S>;
+  /** The next input offset as the partition's last transaction wrote it; null before any did. */
+  readonly position: number | null;
+}
+
 /** The store partition `partition`, as of input offset `upTo` (the committed offset), read after `producer` (the
  *  partition's transactional producer) was initialised. */
-export const restoreStore = async <S, I extends InputTopics, Ev, O>(c: RestoreContext<S, I, Ev, O>, partition: number, upTo: number, producer: Producer): Promise<Map<string, S>> => {
+export const restoreStore = async <S, I extends InputTopics, Ev, O>(c: RestoreContext<S, I, Ev, O>, partition: number, upTo: number, producer: Producer): Promise<RestoredStore<S>> => {
   const store = c.fold.store;
   const { low, high } = await partitionOffsets(c.admin, c.changelog.name, partition);
   const states = new Map<string, S>();
   const otherShape = new Set<string>();
   const started = Date.now();
   let records = 0;
+  let position: number | null = null;
   c.progress(partition, 0, high - low);
   await c.reader.read(c.changelog.name, partition, low, high, async (msgs) => {
     for (const m of msgs) {
       const key = m.key?.toString();
       if (key === undefined) continue;
       records++;
+      if (key === POSITION_KEY) {
+        const next = m.value ? fromPositionChange(await c.serde.decode(m.value)) : E.left('no value');
+        if (E.isRight(next)) position = next.right;
+        else c.log.error('changelog position record does not decode; skipped', { topic: c.changelog.name, partition, offset: m.offset, reason: next.left });
+        continue;
+      }
       if (!m.value) {
         states.delete(key);
         otherShape.delete(key);
@@ -69,15 +86,15 @@ export const restoreStore = async <S, I extends InputTopics, Ev, O>(c: RestoreCo
   c.log.info('store restored from changelog', { store: store.name, partition, keys: states.size, records, ms: Date.now() - started });
   if (otherShape.size > 0) {
     c.log.warn('store shape changed: rebuilding the store partition from the input history', { store: store.name, shape: store.shape, partition, staleKeys: otherShape.size });
-    return rebuildStore(c, partition, upTo, producer, otherShape);
+    return { states: await rebuildStore(c, partition, upTo, producer, otherShape), position };
   }
   // No changelog, yet the group has folded part of the input: its offsets were committed without a store (the old
   // re-reading processor, or a changelog topic deleted).
   if (high === 0 && upTo > (await partitionOffsets(c.admin, c.fold.inputs[store.input]!.name, partition)).low) {
     c.log.warn('store has no changelog but its group has committed offsets: rebuilding the store partition from the input history', { store: store.name, partition, upTo });
-    return rebuildStore(c, partition, upTo, producer, otherShape);
+    return { states: await rebuildStore(c, partition, upTo, producer, otherShape), position: null };
   }
-  return states;
+  return { states, position };
 };
 
 /** Folds the input partition's history up to `upTo` (no outputs) and writes every key's state to the changelog, with

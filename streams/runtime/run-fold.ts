@@ -15,7 +15,7 @@ import { foldBatch } from './fold-batch';
 import { instanceId } from './instance';
 import { foldMetrics } from './metrics';
 import { PartitionReader, startPartitionReader } from './partition-reader';
-import { changeRecord, restoreStore } from './restore';
+import { changeRecord, positionRecord, restoreStore } from './restore';
 
 /** Runs a fold (./fold.ts) Kafka → Kafka, exactly once, as one member of a consumer group.
  *
@@ -161,9 +161,14 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       return;
     }
     task.producer = producer;
-    const next = await committedOffset(task.topic, task.partition);
+    let next = await committedOffset(task.topic, task.partition);
     if (task.stateful && restoreContext) {
-      task.store = await restoreStore(restoreContext, task.partition, next, producer);
+      const restored = await restoreStore(restoreContext, task.partition, next, producer);
+      task.store = restored.states;
+      if (restored.position !== null && restored.position > next) {
+        log.warn('the group’s committed offset is behind the last transaction’s position: resuming at the position', { processor: fold.name, topic: task.topic, partition: task.partition, committed: next, position: restored.position });
+        next = restored.position;
+      }
       restoring.delete(`${task.topic}:${task.partition}`);
       metrics.stateKeys(fold.name, storeName, task.partition, task.store.size);
     }
@@ -293,6 +298,7 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
     try {
       const changes = [];
       if (restoreContext) for (const [key, s] of changed) changes.push(await changeRecord(restoreContext, key, partition, s));
+      if (restoreContext && task.stateful) changes.push(await positionRecord(restoreContext, partition, upTo));
       const topicMessages = [];
       const byTopic = new Map<string, Message[]>();
       for (const { topic: to, ...m } of outputs) {

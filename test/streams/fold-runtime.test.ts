@@ -125,6 +125,37 @@ describe('fold runtime (real Kafka and registry)', () => {
     for (const b of ended) expect(b.energyWh).toBeCloseTo(6000 + 10 * (Number(b.transactionId) - 1), 6);
   });
 
+  it('resumes at its last transaction’s position when the group’s committed offset is behind it (a stale read after the fence): nothing is folded or output twice', async () => {
+    const topics = await fresh();
+    const { history, rest } = chargers(12, 'POS');
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
+    const groupId = uniq('fold-position');
+    const transactionalIdPrefix = uniq('fold-position-tx');
+    const first = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
+    running.push(first);
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    await first.stop();
+
+    // The group's offsets as a read just after the fence can return them: before the last transactions.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic: topics.frames, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '0' })) });
+    await admin.disconnect();
+
+    const { lines, log } = capture();
+    const second = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, log });
+    running.push(second);
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, rest.map((f) => ({ key: f.chargePointId, value: f })));
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    await second.stop();
+
+    const expected = await pureRun(topics.frames);
+    const ids = (await readTopicUntil<Record<string, unknown>>(topics.events, (rs) => rs.length >= expected.events.size, { timeoutMs: 30_000, idleMs: 3000 })).map((r) => String(r.value.eventId));
+    expect(ids.length).toBe(new Set(ids).size);
+    expect(new Set(ids)).toEqual(new Set(expected.events.keys()));
+    expect(lines.filter((l) => l.msg === 'the group’s committed offset is behind the last transaction’s position: resuming at the position').length).toBeGreaterThan(0);
+  });
+
   it('fences the previous owner of a partition before restoring it: a transaction it left open on the changelog is aborted, not waited for', async () => {
     const topics = await fresh();
     const { history } = chargers(6, 'FNC');
