@@ -11,6 +11,7 @@ import { consumerDied } from '../../services/common/supervise';
 import { DataFault, dataFault } from './apply-errors';
 import { createDeadLetterWriter, DeadLetter, deadLettersTableSql, insertDeadLetter } from './dead-letter';
 import { decodeValue } from './decode-value';
+import { committedMessagesOf } from '../runtime/committed-records';
 
 /** The generic exactly-once sink, Kafka → PostgreSQL. Each batch's rows and the consumer's next offsets are written in
  *  ONE database transaction (table stream_offsets, per consumer name, topic and partition); the stored offsets, not
@@ -264,7 +265,8 @@ export const startPgSink = async (o: PgSinkOptions): Promise<PgSink> => {
       next.set(tp, from);
     }
     const stop = o.stopAt ? (o.stopAt.get(tp) ?? low.get(tp) ?? 0) : Infinity;
-    const fresh = batch.messages.filter((m) => Number(m.offset) >= from && Number(m.offset) < stop);
+    // Judged by the transactions' markers, not by kafkajs alone (it hands out aborted records: committed-records.ts).
+    const fresh = committedMessagesOf(batch).filter((m) => Number(m.offset) >= from && Number(m.offset) < stop);
     // lastOffset() counts a trailing transaction marker (control record) too: it has an offset but no message.
     const last = Math.min(Number(batch.lastOffset()), stop - 1);
     if (from >= stop) {

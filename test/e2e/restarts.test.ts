@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { freePort, testConfig } from '../support/stack';
+import { committedMessagesOf } from '../../streams/runtime/committed-records';
 
 /** The system as `npm start` runs it (every service in its own process, embedded TimescaleDB, the simulated depot
  *  driving chargers through a third-party OCPP client library), on ports and a state directory of its own. Service
@@ -141,10 +142,13 @@ describe('restarts of the running system', () => {
       const timer = setTimeout(() => reject(new Error(`charging.events not read to its end: ${JSON.stringify([...reached])} of ${JSON.stringify(ends)}`)), 120000);
       consumer
         .run({
-          eachMessage: async ({ partition, message }) => {
-            const e = (await registry.decode(message.value!)) as { eventId: string };
-            ids.set(e.eventId, (ids.get(e.eventId) ?? 0) + 1);
-            reached.set(partition, Number(message.offset));
+          // Read committed as the runtime reads it: kafkajs alone hands out aborted records (committed-records.ts).
+          eachBatch: async ({ batch }) => {
+            for (const message of committedMessagesOf(batch)) {
+              const e = (await registry.decode(message.value!)) as { eventId: string };
+              ids.set(e.eventId, (ids.get(e.eventId) ?? 0) + 1);
+            }
+            reached.set(batch.partition, Number(batch.lastOffset()));
             if (done()) {
               clearTimeout(timer);
               resolve();

@@ -6,6 +6,7 @@ import { Pool } from 'pg';
 import { Config, loadConfig } from '../../services/common/config';
 import { createKafka } from '../../services/common/kafka';
 import { createPool, quoteIdent } from '../../services/common/db';
+import { committedMessagesOf } from '../../streams/runtime/committed-records';
 
 /** Shared helpers for integration tests against the real stack. Tests share one broker and one PostgreSQL with each
  *  other (and with developers' runs), so everything a test creates carries a unique suffix. */
@@ -64,15 +65,19 @@ export const readTopicUntil = async <T = Record<string, unknown>>(
       };
       consumer
         .run({
-          eachMessage: async ({ message, partition }) => {
-            stillComing();
-            const value = (await registry.decode(message.value!)) as T;
-            const rec: ReadRecord<T> = { key: message.key?.toString() ?? null, value, partition, offset: message.offset, headers: message.headers };
-            if (!opts.filter || opts.filter(rec)) out.push(rec);
-            if (until(out)) {
-              clearTimeout(timer);
-              clearTimeout(idle);
-              resolve();
+          // Read committed as the runtime reads it (kafkajs alone hands out aborted records: committed-records.ts).
+          eachBatch: async ({ batch }) => {
+            const partition = batch.partition;
+            for (const message of committedMessagesOf(batch)) {
+              stillComing();
+              const value = (await registry.decode(message.value!)) as T;
+              const rec: ReadRecord<T> = { key: message.key?.toString() ?? null, value, partition, offset: message.offset, headers: message.headers };
+              if (!opts.filter || opts.filter(rec)) out.push(rec);
+              if (until(out)) {
+                clearTimeout(timer);
+                clearTimeout(idle);
+                resolve();
+              }
             }
           },
         })
