@@ -12,10 +12,16 @@
  *  partition whose leader died wait for the new leader instead of being refused. Requests time out after
  *  OCPP_KAFKA_REQUEST_TIMEOUT_MS, so a frozen leader fails requests instead of holding them (it is asked again until
  *  the budget is spent: see newProducer). Only when the budget is spent (or the failure is one a resend cannot cure)
- *  is the lane "refusing": its appends are refused at once (chargers get InternalError and retry), its producer is rebuilt, and a probe reads its
- *  partition to find the real head of every charger whose records were in the failed request (the request may or may
- *  not have been written). When that works, the lane accepts appends again: recovery needs no restart. Other lanes
- *  are not affected.
+ *  is the lane "refusing": its appends are refused at once (chargers get InternalError and retry). What happens to the
+ *  heads of the chargers whose records were in the failed request depends on the answer (chain-heads.ts):
+ *  - unanswered (timeouts, lost connections: the request "in doubt"), it may still be written, by a frozen leader's
+ *    socket or above the new leader's high watermark, after any scan. The lane's probe sends the same request again
+ *    through the same producer until it is answered: acknowledged, its records are the heads (no scan, no gap); refused
+ *    by the leader, as below. Nothing of those chargers is chained meanwhile, so a late write can neither fork nor gap
+ *    a chain.
+ *  - refused by the leader (it did not write it), the producer is rebuilt and the probe reads the partition to find the
+ *    real head of each of those chargers.
+ *  When that is done, the lane accepts appends again: recovery needs no restart. Other lanes are not affected.
  *
  *  Fencing (one writer per chain across instances): `mayWrite()` false (this instance's lease lapsed) refuses every
  *  ocpp.frames record, at append and again at flush; `fence(cp)` (another instance claimed the charger) refuses the
@@ -32,6 +38,7 @@ import { startPartitionReader } from '../../streams/runtime/partition-reader';
 import { DURABLE_ACKS, createDurableProducer } from '../common/kafka';
 import { Logger } from '../common/log';
 import { ChainHead, FrameDraft, FrameRecord, chainFrame, genesis } from './frames';
+import { acknowledged, adopted, chainable, failed, HeadState, refusedAfterDoubt, scanned } from './chain-heads';
 import { StoredHead } from './store';
 import { metric } from './metrics';
 import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, writing } from './lane-health';
@@ -39,6 +46,26 @@ import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, writing
 export class KafkaUnavailable extends Error {
   readonly retriable = true;
 }
+
+/** A partition's lane gave up on a request (lane-health.ts); `inDoubt`: it may still be written. */
+class LaneRefused extends KafkaUnavailable {
+  constructor(
+    message: string,
+    readonly inDoubt: boolean,
+  ) {
+    super(message);
+  }
+}
+
+const byTopicOf = (messages: readonly { topic: string; key: string; partition: number; value: Buffer }[]) => {
+  const byTopic = new Map<string, { key: string; value: Buffer; partition?: number }[]>();
+  for (const m of messages) {
+    const list = byTopic.get(m.topic) ?? [];
+    list.push(m.partition >= 0 ? { key: m.key, value: m.value, partition: m.partition } : { key: m.key, value: m.value });
+    byTopic.set(m.topic, list);
+  }
+  return byTopic;
+};
 
 interface FramesEntry {
   readonly type: 'frames';
@@ -57,10 +84,11 @@ interface OtherEntry {
 }
 type Entry = FramesEntry | OtherEntry;
 
-/** What the log knows of a charger's chain. */
-type HeadState =
-  | { readonly known: true; readonly head: ChainHead; readonly offset: number | null; readonly floor: number }
-  | { readonly known: false; readonly from: number; readonly floor: number; readonly base: ChainHead; readonly baseOffset: number | null };
+/** A produce request of a partition's lane, as it was sent: sent again only unchanged. */
+interface SentRequest {
+  readonly topicMessages: { topic: string; messages: { key: string; value: Buffer; partition?: number }[] }[];
+  readonly framesOrder: readonly { cp: string; record: FrameRecord; partition: number }[];
+}
 
 export interface FrameLogOptions {
   readonly kafka: Kafka;
@@ -144,6 +172,9 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     flushed: (() => void)[];
     health: LaneHealth;
     probe: Promise<void> | undefined;
+    /** The request the lane gave up on while it may still be written (chain-heads.ts): sent again, unchanged, by the
+     *  same producer until it is answered; its chargers' records wait for that. */
+    inDoubt: SentRequest | undefined;
   }
   /** A partition's producer retries once by itself (kafkajs refuses an idempotent producer without retries); then its
    *  lane sends the failed request again (the same records under the same sequence numbers, so the broker keeps one
@@ -166,6 +197,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     flushed: [],
     health: writing,
     probe: undefined,
+    inDoubt: undefined,
   });
   const otherTopics = newLane(undefined);
   /** One per ocpp.frames partition, made at start() once the partitions are known. */
@@ -243,11 +275,12 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           continue;
         }
         const st = heads.get(en.chargePointId);
-        if (!st || !st.known) {
+        const known = st && chainable(st);
+        if (!known) {
           en.reject(new KafkaUnavailable(`chain head of ${en.chargePointId} is not known yet`));
           continue;
         }
-        let head = tentative.get(en.chargePointId) ?? st.head;
+        let head = tentative.get(en.chargePointId) ?? known;
         const records: FrameRecord[] = [];
         const partition = partitionOf(en.chargePointId);
         for (const d of en.drafts) {
@@ -273,38 +306,23 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       schedule(lane);
       return;
     }
+    const request: SentRequest = { topicMessages: [...byTopicOf(messages)].map(([topic, msgs]) => ({ topic, messages: msgs })), framesOrder };
     try {
-      const byTopic = new Map<string, { key: string; value: Buffer; partition?: number }[]>();
-      for (const m of messages) {
-        const list = byTopic.get(m.topic) ?? [];
-        list.push(m.partition >= 0 ? { key: m.key, value: m.value, partition: m.partition } : { key: m.key, value: m.value });
-        byTopic.set(m.topic, list);
-      }
-      const meta = await sendAcknowledged(lane, [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })));
+      const meta = await sendAcknowledged(lane, request.topicMessages);
       produceLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       batchSize.observe(messages.length);
-      // Offsets: per partition, records are numbered from baseOffset in the order they were given.
-      const base = new Map<number, number>();
-      for (const m of meta) if (m.topicName === Topics.ocppFrames) base.set(m.partition, Number(m.baseOffset));
-      const seen = new Map<number, number>();
-      const acked = new Map<string, StoredHead>();
-      for (const f of framesOrder) {
-        const i = seen.get(f.partition) ?? 0;
-        seen.set(f.partition, i + 1);
-        const offset = (base.get(f.partition) ?? 0) + i;
-        partitionEnds.set(f.partition, Math.max(partitionEnds.get(f.partition) ?? 0, offset + 1));
-        const prev = heads.get(f.cp);
-        if (prev && prev.known) heads.set(f.cp, { known: true, head: { seq: f.record.seq, hash: f.record.hash }, offset, floor: prev.floor });
-        acked.set(f.cp, { seq: f.record.seq, hash: f.record.hash, partition: f.partition, offset });
-      }
+      applyAcknowledgement(request, meta);
       ready.forEach((en, i) => en.resolve(perEntry[i]!));
-      if (acked.size) o.onHeads(acked);
     } catch (e) {
-      o.log.warn(`produce failed; refusing the records of ${lane.name} until Kafka takes them again`, { err: e as Error, records: messages.length });
+      // Unless the leader said it did not write them, the records may still be written: their chargers' heads wait
+      // for the same request's answer (chain-heads.ts). The other topics carry no chain.
+      const inDoubt = lane.partition !== undefined && (e instanceof LaneRefused ? e.inDoubt : !produceFailure(e).refusedByBroker);
+      o.log.warn(`produce failed; refusing the records of ${lane.name} until Kafka takes them again`, { err: e as Error, records: messages.length, inDoubt });
       for (const cp of tentative.keys()) {
         const st = heads.get(cp);
-        if (st && st.known) heads.set(cp, { known: false, from: st.offset !== null ? st.offset + 1 : st.floor, floor: st.floor, base: st.head, baseOffset: st.offset });
+        if (st) heads.set(cp, failed(st, inDoubt));
       }
+      if (inDoubt) lane.inDoubt = request;
       failAll([...ready, ...lane.queue.splice(0)], new KafkaUnavailable(`Kafka did not acknowledge: ${(e as Error).message}`));
       probeLane(lane);
     }
@@ -332,11 +350,34 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
         if (lane.health.state !== 'resending') o.log.warn(`${lane.name}: produce failed; sending it again for up to ${policy.failoverMs} ms`, { err: e as Error });
         lane.health = step.health;
         const next = step.next;
-        if (next.action === 'refuse') throw new KafkaUnavailable(next.reason);
+        if (next.action === 'refuse') throw new LaneRefused(next.reason, next.inDoubt);
         await new Promise((r) => setTimeout(r, next.afterMs));
         resent.inc();
       }
     }
+  };
+
+  /** The heads of an acknowledged request's chargers: per partition, records are numbered from baseOffset in the order
+   *  they were given. */
+  const applyAcknowledgement = (request: SentRequest, meta: readonly RecordMetadata[]) => {
+    const base = new Map<number, number>();
+    for (const m of meta) if (m.topicName === Topics.ocppFrames) base.set(m.partition, Number(m.baseOffset));
+    const seen = new Map<number, number>();
+    const acked = new Map<string, StoredHead>();
+    for (const f of request.framesOrder) {
+      const b = base.get(f.partition);
+      // kafkajs answers a request whose partition moved, mid-request, to a broker that had already answered for
+      // other partitions with that broker's answer alone: the partition was never sent.
+      if (b === undefined) throw new Error(`no acknowledgement for ${Topics.ocppFrames}/${f.partition} in the answer`);
+      const i = seen.get(f.partition) ?? 0;
+      seen.set(f.partition, i + 1);
+      const offset = b + i;
+      partitionEnds.set(f.partition, Math.max(partitionEnds.get(f.partition) ?? 0, offset + 1));
+      const prev = heads.get(f.cp);
+      if (prev) heads.set(f.cp, acknowledged(prev, { seq: f.record.seq, hash: f.record.hash }, offset));
+      acked.set(f.cp, { seq: f.record.seq, hash: f.record.hash, partition: f.partition, offset });
+    }
+    if (acked.size) o.onHeads(acked);
   };
 
   /** Reads partitions from given offsets to their end; returns the last record of each wanted charger. */
@@ -413,26 +454,67 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     return nextScan.found;
   };
 
-  /** Resolves the unknown heads of a partition's chargers (all at once, one scan): the last record found on the topic,
-   *  else the base head. */
+  /** Resolves the heads of a partition's chargers that wait for a scan (all at once, one scan): the last record found
+   *  on the topic, else the base head. */
   const recoverUnknown = async (partition: number, via: Admin) => {
     const wanted = new Map<string, number>();
-    for (const [cp, st] of heads) if (!st.known && partitionOf(cp) === partition) wanted.set(cp, st.from);
+    for (const [cp, st] of heads) if (st.state === 'scan' && partitionOf(cp) === partition) wanted.set(cp, st.from);
     if (wanted.size === 0) return;
     const found = await scan(wanted, via);
     for (const cp of wanted.keys()) {
       const st = heads.get(cp);
-      if (!st || st.known) continue;
-      const f = found.get(cp);
-      heads.set(cp, f ? { known: true, head: { seq: f.seq, hash: f.hash }, offset: f.offset, floor: st.floor } : { known: true, head: st.base, offset: st.baseOffset, floor: st.floor });
+      if (st) heads.set(cp, scanned(st, found.get(cp)));
     }
     if (found.size) o.onHeads(found);
   };
 
-  /** The lane refuses until a fresh producer connects and the heads its failed request left unknown are found. */
+  /** Sends the lane's request in doubt again, unchanged and by the same producer (same producer id and sequence
+   *  numbers: the broker keeps one copy), until it is answered: acknowledged (its records are its chargers' heads) or
+   *  refused by the leader (not written, and it cannot be any more: their heads are read from the topic). */
+  const settleInDoubt = async (lane: Lane): Promise<'acknowledged' | 'refused' | 'stopped'> => {
+    const request = lane.inDoubt;
+    if (!request) return 'refused';
+    let backoffMs = policy.initialBackoffMs;
+    let attempts = 0;
+    const since = Date.now();
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, backoffMs));
+      attempts++;
+      try {
+        const meta = await lane.producer.sendBatch({ acks: DURABLE_ACKS, timeout: ackTimeoutMs, topicMessages: request.topicMessages });
+        applyAcknowledgement(request, meta);
+        lane.inDoubt = undefined;
+        o.log.info(`${lane.name}: the request in doubt was acknowledged`, { attempts, sinceMs: Date.now() - since });
+        return 'acknowledged';
+      } catch (e) {
+        const f = produceFailure(e);
+        if (f.refusedByBroker) {
+          for (const { cp } of request.framesOrder) {
+            const st = heads.get(cp);
+            if (st) heads.set(cp, refusedAfterDoubt(st));
+          }
+          lane.inDoubt = undefined;
+          o.log.info(`${lane.name}: the request in doubt was refused: not written`, { err: e as Error, attempts });
+          return 'refused';
+        }
+        o.log.debug(`${lane.name}: the request in doubt is still unanswered`, { err: e as Error, attempts });
+        backoffMs = Math.min(policy.maxBackoffMs, backoffMs * 2);
+      }
+    }
+    return 'stopped';
+  };
+
+  /** The lane refuses until its request in doubt is answered (acknowledged: it carries on with the same producer), or
+   *  else until a fresh producer connects and the heads its failed request left unknown are found. */
   const probeLane = (lane: Lane) => {
     if (lane.probe) return;
     lane.probe = (async () => {
+      if ((await settleInDoubt(lane)) === 'acknowledged') {
+        lane.health = writing;
+        o.log.info(`${lane.name}: Kafka takes records again`);
+        lane.probe = undefined;
+        return;
+      }
       await lane.producer.disconnect().catch(() => undefined);
       while (!stopped) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -518,19 +600,15 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       const floor = endLowerBoundOf(partitionOf(cp));
       const base = stored ? { seq: stored.seq, hash: stored.hash } : genesis;
       const baseOffset = stored ? stored.offset : null;
-      if (scanFrom === undefined) {
-        heads.set(cp, { known: true, head: base, offset: baseOffset, floor });
-        return;
-      }
-      heads.set(cp, { known: false, from: scanFrom, floor, base, baseOffset });
+      heads.set(cp, adopted(base, baseOffset, floor, scanFrom));
+      if (scanFrom === undefined) return;
       const unavailable = refuseNow(laneOf(cp));
       if (unavailable) throw new KafkaUnavailable(`Kafka is unavailable: ${unavailable}`);
       const found = await sharedScan(cp, scanFrom);
       const st = heads.get(cp);
-      if (!st || st.known) return;
-      const f = found.get(cp);
-      heads.set(cp, f ? { known: true, head: { seq: f.seq, hash: f.hash }, offset: f.offset, floor } : { known: true, head: base, offset: baseOffset, floor });
-      if (f) o.onHeads(found);
+      if (!st) return;
+      heads.set(cp, scanned(st, found.get(cp)));
+      if (found.has(cp)) o.onHeads(found);
     },
     forget: (cp) => {
       heads.delete(cp);
@@ -541,11 +619,13 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
       heads.delete(cp);
       const lane = laneOf(cp);
       if (lane.flushing) await new Promise<void>((r) => lane.flushed.push(r));
+      // A request in doubt that carries its records is still sent again until it is answered.
+      if (lane.inDoubt?.framesOrder.some((f) => f.cp === cp)) await lane.probe;
     },
     partitionOf,
     headOf: (cp) => {
       const st = heads.get(cp);
-      return st && st.known && st.offset !== null ? { seq: st.head.seq, hash: st.head.hash, partition: partitionOf(cp), offset: st.offset } : undefined;
+      return st && st.state === 'known' && st.offset !== null ? { seq: st.head.seq, hash: st.head.hash, partition: partitionOf(cp), offset: st.offset } : undefined;
     },
     endLowerBound: (p) => endLowerBoundOf(p),
     healthy: (cp) => (cp === undefined ? allLanes() : [laneOf(cp)]).every((l) => refuseNow(l) === undefined),

@@ -24,9 +24,13 @@ export type LaneHealth =
 export interface ProduceFailure {
   readonly retriable: boolean;
   readonly message: string;
+  /** The leader answered that it did not write the request (a protocol error no resend cures): it cannot be written
+   *  later. Any other failure (a timeout, a lost connection, retries spent) leaves the request in doubt. */
+  readonly refusedByBroker?: boolean;
 }
 
-export type NextStep = { readonly action: 'resend'; readonly afterMs: number } | { readonly action: 'refuse'; readonly reason: string };
+/** `inDoubt`: the refused request may still be written (chain-heads.ts): its chargers' heads wait for its answer. */
+export type NextStep = { readonly action: 'resend'; readonly afterMs: number } | { readonly action: 'refuse'; readonly reason: string; readonly inDoubt: boolean };
 
 export const writing: LaneHealth = { state: 'writing' };
 
@@ -35,9 +39,10 @@ export const afterFailure = (h: LaneHealth, f: ProduceFailure, now: number, p: R
   const since = h.state === 'resending' ? h.since : now;
   const attempts = h.state === 'resending' ? h.attempts + 1 : 1;
   const elapsed = now - since;
-  const refuse = (reason: string) => ({ health: { state: 'refusing', since: now, reason } as const, next: { action: 'refuse', reason } as const });
-  if (!f.retriable) return refuse(`Kafka refused the request: ${f.message}`);
-  if (elapsed >= p.failoverMs) return refuse(`no acknowledgement within ${p.failoverMs} ms (${attempts} attempts): ${f.message}`);
+  const refuse = (reason: string, inDoubt: boolean) => ({ health: { state: 'refusing', since: now, reason } as const, next: { action: 'refuse', reason, inDoubt } as const });
+  if (!f.retriable) return refuse(`Kafka refused the request: ${f.message}`, f.refusedByBroker !== true);
+  // Earlier attempts went unanswered: any of them may still be written.
+  if (elapsed >= p.failoverMs) return refuse(`no acknowledgement within ${p.failoverMs} ms (${attempts} attempts): ${f.message}`, true);
   const afterMs = Math.max(0, Math.min(p.maxBackoffMs, p.initialBackoffMs * 2 ** (attempts - 1), p.failoverMs - elapsed));
   return { health: { state: 'resending', since, attempts, lastError: f.message }, next: { action: 'resend', afterMs } };
 };
@@ -51,7 +56,19 @@ export const refusal = (h: LaneHealth): string | undefined => (h.state === 'refu
 export const produceFailure = (e: unknown): ProduceFailure => {
   const err = e as { name?: string; message?: string; retriable?: boolean };
   const message = err.message ?? String(e);
-  if (err.name === 'KafkaJSNumberOfRetriesExceeded') return { retriable: true, message };
-  if (err.name === 'KafkaJSNonRetriableError') return { retriable: false, message };
-  return { retriable: err.retriable !== false, message };
+  const root = rootCause(e);
+  const refusedByBroker = root.name === 'KafkaJSProtocolError' && root.retriable === false;
+  if (err.name === 'KafkaJSNumberOfRetriesExceeded') return { retriable: true, message, refusedByBroker: false };
+  if (err.name === 'KafkaJSNonRetriableError') return { retriable: false, message, refusedByBroker };
+  return { retriable: err.retriable !== false, message, refusedByBroker };
+};
+
+/** What a timeout to a frozen broker looks like: kafkajs does not ask again who leads after it (it does after a lost
+ *  connection or a "not the leader" answer), so the lane's producer is reconnected before it sends again. */
+export const timedOut = (e: unknown): boolean => rootCause(e).name === 'KafkaJSRequestTimeoutError';
+
+const rootCause = (e: unknown): { name?: string; retriable?: boolean } => {
+  let c = e as { name?: string; retriable?: boolean; cause?: unknown };
+  for (let i = 0; i < 10 && c.cause && c.cause !== c; i++) c = c.cause as typeof c;
+  return c;
 };

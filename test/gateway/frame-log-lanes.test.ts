@@ -1,7 +1,7 @@
 /** The frame log's lane health without Kafka: when a failed request is sent again, when its records are refused, and
  *  that a lane refuses new records only once it gave up (services/ocpp-gateway/lane-health.ts). */
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
-import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, writing } from '../../services/ocpp-gateway/lane-health';
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from 'kafkajs';
+import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, timedOut, writing } from '../../services/ocpp-gateway/lane-health';
 
 const policy: RetryPolicy = { failoverMs: 20_000, initialBackoffMs: 100, maxBackoffMs: 1_000 };
 const down = { retriable: true, message: 'Connection error: connect ECONNREFUSED 127.0.0.1:21000' };
@@ -48,10 +48,20 @@ describe('lane health', () => {
     expect(refusal(last.health)).toMatch(/no acknowledgement within 20000 ms \(5 attempts\): Connection error/);
   });
 
-  test('given a failure no resend can cure, then it is refused at once', () => {
-    const step = afterFailure(writing, { retriable: false, message: 'OUT_OF_ORDER_SEQUENCE_NUMBER' }, 0, policy);
-    expect(step.next).toEqual({ action: 'refuse', reason: 'Kafka refused the request: OUT_OF_ORDER_SEQUENCE_NUMBER' });
+  test('given a failure no resend can cure, then it is refused at once; not in doubt when the leader said it did not write it', () => {
+    const step = afterFailure(writing, { retriable: false, message: 'OUT_OF_ORDER_SEQUENCE_NUMBER', refusedByBroker: true }, 0, policy);
+    expect(step.next).toEqual({ action: 'refuse', reason: 'Kafka refused the request: OUT_OF_ORDER_SEQUENCE_NUMBER', inDoubt: false });
     expect(refusal(step.health)).toBeDefined();
+  });
+
+  test('given a failure kafkajs gave up on without an answer from the leader, then it is refused at once, in doubt', () => {
+    const step = afterFailure(writing, { retriable: false, message: 'Request Produce(key: 0, version: 7) timed out', refusedByBroker: false }, 0, policy);
+    expect(step.next).toMatchObject({ action: 'refuse', inDoubt: true });
+  });
+
+  test('given failures for longer than the budget, then the request is in doubt: an unanswered attempt may still be written', () => {
+    const last = failAt([0, 5_000, 10_000, 15_000, 20_000]).pop()!;
+    expect(last.next).toMatchObject({ action: 'refuse', inDoubt: true });
   });
 
   test('given an acknowledgement after resends, then the next failure starts a budget of its own', () => {
@@ -70,12 +80,25 @@ describe('lane health', () => {
 describe('what a kafkajs failure says', () => {
   test("retries exhausted on a retriable cause (after the producer's own retry): send again", () => {
     const cause = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
-    expect(produceFailure(new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 0, retryTime: 100 }))).toEqual({ retriable: true, message: 'Connection error: connect ECONNREFUSED' });
+    expect(produceFailure(new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 0, retryTime: 100 }))).toEqual({ retriable: true, message: 'Connection error: connect ECONNREFUSED', refusedByBroker: false });
   });
 
   test('a failure kafkajs bailed on: refuse, a fresh producer and a probe', () => {
     const cause = new KafkaJSProtocolError('The broker received an out of order sequence number');
     expect(produceFailure(new KafkaJSNonRetriableError(cause)).retriable).toBe(false);
+  });
+
+  test('a request timeout, however kafkajs wrapped it, is no answer from the leader (in doubt), and says the producer may not know the leader', () => {
+    const timeout = new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out');
+    const wrapped = Object.assign(new KafkaJSNonRetriableError(new KafkaJSNumberOfRetriesExceeded(timeout, { retryCount: 1, retryTime: 100 })), { cause: timeout });
+    expect(produceFailure(wrapped)).toMatchObject({ retriable: false, refusedByBroker: false });
+    expect(timedOut(wrapped)).toBe(true);
+    expect(timedOut(new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), { retryCount: 1, retryTime: 100 }))).toBe(false);
+  });
+
+  test("a protocol error the leader answered and kafkajs bailed on: refused by the broker, not in doubt", () => {
+    const cause = new KafkaJSProtocolError({ message: 'The broker received an out of order sequence number', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', code: 45, retriable: false } as never);
+    expect(produceFailure(Object.assign(new KafkaJSNonRetriableError(cause), { cause }))).toMatchObject({ retriable: false, refusedByBroker: true });
   });
 
   test('anything else is retriable unless it says it is not', () => {
