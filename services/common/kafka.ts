@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as E from 'fp-ts/Either';
-import { Admin, Kafka, logLevel, LogEntry, Producer, ITopicConfig, RetryOptions, SASLOptions } from 'kafkajs';
+import { Admin, ISocketFactory, Kafka, logLevel, LogEntry, Producer, ITopicConfig, RetryOptions, SASLOptions } from 'kafkajs';
 import { Config, KafkaSasl, KafkaTls } from './config';
 import { LocalKafkaAccess, localBrokerDir, readLocalKafkaAccess } from './kafka-access';
 import { createLogger } from './log';
@@ -105,7 +105,7 @@ export const javaClientProperties = (security: KafkaClientSecurity): Record<stri
  *  no credentials or the local broker's access file is unreadable. */
 /** `timeouts`: a client whose requests and retries must give up sooner than the defaults (10 s a request, 8 retries):
  *  the gateway's frame log, which treats a broker that stopped answering like one that is gone. */
-export const createKafka = (config: KafkaClientConfig, clientId: string, timeouts: { readonly requestTimeout?: number; readonly retry?: RetryOptions } = {}): Kafka => {
+export const createKafka = (config: KafkaClientConfig, clientId: string, timeouts: { readonly requestTimeout?: number; readonly retry?: RetryOptions; readonly socketFactory?: ISocketFactory } = {}): Kafka => {
   const security = resolveKafkaClientSecurity(config);
   if (E.isLeft(security)) throw new Error(security.left);
   const { sasl, tls } = security.right;
@@ -117,6 +117,7 @@ export const createKafka = (config: KafkaClientConfig, clientId: string, timeout
     connectionTimeout: 3000,
     requestTimeout: timeouts.requestTimeout ?? 10000,
     retry: timeouts.retry ?? { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
+    ...(timeouts.socketFactory ? { socketFactory: timeouts.socketFactory } : {}),
     logLevel: clientLogLevel(),
     logCreator:
       () =>

@@ -41,7 +41,8 @@ import { ChainHead, FrameDraft, FrameRecord, chainFrame, genesis } from './frame
 import { acknowledged, adopted, chainable, failed, HeadState, refusedAfterDoubt, scanned } from './chain-heads';
 import { StoredHead } from './store';
 import { metric } from './metrics';
-import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, timedOut, writing } from './lane-health';
+import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, writing } from './lane-health';
+import { silentBrokerOf } from './silent-brokers';
 
 export class KafkaUnavailable extends Error {
   readonly retriable = true;
@@ -107,6 +108,8 @@ export interface FrameLogOptions {
   readonly requestTimeoutMs?: number;
   /** Called after every acknowledged request with the new heads of the chargers in it. */
   readonly onHeads: (heads: ReadonlyMap<string, StoredHead>) => void;
+  /** The producers' client treats `hostPort` as down for `ms` (silent-brokers.ts; made with its socketFactory). */
+  readonly silence?: (hostPort: string, ms: number) => void;
   /** False while this instance may not write any chain (its lease lapsed). Default: always true. */
   readonly mayWrite?: () => boolean;
 }
@@ -147,7 +150,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
   }));
   const batchSize = metric(o.metrics, 'ocpp_gateway_produce_batch_records', () => new Histogram({ name: 'ocpp_gateway_produce_batch_records', help: 'Records per produce request', buckets: [1, 5, 20, 100, 500, 2000], registers: [o.metrics] }));
   const refused = metric(o.metrics, 'ocpp_gateway_records_refused_total', () => new Counter({ name: 'ocpp_gateway_records_refused_total', help: 'Records not written because Kafka was unavailable', labelNames: ['topic'], registers: [o.metrics] }));
-  const reconnects = metric(o.metrics, 'ocpp_gateway_kafka_producer_reconnects_total', () => new Counter({ name: 'ocpp_gateway_kafka_producer_reconnects_total', help: "A partition's producer reconnected after a request timed out, to learn who leads now", registers: [o.metrics] }));
+  const silenced = metric(o.metrics, 'ocpp_gateway_kafka_brokers_silenced_total', () => new Counter({ name: 'ocpp_gateway_kafka_brokers_silenced_total', help: 'Brokers treated as down for a request timeout after a request to them timed out', registers: [o.metrics] }));
   const resent = metric(o.metrics, 'ocpp_gateway_kafka_produce_resends_total', () => new Counter({ name: 'ocpp_gateway_kafka_produce_resends_total', help: 'Produce requests sent again after a failure (a leader failover, a timeout)', registers: [o.metrics] }));
 
   const heads = new Map<string, HeadState>();
@@ -176,8 +179,6 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     /** The request the lane gave up on while it may still be written (chain-heads.ts): sent again, unchanged, by the
      *  same producer until it is answered; its chargers' records wait for that. */
     inDoubt: SentRequest | undefined;
-    /** A request timed out: the producer reconnects before it sends again (see sendOnce). */
-    reconnect: boolean;
   }
   /** A partition's producer retries once by itself (kafkajs refuses an idempotent producer without retries); then its
    *  lane sends the failed request again (the same records under the same sequence numbers, so the broker keeps one
@@ -201,7 +202,6 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     health: writing,
     probe: undefined,
     inDoubt: undefined,
-    reconnect: false,
   });
   const otherTopics = newLane(undefined);
   /** One per ocpp.frames partition, made at start() once the partitions are known. */
@@ -350,7 +350,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           lane.health = { state: 'refusing', since: Date.now(), reason: (e as Error).message };
           throw e;
         }
-        if (timedOut(e)) lane.reconnect = true;
+        afterTimeout(e);
         const step = afterFailure(lane.health, produceFailure(e), Date.now(), policy);
         if (lane.health.state !== 'resending') o.log.warn(`${lane.name}: produce failed; sending it again for up to ${policy.failoverMs} ms`, { err: e as Error });
         lane.health = step.health;
@@ -362,20 +362,16 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
     }
   };
 
-  /** One attempt of a partition's request. After a request timed out the producer is disconnected and connected again
-   *  first: kafkajs asks again who leads a partition after a lost connection or a "not the leader" answer, never after
-   *  a timeout, so without this a frozen leader is asked until it thaws, long after its partitions moved (issue 15: 39
-   *  InternalErrors for one 30 s freeze). The producer object stays: its producer id, epoch and sequence numbers are
-   *  kept (kafkajs keeps them across a reconnect), so the request sent again is the same request to the broker, which
-   *  keeps one copy. Only the cluster metadata and connections are dropped. */
-  const sendOnce = async (lane: Lane, topicMessages: SentRequest['topicMessages']): Promise<RecordMetadata[]> => {
-    if (lane.reconnect && lane.partition !== undefined) {
-      await lane.producer.disconnect().catch(() => undefined);
-      await lane.producer.connect();
-      lane.reconnect = false;
-      reconnects.inc();
-    }
-    return lane.producer.sendBatch({ acks: DURABLE_ACKS, timeout: ackTimeoutMs, topicMessages });
+  const sendOnce = (lane: Lane, topicMessages: SentRequest['topicMessages']): Promise<RecordMetadata[]> =>
+    lane.producer.sendBatch({ acks: DURABLE_ACKS, timeout: ackTimeoutMs, topicMessages });
+
+  /** A request that timed out names the broker that did not answer: the producers' client treats it as down for a
+   *  request timeout (silent-brokers.ts), so kafkajs asks another broker who leads now. */
+  const afterTimeout = (e: unknown) => {
+    const broker = silentBrokerOf(e);
+    if (!broker || !o.silence) return;
+    o.silence(broker, requestTimeoutMs);
+    silenced.inc();
   };
 
   /** The heads of an acknowledged request's chargers: per partition, records are numbered from baseOffset in the order
@@ -518,7 +514,7 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
           o.log.info(`${lane.name}: the request in doubt was refused: not written`, { err: e as Error, attempts });
           return 'refused';
         }
-        if (timedOut(e)) lane.reconnect = true;
+        afterTimeout(e);
         o.log.debug(`${lane.name}: the request in doubt is still unanswered`, { err: e as Error, attempts });
         backoffMs = Math.min(policy.maxBackoffMs, backoffMs * 2);
       }

@@ -20,6 +20,7 @@ import { createCommandRouter, CommandRouter } from './commands';
 import { createCommandLedger } from './command-ledger';
 import { followFleet, FleetFollower } from './fleet-follower';
 import { createFrameLog, FrameLog, frameLogClientTimeouts } from './frame-log';
+import { createSilentBrokers } from './silent-brokers';
 import { connectionDraft } from './frames';
 import { createHandshake } from './handshake';
 import { createHeadsWriter } from './heads-writer';
@@ -140,9 +141,11 @@ export const createGateway = async (ctx: ServiceContext, opts: GatewayOptions = 
   leasePool.on('error', () => undefined);
   const endLeasePool = () => (opts.leasePool ? Promise.resolve() : leasePool.end().catch(() => undefined));
   const lease: InstanceLease = createInstanceLease({ pool: leasePool, lookups: ctx.pool, schema: settings.dbSchema, gatewayId, ttlMs, outageMs, log, onRegained: () => recheckHoldings() });
+  const silentBrokers = createSilentBrokers();
   const frameLog: FrameLog = createFrameLog({
     kafka: ctx.kafka,
-    producerKafka: createKafka(ctx.config, `${gatewayId}-frames`, frameLogClientTimeouts(settings.kafkaRequestTimeoutMs)),
+    producerKafka: createKafka(ctx.config, `${gatewayId}-frames`, { ...frameLogClientTimeouts(settings.kafkaRequestTimeoutMs), socketFactory: silentBrokers.socketFactory }),
+    silence: silentBrokers.silence,
     requestTimeoutMs: settings.kafkaRequestTimeoutMs,
     failoverMs: settings.kafkaFailoverMs,
     serde: ctx.serde,

@@ -63,10 +63,6 @@ export const produceFailure = (e: unknown): ProduceFailure => {
   return { retriable: err.retriable !== false, message, refusedByBroker };
 };
 
-/** What a timeout to a frozen broker looks like: kafkajs does not ask again who leads after it (it does after a lost
- *  connection or a "not the leader" answer), so the lane's producer is reconnected before it sends again. */
-export const timedOut = (e: unknown): boolean => rootCause(e).name === 'KafkaJSRequestTimeoutError';
-
 const rootCause = (e: unknown): { name?: string; retriable?: boolean } => {
   let c = e as { name?: string; retriable?: boolean; cause?: unknown };
   for (let i = 0; i < 10 && c.cause && c.cause !== c; i++) c = c.cause as typeof c;

@@ -1,7 +1,8 @@
 /** The frame log's lane health without Kafka: when a failed request is sent again, when its records are refused, and
  *  that a lane refuses new records only once it gave up (services/ocpp-gateway/lane-health.ts). */
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from 'kafkajs';
-import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, timedOut, writing } from '../../services/ocpp-gateway/lane-health';
+import { afterFailure, LaneHealth, produceFailure, refusal, RetryPolicy, writing } from '../../services/ocpp-gateway/lane-health';
+import { silentBrokerOf } from '../../services/ocpp-gateway/silent-brokers';
 
 const policy: RetryPolicy = { failoverMs: 20_000, initialBackoffMs: 100, maxBackoffMs: 1_000 };
 const down = { retriable: true, message: 'Connection error: connect ECONNREFUSED 127.0.0.1:21000' };
@@ -88,12 +89,12 @@ describe('what a kafkajs failure says', () => {
     expect(produceFailure(new KafkaJSNonRetriableError(cause)).retriable).toBe(false);
   });
 
-  test('a request timeout, however kafkajs wrapped it, is no answer from the leader (in doubt), and says the producer may not know the leader', () => {
-    const timeout = new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out');
+  test('a request timeout, however kafkajs wrapped it, is no answer from the leader (in doubt), and names the broker that did not answer', () => {
+    const timeout = new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out', { broker: '127.0.0.1:21100', clientId: 'gw', correlationId: 7, createdAt: 0, sentAt: 0, pendingDuration: 0 });
     const wrapped = Object.assign(new KafkaJSNonRetriableError(new KafkaJSNumberOfRetriesExceeded(timeout, { retryCount: 1, retryTime: 100 })), { cause: timeout });
     expect(produceFailure(wrapped)).toMatchObject({ retriable: false, refusedByBroker: false });
-    expect(timedOut(wrapped)).toBe(true);
-    expect(timedOut(new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), { retryCount: 1, retryTime: 100 }))).toBe(false);
+    expect(silentBrokerOf(wrapped)).toBe('127.0.0.1:21100');
+    expect(silentBrokerOf(new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), { retryCount: 1, retryTime: 100 }))).toBeUndefined();
   });
 
   test("a protocol error the leader answered and kafkajs bailed on: refused by the broker, not in doubt", () => {
