@@ -29,3 +29,16 @@ test('given a broker silenced for 3 s, then connections to it are refused until 
   expect(await connectError(open)).toBeUndefined();
   await new Promise((r) => server.close(r));
 });
+
+test('given an open connection to a broker that is then silenced, then the connection fails with an error (what kafkajs listens for)', async () => {
+  const brokers = createSilentBrokers();
+  const server = net.createServer(() => undefined);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const socket = brokers.socketFactory({ host: '127.0.0.1', port, ssl: undefined as never, onConnect: () => undefined });
+  await new Promise((r) => socket.once('connect', r));
+  const failed = new Promise<string | undefined>((r) => socket.once('error', (e: Error & { code?: string }) => r(e.code)));
+  brokers.silence(`127.0.0.1:${port}`, 1_000);
+  expect(await failed).toBe('ECONNRESET');
+  await new Promise((r) => server.close(r));
+});

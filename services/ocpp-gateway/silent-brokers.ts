@@ -43,7 +43,8 @@ export const createSilentBrokers = (now: () => number = Date.now): SilentBrokers
     socketFactory,
     silence: (hostPort, ms) => {
       until.set(hostPort, now() + ms);
-      for (const s of open.get(hostPort) ?? []) s.destroy();
+      // With an error: kafkajs learns of a closed socket from 'error' or 'end', not from 'close'.
+      for (const s of open.get(hostPort) ?? []) s.destroy(Object.assign(new Error(`${hostPort} did not answer a request in time`), { code: 'ECONNRESET' }));
     },
   };
 };
