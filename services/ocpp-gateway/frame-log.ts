@@ -10,8 +10,8 @@
  *  never leaves a gap that later records would build on. A failed request is sent again, unchanged, through the same
  *  producer, for as long as a leader failover takes (lane-health.ts; OCPP_KAFKA_FAILOVER_MS), so chargers on a
  *  partition whose leader died wait for the new leader instead of being refused. Requests time out after
- *  OCPP_KAFKA_REQUEST_TIMEOUT_MS, so a frozen leader fails requests instead of holding them (it is asked again until
- *  the budget is spent: see newProducer). Only when the budget is spent (or the failure is one a resend cannot cure)
+ *  OCPP_KAFKA_REQUEST_TIMEOUT_MS, so a frozen leader fails requests instead of holding them; it then looks down to the
+ *  lanes' producers for one request timeout (silent-brokers.ts), so they find the leader elected in its place. Only when the budget is spent (or the failure is one a resend cannot cure)
  *  is the lane "refusing": its appends are refused at once (chargers get InternalError and retry). What happens to the
  *  heads of the chargers whose records were in the failed request depends on the answer (chain-heads.ts):
  *  - unanswered (timeouts, lost connections: the request "in doubt"), it may still be written, by a frozen leader's
@@ -185,7 +185,8 @@ export const createFrameLog = (o: FrameLogOptions): FrameLog => {
    *  copy). The other topics' requests may span several leaders, where only kafkajs knows which of them answered: that
    *  producer retries itself, for about the same budget. Metadata keeps kafkajs' default age (5 min): refreshed every
    *  3 s, the commands test's chargers went unanswered for 4.5 s around the first refresh, in both of two runs (not
-   *  understood), so a request to a frozen leader is asked of it again until the lane's budget is spent. */
+   *  understood); instead, a broker that timed out a request looks down to these producers for a while
+   *  (silent-brokers.ts), so kafkajs asks another broker who leads. */
   const newProducer = (partition: number | undefined): Producer =>
     createDurableProducer(producerKafka, {
       retry: partition === undefined ? { retries: Math.ceil(policy.failoverMs / policy.maxBackoffMs), initialRetryTime: policy.initialBackoffMs, maxRetryTime: policy.maxBackoffMs } : { retries: 1, initialRetryTime: policy.initialBackoffMs, maxRetryTime: policy.initialBackoffMs },
