@@ -65,7 +65,7 @@ export const configureDepot = async (api: ApiTarget, s: Scenario, telematicsProv
     timezone: 'UTC',
   });
   await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}/tariff`, s.tariff);
-  for (const p of s.panels) await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}/panels/${encodeURIComponent(p.panelId)}`, { limitKw: p.limitKw });
+  for (const p of s.panels) await apiCall(api, 'PUT', `/api/v1/sites/${encodeURIComponent(s.siteId)}/panels/${encodeURIComponent(p.panelId)}`, { limitKw: p.limitKw, ...(p.maxCurrentA !== undefined ? { maxCurrentA: p.maxCurrentA } : {}) });
   await inBatches(s.chargers, 8, (c) =>
     apiCall(api, 'PUT', `/api/v1/chargers/${encodeURIComponent(c.id)}`, {
       siteId: s.siteId,

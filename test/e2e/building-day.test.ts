@@ -20,7 +20,8 @@ import { startSystem, System, waitReady } from './support/system';
  *  event in the evening. The connection meter (building + chargers) is pushed through the site-meter endpoint every
  *  second; the event is posted through the limit-events API an hour (depot time) before it starts. At every instant
  *  the chargers metered, the connection (the building then + what the chargers reported) stays within the limit in
- *  force, each panel within its own, and every vehicle whose need was feasible leaves with its required SoC.
+ *  force, each panel within its own (kW, and A per phase where it has a phase limit), and every vehicle whose need was
+ *  feasible leaves with its required SoC.
  *
  *  The day's clock starts only once the system is ready (/ready: every consumer running and caught up) and every
  *  charger holds its TxDefaultProfile, so the time the stack takes to boot on a loaded machine is not part of the day. */
@@ -45,10 +46,13 @@ const BUILDING: readonly LoadPoint[] = [
 ];
 /** The demand-response event: 18:30-20:00 at 22 kW (8 kW for the chargers at the building's evening peak), posted at 17:00. */
 const EVENT = { fromHour: 18.5, toHour: 20, limitKw: 22, postedAtHour: 17 };
+/** feeder-a also has a per-phase current limit, 17 A (11.73 kW on three phases, below its 12 kW: the phase binds). */
 const PANELS = [
-  { panelId: 'feeder-a', limitKw: 12, chargers: 2 },
+  { panelId: 'feeder-a', limitKw: 12, maxCurrentA: 17, chargers: 2 },
   { panelId: 'feeder-b', limitKw: 20, chargers: 2 },
 ];
+/** Every simulated vehicle draws on three phases (a DC charger balanced on three): A per phase from kW. */
+const ampsPerPhase = (kw: number) => (kw * 1000) / (3 * 230);
 const METER_KEY = 'e2e-building-meter-key';
 
 describe('an accelerated depot day with a building, panels and a demand-response event', () => {
@@ -150,17 +154,22 @@ describe('an accelerated depot day with a building, panels and a demand-response
           connectionKw: buildingKw + chargersKw,
           limitKw: connectionLimitKwAt(s.gridLimitKw, [event], at),
           panelsKw: Object.fromEntries(PANELS.map((p) => [p.panelId, sumKw(kw, (id) => panelOf.get(id) === p.panelId)])),
+          byChargerKw: Object.fromEntries(kw),
         };
       })
       .sort((a, b) => a.at - b.at);
     const overConnection = instants.filter((i) => i.connectionKw > i.limitKw + 1e-6);
     const overPanel = instants.filter((i) => PANELS.some((p) => i.panelsKw[p.panelId]! > p.limitKw + 1e-6));
+    const overPhase = instants.filter((i) => PANELS.some((p) => p.maxCurrentA !== undefined && ampsPerPhase(i.panelsKw[p.panelId]!) > p.maxCurrentA + 1e-6));
     const inEvent = instants.filter((i) => i.at >= event.from && i.at < event.to);
 
     // Every vehicle whose need fitted in what the building, the event and its panel left.
     const feasible = feasibility(run, departures, {
       siteKwAt: (t) => connectionLimitKwAt(s.gridLimitKw, [event], t) - buildingKwAt(s, BUILDING, t),
-      chargerKw: (id) => PANELS.find((p) => p.panelId === panelOf.get(id))?.limitKw ?? Infinity,
+      chargerKw: (id) => {
+        const p = PANELS.find((x) => x.panelId === panelOf.get(id));
+        return p === undefined ? Infinity : Math.min(p.limitKw, p.maxCurrentA === undefined ? Infinity : (p.maxCurrentA * 3 * 230) / 1000);
+      },
     });
     const vehicles = departureOutcomes(departures, feasible);
     const profiles = run.sim.traffic.filter((t) => t.direction === 'in' && t.method === 'SetChargingProfile');
@@ -177,6 +186,9 @@ describe('an accelerated depot day with a building, panels and a demand-response
       leastRoomKw: Math.round(Math.min(...instants.map((i) => i.limitKw - i.connectionKw)) * 100) / 100,
       overConnection: overConnection.slice(0, 20),
       overPanel: overPanel.slice(0, 20),
+      overPhase: overPhase.slice(0, 20),
+      peakPanelKw: Object.fromEntries(PANELS.map((p) => [p.panelId, Math.round(Math.max(...instants.map((i) => i.panelsKw[p.panelId]!)) * 1000) / 1000])),
+      peakPanelA: Object.fromEntries(PANELS.map((p) => [p.panelId, Math.round(Math.max(...instants.map((i) => ampsPerPhase(i.panelsKw[p.panelId]!))) * 100) / 100])),
       meterPushes: meter!.pushed.length,
       // Refused: a reading the endpoint judged bad (4xx). Unavailable: Kafka did not take it in three attempts (503).
       meterPushesRefused: meter!.pushed.filter((p) => p.status >= 400 && p.status < 500),
@@ -185,7 +197,10 @@ describe('an accelerated depot day with a building, panels and a demand-response
       vehicles,
     };
     fs.mkdirSync(artifactsDir, { recursive: true });
-    fs.writeFileSync(path.join(artifactsDir, 'e2e-building-day.json'), JSON.stringify({ report, instants }, null, 1));
+    // With every profile each charger received and when (wall and simulated time), to tell an instant over a limit by
+    // the plan from one by the order in which the chargers took their profiles.
+    const received = profiles.map((t) => ({ chargerId: t.chargerId, panelId: panelOf.get(t.chargerId) ?? null, wallAt: t.wallAt, simAt: t.simAt, ok: t.ok, params: t.params }));
+    fs.writeFileSync(path.join(artifactsDir, 'e2e-building-day.json'), JSON.stringify({ report, instants, profiles: received }, null, 1));
     process.stderr.write(`[e2e] ${JSON.stringify(report, null, 2)}\n`);
 
     expect(eventAnswer).toMatchObject({ limitEventId: expect.any(String) });
@@ -195,6 +210,7 @@ describe('an accelerated depot day with a building, panels and a demand-response
     expect(profiles.length).toBeGreaterThan(0);
     expect(overConnection).toEqual([]);
     expect(overPanel).toEqual([]);
+    expect(overPhase).toEqual([]);
     expect(vehicles.filter((v) => v.feasible).length).toBeGreaterThan(0);
     expect(vehicles.filter((v) => v.feasible && v.leftWithSocPct < v.requiredSocPct)).toEqual([]);
   });

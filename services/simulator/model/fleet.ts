@@ -54,12 +54,14 @@ export interface ScenarioOptions {
   readonly dcChargers?: number;
   /** Panels (feeders) under the connection, each carrying the next `chargers` chargers in order; the rest hang on
    *  the connection directly. */
-  readonly panels?: readonly { readonly panelId: string; readonly limitKw: number; readonly chargers: number }[];
+  readonly panels?: readonly { readonly panelId: string; readonly limitKw: number; readonly maxCurrentA?: number; readonly chargers: number }[];
 }
 
 export interface PanelSpec {
   readonly panelId: string;
   readonly limitKw: number;
+  /** Per-phase current limit (A), where given. */
+  readonly maxCurrentA?: number;
 }
 
 export interface Scenario {
@@ -139,7 +141,7 @@ export const createScenario = (o: ScenarioOptions): Scenario => {
     tariff: depotTariff({ dayMs, dayStartMs, days: 30 }),
     chargers,
     vehicles,
-    panels: (o.panels ?? []).map((p) => ({ panelId: p.panelId, limitKw: p.limitKw })),
+    panels: (o.panels ?? []).map((p) => ({ panelId: p.panelId, limitKw: p.limitKw, ...(p.maxCurrentA !== undefined ? { maxCurrentA: p.maxCurrentA } : {}) })),
     initialArrivalsWithinMs: o.initialArrivalsWithinMs,
     lateReturnProbability: o.lateReturnProbability ?? 0.15,
     earlyDepartureProbability: o.earlyDepartureProbability ?? 0.1,

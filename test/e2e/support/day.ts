@@ -21,7 +21,7 @@ export interface DayOptions {
   /** Depot time (hours) the run starts at; default 14.5 (arrivals from 16:00, departures 05:30-08:00). */
   readonly startHour?: number;
   /** Panels (feeders) under the connection, each carrying the next `chargers` chargers. */
-  readonly panels?: readonly { readonly panelId: string; readonly limitKw: number; readonly chargers: number }[];
+  readonly panels?: readonly { readonly panelId: string; readonly limitKw: number; readonly maxCurrentA?: number; readonly chargers: number }[];
   /** The day's clock starts only once every charger holds a profile (its TxDefaultProfile), waiting at most this
    *  long after the chargers connected; the day then starts at that instant (simulator rebase). Default: the day
    *  starts when startDay is called and its first hours pass while the depot is configured (the catch-up). */
