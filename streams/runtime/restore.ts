@@ -84,15 +84,17 @@ export const restoreStore = async <S, I extends InputTopics, Ev, O>(c: RestoreCo
     await yieldToLoop();
   });
   c.log.info('store restored from changelog', { store: store.name, partition, keys: states.size, records, ms: Date.now() - started });
+  // A rebuild folds the input as far as the last transaction went, which its position says when the group's offset lags.
+  const target = Math.max(upTo, position ?? upTo);
   if (otherShape.size > 0) {
     c.log.warn('store shape changed: rebuilding the store partition from the input history', { store: store.name, shape: store.shape, partition, staleKeys: otherShape.size });
-    return { states: await rebuildStore(c, partition, upTo, producer, otherShape), position };
+    return { states: await rebuildStore(c, partition, target, producer, otherShape), position: target };
   }
   // No changelog, yet the group has folded part of the input: its offsets were committed without a store (the old
   // re-reading processor, or a changelog topic deleted).
   if (high === 0 && upTo > (await partitionOffsets(c.admin, c.fold.inputs[store.input]!.name, partition)).low) {
     c.log.warn('store has no changelog but its group has committed offsets: rebuilding the store partition from the input history', { store: store.name, partition, upTo });
-    return { states: await rebuildStore(c, partition, upTo, producer, otherShape), position: null };
+    return { states: await rebuildStore(c, partition, target, producer, otherShape), position: target };
   }
   return { states, position };
 };
@@ -128,6 +130,7 @@ const rebuildStore = async <S, I extends InputTopics, Ev, O>(c: RestoreContext<S
     const messages: { key: string; partition: number; value: Buffer | null }[] = [];
     for (const [key, s] of states) messages.push(await changeRecord(c, key, partition, s));
     for (const key of stale) if (!states.has(key)) messages.push({ key, partition, value: null });
+    messages.push(await positionRecord(c, partition, upTo));
     for (let i = 0; i < messages.length; i += 5000) await txn.send({ topic: c.changelog.name, messages: messages.slice(i, i + 5000), acks: DURABLE_ACKS });
     await txn.commit();
   } catch (e) {

@@ -166,8 +166,14 @@ export const runFold = async <S, I extends InputTopics, Ev, O>(o: RunFoldOptions
       const restored = await restoreStore(restoreContext, task.partition, next, producer);
       task.store = restored.states;
       if (restored.position !== null && restored.position > next) {
-        log.warn('the group’s committed offset is behind the last transaction’s position: resuming at the position', { processor: fold.name, topic: task.topic, partition: task.partition, committed: next, position: restored.position });
-        next = restored.position;
+        const end = Number((await admin.fetchTopicOffsets(task.topic)).find((p) => p.partition === task.partition)?.high ?? 0);
+        if (restored.position > end) {
+          // Written on another log of the same name (the topic deleted and created again): following it would skip input.
+          log.error('the changelog’s position lies beyond the input’s end: it is ignored', { processor: fold.name, topic: task.topic, partition: task.partition, committed: next, position: restored.position, end });
+        } else {
+          log.warn('the group’s committed offset is behind the last transaction’s position: resuming at the position', { processor: fold.name, topic: task.topic, partition: task.partition, committed: next, position: restored.position });
+          next = restored.position;
+        }
       }
       restoring.delete(`${task.topic}:${task.partition}`);
       metrics.stateKeys(fold.name, storeName, task.partition, task.store.size);

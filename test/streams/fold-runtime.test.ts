@@ -160,6 +160,28 @@ describe('fold runtime (real Kafka and registry)', () => {
     expect(lines.filter((l) => l.msg === 'the group’s committed offset is behind the last transaction’s position: resuming at the position').length).toBeGreaterThan(0);
   });
 
+  it('rebuilding a store of another shape folds the input as far as the last transaction went, also when the group’s offset lags', async () => {
+    const topics = await fresh();
+    const { history } = chargers(12, 'RBP');
+    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
+    const groupId = uniq('fold-rebuild-position');
+    const transactionalIdPrefix = uniq('fold-rebuild-position-tx');
+    const first = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
+    running.push(first);
+    await waitForGroup(kafka, groupId, [topics.frames]);
+    await first.stop();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic: topics.frames, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '0' })) });
+    await admin.disconnect();
+
+    const health = createHealth();
+    const second = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, shape: 99, part: health.part('normalizer') });
+    running.push(second);
+    await waitForValue('three store partitions rebuilt', () => (second.stores().size === 3 && health.report().ready ? true : undefined), 60_000, 50);
+    expect(storeContents(second)).toEqual((await pureRun(topics.frames)).states);
+  });
+
   it('fences the previous owner of a partition before restoring it: a transaction it left open on the changelog is aborted, not waited for', async () => {
     const topics = await fresh();
     const { history } = chargers(6, 'FNC');
