@@ -403,7 +403,11 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       if (!checkpointDue && performance.now() - lastCheckpoint < cfg.checkpointMinutes * 60000) return;
       checkpointDue = false;
       lastCheckpoint = performance.now();
-      void writeCheckpoint(f, reachedPositions());
+      // Behind any plan being sent: its commands are read (and skipped) before the plan folds them into the state.
+      chain('checkpoint', async () => {
+        while (folding) await nextTurn();
+        if (!f.restoring && !f.stopped) void writeCheckpoint(f, reachedPositions());
+      });
     };
 
     const check = (at: ReadonlyMap<string, number>) => {
@@ -458,8 +462,13 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       for (const p of f.pending.values()) clearTimeout(p.timer);
       f.pending.clear();
       await consumer.disconnect();
-      // Disconnected: no record is being folded. A database that does not answer does not hold the stop.
-      if (!restoring) await Promise.race([writeCheckpoint(f, reachedPositions()), wait(CHECKPOINT_AT_STOP_MS, undefined, { ref: false })]);
+      // Disconnected: no record is being folded. A plan still being sent is waited for (its commands are past the
+      // positions, not yet in the state); neither it nor a database that does not answer holds the stop for long.
+      if (restoring) return;
+      const deadline = performance.now() + CHECKPOINT_AT_STOP_MS;
+      const planned = await Promise.race([running.then(() => true), wait(CHECKPOINT_AT_STOP_MS, false, { ref: false })]);
+      if (!planned) return log.warn('no checkpoint at stop: a plan was still being sent');
+      await Promise.race([writeCheckpoint(f, reachedPositions()), wait(Math.max(0, deadline - performance.now()), undefined, { ref: false })]);
     };
     try {
       await consumer.connect();

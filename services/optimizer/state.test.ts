@@ -134,6 +134,7 @@ describe('the optimizer fold', () => {
     expect(evolve(once, command)).toBe(once);
     const next = evolve(once, { ...command, commandId: 'cmd-2', limitKw: 6, at: T + MIN });
     expect(next.control.get('CP1:1')).toMatchObject({ commandIds: ['cmd-1', 'cmd-2'], limitKw: 6, since: T + MIN });
+    expect(evolve(next, { ...command, commandId: 'cmd-0', limitKw: 3, at: T - MIN })).toBe(next);
   });
 
   test('an ended session leaves nothing to plan', () => {

@@ -324,8 +324,9 @@ const evolveFleet = (s: FleetState, i: Input): FleetState => {
     case 'commanded': {
       const k = controlKey(i.chargePointId, i.connectorId);
       const c = s.control.get(k);
-      // The same command folded again (sent, then read back from ocpp.commands after a checkpoint) changes nothing.
-      if (c?.commandIds.includes(i.commandId)) return s;
+      // A command folded again (sent, then read back from ocpp.commands after a checkpoint), or one older than the last
+      // folded, changes nothing.
+      if (c && (c.commandIds.includes(i.commandId) || i.at < c.commandedAt)) return s;
       const control: Control = {
         limitKw: i.limitKw,
         since: c?.limitKw === i.limitKw ? c.since : i.at,
