@@ -36,8 +36,9 @@ export const Topics = {
   vehicleTrackerBySite: 'vehicle-tracker.by-site',
 } as const;
 
-/** The compacted changelog of a fold's keyed store (streams/runtime): one record per key and change, in the same
- *  transaction as the fold's outputs, so a restart restores the store from it instead of re-reading the input. */
+/** The compacted changelog of a fold's keyed store (streams/runtime): one record per key and change, plus the next
+ *  input offset under the key `\0input-position`, in the same transaction as the fold's outputs, so a restart restores
+ *  the store from it instead of re-reading the input. */
 export const changelogTopic = (processor: string, store: string): string => `${processor}.${store}.changelog`;
 
 /** Compaction keeps the last record per key; small segments let the cleaner reach the changes of the last minutes
