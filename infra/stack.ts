@@ -8,7 +8,7 @@ import { createTopicSerde, registerAll } from '../schemas/registry';
 import { defaultBrokerOptions } from './kafka/broker';
 import { ClusterSpec, clusterStatus, portStride, readClusterRecord, startCluster, stopCluster } from './kafka/cluster';
 import { ccompatUrl, defaultRegistryOptions, registryReady, startRegistry, stopRegistry } from './registry/apicurio';
-import { hostToReach, isLoopback, parseHostPort } from './addresses';
+import { hostToReach, isLoopback, parseHostPort } from '../services/common/addresses';
 import { topicReplication } from '../services/common/topic-replication';
 import { isAlive, readPid, sleep, spawnDaemon, stopDaemon, stopPid, StopWaiting, tailFile, waitUntil } from './process';
 import { Admin } from 'kafkajs';

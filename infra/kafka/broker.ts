@@ -13,7 +13,7 @@ import { LocalKafkaAccess, localBrokerDir, readLocalKafkaAccess, writeLocalKafka
 import { controllerUserName, serviceUserName } from '../../services/common/kafka-principals';
 import { BrokerTls, ensureBrokerTls } from './tls';
 import { TopicReplication } from '../../services/common/topic-replication';
-import { hostPort, hostToReach } from '../addresses';
+import { hostPort, hostToReach } from '../../services/common/addresses';
 import { fetchKafka, kafkaLibDir } from '../fetch';
 import { findJava } from '../java';
 import { stopDaemon, StopWaiting, Daemon, portOpen, readPid, spawnDaemon, stopPid, tailFile, waitUntil, isAlive } from '../process';

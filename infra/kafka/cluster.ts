@@ -9,7 +9,7 @@ import { KafkaSasl } from '../../services/common/config';
 import { decodeWith, parseJson } from '../../services/common/decode';
 import { kafkajsSasl } from '../../services/common/kafka';
 import { topicReplication } from '../../services/common/topic-replication';
-import { hostPort, hostToReach, parseHostPort } from '../addresses';
+import { hostPort, hostToReach, parseHostPort } from '../../services/common/addresses';
 import { Daemon, isAlive, readPid, sleep, stopPid } from '../process';
 import { awaitBroker, BrokerOptions, brokerReady, newClusterId, prepareBroker, PreparedBroker, serviceAddress, spawnBroker } from './broker';
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { apicurioDir, fetchApicurio } from '../fetch';
 import { findJava } from '../java';
-import { hostPort, hostToReach } from '../addresses';
+import { hostPort, hostToReach } from '../../services/common/addresses';
 import { stopDaemon, Daemon, isAlive, readPid, spawnDaemon, stopPid, StopWaiting, tailFile, waitUntil } from '../process';
 
 /** Apicurio Registry 3 with its Confluent-compatible API under /apis/ccompat/v7. Storage `kafkasql`: every schema

@@ -2,7 +2,7 @@
  *  service on which loopback address, with which environment. Every process gets an address of its own in one /24 of
  *  127.0.0.0/8 (default 127.0.0.x), so each listener (broker, registry, gateway, health port, API) is bound the way
  *  it would be on a host of its own; nothing here starts anything (topology-run.ts does). */
-import { hostPort } from '../../infra/addresses';
+import { hostPort } from '../common/addresses';
 import { findDeployable, healthPortVariable } from './services';
 
 export interface TopologyOptions {

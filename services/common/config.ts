@@ -2,7 +2,7 @@ import * as t from 'io-ts';
 import { pipe } from 'fp-ts/function';
 import * as E from 'fp-ts/Either';
 import { formatErrors } from './decode';
-import { hostPort, hostToReach } from '../../infra/addresses';
+import { hostPort, hostToReach } from './addresses';
 
 /** Environment of every Voltstream process, decoded once at the edge. Defaults follow ../shared/CONTRACT.md. */
 const IntFromString = new t.Type<number, string, unknown>(

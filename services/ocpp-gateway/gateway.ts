@@ -5,7 +5,7 @@
 import { credentialPepper } from '../common/credential-pepper';
 import { createKafka } from '../common/kafka';
 import { createBatchQueue } from '../common/batch-queue';
-import { hostPort, hostToReach } from '../../infra/addresses';
+import { hostPort, hostToReach } from '../common/addresses';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Pool } from 'pg';

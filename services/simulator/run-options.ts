@@ -2,7 +2,7 @@ import { Config } from '../common/config';
 import { Logger } from '../common/log';
 import { createScenario, DAY_MS } from './model/fleet';
 import { SimulatorOptions } from './simulator';
-import { hostPort, hostToReach } from '../../infra/addresses';
+import { hostPort, hostToReach } from '../common/addresses';
 
 /** Flags shared by `voltstream simulate` and `voltstream start`, with their defaults, turned into simulator options. */
 export interface DepotFlags {

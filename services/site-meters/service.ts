@@ -4,7 +4,7 @@ import { portOrFree } from '../common/ports';
 import { serveStandalone, StandaloneServer } from '../telematics-ingest/standalone';
 import { decodeSiteMetersConfig } from './config';
 import { SiteMeterIngest, startSiteMeterIngest } from './ingest';
-import { hostPort, hostToReach } from '../../infra/addresses';
+import { hostPort, hostToReach } from '../common/addresses';
 import { ModbusPoller, startModbusPoller } from './modbus-poller';
 import { createSiteMeterRoutes, SiteMeterPath } from './routes';
 import { loadSiteMeters, modbusMeters, SiteMeters } from './sites';

@@ -12,7 +12,7 @@ import * as stack from '../../../infra/stack';
 import { createSimulator, Simulator } from '../../simulator/simulator';
 import { depotFlagsHelp, parseDepotFlags, simulatorOptions } from '../../simulator/run-options';
 import { statusLine } from '../../simulator/status-line';
-import { hostPort, hostToReach } from '../../../infra/addresses';
+import { hostPort, hostToReach } from '../../common/addresses';
 
 const usage = `Usage: voltstream start [options]
 
