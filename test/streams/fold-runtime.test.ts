@@ -125,22 +125,27 @@ describe('fold runtime (real Kafka and registry)', () => {
     for (const b of ended) expect(b.energyWh).toBeCloseTo(6000 + 10 * (Number(b.transactionId) - 1), 6);
   });
 
-  it('resumes at its last transaction’s position when the group’s committed offset is behind it (a stale read after the fence): nothing is folded or output twice', async () => {
+  /** A group that folded `history` to its end and stopped, with its offsets then rewound to 0: what a read just after
+   *  the fence can return (the offsets before the last transactions). */
+  const foldedThenRewound = async (history: readonly OcppFrame[], name: string) => {
     const topics = await fresh();
-    const { history, rest } = chargers(12, 'POS');
     await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
-    const groupId = uniq('fold-position');
-    const transactionalIdPrefix = uniq('fold-position-tx');
+    const groupId = uniq(name);
+    const transactionalIdPrefix = uniq(`${name}-tx`);
     const first = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
     running.push(first);
     await waitForGroup(kafka, groupId, [topics.frames]);
     await first.stop();
-
-    // The group's offsets as a read just after the fence can return them: before the last transactions.
     const admin = kafka.admin();
     await admin.connect();
     await admin.setOffsets({ groupId, topic: topics.frames, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '0' })) });
     await admin.disconnect();
+    return { topics, groupId, transactionalIdPrefix };
+  };
+
+  it('resumes at its last transaction’s position when the group’s committed offset is behind it (a stale read after the fence): nothing is folded or output twice', async () => {
+    const { history, rest } = chargers(12, 'POS');
+    const { topics, groupId, transactionalIdPrefix } = await foldedThenRewound(history, 'fold-position');
 
     const { lines, log } = capture();
     const second = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, log });
@@ -161,19 +166,7 @@ describe('fold runtime (real Kafka and registry)', () => {
   });
 
   it('rebuilding a store of another shape folds the input as far as the last transaction went, also when the group’s offset lags', async () => {
-    const topics = await fresh();
-    const { history } = chargers(12, 'RBP');
-    await produce(kafka, serde, topics.frames, Topics.ocppFrames, history.map((f) => ({ key: f.chargePointId, value: f })));
-    const groupId = uniq('fold-rebuild-position');
-    const transactionalIdPrefix = uniq('fold-rebuild-position-tx');
-    const first = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix });
-    running.push(first);
-    await waitForGroup(kafka, groupId, [topics.frames]);
-    await first.stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.setOffsets({ groupId, topic: topics.frames, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '0' })) });
-    await admin.disconnect();
+    const { topics, groupId, transactionalIdPrefix } = await foldedThenRewound(chargers(12, 'RBP').history, 'fold-rebuild-position');
 
     const health = createHealth();
     const second = await startFoldNormalizer(kafka, serde, topics, groupId, { transactionalIdPrefix, shape: 99, part: health.part('normalizer') });
