@@ -7,9 +7,9 @@
  *  matters (replan.ts) re-plans its site after a quiet time, and every slot boundary re-plans every busy site. A plan
  *  goes to optimizer.plans (with its snapshot), then a TxProfile per connected vehicle and a GetCompositeSchedule
  *  read-back to ocpp.commands. The fold is checkpointed to the database (checkpoint.ts) every few minutes, after a
- *  restore and at stop; a restore resumes from the latest checkpoint, or folds from the log start when there is none
- *  of this code's shape. The consumer runs under the supervisor: one that dies is replaced by a new one, whose fold
- *  restores again. */
+ *  restore and at stop (when: checkpointing.ts); a restore resumes from the latest checkpoint, or folds from the log
+ *  start when there is none of this code's shape. The consumer runs under the supervisor: one that dies is replaced by
+ *  a new one, whose fold restores again. */
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as wait } from 'node:timers/promises';
 import { Consumer, Producer } from 'kafkajs';
@@ -30,6 +30,7 @@ import { plannedBaseLoadKw } from './building-load';
 import { capsDue, CapsDue } from './caps-policy';
 import { acceptMarkers, progressOf, reached, RestorePlan, tp } from './restore';
 import { decodeCheckpoint, encodeCheckpoint, FoldCheckpoint, resumeFrom } from './checkpoint';
+import { atConsistentCut, checkpointAtStop, checkpointDue, checkpointWantedAtStop, FoldMoment, restoreFinished, startSchedule } from './checkpointing';
 import { checkpointKey, createCheckpointStore } from './checkpoint-store';
 import { createSitePlanner } from './site-planner';
 import { chargerSnapshotOf, snapshotOf } from './site-snapshot';
@@ -394,19 +395,17 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
     const consumer: Consumer = ctx.kafka.consumer({ groupId: `${cfg.groupId}-${instance}-${randomUUID().slice(0, 8)}`, maxWaitTimeInMs: 200 });
     const died = consumerDied(consumer);
 
-    // A checkpoint is taken between two records, never while one is folded (its state changed, its position not yet).
-    let checkpointDue = false;
     let folding = false;
-    let lastCheckpoint = performance.now();
+    const moment = (): FoldMoment => ({ restoring: f.restoring, stopped: f.stopped, folding });
+    let checkpoints = startSchedule(store ? cfg.checkpointMinutes * 60000 : 0, performance.now());
     const checkpointIfDue = () => {
-      if (!store || f.restoring || f.stopped || folding) return;
-      if (!checkpointDue && performance.now() - lastCheckpoint < cfg.checkpointMinutes * 60000) return;
-      checkpointDue = false;
-      lastCheckpoint = performance.now();
+      const next = checkpointDue(checkpoints, moment(), performance.now());
+      if (!next) return;
+      checkpoints = next;
       // Behind any plan being sent: its commands are read (and skipped) before the plan folds them into the state.
       chain('checkpoint', async () => {
         while (folding) await nextTurn();
-        if (!f.restoring && !f.stopped) void writeCheckpoint(f, reachedPositions());
+        if (atConsistentCut(moment())) void writeCheckpoint(f, reachedPositions());
       });
     };
 
@@ -418,7 +417,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       }
       if (configDone && reached(progressOf(plan, at))) {
         finishRestore(f, started, records, from);
-        checkpointDue = true;
+        checkpoints = restoreFinished(checkpoints);
       }
     };
     const advance = (key: string, next: number) => {
@@ -462,12 +461,13 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       for (const p of f.pending.values()) clearTimeout(p.timer);
       f.pending.clear();
       await consumer.disconnect();
-      // Disconnected: no record is being folded. A plan still being sent is waited for (its commands are past the
-      // positions, not yet in the state); neither it nor a database that does not answer holds the stop for long.
-      if (restoring) return;
+      // Disconnected: no record is being folded. Neither a plan still being sent nor a database that does not answer
+      // holds the stop for long.
+      if (!checkpointWantedAtStop({ restoring })) return;
       const deadline = performance.now() + CHECKPOINT_AT_STOP_MS;
-      const planned = await Promise.race([running.then(() => true), wait(CHECKPOINT_AT_STOP_MS, false, { ref: false })]);
-      if (!planned) return log.warn('no checkpoint at stop: a plan was still being sent');
+      const settled = await Promise.race([running.then(() => true), wait(CHECKPOINT_AT_STOP_MS, false, { ref: false })]);
+      const atStop = checkpointAtStop(settled);
+      if (E.isLeft(atStop)) return log.warn(`no checkpoint at stop: ${atStop.left}`);
       await Promise.race([writeCheckpoint(f, reachedPositions()), wait(Math.max(0, deadline - performance.now()), undefined, { ref: false })]);
     };
     try {
