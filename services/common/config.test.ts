@@ -17,4 +17,12 @@ describe('the environment', () => {
   it('given SCHEMA_REGISTRY_URL, uses it whatever REGISTRY_HOST says', () => {
     expect(registryOf({ REGISTRY_HOST: '127.0.0.2', SCHEMA_REGISTRY_URL: 'http://registry.example:8081/apis/ccompat/v7' })).toEqual(E.right('http://registry.example:8081/apis/ccompat/v7'));
   });
+
+  it('given no HEALTH_HOST, or an empty one, health listeners bind loopback; given one, there', () => {
+    const healthHostOf = (env: NodeJS.ProcessEnv) => E.map((c: { healthHost: string }) => c.healthHost)(decodeConfig(env));
+    expect(healthHostOf({})).toEqual(E.right('127.0.0.1'));
+    expect(healthHostOf({ HEALTH_HOST: '' })).toEqual(E.right('127.0.0.1'));
+    expect(healthHostOf({ HEALTH_HOST: '0.0.0.0' })).toEqual(E.right('0.0.0.0'));
+    expect(healthHostOf({ HEALTH_HOST: '::1' })).toEqual(E.right('::1'));
+  });
 });

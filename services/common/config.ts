@@ -33,6 +33,7 @@ const Env = t.partial({
   EMBEDDED_DB_HOST: t.string,
   OCPP_HOST: t.string,
   API_HOST: t.string,
+  HEALTH_HOST: t.string,
   EMBEDDED_DB_PORT: IntFromString,
   GATEWAY_ID: t.string,
   LOG_LEVEL: t.keyof({ debug: null, info: null, warn: null, error: null }),
@@ -71,6 +72,8 @@ export interface Config {
   readonly apiPort: number;
   /** Bind address of the HTTP API (API_HOST). */
   readonly apiHost: string;
+  /** Bind address of every service's health listener (HEALTH_HOST); `voltstream start` dials them there. */
+  readonly healthHost: string;
   readonly adminKey: string;
   /** Where local state lives: broker data, embedded database, pid files, logs. */
   readonly home: string;
@@ -141,6 +144,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv): E.Either<string, Config> =
       ocppHost: e.OCPP_HOST || '127.0.0.1',
       apiPort: e.API_PORT ?? 8080,
       apiHost: e.API_HOST || '127.0.0.1',
+      healthHost: e.HEALTH_HOST || '127.0.0.1',
       adminKey: e.VOLTSTREAM_ADMIN_KEY ?? defaultAdminKey,
       home: e.VOLTSTREAM_HOME ?? `${process.cwd()}/.voltstream`,
       partitions: e.KAFKA_PARTITIONS ?? 6,

@@ -43,9 +43,10 @@ export const command: CliCommand = {
       console.error(`voltstream service: --health-port must be a port number, got '${String(flags['health-port'])}'`);
       return 2;
     }
-    const host = typeof flags['health-host'] === 'string' ? flags['health-host'] : process.env.HEALTH_HOST || undefined;
-    const ctx = createContext(loadConfig(), d.definition.name);
-    const health = port === 'api' ? undefined : await serveHealth({ service: d.definition.name, health: ctx.health, metrics: ctx.metrics, port, ...(host ? { host } : {}) });
+    const config = loadConfig();
+    const host = typeof flags['health-host'] === 'string' ? flags['health-host'] : config.healthHost;
+    const ctx = createContext(config, d.definition.name);
+    const health = port === 'api' ? undefined : await serveHealth({ service: d.definition.name, health: ctx.health, metrics: ctx.metrics, port, host });
     let running;
     try {
       running = await d.definition.start(ctx);

@@ -87,7 +87,7 @@ export const command: CliCommand = {
 
     try {
       // The processes' health listeners bind HEALTH_HOST (services/cli/commands/service.ts); start dials them there.
-      const healthHost = process.env.HEALTH_HOST || '127.0.0.1';
+      const healthHost = config.healthHost;
       const specs = await Promise.all(
         deployables
           .filter((d) => d.inStart)
