@@ -1,3 +1,7 @@
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import * as t from 'io-ts';
+import { parseJson } from '../common/decode';
 import { Scenario, VehicleSpec, Visit } from './model/fleet';
 import { DEPOT_LOCATION } from './telematics';
 
@@ -42,13 +46,34 @@ export const apiCall = async (api: ApiTarget, method: 'PUT' | 'POST' | 'GET', pa
   return text ? (JSON.parse(text) as unknown) : undefined;
 };
 
-/** Waits until the API answers /health (it may still be starting). */
+const ApiHealth = t.type({ checks: t.type({ kafka: t.boolean, database: t.boolean }) });
+
+/** What the API's /health answered, and whether the API itself can take the configuration: it can when Kafka and the
+ *  database answer it, even while it reports 503 for a peer process that is slow or down (the depot's writes go
+ *  through the API alone, and the API retries nothing on their behalf). */
+export const apiServes = (status: number, body: string): { serves: boolean; said: string } => {
+  const said = `${status} ${body.replace(/\s+/g, ' ').slice(0, 300)}`;
+  if (status < 500) return { serves: true, said };
+  const health = pipe(
+    parseJson(body),
+    E.chainW((json) => ApiHealth.decode(json)),
+  );
+  return { serves: E.isRight(health) && health.right.checks.kafka && health.right.checks.database, said };
+};
+
+/** Waits until the API answers /health and can take the configuration (it may still be starting); a timeout says
+ *  what it answered last. */
 export const waitForApi = async (api: ApiTarget, timeoutMs = 60000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   for (;;) {
-    const ok = await fetch(`${api.url}/health`).then((r) => r.status < 500, () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`the API at ${api.url} did not answer /health within ${timeoutMs / 1000} s`);
+    const answer = await fetch(`${api.url}/health`).then(
+      async (r) => apiServes(r.status, await r.text()),
+      (e: Error) => ({ serves: false, said: e.message }),
+    );
+    if (answer.serves) return;
+    last = answer.said;
+    if (Date.now() > deadline) throw new Error(`the API at ${api.url} did not answer /health within ${timeoutMs / 1000} s; last: ${last}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 };
