@@ -33,7 +33,8 @@ export interface InstanceLease {
   readonly ttlMs: number;
   /** How long after its lease ran out an instance cut off from PostgreSQL still serves what it holds (outage). */
   readonly outageMs: number;
-  /** Registers and starts renewing; resolves after the first renewal. */
+  /** Registers and starts renewing; resolves after the first renewal, which is tried again while PostgreSQL does not
+   *  answer (up to the outage allowance); an SQL error, or no answer for that long, rejects. */
   start(url: string): Promise<void>;
   /** Whether this instance may write the chains of the chargers it holds (`valid` or `outage`). */
   holds(): boolean;
@@ -186,15 +187,28 @@ export const createInstanceLease = (o: LeaseOptions): InstanceLease => {
     outageMs: o.outageMs,
     start: async (u) => {
       url = u;
-      // The first renewal is not a regain.
-      const sentAt = performance.now();
-      await o.pool.query(
-        `INSERT INTO ${s}.gateway_instances (instance_id, gateway_id, url, lease_until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')`,
-        [instanceId, o.gatewayId, url, o.ttlMs],
-      );
-      validUntil = sentAt + o.ttlMs * 0.8;
-      lastAttemptAt = sentAt;
-      reachableSince = sentAt;
+      // The first renewal is not a regain. PostgreSQL that does not answer it in time (the embedded database held by
+      // another session's transaction, a restart under load) is waited for, up to the outage allowance: a gateway
+      // that gave up here would not serve at all.
+      const deadline = performance.now() + Math.max(o.outageMs, o.ttlMs);
+      for (let attempt = 1; ; attempt++) {
+        const sentAt = performance.now();
+        try {
+          await o.pool.query(
+            `INSERT INTO ${s}.gateway_instances (instance_id, gateway_id, url, lease_until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+             ON CONFLICT (instance_id) DO UPDATE SET lease_until = excluded.lease_until, url = excluded.url`,
+            [instanceId, o.gatewayId, url, o.ttlMs],
+          );
+          validUntil = sentAt + o.ttlMs * 0.8;
+          lastAttemptAt = sentAt;
+          reachableSince = sentAt;
+          break;
+        } catch (e) {
+          if (!unreachable(e) || performance.now() > deadline) throw e;
+          o.log.warn('instance lease: PostgreSQL did not answer the first renewal in time; trying again', { attempt, err: (e as Error).message, instanceId });
+          await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
+        }
+      }
       loop();
     },
     holds: () => state() !== 'lapsed',

@@ -2,6 +2,7 @@
  *  taken over only from instances whose lease ran out; an instance cut off from PostgreSQL claims nothing new but keeps
  *  writing the chains it holds (outage) until it stalls (instance-lease.ts). */
 import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
 import { createPool } from '../../services/common/db';
 import { createLogger } from '../../services/common/log';
 import { createCommandLedger, CommandResult } from '../../services/ocpp-gateway/command-ledger';
@@ -62,6 +63,21 @@ test('takeover moves open entries of dead instances only, with their decided res
   // The survivor republishes the decided one (decided long enough ago).
   await waitFor('the decision to age', async () => (await ledger.unpublished('survivor/3', 100)).length === 1);
   expect(await ledger.unpublished('survivor/3', 100)).toEqual([stored]);
+});
+
+test('a first renewal that PostgreSQL does not answer in time is tried again: the instance starts once it answers; an SQL error fails the start at once', async () => {
+  let refused = 0;
+  // PostgreSQL held by another session for the first two attempts (the embedded database during a dashboard seed).
+  const slowFirst = { query: (...args: Parameters<Pool['query']>) => (refused++ < 2 ? Promise.reject(new Error('Query read timeout')) : ctx.pool.query(...args)) } as unknown as Pool;
+  const a = createInstanceLease({ pool: slowFirst, lookups: ctx.pool, schema, gatewayId: 'gw-slow-start', ttlMs: 2000, outageMs: 10_000, log, onRegained: async () => undefined });
+  await a.start('http://127.0.0.1:3');
+  expect(refused).toBeGreaterThanOrEqual(3);
+  expect([a.state(), a.holds()]).toEqual(['valid', true]);
+  expect(await a.expired(a.instanceId)).toBe(false);
+  await a.release();
+
+  const wrongSchema = createInstanceLease({ pool: ctx.pool, schema: 'no_such_schema', gatewayId: 'gw-bad', ttlMs: 2000, outageMs: 10_000, log, onRegained: async () => undefined });
+  await expect(wrongSchema.start('http://127.0.0.1:4')).rejects.toMatchObject({ code: '42P01' });
 });
 
 test('an instance cut off from PostgreSQL keeps what it holds (outage) but claims nothing, and stops when it stalled', async () => {
