@@ -54,6 +54,9 @@ export const command: CliCommand = {
       console.error(`voltstream service ${d.definition.name}: failed to start: ${(e as Error).message}`);
       await health?.close();
       await ctx.pool.end().catch(() => undefined);
+      // What the failed start had opened (a listener, a producer retrying) must not keep the process alive: the
+      // supervisor of `voltstream start` restarts a process that exits, and cannot see one that merely stopped working.
+      setTimeout(() => process.exit(1), 1000).unref();
       return 1;
     }
     const where = [...(running.endpoints ?? []), ...(health ? [`${health.url}/health`] : [])];
