@@ -3,6 +3,8 @@ import { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { TopicSerde } from '../../schemas/registry';
 import { Logger } from '../../services/common/log';
 import { consumerDied } from '../../services/common/supervise';
+import { fetchedOffsetOf } from '../sink/consumer';
+import { committedMessagesOf } from './committed-records';
 import { inputDecoder } from './decode-input';
 import { InputTopics, Received } from './fold';
 
@@ -108,7 +110,7 @@ export const startFollower = async <I extends InputTopics, T>(o: FollowerOptions
   const eachBatch = async ({ batch, heartbeat, isStale }: EachBatchPayload): Promise<void> => {
     const tp = `${batch.topic}:${batch.partition}`;
     let n = 0;
-    for (const m of batch.messages) {
+    for (const m of committedMessagesOf(batch)) {
       if (isStale()) return;
       const offset = Number(m.offset);
       if (!toFold(next.get(tp), offset)) continue;
@@ -127,6 +129,9 @@ export const startFollower = async <I extends InputTopics, T>(o: FollowerOptions
       }
       next.set(tp, offset + 1);
     }
+    // The rest of the fetch is markers and aborted records (kafkajs may have handed those out as records): read too,
+    // unless the fetch started beyond the position and so skipped records.
+    if (fetchedOffsetOf(batch) <= (next.get(tp) ?? 0)) next.set(tp, Math.max(next.get(tp) ?? 0, Number(batch.lastOffset()) + 1));
     await heartbeat();
   };
 
