@@ -12,11 +12,13 @@
  *  a new one, whose fold restores again. */
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as wait } from 'node:timers/promises';
-import { Consumer, Producer } from 'kafkajs';
+import { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import { pipe } from 'fp-ts/function';
 import * as E from 'fp-ts/Either';
 import { Topics } from '../../schemas/topics';
+import { committedMessagesOf } from '../../streams/runtime/committed-records';
+import { fetchedOffsetOf } from '../../streams/sink/consumer';
 import { createDurableProducer, DURABLE_ACKS } from '../common/kafka';
 import { ServiceContext, ServiceDefinition } from '../common/service';
 import { consumerDied, supervise, Supervisable } from '../common/supervise';
@@ -470,35 +472,54 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
       if (E.isLeft(atStop)) return log.warn(`no checkpoint at stop: ${atStop.left}`);
       await Promise.race([writeCheckpoint(f, reachedPositions()), wait(Math.max(0, deadline - performance.now()), undefined, { ref: false })]);
     };
+    const foldMessage = async (topic: string, partition: number, message: KafkaMessage) => {
+      const key = tp(topic, partition);
+      const offset = Number(message.offset);
+      if (f.stopped || offset < (plan.starts.get(key) ?? 0)) return;
+      if (f.restoring && !configDone && topic !== Topics.fleetConfig) {
+        // Fetched before the pause took: read again once the configuration is in.
+        consumer.pause([{ topic }]);
+        consumer.seek({ topic, partition, offset: message.offset });
+        return;
+      }
+      records++;
+      if (performance.now() - lastYield > YIELD_MS) {
+        await nextTurn();
+        lastYield = performance.now();
+      }
+      folding = true;
+      try {
+        await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
+      } finally {
+        folding = false;
+      }
+      advance(key, offset + 1);
+      if (f.restoring && offset + 1 >= (plan.targets.get(key) ?? 0)) check(positions);
+      checkpointIfDue();
+    };
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [...inputTopics], fromBeginning: true });
       await consumer.run({
         autoCommit: false,
-        eachMessage: async ({ topic, partition, message }) => {
+        // Resolved record by record, as eachMessage did: a batch left early (a seek, a pause) is fetched again from there.
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const { topic, partition } = batch;
           const key = tp(topic, partition);
-          const offset = Number(message.offset);
-          if (f.stopped || offset < (plan.starts.get(key) ?? 0)) return;
-          if (f.restoring && !configDone && topic !== Topics.fleetConfig) {
-            // Fetched before the pause took: read again once the configuration is in.
-            consumer.pause([{ topic }]);
-            consumer.seek({ topic, partition, offset: message.offset });
-            return;
+          const paused = () => consumer.paused().some((p) => p.topic === topic && p.partitions.includes(partition));
+          for (const message of committedMessagesOf(batch)) {
+            if (!isRunning() || isStale()) return;
+            await foldMessage(topic, partition, message);
+            resolveOffset(message.offset);
+            await heartbeat();
+            if (paused()) return;
           }
-          records++;
-          if (performance.now() - lastYield > YIELD_MS) {
-            await nextTurn();
-            lastYield = performance.now();
-          }
-          folding = true;
-          try {
-            await fold1(f, topic as InputTopic, message.key?.toString() ?? '', message.value, offset, partition);
-          } finally {
-            folding = false;
-          }
-          advance(key, offset + 1);
-          if (f.restoring && offset + 1 >= (plan.targets.get(key) ?? 0)) check(positions);
-          checkpointIfDue();
+          if (!isRunning() || isStale()) return;
+          resolveOffset(batch.lastOffset());
+          // The rest of the fetch is markers and aborted records (kafkajs may have handed those out as records): read
+          // too, unless the fetch started beyond the position and so skipped records.
+          if (!f.stopped && fetchedOffsetOf(batch) <= (positions.get(key) ?? plan.starts.get(key) ?? 0)) advance(key, Number(batch.lastOffset()) + 1);
         },
       });
       if (!configDone) consumer.pause(others);
