@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
 import * as E from 'fp-ts/Either';
-import { Admin, Consumer, Kafka } from 'kafkajs';
+import { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Logger } from '../common/log';
 import { RouteParams } from '../common/http';
 import { TopicSerde } from '../../schemas/registry';
 import { fromAvro } from '../../schemas/events';
 import { partnerTopic } from '../../schemas/topics';
+import { committedMessagesOf } from '../../streams/runtime/committed-records';
 import { principalOf } from './server';
 import { decodeFeedLimits, FeedLimits } from './partner-feed-limits';
 import { upgradeProblem } from './upgrade-request';
@@ -117,7 +118,7 @@ export const createPartnerFeed = (deps: { kafka: Kafka; admin: Admin; serde: Top
       if (stopped) return;
       stopped = true;
       open.delete(conn);
-      // After the set-up, whatever stage it reached; and never awaited here, as this may run inside eachMessage.
+      // After the set-up, whatever stage it reached; and never awaited here, as this may run inside eachBatch.
       const p = setUp.catch(() => undefined).then(() => consumer.disconnect()).catch(() => undefined);
       disconnecting.add(p);
       void p.finally(() => disconnecting.delete(p));
@@ -131,6 +132,19 @@ export const createPartnerFeed = (deps: { kafka: Kafka; admin: Admin; serde: Top
       stop();
     };
     const positions = new Map(offsets);
+    const send = async (partition: number, message: KafkaMessage, heartbeat: () => Promise<void>) => {
+      if (stopped || ws.readyState !== WebSocket.OPEN || !message.value) return;
+      const event = fromAvro(await deps.serde.decode<Record<string, unknown>>(message.value));
+      positions.set(partition, (BigInt(message.offset) + 1n).toString());
+      ws.send(JSON.stringify({ type: 'event', position: encodePosition(positions), partition, offset: message.offset, event }));
+      // Back-pressure with a bound: the consumer waits while the reader drains its backlog, for a while.
+      const waitUntil = Date.now() + limits.slowReaderMs;
+      while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > limits.maxBufferedBytes) {
+        if (Date.now() >= waitUntil) return closeSlowReader();
+        await new Promise((r) => setTimeout(r, 50));
+        await heartbeat();
+      }
+    };
     setUp = (async () => {
       await consumer.connect();
       if (stopped) return;
@@ -139,18 +153,16 @@ export const createPartnerFeed = (deps: { kafka: Kafka; admin: Admin; serde: Top
       ws.send(JSON.stringify({ type: 'ready', partnerId, topic, position: encodePosition(positions) }));
       await consumer.run({
         autoCommit: false,
-        eachMessage: async ({ partition, message, heartbeat }) => {
-          if (stopped || ws.readyState !== WebSocket.OPEN || !message.value) return;
-          const event = fromAvro(await deps.serde.decode<Record<string, unknown>>(message.value));
-          positions.set(partition, (BigInt(message.offset) + 1n).toString());
-          ws.send(JSON.stringify({ type: 'event', position: encodePosition(positions), partition, offset: message.offset, event }));
-          // Back-pressure with a bound: the consumer waits while the reader drains its backlog, for a while.
-          const waitUntil = Date.now() + limits.slowReaderMs;
-          while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > limits.maxBufferedBytes) {
-            if (Date.now() >= waitUntil) return closeSlowReader();
-            await new Promise((r) => setTimeout(r, 50));
+        // Resolved record by record, as eachMessage did.
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          for (const message of committedMessagesOf(batch)) {
+            if (!isRunning() || isStale()) return;
+            await send(batch.partition, message, heartbeat);
+            resolveOffset(message.offset);
             await heartbeat();
           }
+          if (isRunning() && !isStale()) resolveOffset(batch.lastOffset());
         },
       });
       for (const [partition, offset] of offsets) consumer.seek({ topic, partition, offset });
