@@ -480,7 +480,7 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
         // Fetched before the pause took: read again once the configuration is in.
         consumer.pause([{ topic }]);
         consumer.seek({ topic, partition, offset: message.offset });
-        return;
+        return 'paused';
       }
       records++;
       if (performance.now() - lastYield > YIELD_MS) {
@@ -507,19 +507,21 @@ export const createOptimizer = async (ctx: ServiceContext, cfg: OptimizerConfig,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const { topic, partition } = batch;
           const key = tp(topic, partition);
-          const paused = () => consumer.paused().some((p) => p.topic === topic && p.partitions.includes(partition));
+          // Where the partition stood before this fetch (never below its start): a fetch from there or before it
+          // skipped nothing, so its tail of markers and aborted records counts as read too.
+          const from = positions.get(key) ?? plan.starts.get(key) ?? 0;
+          const contiguous = fetchedOffsetOf(batch) <= from;
           for (const message of committedMessagesOf(batch)) {
             if (!isRunning() || isStale()) return;
-            await foldMessage(topic, partition, message);
+            const folded = await foldMessage(topic, partition, message);
+            if (folded === 'paused') return;
             resolveOffset(message.offset);
             await heartbeat();
-            if (paused()) return;
           }
           if (!isRunning() || isStale()) return;
           resolveOffset(batch.lastOffset());
-          // The rest of the fetch is markers and aborted records (kafkajs may have handed those out as records): read
-          // too, unless the fetch started beyond the position and so skipped records.
-          if (!f.stopped && fetchedOffsetOf(batch) <= (positions.get(key) ?? plan.starts.get(key) ?? 0)) advance(key, Number(batch.lastOffset()) + 1);
+          const end = Number(batch.lastOffset()) + 1;
+          if (!f.stopped && contiguous && end > from) advance(key, end);
         },
       });
       if (!configDone) consumer.pause(others);

@@ -109,6 +109,9 @@ export const startFollower = async <I extends InputTopics, T>(o: FollowerOptions
 
   const eachBatch = async ({ batch, heartbeat, isStale }: EachBatchPayload): Promise<void> => {
     const tp = `${batch.topic}:${batch.partition}`;
+    // A fetch from the position or before it skipped nothing: its tail of markers and aborted records (kafkajs may
+    // have handed those out as records) counts as read too.
+    const contiguous = fetchedOffsetOf(batch) <= (next.get(tp) ?? 0);
     let n = 0;
     for (const m of committedMessagesOf(batch)) {
       if (isStale()) return;
@@ -129,9 +132,7 @@ export const startFollower = async <I extends InputTopics, T>(o: FollowerOptions
       }
       next.set(tp, offset + 1);
     }
-    // The rest of the fetch is markers and aborted records (kafkajs may have handed those out as records): read too,
-    // unless the fetch started beyond the position and so skipped records.
-    if (fetchedOffsetOf(batch) <= (next.get(tp) ?? 0)) next.set(tp, Math.max(next.get(tp) ?? 0, Number(batch.lastOffset()) + 1));
+    if (contiguous) next.set(tp, Math.max(next.get(tp) ?? 0, Number(batch.lastOffset()) + 1));
     await heartbeat();
   };
 
