@@ -31,7 +31,7 @@ export interface EmbeddedDbOptions {
   readonly onUnanswered?: (lost: UnansweredRequest) => void;
   /** How often the tables are checked and analyzed (maintenance.ts: PGlite has no autovacuum); 0: never. Default 60 s. */
   readonly maintenanceEveryMs?: number;
-  readonly log?: Logger;
+  readonly log: Logger;
 }
 
 export const DEFAULT_MAINTENANCE_EVERY_MS = 60_000;
@@ -53,7 +53,7 @@ export const serveEmbeddedDb = async (opts: EmbeddedDbOptions): Promise<Embedded
   });
   const url = `postgres://postgres@${host}:${front.port}/postgres`;
   const everyMs = opts.maintenanceEveryMs ?? DEFAULT_MAINTENANCE_EVERY_MS;
-  const maintenance = everyMs > 0 && opts.log ? startMaintenance({ url, everyMs, firstAfterMs: Math.min(everyMs, 15_000), log: opts.log }) : undefined;
+  const maintenance = everyMs > 0 ? startMaintenance({ url, everyMs, firstAfterMs: Math.min(everyMs, 15_000), log: opts.log }) : undefined;
   return {
     url,
     stop: async () => {

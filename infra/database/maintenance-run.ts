@@ -1,4 +1,5 @@
 import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
 import * as t from 'io-ts';
 import { Pool } from 'pg';
 import { decodeWith } from '../../services/common/decode';
@@ -24,13 +25,21 @@ export interface StepDone {
   readonly error?: string;
 }
 
-/** One pass: the tables' sizes, the plan, each step in turn. A step that fails (a table dropped meanwhile) is
- *  reported and the others go on. */
-export const runMaintenancePass = async (pool: Pool, policy: MaintenancePolicy = defaultMaintenancePolicy): Promise<E.Either<string, StepDone[]>> => {
-  const sizes = decodeWith(TableSizes)((await pool.query(tableSizesSql)).rows);
-  if (E.isLeft(sizes)) return E.left(`table sizes do not decode: ${sizes.left.slice(0, 3).join('; ')}`);
+/** One pass: the tables' sizes, the plan, each step in turn while `goOn()` says so. A step that fails (a table
+ *  dropped meanwhile) is reported and the others go on. */
+export const runMaintenancePass = async (pool: Pool, policy: MaintenancePolicy = defaultMaintenancePolicy, goOn: () => boolean = () => true): Promise<E.Either<string, StepDone[]>> => {
+  const rows: E.Either<string, unknown> = await pool.query(tableSizesSql).then(
+    (r) => E.right(r.rows),
+    (e: Error) => E.left(`table sizes not read: ${e.message}`),
+  );
+  const sizes = pipe(
+    rows,
+    E.chain((r) => pipe(decodeWith(TableSizes)(r), E.mapLeft((problems) => `table sizes do not decode: ${problems.slice(0, 3).join('; ')}`))),
+  );
+  if (E.isLeft(sizes)) return sizes;
   const done: StepDone[] = [];
   for (const step of planMaintenance(sizes.right, policy)) {
+    if (!goOn()) break;
     const started = performance.now();
     const error = await pool.query(`${step.kind.toUpperCase()} ${step.table}`).then(
       () => undefined,
@@ -48,7 +57,8 @@ export interface Maintenance {
 /** Runs a pass `firstAfterMs` after the start, then every `everyMs`, until stopped; a pass that fails is logged and
  *  the next one comes as planned. */
 export const startMaintenance = (o: { url: string; everyMs: number; firstAfterMs: number; log: Logger; policy?: MaintenancePolicy }): Maintenance => {
-  const pool = new Pool({ connectionString: o.url, max: 1, application_name: 'voltstream-maintenance' });
+  // No statement may keep the database process from stopping for long (ANALYZE of a 100 MB chunk: 0.3 s).
+  const pool = new Pool({ connectionString: o.url, max: 1, application_name: 'voltstream-maintenance', query_timeout: 120_000 });
   pool.on('error', (e) => o.log.warn('maintenance connection lost', { err: e.message }));
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -56,7 +66,7 @@ export const startMaintenance = (o: { url: string; everyMs: number; firstAfterMs
 
   const pass = async () => {
     const started = performance.now();
-    const result = await runMaintenancePass(pool, o.policy).catch((e: Error) => E.left(e.message));
+    const result = await runMaintenancePass(pool, o.policy, () => !stopped);
     if (E.isLeft(result)) o.log.warn('maintenance pass failed', { reason: result.left });
     else {
       for (const d of result.right) {
@@ -78,7 +88,8 @@ export const startMaintenance = (o: { url: string; everyMs: number; firstAfterMs
     stop: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await running;
+      // A step under way is given a few seconds to finish.
+      await Promise.race([running, new Promise((r) => setTimeout(r, 5000).unref())]);
       await pool.end().catch(() => undefined);
     },
   };

@@ -1,4 +1,5 @@
-import { defaultMaintenancePolicy, planMaintenance, TableSize } from './maintenance';
+import * as E from 'fp-ts/Either';
+import { defaultMaintenancePolicy, maintenanceSeconds, planMaintenance, TableSize } from './maintenance';
 
 const table = (name: string, pages: number, analyzedPages: number, analyzedRows: number): TableSize => ({ table: name, pages, analyzedPages, analyzedRows });
 
@@ -28,5 +29,12 @@ describe('embedded database maintenance plan', () => {
     expect(plan.map((s) => s.table)).toEqual(['tiny', 'mid', 'big']);
     expect(plan.map((s) => s.kind)).toEqual(['vacuum analyze', 'vacuum analyze', 'analyze']);
     expect(defaultMaintenancePolicy.vacuumMaxPages).toBeLessThan(50_000);
+  });
+
+  it('given EMBEDDED_DB_MAINTENANCE_SECONDS, then unset is the default, 0 is off, and anything but a whole number is refused with its name', () => {
+    expect(maintenanceSeconds(undefined)).toEqual(E.right(undefined));
+    expect(maintenanceSeconds('0')).toEqual(E.right(0));
+    expect(maintenanceSeconds('300')).toEqual(E.right(300));
+    for (const bad of ['abc', '-5', '1.5']) expect(maintenanceSeconds(bad)).toEqual(E.left(expect.stringContaining(`EMBEDDED_DB_MAINTENANCE_SECONDS must be a whole number of seconds (0: no maintenance), got '${bad}'`)));
   });
 });

@@ -1,3 +1,5 @@
+import * as E from 'fp-ts/Either';
+
 /** What the embedded database's maintenance does to its tables, as data (maintenance-run.ts carries it out).
  *
  *  PGlite runs no autovacuum launcher and never flushes its table statistics counters (`pg_stat_user_tables` stays at
@@ -48,3 +50,10 @@ export const planMaintenance = (tables: readonly TableSize[], p: MaintenancePoli
       if (changed < p.minChangedPages || changed <= p.changedShare * t.analyzedPages) return [];
       return [stepFor(t, `${t.analyzedPages} → ${t.pages} pages since its last analysis`, p)];
     });
+
+/** EMBEDDED_DB_MAINTENANCE_SECONDS: unset (the default), or a whole number of seconds, 0 turning maintenance off. */
+export const maintenanceSeconds = (raw: string | undefined): E.Either<string, number | undefined> => {
+  if (raw === undefined || raw === '') return E.right(undefined);
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 ? E.right(n) : E.left(`EMBEDDED_DB_MAINTENANCE_SECONDS must be a whole number of seconds (0: no maintenance), got '${raw}'`);
+};
