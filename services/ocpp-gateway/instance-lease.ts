@@ -204,7 +204,7 @@ export const createInstanceLease = (o: LeaseOptions): InstanceLease => {
           reachableSince = sentAt;
           break;
         } catch (e) {
-          if (!unreachable(e) || performance.now() > deadline) throw e;
+          if (stopped || !unreachable(e) || performance.now() > deadline) throw e;
           o.log.warn('instance lease: PostgreSQL did not answer the first renewal in time; trying again', { attempt, err: (e as Error).message, instanceId });
           await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
         }

@@ -67,8 +67,15 @@ test('takeover moves open entries of dead instances only, with their decided res
 
 test('a first renewal that PostgreSQL does not answer in time is tried again: the instance starts once it answers; an SQL error fails the start at once', async () => {
   let refused = 0;
-  // PostgreSQL held by another session for the first two attempts (the embedded database during a dashboard seed).
-  const slowFirst = { query: (...args: Parameters<Pool['query']>) => (refused++ < 2 ? Promise.reject(new Error('Query read timeout')) : ctx.pool.query(...args)) } as unknown as Pool;
+  // The first two attempts' answers come too late (the embedded database held by a dashboard seed): the first one's
+  // INSERT is done all the same, so the next attempt finds its row.
+  const slowFirst = {
+    query: async (...args: Parameters<Pool['query']>) => {
+      if (refused++ === 0) await ctx.pool.query(...args);
+      if (refused <= 2) throw new Error('Query read timeout');
+      return ctx.pool.query(...args);
+    },
+  } as unknown as Pool;
   const a = createInstanceLease({ pool: slowFirst, lookups: ctx.pool, schema, gatewayId: 'gw-slow-start', ttlMs: 2000, outageMs: 10_000, log, onRegained: async () => undefined });
   await a.start('http://127.0.0.1:3');
   expect(refused).toBeGreaterThanOrEqual(3);
