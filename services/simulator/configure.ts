@@ -46,11 +46,11 @@ export const apiCall = async (api: ApiTarget, method: 'PUT' | 'POST' | 'GET', pa
   return text ? (JSON.parse(text) as unknown) : undefined;
 };
 
-const ApiHealth = t.type({ checks: t.type({ kafka: t.boolean, database: t.boolean }) });
+const ApiHealth = t.type({ checks: t.record(t.string, t.boolean), parts: t.record(t.string, t.type({ status: t.string })) });
 
-/** What the API's /health answered, and whether the API itself can take the configuration: it can when Kafka and the
- *  database answer it, even while it reports 503 for a peer process that is slow or down (the depot's writes go
- *  through the API alone, and the API retries nothing on their behalf). */
+/** What the API's /health answered, and whether the API itself can take the configuration: it can when its own
+ *  checks (Kafka, the database) pass and none of its own consumers is down, even while it reports 503 for a peer
+ *  process that is slow or down (the depot's configuration goes through the API alone). */
 export const apiServes = (status: number, body: string): { serves: boolean; said: string } => {
   const said = `${status} ${body.replace(/\s+/g, ' ').slice(0, 300)}`;
   if (status < 500) return { serves: true, said };
@@ -58,7 +58,7 @@ export const apiServes = (status: number, body: string): { serves: boolean; said
     parseJson(body),
     E.chainW((json) => ApiHealth.decode(json)),
   );
-  return { serves: E.isRight(health) && health.right.checks.kafka && health.right.checks.database, said };
+  return { serves: E.isRight(health) && Object.values(health.right.checks).every(Boolean) && Object.values(health.right.parts).every((p) => p.status !== 'down'), said };
 };
 
 /** Waits until the API answers /health and can take the configuration (it may still be starting); a timeout says
