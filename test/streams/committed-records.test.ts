@@ -1,7 +1,7 @@
 import { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { startPartitionReader } from '../../streams/runtime/partition-reader';
 import { uniq } from '../support/stack';
-import { quietLog, testKafka } from './support';
+import { quietLog, testKafka, transactionalProducers } from './support';
 
 /** kafkajs 2.2.4's read-committed filter against the broker's own: a fetch that starts inside two aborted
  *  transactions (what a SIGKILL mid-batch leaves on a partition several transactional producers write) hands out an
@@ -11,20 +11,13 @@ jest.setTimeout(120_000);
 describe('read committed across aborted transactions', () => {
   let kafka: Kafka;
   const topic = `test.${uniq('aborted')}`;
-  const producers: Producer[] = [];
+  let remove = async (): Promise<void> => undefined;
 
   beforeAll(async () => {
     kafka = testKafka('aborted');
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
-    await admin.disconnect();
-    for (const id of ['outer', 'inner', 'committed']) {
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, transactionalId: `${topic}-${id}` });
-      await p.connect();
-      producers.push(p);
-    }
-    const [outer, inner, committed] = producers as [Producer, Producer, Producer];
+    const made = await transactionalProducers(kafka, topic, ['outer', 'inner', 'committed']);
+    remove = made.remove;
+    const [outer, inner, committed] = made.producers as [Producer, Producer, Producer];
     // Two aborted transactions, one inside the other, then a committed one.
     const o = await outer.transaction();
     await o.send({ topic, messages: [{ key: 'outer', value: 'aborted 1' }] });
@@ -39,11 +32,7 @@ describe('read committed across aborted transactions', () => {
   });
 
   afterAll(async () => {
-    for (const p of producers) await p.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await remove();
   });
 
   /** What a plain kafkajs consumer (read committed) hands its eachBatch from `from` on. */

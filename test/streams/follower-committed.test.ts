@@ -5,7 +5,7 @@ import { TopicSerde } from '../../schemas/registry';
 import { Topics } from '../../schemas/topics';
 import { startFollower } from '../../streams/runtime/follower';
 import { testKafka, uniq } from '../support/stack';
-import { quietLog, testSerde } from './support';
+import { quietLog, testSerde, transactionalProducers } from './support';
 
 /** The shared follower (dashboard feed, fleet.config tables) reads committed records only, also where kafkajs 2.2.4's
  *  own filter fails: a read that starts while two transactional producers each have an open transaction on the
@@ -22,7 +22,7 @@ describe('a follower across aborted transactions', () => {
   let serde: TopicSerde;
   const topic = `test.${uniq('follower-aborted')}`;
   const entry = renamed(catalog.fleetConfig, topic);
-  const producers: Producer[] = [];
+  let remove = async (): Promise<void> => undefined;
   const committed = ['committed 1', 'committed 2', 'committed 3'];
 
   const message = async (eventId: string, kw: number) => {
@@ -33,16 +33,9 @@ describe('a follower across aborted transactions', () => {
   beforeAll(async () => {
     kafka = testKafka('follower-aborted');
     serde = testSerde();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
-    await admin.disconnect();
-    for (const id of ['first', 'second', 'committer']) {
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, transactionalId: `${topic}-${id}` });
-      await p.connect();
-      producers.push(p);
-    }
-    const [first, second, committer] = producers as [Producer, Producer, Producer];
+    const made = await transactionalProducers(kafka, topic, ['first', 'second', 'committer']);
+    remove = made.remove;
+    const [first, second, committer] = made.producers as [Producer, Producer, Producer];
     // Offsets 0-2: both transactions open; 3, 4: their abort markers; then one committed transaction.
     const a = await first.transaction();
     await a.send({ topic, messages: [await message('aborted 1', 1)] });
@@ -57,11 +50,7 @@ describe('a follower across aborted transactions', () => {
   });
 
   afterAll(async () => {
-    for (const p of producers) await p.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await remove();
   });
 
   test.each([0, 1, 2])('started at offset %i, among the open transactions\' records, it folds exactly the committed records and catches up', async (from) => {

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { startEmbeddedDb, EmbeddedDb } from '../../infra/database/embedded';
 import { createPool } from '../../services/common/db';
-import { Kafka } from 'kafkajs';
+import { Kafka, Producer } from 'kafkajs';
 import { ensureTopics } from '../../services/common/kafka';
 import { createLogger } from '../../services/common/log';
 import { createTopicSerde, TopicSerde } from '../../schemas/registry';
@@ -107,3 +107,26 @@ export const startTestNormalizer = (kafka: Kafka, serde: TopicSerde, topics: Tes
     log: quietLog,
     processor: createNormalizer({ frames: topics.frames, commandResults: topics.commandResults }),
   });
+
+/** A topic of one partition and a connected transactional producer per id (transactional id `<topic>-<id>`), for
+ *  tests of reads across open and aborted transactions; `remove` disconnects them and deletes the topic. */
+export const transactionalProducers = async (kafka: Kafka, topic: string, ids: readonly string[]): Promise<{ producers: Producer[]; remove: () => Promise<void> }> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
+  await admin.disconnect();
+  const producers: Producer[] = [];
+  for (const id of ids) {
+    const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, transactionalId: `${topic}-${id}` });
+    await p.connect();
+    producers.push(p);
+  }
+  const remove = async () => {
+    for (const p of producers) await p.disconnect();
+    const a = kafka.admin();
+    await a.connect();
+    await a.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await a.disconnect();
+  };
+  return { producers, remove };
+};
