@@ -65,15 +65,13 @@ export const apiServes = (status: number, body: string): { serves: boolean; said
  *  what it answered last. */
 export const waitForApi = async (api: ApiTarget, timeoutMs = 60000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
   for (;;) {
     const answer = await fetch(`${api.url}/health`).then(
       async (r) => apiServes(r.status, await r.text()),
       (e: Error) => ({ serves: false, said: e.message }),
     );
     if (answer.serves) return;
-    last = answer.said;
-    if (Date.now() > deadline) throw new Error(`the API at ${api.url} did not answer /health within ${timeoutMs / 1000} s; last: ${last}`);
+    if (Date.now() > deadline) throw new Error(`the API at ${api.url} did not answer /health within ${timeoutMs / 1000} s; last: ${answer.said}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 };
